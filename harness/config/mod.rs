@@ -1,0 +1,15 @@
+//! Configuration: the gitlab.rb parser, per-version key tables, the effective Mattermost settings,
+//! config.json, rendering to omnibus and `MM_*` environments, and drift.
+//!
+//! Files, by stage (no logic lives here):
+//! - `version`: GitLab/Mattermost version numbers, key eras, twin profiles.
+//! - `model`: the typed effective settings every other stage consumes ([`HostSettings`]).
+
+pub mod model;
+pub mod version;
+
+pub use model::{
+    EmailSettings, GitLabSettings, HostSettings, MattermostSettings, NginxSettings, REDACTED,
+    Secret, ServiceSettings, TeamSettings,
+};
+pub use version::{KeyEra, Profile, Version, VersionParseError};

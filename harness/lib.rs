@@ -1,0 +1,14 @@
+//! mm-harness: end-to-end conformance harness and diagnostics kit for GitLab Mattermost.
+//!
+//! Stages (DESIGN.md, "Data flow"): `config` (gitlab.rb, settings, key tables) → `scenario`
+//! (files → checked plans) → `stack` (targets: twin, docker, live) → `drive` (SSO, webhook, admin
+//! API clients) → `check` (normalise, redact, expect, snapshot) → `report` (human, JSON, JUnit).
+//! `twin` is the embedded reference GitLab + Mattermost; it depends on `config` only and shares
+//! no protocol code with `drive`. `cli` holds the command line; `diag` the rendering of errors in
+//! user files; `net` the address book of a running stack; `crypto` the rustls provider.
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod diag;
+pub mod net;
