@@ -12,3 +12,4 @@ pub mod config;
 pub mod crypto;
 pub mod diag;
 pub mod net;
+pub mod twin;
