@@ -11,5 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod diag;
+pub mod drive;
 pub mod net;
+pub mod scenario;
 pub mod twin;
