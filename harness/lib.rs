@@ -7,6 +7,7 @@
 //! no protocol code with `drive`. `cli` holds the command line; `diag` the rendering of errors in
 //! user files; `net` the address book of a running stack; `crypto` the rustls provider.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod crypto;

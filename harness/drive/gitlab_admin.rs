@@ -128,11 +128,14 @@ pub async fn create_app(
         .find(|f| f.has_field("doorkeeper_application[name]"))
         .ok_or_else(|| DriveError::protocol(format!("{} has no application form", page.url)))?;
     let redirect = callbacks.join("\n");
-    let fields = form.fill(&[
+    let mut fields = form.fill(&[
         ("doorkeeper_application[name]", name),
         ("doorkeeper_application[redirect_uri]", redirect.as_str()),
-        ("doorkeeper_application[scopes]", scopes),
     ]);
+    // Scopes are checkboxes, one per scope (`doorkeeper_application[scopes][]`).
+    for scope in scopes.split_whitespace() {
+        fields.push(("doorkeeper_application[scopes][]".into(), scope.into()));
+    }
     let action = form.action.clone().unwrap_or_else(|| page.url.clone());
     let page = browser
         .send(
@@ -160,10 +163,10 @@ pub async fn create_app(
         .ok_or_else(|| {
             DriveError::protocol(format!("{} is not an application's page", show.url))
         })?;
-    let client_id = html::first_text(&show.body, "#application_id")
+    let client_id = html::value_or_text(&show.body, "#application_id")
         .or_else(|| cell_after(&show.body, "Application ID"))
         .ok_or_else(|| DriveError::protocol("the application page shows no Application ID"))?;
-    let secret = html::first_text(&show.body, "#secret")
+    let secret = html::value_or_text(&show.body, "#secret")
         .or_else(|| cell_after(&show.body, "Secret"))
         .ok_or_else(|| DriveError::protocol("the application page shows no Secret"))?;
     tr.secret(&secret);

@@ -171,6 +171,20 @@ pub fn first_text(html: &str, selector: &str) -> Option<String> {
     })
 }
 
+/// The `value` of the first element matching a selector when it is a form control (current GitLab
+/// shows ids and secrets in read-only inputs), else its text (GitLab 8.x shows them in `<code>`).
+/// Empty results count as absent.
+pub fn value_or_text(html: &str, selector: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let s = Selector::parse(selector).ok()?;
+    let e = doc.select(&s).next()?;
+    let v = match e.value().attr("value") {
+        Some(v) => v.trim().to_string(),
+        None => e.text().collect::<String>().trim().to_string(),
+    };
+    Some(v).filter(|v| !v.is_empty())
+}
+
 /// The `/error?...` destination an error page points to (Mattermost's `RenderWebError` writes it
 /// into an `onload` script and a `<meta http-equiv="refresh">`), with its query decoded.
 pub fn error_destination(html: &str, base: &Url) -> Option<Url> {

@@ -21,8 +21,8 @@ pub mod sso_errors;
 pub use error::{ScenarioError, ScenarioErrorKind};
 pub use load::{Selection, discover, load_file, parse_shard, select};
 pub use model::{
-    Action, Consent, Expectation, HostPlan, PushSpec, Scenario, SsoFlavour, Step, TargetKind,
-    WebhookFormat,
+    Action, Consent, Expectation, HostPlan, PushSpec, Scenario, Service, SsoFlavour, Step,
+    TargetKind, WebhookFormat,
 };
 pub use parse::parse_scenario;
 pub use placeholder::{Bindings, Placeholder, Template};

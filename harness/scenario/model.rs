@@ -138,6 +138,31 @@ pub enum Consent {
     Deny,
 }
 
+/// Which of the two products a step addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Gitlab,
+    Mattermost,
+}
+
+impl Service {
+    pub const NAMES: [&'static str; 2] = ["gitlab", "mattermost"];
+    pub fn parse(s: &str) -> Option<Service> {
+        match s {
+            "gitlab" => Some(Service::Gitlab),
+            "mattermost" => Some(Service::Mattermost),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Gitlab => "gitlab",
+            Service::Mattermost => "mattermost",
+        }
+    }
+}
+
 /// How a webhook client posts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -218,10 +243,10 @@ pub enum Action {
         channel: Option<String>,
         username: Option<String>,
     },
-    /// `https.certificate`: inspect the certificate a host serves.
-    InspectCertificate { host: String },
-    /// `https.redirect`: request the host's http URL and observe the redirect.
-    HttpRedirect { host: String },
+    /// `https.certificate`: inspect the certificate a service's https URL serves.
+    InspectCertificate { service: Service },
+    /// `https.redirect`: request the http variant of a service's URL and observe the redirect.
+    HttpRedirect { service: Service },
     /// `mattermost.ping`: `GET /api/v4/system/ping`.
     Ping,
 }
@@ -293,8 +318,8 @@ impl Action {
             Action::WebhookPost { hook, format, .. } => {
                 format!("hook={hook} format={}", format_name(*format))
             }
-            Action::InspectCertificate { host } | Action::HttpRedirect { host } => {
-                format!("host={host}")
+            Action::InspectCertificate { service } | Action::HttpRedirect { service } => {
+                format!("service={}", service.name())
             }
         };
         if args.is_empty() {

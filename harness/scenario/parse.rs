@@ -15,8 +15,8 @@ use crate::diag::{Diagnostic, SourceFile, Span, did_you_mean};
 use super::error::ScenarioError;
 use super::fields::{Fields, Sink, as_table, span_of};
 use super::model::{
-    Action, Consent, Expectation, HostPlan, PushSpec, Scenario, SsoFlavour, Step, TargetKind,
-    WebhookFormat,
+    Action, Consent, Expectation, HostPlan, PushSpec, Scenario, Service, SsoFlavour, Step,
+    TargetKind, WebhookFormat,
 };
 use super::placeholder::{APP_FIELDS, Template};
 use super::sso_errors;
@@ -484,12 +484,27 @@ fn parse_action(
                 _ => None,
             }
         }
-        "https.certificate" => f
-            .req_str(sink, "host")
-            .map(|(host, _)| Action::InspectCertificate { host }),
-        "https.redirect" => f
-            .req_str(sink, "host")
-            .map(|(host, _)| Action::HttpRedirect { host }),
+        "https.certificate" | "https.redirect" => {
+            let service = f.req_str(sink, "service").and_then(|(s, span)| {
+                let parsed = Service::parse(&s);
+                if parsed.is_none() {
+                    sink.error(
+                        "scenario.value",
+                        span,
+                        format!("unknown service {s:?}"),
+                        Some(hint_for(&s, Service::NAMES)),
+                    );
+                }
+                parsed
+            });
+            service.map(|service| {
+                if name == "https.certificate" {
+                    Action::InspectCertificate { service }
+                } else {
+                    Action::HttpRedirect { service }
+                }
+            })
+        }
         _ => None,
     };
     f.finish(sink);
@@ -726,9 +741,7 @@ fn validate_references(sink: &mut Sink<'_>, hosts: &[HostPlan], steps: &[Step]) 
             Action::WebhookGitlabPush { hook, .. } | Action::WebhookPost { hook, .. } => {
                 need(hook, BindingKind::Hook, "incoming webhook", sink)
             }
-            Action::Reconfigure { host }
-            | Action::InspectCertificate { host }
-            | Action::HttpRedirect { host } => {
+            Action::Reconfigure { host } => {
                 if !host_names.contains(&host.as_str()) {
                     sink.error(
                         "scenario.host",

@@ -1,0 +1,92 @@
+//! What a target is asked for and what a running stack tells the drivers.
+
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use url::Url;
+
+use crate::config::{Secret, Version};
+use crate::net::AddressBook;
+use crate::scenario::TargetKind;
+
+/// How to reach a live installation.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub gitlab_url: Option<Url>,
+    pub mattermost_url: Option<Url>,
+    /// Whether steps that change the installation may run.
+    pub allow_writes: bool,
+}
+
+/// The target a run uses, with its options.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    pub kind: TargetKind,
+    pub live: LiveOptions,
+    /// Timeout of every driver request.
+    pub request_timeout: Duration,
+}
+
+impl TargetSpec {
+    pub fn twin() -> TargetSpec {
+        TargetSpec {
+            kind: TargetKind::Twin,
+            live: LiveOptions {
+                gitlab_url: None,
+                mattermost_url: None,
+                allow_writes: false,
+            },
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An account a driver signs in with.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub login: String,
+    pub password: Secret,
+}
+
+/// What the drivers need to know about a running stack.
+#[derive(Debug, Clone)]
+pub struct StackInfo {
+    pub gitlab_url: Option<Url>,
+    pub mattermost_url: Option<Url>,
+    pub book: AddressBook,
+    pub roots: Vec<CertificateDer<'static>>,
+    pub gitlab_version: Version,
+    pub mattermost_version: Version,
+    /// GitLab's administrator (web sign-in).
+    pub gitlab_root: Option<Account>,
+    /// A personal access token of the administrator (`api` scope).
+    pub gitlab_admin_token: Option<Secret>,
+    /// Mattermost's system administrator.
+    pub mattermost_admin: Option<Account>,
+    /// GitLab accounts people may sign in with, by login.
+    pub users: Vec<Account>,
+}
+
+impl StackInfo {
+    pub fn user(&self, login: &str) -> Option<&Account> {
+        self.users.iter().find(|u| u.login == login)
+    }
+
+    /// Every secret of the stack, for redaction.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for a in self
+            .users
+            .iter()
+            .chain(self.gitlab_root.iter())
+            .chain(self.mattermost_admin.iter())
+        {
+            out.push(a.password.expose().to_string());
+        }
+        if let Some(t) = &self.gitlab_admin_token {
+            out.push(t.expose().to_string());
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+}
