@@ -4,9 +4,16 @@
 //! Files, by stage (no logic lives here):
 //! - `version`: GitLab/Mattermost version numbers, key eras, twin profiles.
 //! - `model`: the typed effective settings every other stage consumes ([`HostSettings`]).
+//! - `rb_lex`, `gitlab_rb`: the gitlab.rb tokenizer and parser ([`parse_gitlab_rb`]).
 
+pub mod gitlab_rb;
 pub mod model;
+mod rb_lex;
 pub mod version;
+
+pub use gitlab_rb::{
+    RbDocument, RbNode, RbPair, RbSetting, RbUnevaluated, RbValue, SettingTarget, parse_gitlab_rb,
+};
 
 pub use model::{
     EmailSettings, GitLabSettings, HostSettings, MattermostSettings, NginxSettings, REDACTED,
