@@ -118,8 +118,8 @@ fn uncommented_templates_account_for_every_line() {
         let lines = text.lines().count();
         let mut covered = vec![false; lines + 2];
         let mut cover = |a: usize, b: usize| {
-            for l in a..=b.min(lines) {
-                covered[l] = true;
+            for slot in covered.iter_mut().take(b.min(lines) + 1).skip(a) {
+                *slot = true;
             }
         };
         for s in doc.settings() {
