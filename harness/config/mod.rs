@@ -5,8 +5,13 @@
 //! - `version`: GitLab/Mattermost version numbers, key eras, twin profiles.
 //! - `model`: the typed effective settings every other stage consumes ([`HostSettings`]).
 //! - `rb_lex`, `gitlab_rb`: the gitlab.rb tokenizer and parser ([`parse_gitlab_rb`]).
+//! - `keys` (+ generated `keys_generated`, generator `keygen`): per-version key tables.
 
 pub mod gitlab_rb;
+pub mod keygen;
+pub mod keys;
+#[rustfmt::skip]
+mod keys_generated;
 pub mod model;
 mod rb_lex;
 pub mod version;
@@ -15,6 +20,7 @@ pub use gitlab_rb::{
     RbDocument, RbNode, RbPair, RbSetting, RbUnevaluated, RbValue, SettingTarget, parse_gitlab_rb,
 };
 
+pub use keys::{KeyStatus, KeyTable, is_secret_name, key_status};
 pub use model::{
     EmailSettings, GitLabSettings, HostSettings, MattermostSettings, NginxSettings, REDACTED,
     Secret, ServiceSettings, TeamSettings,
