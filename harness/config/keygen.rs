@@ -259,10 +259,8 @@ fn template_keys(text: &str, t: &mut Table) {
             "mattermost_nginx" => {
                 t.mattermost_nginx.insert(key);
             }
-            "mattermost" => {
-                if !t.keys.iter().any(|(k, _)| *k == key) {
-                    t.keys.push((key, None));
-                }
+            "mattermost" if !t.keys.iter().any(|(k, _)| *k == key) => {
+                t.keys.push((key, None));
             }
             _ => {}
         }
