@@ -106,6 +106,17 @@ impl Browser {
     }
 }
 
+/// A resolver that resolves nothing: every name the tests use is in the twin's address book, and
+/// nothing may leave loopback.
+struct NoDns;
+
+impl reqwest::dns::Resolve for NoDns {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let name = name.as_str().to_string();
+        Box::pin(async move { Err(format!("{name} is not in the twin's address book").into()) })
+    }
+}
+
 /// One client per scheme resolving every documented host of that scheme to its loopback address.
 pub fn client_for(
     book: &AddressBook,
@@ -116,6 +127,7 @@ pub fn client_for(
 ) -> Client {
     mm_harness::crypto::install_default_provider();
     let mut b = Client::builder()
+        .dns_resolver(Arc::new(NoDns))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .no_proxy();
