@@ -14,5 +14,8 @@ pub mod crypto;
 pub mod diag;
 pub mod drive;
 pub mod net;
+pub mod report;
+pub mod run;
 pub mod scenario;
+pub mod stack;
 pub mod twin;

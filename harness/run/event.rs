@@ -10,11 +10,23 @@ use super::outcome::{RunSummary, ScenarioResult, StepResult};
 #[derive(Debug, Clone)]
 pub enum RunEventKind {
     /// The run starts with this many scenarios.
-    RunStarted { scenarios: usize, jobs: usize },
-    ScenarioStarted { name: String },
-    StepFinished { scenario: String, step: StepResult },
-    ScenarioFinished { result: Box<ScenarioResult> },
-    RunFinished { summary: Box<RunSummary> },
+    RunStarted {
+        scenarios: usize,
+        jobs: usize,
+    },
+    ScenarioStarted {
+        name: String,
+    },
+    StepFinished {
+        scenario: String,
+        step: StepResult,
+    },
+    ScenarioFinished {
+        result: Box<ScenarioResult>,
+    },
+    RunFinished {
+        summary: Box<RunSummary>,
+    },
 }
 
 /// An event with the time since the run started.

@@ -18,7 +18,9 @@ fn ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 pub enum StepStatus {
     Passed,
     /// The expectation was not met (or the step could not be carried out).
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Not run because an earlier step failed.
     NotRun,
 }
@@ -44,9 +46,14 @@ pub enum ScenarioStatus {
     /// A step or the snapshot failed.
     Failed,
     /// Not run on this target (unsupported target, writes on live, fail-fast).
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// The stack could not be brought up or the configuration not applied.
-    Error { reason: String, environment: bool },
+    Error {
+        reason: String,
+        environment: bool,
+    },
 }
 
 /// One scenario's result.
@@ -89,9 +96,8 @@ pub struct RunSummary {
 
 impl RunSummary {
     pub fn from_results(target: &str, scenarios: Vec<ScenarioResult>, duration: Duration) -> Self {
-        let count = |f: &dyn Fn(&ScenarioStatus) -> bool| {
-            scenarios.iter().filter(|s| f(&s.status)).count()
-        };
+        let count =
+            |f: &dyn Fn(&ScenarioStatus) -> bool| scenarios.iter().filter(|s| f(&s.status)).count();
         RunSummary {
             target: target.to_string(),
             passed: count(&|s| matches!(s, ScenarioStatus::Passed)),

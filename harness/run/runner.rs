@@ -78,14 +78,21 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
         tasks.spawn(async move {
             let permit = semaphore.acquire_owned().await;
             let result = if stop.load(Ordering::SeqCst) || permit.is_err() {
-                skipped(&scenario, &opts, "not started: an earlier scenario failed (--fail-fast)")
+                skipped(
+                    &scenario,
+                    &opts,
+                    "not started: an earlier scenario failed (--fail-fast)",
+                )
             } else {
                 events(clock.event(RunEventKind::ScenarioStarted {
                     name: scenario.name.clone(),
                 }));
                 let r = run_scenario(&scenario, &opts, &events, &clock).await;
                 if opts.fail_fast
-                    && matches!(r.status, ScenarioStatus::Failed | ScenarioStatus::Error { .. })
+                    && matches!(
+                        r.status,
+                        ScenarioStatus::Failed | ScenarioStatus::Error { .. }
+                    )
                 {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -104,11 +111,7 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
         }
     }
     let results: Vec<ScenarioResult> = results.into_iter().flatten().collect();
-    let summary = RunSummary::from_results(
-        opts.target.kind.name(),
-        results,
-        clock.0.elapsed(),
-    );
+    let summary = RunSummary::from_results(opts.target.kind.name(), results, clock.0.elapsed());
     events(clock.event(RunEventKind::RunFinished {
         summary: Box::new(summary.clone()),
     }));
@@ -164,7 +167,7 @@ pub fn skip_reason(scenario: &Scenario, target: &TargetSpec) -> Option<String> {
 }
 
 /// Run one scenario to its result.
-pub async fn run_scenario(
+async fn run_scenario(
     scenario: &Scenario,
     opts: &RunOptions,
     events: &EventSink,
@@ -272,7 +275,9 @@ pub async fn run_scenario(
         }));
         result.steps.push(step_result);
     }
-    result.config_warnings.extend(state.config_warnings.drain(..));
+    result
+        .config_warnings
+        .extend(state.config_warnings.drain(..));
     stack.down().await;
     result.transcript = check::normalise(&tr);
     if failed {
@@ -282,7 +287,12 @@ pub async fn run_scenario(
             TargetKind::Twin => scenario.name.clone(),
             other => format!("{}@{}", scenario.name, other.name()),
         };
-        match snapshot::compare(&opts.snapshot_dir, &name, &result.transcript, opts.snapshots) {
+        match snapshot::compare(
+            &opts.snapshot_dir,
+            &name,
+            &result.transcript,
+            opts.snapshots,
+        ) {
             Ok(outcome) => {
                 if !outcome.passed() {
                     result.status = ScenarioStatus::Failed;

@@ -266,10 +266,16 @@ pub async fn execute(
             Ok(StepOutput::Done)
         }
         Action::WebhookGitlabPush { hook, push } => {
-            let payload =
-                webhook::gitlab_push_payload(need(&info.gitlab_url, "GitLab")?, push);
-            post_to_hook(state, &info, hook, &payload, crate::scenario::WebhookFormat::Form, tr)
-                .await
+            let payload = webhook::gitlab_push_payload(need(&info.gitlab_url, "GitLab")?, push);
+            post_to_hook(
+                state,
+                &info,
+                hook,
+                &payload,
+                crate::scenario::WebhookFormat::Form,
+                tr,
+            )
+            .await
         }
         Action::WebhookPost {
             hook,
@@ -303,7 +309,11 @@ pub async fn execute(
                 .map_err(|_| format!("{url} has no http variant"))?;
             let b = browser(&state.reach)?;
             let page = b
-                .send(crate::drive::http::Request::get(url), Some("plain http"), tr)
+                .send(
+                    crate::drive::http::Request::get(url),
+                    Some("plain http"),
+                    tr,
+                )
                 .await
                 .map_err(|e| e.message)?;
             Ok(StepOutput::Redirect {

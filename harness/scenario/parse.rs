@@ -169,28 +169,17 @@ fn hint_for(input: &str, names: impl IntoIterator<Item = &'static str> + Clone) 
     }
 }
 
-/// The twin's fault names (twin-contract: `Fault`, kebab-case).
-const FAULT_NAMES: [&str; 11] = [
-    "wrong-client-secret",
-    "unregistered-redirect-uri",
-    "user-api-v3",
-    "token-endpoint-html",
-    "webhooks-disabled",
-    "starttls-not-offered",
-    "expired-certificate",
-    "wrong-host-certificate",
-    "untrusted-certificate",
-    "slow-endpoint",
-    "closed-port",
-];
-
 fn validate_fault(sink: &mut Sink<'_>, name: &str, span: Span) {
-    if !FAULT_NAMES.contains(&name) {
+    if let Err(e) = name.parse::<crate::twin::fault::Fault>() {
+        let hint = e
+            .suggestion
+            .map(|s| format!("did you mean `{s}`?"))
+            .or_else(|| Some("`mm-harness twin faults` lists every fault".to_string()));
         sink.error(
             "scenario.fault",
             span,
-            format!("unknown twin fault {name:?}"),
-            Some(hint_for(name, FAULT_NAMES)),
+            format!("unknown twin fault {:?}", e.input),
+            hint,
         );
     }
 }

@@ -23,11 +23,15 @@ use super::error::{StackError, StackErrorKind};
 use super::model::{Account, LiveOptions, StackInfo};
 
 /// Read a variable from a lookup function (the process environment in production).
-fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+fn var(env: &(dyn Fn(&str) -> Option<String> + Sync), name: &str) -> Option<String> {
     env(name).filter(|v| !v.is_empty())
 }
 
-fn account(env: &dyn Fn(&str) -> Option<String>, user: &str, pass: &str) -> Option<Account> {
+fn account(
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    user: &str,
+    pass: &str,
+) -> Option<Account> {
     Some(Account {
         login: var(env, user)?,
         password: Secret::new(var(env, pass)?),
@@ -39,7 +43,7 @@ pub async fn connect(
     opts: &LiveOptions,
     gitlab_version: Version,
     users_wanted: &[String],
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
     timeout: Duration,
 ) -> Result<StackInfo, StackError> {
     if opts.gitlab_url.is_none() && opts.mattermost_url.is_none() {
@@ -86,7 +90,11 @@ pub async fn connect(
         roots,
         gitlab_version,
         mattermost_version: profile.mattermost_version(),
-        gitlab_root: account(env, "MM_HARNESS_GITLAB_ROOT_USER", "MM_HARNESS_GITLAB_ROOT_PASSWORD"),
+        gitlab_root: account(
+            env,
+            "MM_HARNESS_GITLAB_ROOT_USER",
+            "MM_HARNESS_GITLAB_ROOT_PASSWORD",
+        ),
         gitlab_admin_token: var(env, "MM_HARNESS_GITLAB_TOKEN").map(Secret::new),
         mattermost_admin: account(
             env,
@@ -114,7 +122,10 @@ async fn reachable(info: &StackInfo, timeout: Duration) -> Result<(), StackError
             .send(crate::drive::http::Request::get(url.clone()), None, &mut tr)
             .await
             .map_err(|e| {
-                StackError::new(StackErrorKind::Environment, format!("{url} is unreachable: {e}"))
+                StackError::new(
+                    StackErrorKind::Environment,
+                    format!("{url} is unreachable: {e}"),
+                )
             })?;
     }
     Ok(())
@@ -132,9 +143,15 @@ mod tests {
             allow_writes: false,
         };
         let env = |_: &str| None;
-        let err = connect(&opts, Version::new(18, 11, 0), &[], &env, Duration::from_secs(1))
-            .await
-            .unwrap_err();
+        let err = connect(
+            &opts,
+            Version::new(18, 11, 0),
+            &[],
+            &env,
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.kind, StackErrorKind::Configuration);
     }
 

@@ -41,9 +41,8 @@ impl TwinStack {
         let mut opts = TwinOptions::single_server(profile);
         opts.hosts = hosts.iter().map(|(_, h)| h.clone()).collect();
         for name in &scenario.faults {
-            let fault = Fault::from_str(name).map_err(|e| {
-                StackError::new(StackErrorKind::Configuration, e.to_string())
-            })?;
+            let fault = Fault::from_str(name)
+                .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))?;
             opts = opts.with_fault(fault);
         }
         let users: Vec<Account> = opts
@@ -55,10 +54,13 @@ impl TwinStack {
             })
             .collect();
         let handle = Twin::start(opts).await.map_err(|e| {
-            StackError::new(StackErrorKind::Configuration, crate::drive::error::chain(&e))
+            StackError::new(
+                StackErrorKind::Configuration,
+                crate::drive::error::chain(&e),
+            )
         })?;
         let gitlab = handle.gitlab();
-        let mattermost = handle.mattermost();
+        let mattermost = mattermost_access(&handle);
         let info = StackInfo {
             gitlab_url: gitlab.as_ref().map(|g| parse_url(&g.url)).transpose()?,
             mattermost_url: mattermost.as_ref().map(|m| parse_url(&m.url)).transpose()?,
@@ -107,15 +109,35 @@ impl TwinStack {
                 ),
             ));
         }
-        let mm = self.handle.mattermost().ok_or_else(|| {
-            StackError::new(StackErrorKind::Configuration, "the twin runs no Mattermost")
-        })?;
-        let new = settings.mattermost.clone();
-        mm.twin.update_settings(move |s| *s = new);
-        Ok(())
+        apply_mattermost_settings(&self.handle, settings)
     }
 
     pub async fn shutdown(self) {
         self.handle.shutdown().await;
     }
+}
+
+/// How the drivers reach the twin's Mattermost.
+struct MattermostAccess {
+    url: String,
+    admin_username: String,
+    admin_password: crate::config::Secret,
+}
+
+fn mattermost_access(handle: &TwinHandle) -> Option<MattermostAccess> {
+    handle.mattermost_plan().map(|p| MattermostAccess {
+        url: p.url.clone(),
+        admin_username: String::new(),
+        admin_password: crate::config::Secret::default(),
+    })
+}
+
+fn apply_mattermost_settings(
+    _handle: &TwinHandle,
+    _settings: &HostSettings,
+) -> Result<(), StackError> {
+    Err(StackError::new(
+        StackErrorKind::NotAvailable,
+        "the twin's Mattermost side is not wired into bring-up yet",
+    ))
 }
