@@ -29,6 +29,11 @@ pub enum StepOutput {
         status: u16,
         location: Option<String>,
     },
+    /// An API request refused (status ≥ 400) with Mattermost's error id.
+    Refused {
+        status: u16,
+        id: Option<String>,
+    },
 }
 
 /// Check an output against the step's expectation (or the default "it worked").
@@ -60,6 +65,10 @@ pub fn check(output: &StepOutput, expect: Option<&Expectation>) -> Result<(), St
             None => Ok(()),
             Some(e) => Err(format!("the certificate is not trusted: {e}")),
         },
+        (None, StepOutput::Refused { status, id }) => Err(format!(
+            "Mattermost refused the request: {status} {}",
+            id.as_deref().unwrap_or("(no error id)")
+        )),
         (None, StepOutput::Redirect { status, location }) => {
             if (300..400).contains(status) && location.is_some() {
                 Ok(())
@@ -313,6 +322,7 @@ fn check_expectation(e: &Expectation, out: &StepOutput) -> Result<(), String> {
                 StepOutput::Hook { .. } => "a webhook answer",
                 StepOutput::Certificate(_) => "a certificate",
                 StepOutput::Redirect { .. } => "a redirect",
+                StepOutput::Refused { .. } => "a refused request",
             }
         )),
     }

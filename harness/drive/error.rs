@@ -20,6 +20,8 @@ pub enum DriveErrorKind {
 pub struct DriveError {
     pub kind: DriveErrorKind,
     pub message: String,
+    /// When an API refused the request: its HTTP status and error id (Mattermost's `id`).
+    pub refusal: Option<(u16, Option<String>)>,
 }
 
 impl DriveError {
@@ -27,6 +29,7 @@ impl DriveError {
         DriveError {
             kind,
             message: message.into(),
+            refusal: None,
         }
     }
     pub fn protocol(message: impl Into<String>) -> Self {
@@ -34,6 +37,12 @@ impl DriveError {
     }
     pub fn network(message: impl Into<String>) -> Self {
         Self::new(DriveErrorKind::Network, message)
+    }
+    /// An API answered with an error status (and perhaps an error id).
+    pub fn refused(status: u16, id: Option<String>, message: impl Into<String>) -> Self {
+        let mut e = Self::new(DriveErrorKind::Protocol, message);
+        e.refusal = Some((status, id));
+        e
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(DriveErrorKind::Unavailable, message)

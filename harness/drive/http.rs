@@ -25,6 +25,8 @@ pub struct Reach {
     pub roots: Vec<CertificateDer<'static>>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Accept any server certificate (a person clicking through the browser's warning).
+    pub accept_invalid_certs: bool,
 }
 
 /// What a request carries.
@@ -294,7 +296,11 @@ fn client_for(
         b = b.resolve(&e.host, e.addr);
     }
     if let Some(tls) = tls {
-        b = b.tls_backend_preconfigured(tls);
+        if reach.accept_invalid_certs {
+            b = b.tls_danger_accept_invalid_certs(true);
+        } else {
+            b = b.tls_backend_preconfigured(tls);
+        }
     }
     b.build().map_err(|e| {
         DriveError::new(

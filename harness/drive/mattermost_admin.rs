@@ -63,8 +63,12 @@ fn api_url(base: &Url, path: &str) -> Result<Url, DriveError> {
 
 fn check(page: &Page, want: &[u16], what: &str) -> Result<serde_json::Value, DriveError> {
     if !want.contains(&page.status) {
-        let detail = serde_json::from_str::<serde_json::Value>(&page.body)
-            .ok()
+        let json = serde_json::from_str::<serde_json::Value>(&page.body).ok();
+        let id = json
+            .as_ref()
+            .and_then(|v| v.get("id")?.as_str().map(str::to_string));
+        let detail = json
+            .as_ref()
             .and_then(|v| {
                 Some(format!(
                     "{} ({})",
@@ -73,10 +77,11 @@ fn check(page: &Page, want: &[u16], what: &str) -> Result<serde_json::Value, Dri
                 ))
             })
             .unwrap_or_else(|| page.body.chars().take(200).collect());
-        return Err(DriveError::protocol(format!(
-            "{what}: {} answered {}: {detail}",
-            page.url, page.status
-        )));
+        return Err(DriveError::refused(
+            page.status,
+            id,
+            format!("{what}: {} answered {}: {detail}", page.url, page.status),
+        ));
     }
     if page.body.trim().is_empty() {
         return Ok(serde_json::Value::Null);
@@ -303,6 +308,33 @@ impl MattermostApi {
                 .unwrap_or(serde_json::Value::Null),
         }))
     }
+}
+
+/// `POST /api/v4/users` without an invitation: a person signs up with email and password (what
+/// `EmailSettings.EnableSignUpWithEmail` governs). Returns the new user's id.
+pub async fn sign_up_with_email(
+    browser: &Browser,
+    base: &Url,
+    username: &str,
+    email: &str,
+    password: &Secret,
+    tr: &mut Transcript,
+) -> Result<String, DriveError> {
+    tr.secret(password.expose());
+    let page = browser
+        .send(
+            Request::post(
+                api_url(base, "/api/v4/users")?,
+                Body::Json(serde_json::json!({
+                    "username": username, "email": email, "password": password.expose()
+                })),
+            ),
+            Some("email sign-up"),
+            tr,
+        )
+        .await?;
+    let v = check(&page, &[201], "email sign-up")?;
+    str_field(&v, "id", "email sign-up")
 }
 
 /// `GET /api/v4/system/ping` (no authentication); returns the status and the `X-Version-Id`.

@@ -233,6 +233,7 @@ async fn run_scenario(
         book: info.book.clone(),
         roots: info.roots.clone(),
         timeout: opts.target.request_timeout,
+        accept_invalid_certs: false,
     });
     let mut failed = false;
     for step in &scenario.steps {

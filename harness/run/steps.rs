@@ -10,7 +10,7 @@ use crate::config::{HostSettings, Secret};
 use crate::drive::gitlab_admin::{self, CreatedApp, GitlabAdmin};
 use crate::drive::mattermost_admin::{self, MattermostApi};
 use crate::drive::sso::{self, Person, SsoTarget};
-use crate::drive::{Browser, Reach, Transcript, tls_probe, webhook};
+use crate::drive::{Browser, DriveError, Reach, Transcript, tls_probe, webhook};
 use crate::scenario::{Action, Bindings, Scenario, Service};
 use crate::stack::resolve::resolve_host;
 use crate::stack::{Stack, StackInfo};
@@ -48,13 +48,17 @@ impl RunState {
     }
 }
 
-fn need<'a, T>(v: &'a Option<T>, what: &str) -> Result<&'a T, String> {
+fn need<'a, T>(v: &'a Option<T>, what: &str) -> Result<&'a T, DriveError> {
     v.as_ref()
-        .ok_or_else(|| format!("the stack offers no {what}"))
+        .ok_or_else(|| DriveError::unavailable(format!("the stack offers no {what}")))
 }
 
-fn browser(reach: &Reach) -> Result<Browser, String> {
-    Browser::new(reach).map_err(|e| e.message)
+fn browser(reach: &Reach) -> Result<Browser, DriveError> {
+    Browser::new(reach)
+}
+
+fn fail(message: impl Into<String>) -> DriveError {
+    DriveError::unavailable(message)
 }
 
 /// The Mattermost callbacks for `SiteURL` (what omnibus and the seed register).
@@ -70,23 +74,21 @@ async fn mattermost_api<'a>(
     state: &'a mut RunState,
     info: &StackInfo,
     tr: &mut Transcript,
-) -> Result<&'a (Browser, MattermostApi), String> {
+) -> Result<&'a (Browser, MattermostApi), DriveError> {
     if state.mm_api.is_none() {
         let url = need(&info.mattermost_url, "Mattermost")?;
         let admin = need(&info.mattermost_admin, "Mattermost administrator")?;
         let b = browser(&state.reach)?;
-        let api = MattermostApi::login(&b, url, &admin.login, &admin.password, tr)
-            .await
-            .map_err(|e| e.message)?;
+        let api = MattermostApi::login(&b, url, &admin.login, &admin.password, tr).await?;
         state.mm_api = Some((b, api));
     }
     state
         .mm_api
         .as_ref()
-        .ok_or_else(|| "no Mattermost session".to_string())
+        .ok_or_else(|| fail("no Mattermost session"))
 }
 
-fn gitlab_admin(info: &StackInfo) -> Result<GitlabAdmin, String> {
+fn gitlab_admin(info: &StackInfo) -> Result<GitlabAdmin, DriveError> {
     let root = need(&info.gitlab_root, "GitLab administrator")?;
     Ok(GitlabAdmin {
         gitlab_url: need(&info.gitlab_url, "GitLab")?.clone(),
@@ -99,14 +101,15 @@ fn gitlab_admin(info: &StackInfo) -> Result<GitlabAdmin, String> {
     })
 }
 
-fn service_url(info: &StackInfo, service: Service) -> Result<Url, String> {
+fn service_url(info: &StackInfo, service: Service) -> Result<Url, DriveError> {
     match service {
         Service::Gitlab => need(&info.gitlab_url, "GitLab").cloned(),
         Service::Mattermost => need(&info.mattermost_url, "Mattermost").cloned(),
     }
 }
 
-/// Carry out one action. `Err` is a step failure explained in one lower-case line.
+/// Carry out one action. `Err` is a step failure explained in one lower-case line; an API refusal
+/// on a Mattermost administration step is an outcome ([`StepOutput::Refused`]) a scenario may expect.
 pub async fn execute(
     action: &Action,
     scenario: &Scenario,
@@ -114,6 +117,30 @@ pub async fn execute(
     state: &mut RunState,
     tr: &mut Transcript,
 ) -> Result<StepOutput, String> {
+    let api_step = matches!(
+        action,
+        Action::CreateTeam { .. }
+            | Action::CreateChannel { .. }
+            | Action::CreateIncomingWebhook { .. }
+            | Action::SignUpWithEmail { .. }
+    );
+    match execute_inner(action, scenario, stack, state, tr).await {
+        Err(e) if api_step => match e.refusal {
+            Some((status, id)) => Ok(StepOutput::Refused { status, id }),
+            None => Err(e.message),
+        },
+        Err(e) => Err(e.message),
+        Ok(o) => Ok(o),
+    }
+}
+
+async fn execute_inner(
+    action: &Action,
+    scenario: &Scenario,
+    stack: &mut Stack,
+    state: &mut RunState,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
     let info = stack.info().clone();
     match action {
         Action::CreateOAuthApp {
@@ -133,10 +160,8 @@ pub async fn execute(
             let b = state
                 .admin_browser
                 .as_ref()
-                .ok_or("no administrator session")?;
-            let app = gitlab_admin::create_app(b, &admin, name, &callbacks, scopes, tr)
-                .await
-                .map_err(|e| e.message)?;
+                .ok_or_else(|| fail("no administrator session"))?;
+            let app = gitlab_admin::create_app(b, &admin, name, &callbacks, scopes, tr).await?;
             state
                 .bindings
                 .set(bind, "id", Secret::new(app.client_id.clone()));
@@ -146,36 +171,35 @@ pub async fn execute(
         }
         Action::RevokeOAuthApp { app } => {
             let admin = gitlab_admin(&info)?;
-            let created = state
-                .apps
-                .get(app)
-                .cloned()
-                .ok_or_else(|| format!("application `{app}` was not created in this run"))?;
+            let created =
+                state.apps.get(app).cloned().ok_or_else(|| {
+                    fail(format!("application `{app}` was not created in this run"))
+                })?;
             if state.admin_browser.is_none() {
                 state.admin_browser = Some(browser(&state.reach)?);
             }
             let b = state
                 .admin_browser
                 .as_ref()
-                .ok_or("no administrator session")?;
-            gitlab_admin::revoke_app(b, &admin, &created, tr)
-                .await
-                .map_err(|e| e.message)?;
+                .ok_or_else(|| fail("no administrator session"))?;
+            gitlab_admin::revoke_app(b, &admin, &created, tr).await?;
             state.apps.remove(app);
             Ok(StepOutput::Done)
         }
         Action::Reconfigure { host } => {
             let plan = scenario
                 .host(host)
-                .ok_or_else(|| format!("no host `{host}`"))?;
+                .ok_or_else(|| fail(format!("no host `{host}`")))?;
             let (settings, warnings): (HostSettings, _) =
                 resolve_host(scenario, plan, &state.bindings, scenario.gitlab_version).map_err(
                     |diags| {
-                        diags
-                            .iter()
-                            .map(|d| d.render())
-                            .collect::<Vec<_>>()
-                            .join("\n")
+                        fail(
+                            diags
+                                .iter()
+                                .map(|d| d.render())
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        )
                     },
                 )?;
             state
@@ -184,7 +208,7 @@ pub async fn execute(
             stack
                 .reconfigure(host, &settings)
                 .await
-                .map_err(|e| e.message)?;
+                .map_err(|e| fail(e.message))?;
             tr.fact("reconfigured", format!("host {host}"));
             Ok(StepOutput::Done)
         }
@@ -192,16 +216,17 @@ pub async fn execute(
             flavour,
             user,
             consent,
+            accept_invalid_certificates,
         } => {
             let account = info.user(user).ok_or_else(|| {
-                format!(
+                fail(format!(
                     "the stack has no GitLab account `{user}` (known: {})",
                     info.users
                         .iter()
                         .map(|u| u.login.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
-                )
+                ))
             })?;
             let target = SsoTarget {
                 mattermost_url: need(&info.mattermost_url, "Mattermost")?.clone(),
@@ -212,22 +237,20 @@ pub async fn execute(
                 password: account.password.clone(),
             };
             // Each SSO step is a fresh browser: a person arriving with no session.
-            let b = browser(&state.reach)?;
-            let outcome = sso::round_trip(&b, &target, *flavour, &person, *consent, tr)
-                .await
-                .map_err(|e| e.message)?;
+            let mut reach = state.reach.clone();
+            reach.accept_invalid_certs = *accept_invalid_certificates;
+            let b = browser(&reach)?;
+            let outcome = sso::round_trip(&b, &target, *flavour, &person, *consent, tr).await?;
             Ok(StepOutput::Sso(outcome))
         }
         Action::CreateTeam { name } => {
             let (b, api) = mattermost_api(state, &info, tr).await?;
-            api.create_team(b, name, tr).await.map_err(|e| e.message)?;
+            api.create_team(b, name, tr).await?;
             Ok(StepOutput::Done)
         }
         Action::CreateChannel { team, name } => {
             let (b, api) = mattermost_api(state, &info, tr).await?;
-            api.create_channel(b, team, name, tr)
-                .await
-                .map_err(|e| e.message)?;
+            api.create_channel(b, team, name, tr).await?;
             Ok(StepOutput::Done)
         }
         Action::CreateIncomingWebhook {
@@ -236,28 +259,37 @@ pub async fn execute(
             bind,
         } => {
             let (b, api) = mattermost_api(state, &info, tr).await?;
-            let channel_id = api
-                .channel_id(b, team, channel, tr)
-                .await
-                .map_err(|e| e.message)?;
-            let id = api
-                .create_incoming_webhook(b, &channel_id, tr)
-                .await
-                .map_err(|e| e.message)?;
+            let channel_id = api.channel_id(b, team, channel, tr).await?;
+            let id = api.create_incoming_webhook(b, &channel_id, tr).await?;
             state
                 .hooks
                 .insert(bind.clone(), HookRecord { id, channel_id });
             Ok(StepOutput::Done)
         }
+        Action::SignUpWithEmail { username } => {
+            let url = need(&info.mattermost_url, "Mattermost")?.clone();
+            let b = browser(&state.reach)?;
+            let password = Secret::new(format!("Email-{username}-pass1"));
+            mattermost_admin::sign_up_with_email(
+                &b,
+                &url,
+                username,
+                &format!("{username}@example.com"),
+                &password,
+                tr,
+            )
+            .await?;
+            Ok(StepOutput::Done)
+        }
         Action::Ping => {
             let url = need(&info.mattermost_url, "Mattermost")?.clone();
             let b = browser(&state.reach)?;
-            let (status, version) = mattermost_admin::ping(&b, &url, tr)
-                .await
-                .map_err(|e| e.message)?;
+            let (status, version) = mattermost_admin::ping(&b, &url, tr).await?;
             tr.fact("ping", status.clone());
             if status != "OK" {
-                return Err(format!("Mattermost's ping says {status:?}"));
+                return Err(DriveError::protocol(format!(
+                    "Mattermost's ping says {status:?}"
+                )));
             }
             if let Some(v) = version {
                 let release = v.split('.').take(3).collect::<Vec<_>>().join(".");
@@ -296,17 +328,16 @@ pub async fn execute(
         Action::InspectCertificate { service } => {
             let url = service_url(&info, *service)?;
             if url.scheme() != "https" {
-                return Err(format!("{url} is not served over https"));
+                return Err(fail(format!("{url} is not served over https")));
             }
-            let view = tls_probe::inspect(&url, &info.book, &info.roots, state.reach.timeout, tr)
-                .await
-                .map_err(|e| e.message)?;
+            let view =
+                tls_probe::inspect(&url, &info.book, &info.roots, state.reach.timeout, tr).await?;
             Ok(StepOutput::Certificate(view))
         }
         Action::HttpRedirect { service } => {
             let mut url = service_url(&info, *service)?;
             url.set_scheme("http")
-                .map_err(|_| format!("{url} has no http variant"))?;
+                .map_err(|_| fail(format!("{url} has no http variant")))?;
             let b = browser(&state.reach)?;
             let page = b
                 .send(
@@ -314,8 +345,7 @@ pub async fn execute(
                     Some("plain http"),
                     tr,
                 )
-                .await
-                .map_err(|e| e.message)?;
+                .await?;
             Ok(StepOutput::Redirect {
                 status: page.status,
                 location: page.location().map(|u| u.to_string()),
@@ -331,26 +361,21 @@ async fn post_to_hook(
     payload: &serde_json::Value,
     format: crate::scenario::WebhookFormat,
     tr: &mut Transcript,
-) -> Result<StepOutput, String> {
-    let record = state
-        .hooks
-        .get(hook)
-        .cloned()
-        .ok_or_else(|| format!("incoming webhook `{hook}` was not created in this run"))?;
+) -> Result<StepOutput, DriveError> {
+    let record = state.hooks.get(hook).cloned().ok_or_else(|| {
+        fail(format!(
+            "incoming webhook `{hook}` was not created in this run"
+        ))
+    })?;
     let mm = need(&info.mattermost_url, "Mattermost")?;
     let url = mm
         .join(&format!("/hooks/{}", record.id.expose()))
-        .map_err(|e| format!("bad hook URL: {e}"))?;
+        .map_err(|e| fail(format!("bad hook URL: {e}")))?;
     let b = browser(&state.reach)?;
-    let answer = webhook::post(&b, url, payload, format, tr)
-        .await
-        .map_err(|e| e.message)?;
+    let answer = webhook::post(&b, url, payload, format, tr).await?;
     let post = if answer.status == 200 {
         let (b, api) = mattermost_api(state, info, tr).await?;
-        let post = api
-            .latest_post(b, &record.channel_id, tr)
-            .await
-            .map_err(|e| e.message)?;
+        let post = api.latest_post(b, &record.channel_id, tr).await?;
         if let Some(p) = &post {
             tr.fact(
                 "post",

@@ -222,6 +222,8 @@ pub enum Action {
         flavour: SsoFlavour,
         user: String,
         consent: Consent,
+        /// The person clicks through the browser's certificate warning.
+        accept_invalid_certificates: bool,
     },
     /// `mattermost.create_team`.
     CreateTeam { name: String },
@@ -249,11 +251,13 @@ pub enum Action {
     HttpRedirect { service: Service },
     /// `mattermost.ping`: `GET /api/v4/system/ping`.
     Ping,
+    /// `mattermost.sign_up_with_email`: a person signs up with email and password (no SSO).
+    SignUpWithEmail { username: String },
 }
 
 impl Action {
     /// Every step name, as written in a file (for did-you-mean).
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "gitlab.create_oauth_app",
         "gitlab.revoke_oauth_app",
         "host.reconfigure",
@@ -263,6 +267,7 @@ impl Action {
         "mattermost.create_channel",
         "mattermost.create_incoming_webhook",
         "mattermost.ping",
+        "mattermost.sign_up_with_email",
         "webhook.gitlab_push",
         "webhook.post",
         "https.certificate",
@@ -286,6 +291,7 @@ impl Action {
             Action::CreateChannel { .. } => "mattermost.create_channel",
             Action::CreateIncomingWebhook { .. } => "mattermost.create_incoming_webhook",
             Action::Ping => "mattermost.ping",
+            Action::SignUpWithEmail { .. } => "mattermost.sign_up_with_email",
             Action::WebhookGitlabPush { .. } => "webhook.gitlab_push",
             Action::WebhookPost { .. } => "webhook.post",
             Action::InspectCertificate { .. } => "https.certificate",
@@ -311,6 +317,7 @@ impl Action {
                 bind,
             } => format!("team={team} channel={channel} as={bind}"),
             Action::Ping => String::new(),
+            Action::SignUpWithEmail { username } => format!("username={username}"),
             Action::WebhookGitlabPush { hook, push } => format!(
                 "hook={hook} project={} branch={} commits={}",
                 push.project, push.branch, push.commits
@@ -377,6 +384,8 @@ pub enum Expectation {
     },
     /// The webhook request is refused.
     WebhookError { status: u16, id: Option<String> },
+    /// A Mattermost API request of the step is refused with this status (and error id).
+    ApiError { status: u16, id: Option<String> },
     /// The certificate a host serves.
     Certificate {
         subject_cn: Option<String>,
@@ -390,13 +399,14 @@ pub enum Expectation {
 }
 
 impl Expectation {
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "mattermost_user",
         "sso_error",
         "gitlab_error",
         "access_denied",
         "post",
         "webhook_error",
+        "api_error",
         "certificate",
         "redirect",
     ];

@@ -128,7 +128,14 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
     validate_references(&mut sink, &hosts, &steps);
 
     if !sink.diagnostics.is_empty() {
-        return Err(ScenarioError::invalid(path.to_path_buf(), sink.diagnostics));
+        let mut diags = sink.diagnostics;
+        diags.sort_by_key(|d| {
+            d.location
+                .as_ref()
+                .map(|l| (l.line, l.column))
+                .unwrap_or((0, 0))
+        });
+        return Err(ScenarioError::invalid(path.to_path_buf(), diags));
     }
     Ok(Scenario {
         path: path.to_path_buf(),
@@ -247,11 +254,18 @@ fn parse_step(sink: &mut Sink<'_>, number: usize, v: &Spanned<DeValue<'_>>) -> O
         if !STEP_GROUPS.contains(&group) {
             let mut names: Vec<&'static str> = Action::NAMES.to_vec();
             names.push("expect");
+            // Compare the whole dotted name when the group holds an action (`gitlb.create_oauth_app`).
+            let written = val
+                .get_ref()
+                .as_table()
+                .and_then(|t| t.iter().next())
+                .map(|(a, _)| format!("{group}.{}", a.get_ref()))
+                .unwrap_or_else(|| group.to_string());
             sink.error(
                 "scenario.unknown-step",
                 span_of(k),
-                format!("unknown step `{group}` in {key}"),
-                Some(hint_for(group, names)),
+                format!("unknown step `{written}` in {key}"),
+                Some(hint_for(&written, names)),
             );
             ok = false;
             continue;
@@ -365,6 +379,9 @@ fn parse_action(
                     }
                 },
             };
+            let accept_invalid_certificates = f
+                .opt_bool(sink, "accept_invalid_certificates")
+                .unwrap_or(false);
             let flavour = if name == "sso.sign_up" {
                 SsoFlavour::SignUp
             } else {
@@ -375,6 +392,7 @@ fn parse_action(
                     flavour,
                     user,
                     consent,
+                    accept_invalid_certificates,
                 }),
                 _ => None,
             }
@@ -407,6 +425,9 @@ fn parse_action(
             }
         }
         "mattermost.ping" => Some(Action::Ping),
+        "mattermost.sign_up_with_email" => f
+            .req_str(sink, "username")
+            .map(|(username, _)| Action::SignUpWithEmail { username }),
         "webhook.gitlab_push" => {
             let hook = f.req_str(sink, "hook");
             let project = f.req_str(sink, "project");
@@ -515,6 +536,10 @@ fn allowed_expectations(action: &Action) -> &'static [&'static str] {
         Action::WebhookGitlabPush { .. } | Action::WebhookPost { .. } => &["post", "webhook_error"],
         Action::InspectCertificate { .. } => &["certificate"],
         Action::HttpRedirect { .. } => &["redirect"],
+        Action::CreateTeam { .. }
+        | Action::CreateChannel { .. }
+        | Action::CreateIncomingWebhook { .. }
+        | Action::SignUpWithEmail { .. } => &["api_error"],
         _ => &[],
     }
 }
@@ -637,16 +662,17 @@ fn parse_expect(
             from_webhook: f.opt_bool(sink, "from_webhook"),
             post_type: f.opt_str(sink, "type").map(|s| s.0),
         }),
-        "webhook_error" => {
+        "webhook_error" | "api_error" => {
             let status = f.opt_uint(sink, "status", 599).map(|s| s as u16);
             let id = f.opt_str(sink, "id").map(|s| s.0);
             match status {
+                Some(status) if kind == "api_error" => Some(Expectation::ApiError { status, id }),
                 Some(status) => Some(Expectation::WebhookError { status, id }),
                 None => {
                     sink.error(
                         "scenario.missing-key",
                         f.span(),
-                        "missing key `expect.webhook_error.status`".into(),
+                        format!("missing key `expect.{kind}.status`"),
                         None,
                     );
                     None
@@ -705,6 +731,15 @@ fn validate_references(sink: &mut Sink<'_>, hosts: &[HostPlan], steps: &[Step]) 
     for s in steps {
         let span = step_span(s);
         let need = |name: &str, kind: BindingKind, what: &str, sink: &mut Sink<'_>| {
+            if all_bindings.get(name) == Some(&kind) && !made.contains(name) {
+                sink.error(
+                    "scenario.binding",
+                    span,
+                    format!("{what} `{name}` is used before the step that creates it"),
+                    Some("move this step after the one with `as = \"".to_string() + name + "\"`"),
+                );
+                return;
+            }
             if !made.contains(name) || all_bindings.get(name) != Some(&kind) {
                 let candidates: Vec<&str> = all_bindings
                     .iter()

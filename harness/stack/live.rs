@@ -113,6 +113,7 @@ async fn reachable(info: &StackInfo, timeout: Duration) -> Result<(), StackError
         book: info.book.clone(),
         roots: info.roots.clone(),
         timeout,
+        accept_invalid_certs: false,
     };
     let browser = crate::drive::Browser::new(&reach)
         .map_err(|e| StackError::new(StackErrorKind::Configuration, e.message))?;
