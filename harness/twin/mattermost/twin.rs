@@ -188,6 +188,16 @@ impl MattermostTwin {
         self.store().users.clone()
     }
 
+    /// Every post, oldest first.
+    pub fn posts(&self) -> Vec<super::store::Post> {
+        self.store().posts.clone()
+    }
+
+    /// One channel by id (direct channels included).
+    pub fn channel(&self, id: &str) -> Option<super::store::Channel> {
+        self.store().channel(id).cloned()
+    }
+
     /// The public half of the key that signs `/error?...&s=` URLs (uncompressed P-256 point).
     pub fn error_signing_public_key(&self) -> Option<Vec<u8>> {
         self.signer.as_ref().map(|s| s.public_key())
