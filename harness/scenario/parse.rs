@@ -347,7 +347,11 @@ fn parse_action(
             let callbacks = f
                 .opt_str_list(sink, "callbacks")
                 .map(|l| l.into_iter().map(|c| c.0).collect());
-            let scopes = f.opt_str(sink, "scopes").map(|s| s.0).unwrap_or_default();
+            // GitLab's default OAuth scope: what Mattermost gets when it asks for none.
+            let scopes = f
+                .opt_str(sink, "scopes")
+                .map(|s| s.0)
+                .unwrap_or_else(|| "api".to_string());
             bind.map(|(bind, _)| Action::CreateOAuthApp {
                 name: app_name.unwrap_or_else(|| "GitLab Mattermost".to_string()),
                 bind,
