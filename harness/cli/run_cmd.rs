@@ -46,10 +46,10 @@ pub struct RunArgs {
     pub target: TargetArg,
     /// GitLab's URL (live target).
     #[arg(long, value_name = "URL")]
-    pub gitlab_url: Option<url::Url>,
+    pub gitlab_url: Option<String>,
     /// Mattermost's URL (live target).
     #[arg(long, value_name = "URL")]
-    pub mattermost_url: Option<url::Url>,
+    pub mattermost_url: Option<String>,
     /// Let scenarios change a live installation (create applications, teams, hooks, posts).
     #[arg(long)]
     pub allow_writes: bool,
@@ -114,6 +114,30 @@ pub fn execute(args: RunArgs) -> Exit {
         );
         return Exit::BadInput;
     }
+    let parse_url = |flag: &str, raw: &Option<String>| -> Result<Option<url::Url>, String> {
+        match raw {
+            None => Ok(None),
+            Some(r) => match url::Url::parse(r) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    Ok(Some(u))
+                }
+                Ok(_) => Err(format!(
+                    "{flag} {r:?} must be an http or https URL with a host"
+                )),
+                Err(e) => Err(format!("{flag} {r:?} is not a URL: {e}")),
+            },
+        }
+    };
+    let (gitlab_url, mattermost_url) = match (
+        parse_url("--gitlab-url", &args.gitlab_url),
+        parse_url("--mattermost-url", &args.mattermost_url),
+    ) {
+        (Ok(g), Ok(m)) => (g, m),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = writeln!(stderr.lock(), "error: {e}");
+            return Exit::BadInput;
+        }
+    };
     let selection = Selection {
         names: args.scenarios.clone(),
         tags: args.tags.clone(),
@@ -142,8 +166,8 @@ pub fn execute(args: RunArgs) -> Exit {
         target: TargetSpec {
             kind,
             live: LiveOptions {
-                gitlab_url: args.gitlab_url.clone(),
-                mattermost_url: args.mattermost_url.clone(),
+                gitlab_url,
+                mattermost_url,
                 allow_writes: args.allow_writes,
             },
             request_timeout: Duration::from_secs(args.timeout.max(1)),

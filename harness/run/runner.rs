@@ -276,9 +276,7 @@ async fn run_scenario(
         }));
         result.steps.push(step_result);
     }
-    result
-        .config_warnings
-        .extend(state.config_warnings.drain(..));
+    result.config_warnings.append(&mut state.config_warnings);
     stack.down().await;
     result.transcript = check::normalise(&tr);
     if failed {

@@ -692,13 +692,10 @@ fn parse_expect(
         "redirect" => {
             let status = f.opt_uint(sink, "status", 399).map(|s| s as u16);
             let location = f.req_str(sink, "location");
-            match location {
-                Some((location, _)) => Some(Expectation::Redirect {
-                    status: status.unwrap_or(301),
-                    location,
-                }),
-                None => None,
-            }
+            location.map(|(location, _)| Expectation::Redirect {
+                status: status.unwrap_or(301),
+                location,
+            })
         }
         _ => None,
     };
@@ -769,15 +766,13 @@ fn validate_references(sink: &mut Sink<'_>, hosts: &[HostPlan], steps: &[Step]) 
             Action::WebhookGitlabPush { hook, .. } | Action::WebhookPost { hook, .. } => {
                 need(hook, BindingKind::Hook, "incoming webhook", sink)
             }
-            Action::Reconfigure { host } => {
-                if !host_names.contains(&host.as_str()) {
-                    sink.error(
-                        "scenario.host",
-                        span,
-                        format!("no host named `{host}` in `[hosts]`"),
-                        Some(hint_for_dyn(host, &host_names)),
-                    );
-                }
+            Action::Reconfigure { host } if !host_names.contains(&host.as_str()) => {
+                sink.error(
+                    "scenario.host",
+                    span,
+                    format!("no host named `{host}` in `[hosts]`"),
+                    Some(hint_for_dyn(host, &host_names)),
+                );
             }
             _ => {}
         }

@@ -8,16 +8,16 @@
 //! - `resolve`: a host's gitlab.rb text → typed `HostSettings` through the configuration model.
 //! - `twin`: the twin target (in-process, loopback).
 //! - `live`: the live target (URLs and credentials from the environment; read-only by default).
-//! - `stack`: [`Stack`], dispatching to the targets.
+//! - `running`: [`Stack`], a running target of any kind.
 //! - `error`: [`StackError`].
 
 pub mod error;
 pub mod live;
 pub mod model;
 pub mod resolve;
-pub mod stack;
+pub mod running;
 pub mod twin;
 
 pub use error::{StackError, StackErrorKind};
 pub use model::{Account, LiveOptions, StackInfo, TargetSpec};
-pub use stack::Stack;
+pub use running::Stack;
