@@ -1021,3 +1021,34 @@ async fn public_application_asks_again_despite_a_live_token_on_18() {
         .unwrap();
     assert!(page.contains("to use your account?"), "{page}");
 }
+
+#[tokio::test]
+async fn register_as_oauth_app_false_registers_nothing_but_derives_endpoints() {
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    opts.hosts[0].register_as_oauth_app = false;
+    let h = Twin::start(opts).await.unwrap();
+    let plan = h.mattermost_plan().unwrap();
+    assert!(plan.registered_application.is_none());
+    assert!(!plan.settings.gitlab.enable);
+    assert_eq!(
+        plan.settings.gitlab.token_endpoint,
+        format!("{GITLAB}/oauth/token")
+    );
+    assert!(h.gitlab().unwrap().twin.applications().is_empty());
+}
+
+#[tokio::test]
+async fn given_endpoints_are_kept_as_omnibus_does() {
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    opts.hosts[0].mattermost.gitlab.user_api_endpoint = format!("{GITLAB}/api/v3/user");
+    let h = Twin::start(opts).await.unwrap();
+    let plan = h.mattermost_plan().unwrap();
+    assert_eq!(
+        plan.settings.gitlab.user_api_endpoint,
+        format!("{GITLAB}/api/v3/user")
+    );
+    assert_eq!(
+        plan.settings.gitlab.auth_endpoint,
+        format!("{GITLAB}/oauth/authorize")
+    );
+}
