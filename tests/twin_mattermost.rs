@@ -57,10 +57,16 @@ async fn serve_tls(router: axum::Router, cfg: Arc<rustls::ServerConfig>) -> Sock
 
 // ---- A GitLab stand-in: Doorkeeper's token endpoint and the user API, from wire/gitlab.md ----
 
+/// One token request: its form, whether it carried an Authorization header, its Accept header.
+type TokenRequest = (HashMap<String, String>, bool, String);
+
+/// A settings change that injects one SSO failure.
+type SettingsTweak = Box<dyn FnOnce(&mut MattermostSettings)>;
+
 #[derive(Default)]
 struct FakeGitlab {
     /// Token requests seen: (form, had Authorization header, Accept header).
-    token_requests: Mutex<Vec<(HashMap<String, String>, bool, String)>>,
+    token_requests: Mutex<Vec<TokenRequest>>,
     /// Users by authorization code.
     users: HashMap<String, Value>,
 }
@@ -480,13 +486,7 @@ async fn sso_error(
 
 #[tokio::test]
 async fn every_sso_error_of_the_wire_table() {
-    let cases: Vec<(
-        Box<dyn FnOnce(&mut MattermostSettings)>,
-        &str,
-        &str,
-        u16,
-        &str,
-    )> = vec![
+    let cases: Vec<(SettingsTweak, &str, &str, u16, &str)> = vec![
         (
             Box::new(|s| s.gitlab.secret = Secret::new("wrong")),
             "alice",
