@@ -102,8 +102,8 @@ fn cookie_names(resp: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-/// Log in to Mattermost's API as the seeded system admin; returns a client and the token.
-async fn admin_api(h: &TwinHandle, profile: Profile) -> (reqwest::Client, String) {
+/// A user as Mattermost 10.11's API shows it to the seeded system admin.
+async fn mattermost_user(h: &TwinHandle, username: &str) -> Option<Value> {
     let scheme = if site(h).starts_with("https") {
         "https"
     } else {
@@ -111,34 +111,20 @@ async fn admin_api(h: &TwinHandle, profile: Profile) -> (reqwest::Client, String
     };
     let c = client_for(h.address_book(), scheme, Some(h.ca_pem()), None, false);
     let mm = h.mattermost().unwrap();
-    let (path, body) = match profile {
-        Profile::Gitlab18_11 => (
-            "/api/v4/users/login",
-            serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}),
-        ),
-        Profile::Gitlab8_12 => (
-            "/api/v3/users/login",
-            serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}),
-        ),
-    };
     let resp = c
-        .post(format!("{}{path}", site(h)))
-        .json(&body)
+        .post(format!("{}/api/v4/users/login", site(h)))
+        .json(&serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "admin login");
     let token = resp.headers()["token"].to_str().unwrap().to_string();
-    (c, token)
-}
-
-async fn mattermost_user(h: &TwinHandle, profile: Profile, username: &str) -> Option<Value> {
-    let (c, token) = admin_api(h, profile).await;
-    let url = match profile {
-        Profile::Gitlab18_11 => format!("{}/api/v4/users/username/{username}", site(h)),
-        Profile::Gitlab8_12 => format!("{}/api/v3/users/name/{username}", site(h)),
-    };
-    let resp = c.get(url).bearer_auth(token).send().await.unwrap();
+    let resp = c
+        .get(format!("{}/api/v4/users/username/{username}", site(h)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     if resp.status() == StatusCode::OK {
         Some(resp.json().await.unwrap())
     } else {
@@ -198,9 +184,7 @@ async fn sign_up_then_log_in_through_gitlab_on_18() {
     for c in ["MMAUTHTOKEN", "MMUSERID", "MMCSRF"] {
         assert!(cookies.contains(&c.to_string()), "{c} in {cookies:?}");
     }
-    let user = mattermost_user(&h, Profile::Gitlab18_11, "alice")
-        .await
-        .expect("user created");
+    let user = mattermost_user(&h, "alice").await.expect("user created");
     assert_eq!(user["auth_service"], "gitlab");
     assert_eq!(user["email"], "alice@example.com");
     assert_eq!(user["first_name"], "Alice");
@@ -240,9 +224,7 @@ async fn sign_up_over_https_with_redirects_on_18() {
         panic!("GitLab stopped the flow")
     };
     assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
-    let user = mattermost_user(&h, Profile::Gitlab18_11, "bob")
-        .await
-        .expect("user created");
+    let user = mattermost_user(&h, "bob").await.expect("user created");
     assert_eq!(user["auth_service"], "gitlab");
 }
 
@@ -274,11 +256,7 @@ async fn wrong_client_secret_is_bad_response_from_token_request() {
         "Bad response from token request.",
     )
     .await;
-    assert!(
-        mattermost_user(&h, Profile::Gitlab18_11, "alice")
-            .await
-            .is_none()
-    );
+    assert!(mattermost_user(&h, "alice").await.is_none());
 }
 
 #[tokio::test]
@@ -383,4 +361,101 @@ async fn certificate_faults_are_token_request_failed() {
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn sign_up_then_log_in_through_gitlab_on_8_12() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab8_12,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the flow")
+    };
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
+    let users = h.mattermost().unwrap().twin.users();
+    let alice = users
+        .iter()
+        .find(|u| u.username == "alice")
+        .expect("user created");
+    assert_eq!(alice.auth_service, "gitlab");
+    assert_eq!(alice.auth_data, "2");
+    // Omnibus 8.12 pointed Mattermost at /api/v3/user, which GitLab 8.12 serves.
+    assert!(
+        h.mattermost_plan()
+            .unwrap()
+            .settings
+            .gitlab
+            .user_api_endpoint
+            .ends_with("/api/v3/user")
+    );
+    // Logging in again: GitLab 8.12 redirects straight back (approved before, Doorkeeper 4).
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab8_12,
+        "login",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the login")
+    };
+    assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
+    assert_eq!(h.mattermost().unwrap().twin.users().len(), users.len());
+}
+
+/// Mattermost 3.4 never checked the token reply's status: each fault shows as 3.x reads it.
+#[tokio::test]
+async fn sso_faults_on_8_12() {
+    for (fault, message) in [
+        (Fault::WrongClientSecret, "Bad token type."),
+        (Fault::TokenEndpointHtml, "Bad response from token request."),
+        (Fault::SlowEndpoint, "Token request failed."),
+        (Fault::ClosedPort, "Token request failed."),
+    ] {
+        let h = faulted(Profile::Gitlab8_12, fault, false).await;
+        let b = Browser::new(h.address_book(), None);
+        let outcome = sso(
+            &h,
+            &b,
+            Profile::Gitlab8_12,
+            "signup",
+            ("alice", "Twin-alice-pass1"),
+        )
+        .await;
+        assert_mattermost_error(outcome, StatusCode::TEMPORARY_REDIRECT, message).await;
+        assert!(
+            h.mattermost()
+                .unwrap()
+                .twin
+                .users()
+                .iter()
+                .all(|u| u.username != "alice"),
+            "{fault}"
+        );
+    }
+    // The seed's /api/v3/user is right on 8.12: the fault changes nothing.
+    let h = faulted(Profile::Gitlab8_12, Fault::UserApiV3, false).await;
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab8_12,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Outcome::Callback(ref r) if r.headers().get("location").is_some_and(|l| !l.to_str().unwrap().contains("/error")))
+    );
 }
