@@ -466,7 +466,7 @@ async fn unknown_client_and_unregistered_redirect_get_the_error_page() {
 }
 
 #[tokio::test]
-async fn unsupported_response_type_and_bad_scope_return_to_the_client() {
+async fn unsupported_response_type_and_bad_scope_get_the_error_page() {
     let h = start(Profile::Gitlab18_11).await;
     let app = app(&h);
     let b = Browser::new(h.address_book(), None);
@@ -474,19 +474,20 @@ async fn unsupported_response_type_and_bad_scope_return_to_the_client() {
     let url =
         authorize_url(&app, SIGNUP_CB, "s").replace("response_type=code", "response_type=token");
     let resp = b.get(&url).await;
-    assert_status(&resp, StatusCode::FOUND);
+    assert_status(&resp, StatusCode::OK);
+    let page = resp.text().await.unwrap();
     assert_eq!(
-        field(&query(&location(&resp)), "error"),
-        Some("unsupported_response_type")
+        text_of(&page, "pre").as_deref(),
+        Some("The authorization server does not support this response type.")
     );
     let url = format!(
         "{}&scope=launch_missiles",
         authorize_url(&app, SIGNUP_CB, "s")
     );
-    let resp = b.get(&url).await;
+    let page = b.get(&url).await.text().await.unwrap();
     assert_eq!(
-        field(&query(&location(&resp)), "error"),
-        Some("invalid_scope")
+        text_of(&page, "pre").as_deref(),
+        Some("The requested scope is invalid, unknown, or malformed.")
     );
 }
 
@@ -977,5 +978,77 @@ async fn nothing_configured_is_an_error() {
         err.to_string()
             .contains("no host runs GitLab or Mattermost"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn public_application_asks_again_despite_a_live_token_on_18() {
+    let h = start(Profile::Gitlab18_11).await;
+    let gitlab = h.gitlab().unwrap();
+    let cb = format!("{MM}/public-cb");
+    let public =
+        gitlab
+            .twin
+            .register_application("Public", std::slice::from_ref(&cb), "", false, false);
+    let b = Browser::new(h.address_book(), None);
+    b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
+    let page = b
+        .get(&authorize_url(&public, &cb, "p"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let cb_url = approve(&b, &page).await;
+    let code = field(&query(&cb_url), "code").unwrap().to_string();
+    // A public client exchanges its code without a secret.
+    let (s, body) = exchange(
+        &h,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &cb),
+            ("client_id", &public.uid),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let page = b
+        .get(&authorize_url(&public, &cb, "p2"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("to use your account?"), "{page}");
+}
+
+#[tokio::test]
+async fn register_as_oauth_app_false_registers_nothing_but_derives_endpoints() {
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    opts.hosts[0].register_as_oauth_app = false;
+    let h = Twin::start(opts).await.unwrap();
+    let plan = h.mattermost_plan().unwrap();
+    assert!(plan.registered_application.is_none());
+    assert!(!plan.settings.gitlab.enable);
+    assert_eq!(
+        plan.settings.gitlab.token_endpoint,
+        format!("{GITLAB}/oauth/token")
+    );
+    assert!(h.gitlab().unwrap().twin.applications().is_empty());
+}
+
+#[tokio::test]
+async fn given_endpoints_are_kept_as_omnibus_does() {
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    opts.hosts[0].mattermost.gitlab.user_api_endpoint = format!("{GITLAB}/api/v3/user");
+    let h = Twin::start(opts).await.unwrap();
+    let plan = h.mattermost_plan().unwrap();
+    assert_eq!(
+        plan.settings.gitlab.user_api_endpoint,
+        format!("{GITLAB}/api/v3/user")
+    );
+    assert_eq!(
+        plan.settings.gitlab.auth_endpoint,
+        format!("{GITLAB}/oauth/authorize")
     );
 }

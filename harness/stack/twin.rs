@@ -60,7 +60,7 @@ impl TwinStack {
             )
         })?;
         let gitlab = handle.gitlab();
-        let mattermost = mattermost_access(&handle);
+        let mattermost = handle.mattermost();
         let info = StackInfo {
             gitlab_url: gitlab.as_ref().map(|g| parse_url(&g.url)).transpose()?,
             mattermost_url: mattermost.as_ref().map(|m| parse_url(&m.url)).transpose()?,
@@ -109,7 +109,12 @@ impl TwinStack {
                 ),
             ));
         }
-        apply_mattermost_settings(&self.handle, settings)
+        let mm = self.handle.mattermost().ok_or_else(|| {
+            StackError::new(StackErrorKind::Configuration, "the twin runs no Mattermost")
+        })?;
+        let new = settings.mattermost.clone();
+        mm.twin.update_settings(move |s| *s = new);
+        Ok(())
     }
 
     pub async fn shutdown(self) {
@@ -117,27 +122,3 @@ impl TwinStack {
     }
 }
 
-/// How the drivers reach the twin's Mattermost.
-struct MattermostAccess {
-    url: String,
-    admin_username: String,
-    admin_password: crate::config::Secret,
-}
-
-fn mattermost_access(handle: &TwinHandle) -> Option<MattermostAccess> {
-    handle.mattermost_plan().map(|p| MattermostAccess {
-        url: p.url.clone(),
-        admin_username: String::new(),
-        admin_password: crate::config::Secret::default(),
-    })
-}
-
-fn apply_mattermost_settings(
-    _handle: &TwinHandle,
-    _settings: &HostSettings,
-) -> Result<(), StackError> {
-    Err(StackError::new(
-        StackErrorKind::NotAvailable,
-        "the twin's Mattermost side is not wired into bring-up yet",
-    ))
-}

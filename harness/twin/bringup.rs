@@ -20,6 +20,8 @@ use crate::net::AddressBook;
 use super::fault::Fault;
 use super::gitlab::{GitlabTwin, GitlabTwinConfig, GitlabUser, OAuthApplication};
 use super::listen::{self, ListenError, ListenOptions, ServedListener};
+use super::mail::{MailServer, MailServerOptions, MailServerSecurity};
+use super::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use super::tls::{CertKind, TwinCa};
 
 /// The OAuth application name omnibus registers.
@@ -33,8 +35,51 @@ pub struct TwinOptions {
     pub faults: Vec<Fault>,
     /// GitLab accounts; the first admin is the "root" account reported by the handle.
     pub gitlab_users: Vec<GitlabUser>,
+    /// The SMTP server Mattermost's mail goes to. `None`: derived from the Mattermost SMTP
+    /// settings when they name a server other than localhost (see [`MailServerSpec::derive`]).
+    pub mail_server: Option<MailServerSpec>,
     /// Timeout of Mattermost's requests to GitLab (real Mattermost: 30 s).
     pub outbound_timeout: Duration,
+}
+
+/// The SMTP server to run for Mattermost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailServerSpec {
+    /// The name Mattermost dials (`EmailSettings.SMTPServer`), also the certificate's name.
+    pub host: String,
+    /// The port Mattermost dials (`EmailSettings.SMTPPort`).
+    pub port: u16,
+    pub security: MailServerSecurity,
+    /// Accepted credentials; `None`: the server offers no AUTH.
+    pub auth: Option<(String, Secret)>,
+}
+
+impl MailServerSpec {
+    /// What an operator's SMTP relay on that port would be: 465 implicit TLS, 587 STARTTLS, else
+    /// plain; AUTH with Mattermost's credentials when `EnableSMTPAuth` is on. `None` when the
+    /// settings name no server, `localhost` or an unparsable port (nothing to stand in for).
+    pub fn derive(settings: &MattermostSettings) -> Option<MailServerSpec> {
+        let email = &settings.email;
+        let host = email.smtp_server.trim().to_ascii_lowercase();
+        if host.is_empty() || host == "localhost" || host == "127.0.0.1" {
+            return None;
+        }
+        let port: u16 = email.smtp_port.trim().parse().ok()?;
+        let security = match port {
+            465 => MailServerSecurity::ImplicitTls,
+            587 => MailServerSecurity::StartTls,
+            _ => MailServerSecurity::Plain,
+        };
+        let auth = email
+            .enable_smtp_auth
+            .then(|| (email.smtp_username.clone(), email.smtp_password.clone()));
+        Some(MailServerSpec {
+            host,
+            port,
+            security,
+            auth,
+        })
+    }
 }
 
 impl TwinOptions {
@@ -50,6 +95,7 @@ impl TwinOptions {
             hosts: vec![host],
             faults: Vec::new(),
             gitlab_users: GitlabUser::defaults(),
+            mail_server: None,
             outbound_timeout: Duration::from_secs(30),
         }
     }
@@ -106,6 +152,18 @@ pub enum TwinErrorKind {
     FaultNeedsTls { fault: Fault },
     #[error("fault {fault} needs Mattermost and GitLab in the twin")]
     FaultNeedsSso { fault: Fault },
+    #[error("fault {fault} needs Mattermost in the twin")]
+    FaultNeedsMattermost { fault: Fault },
+    #[error(
+        "fault {fault} needs a STARTTLS mail server: set Mattermost's SMTP server to a host on port 587"
+    )]
+    FaultNeedsStartTls { fault: Fault },
+    #[error("cannot start the mail server for {host}:{port}: {message}")]
+    MailServer {
+        host: String,
+        port: u16,
+        message: String,
+    },
     #[error("no users to seed: GitLab needs at least one admin account")]
     NoAdmin,
     #[error(transparent)]
@@ -134,6 +192,28 @@ pub struct GitlabAccess {
     pub twin: Arc<GitlabTwin>,
 }
 
+/// How to reach the twin's Mattermost.
+#[derive(Clone)]
+pub struct MattermostAccess {
+    /// `mattermost_external_url`, as documented.
+    pub url: String,
+    pub admin_username: String,
+    pub admin_email: String,
+    pub admin_password: Secret,
+    pub twin: Arc<MattermostTwin>,
+}
+
+impl std::fmt::Debug for MattermostAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MattermostAccess")
+            .field("url", &self.url)
+            .field("admin_username", &self.admin_username)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &self.admin_password)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything bring-up decided for the Mattermost host, before Mattermost itself starts.
 #[derive(Debug, Clone)]
 pub struct MattermostPlan {
@@ -157,7 +237,9 @@ pub struct TwinHandle {
     ca: TwinCa,
     ca_pem: String,
     gitlab: Option<GitlabAccess>,
+    mattermost: Option<MattermostAccess>,
     mattermost_plan: Option<MattermostPlan>,
+    mail_server: Option<MailServer>,
     listeners: Vec<ServedListener>,
 }
 
@@ -195,6 +277,15 @@ impl TwinHandle {
         self.gitlab.clone()
     }
 
+    pub fn mattermost(&self) -> Option<MattermostAccess> {
+        self.mattermost.clone()
+    }
+
+    /// The SMTP server Mattermost's mail goes to, when the settings name one.
+    pub fn mail_server(&self) -> Option<&MailServer> {
+        self.mail_server.as_ref()
+    }
+
     /// The Mattermost host as bring-up configured it.
     pub fn mattermost_plan(&self) -> Option<&MattermostPlan> {
         self.mattermost_plan.as_ref()
@@ -206,9 +297,12 @@ impl TwinHandle {
     }
 
     /// Stop every listener and wait until they are gone.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         for l in &self.listeners {
             l.stop();
+        }
+        if let Some(mail) = self.mail_server.take() {
+            mail.shutdown().await;
         }
         tokio::task::yield_now().await;
     }
@@ -322,41 +416,75 @@ impl Twin {
             });
         }
 
-        // Mattermost: what omnibus and the faults make of its settings.
+        // The mail server Mattermost's settings name.
+        let mail_spec = opts
+            .mail_server
+            .clone()
+            .or_else(|| mattermost_host.and_then(|h| MailServerSpec::derive(&h.mattermost)));
+        check_mail_faults(&opts, mail_spec.as_ref())?;
+        let mut mail_server = None;
+        if let Some(spec) = &mail_spec {
+            let server = start_mail_server(&ca, spec, &opts).await?;
+            book.insert("smtp", &spec.host, spec.port, server.addr());
+            mail_server = Some(server);
+        }
+
+        // Mattermost: what omnibus and the faults make of its settings, then the server.
+        let mut mattermost = None;
         let mut mattermost_plan = None;
         if let Some(host) = mattermost_host {
             let raw = host.mattermost_external_url.as_deref().unwrap_or_default();
             let served = parse_url("mattermost_external_url", raw)?;
-            let plan = plan_mattermost(&opts, host, &served, gitlab.as_ref(), &ca, &book)?;
-            mattermost_plan = Some((plan, served));
-        }
-        let mattermost_plan = match mattermost_plan {
-            Some((plan, served)) => {
-                let host = mattermost_host.ok_or(TwinErrorKind::NothingToRun)?;
-                start_mattermost(&ca, &served, host, &plan, &mut book, &mut listeners).await?;
-                // The outbound book sees every listener just bound too (Mattermost's own URL).
-                let mut plan = plan;
-                for e in &book.entries {
-                    if plan
-                        .outbound_book
-                        .lookup(&e.scheme, &e.host, e.port)
-                        .is_none()
-                    {
-                        plan.outbound_book
-                            .insert(&e.scheme, &e.host, e.port, e.addr);
-                    }
+            let mut plan = plan_mattermost(&opts, host, &served, gitlab.as_ref(), &ca, &book)?;
+            let admin = MattermostAdmin::default();
+            let twin = MattermostTwin::new(MattermostTwinConfig {
+                profile: plan.profile,
+                settings: plan.settings.clone(),
+                address_book: plan.outbound_book.clone(),
+                trusted_roots: plan.trusted_roots.clone(),
+                admin: admin.clone(),
+                outbound_timeout: opts.outbound_timeout,
+                env_overrides: env_overrides(plan.profile),
+            });
+            serve_host(
+                &ca,
+                &served,
+                &host.mattermost_nginx,
+                CertKind::Valid,
+                twin.router(),
+                &mut book,
+                &mut listeners,
+            )
+            .await?;
+            // Mattermost's own names, for anything that calls back into it.
+            for e in &book.entries {
+                if plan
+                    .outbound_book
+                    .lookup(&e.scheme, &e.host, e.port)
+                    .is_none()
+                {
+                    plan.outbound_book
+                        .insert(&e.scheme, &e.host, e.port, e.addr);
                 }
-                Some(plan)
             }
-            None => None,
-        };
+            mattermost = Some(MattermostAccess {
+                url: plan.url.clone(),
+                admin_username: admin.username,
+                admin_email: admin.email,
+                admin_password: admin.password,
+                twin,
+            });
+            mattermost_plan = Some(plan);
+        }
 
         Ok(TwinHandle {
             address_book: book,
             ca_pem: ca.ca_pem(),
             ca,
             gitlab,
+            mattermost,
             mattermost_plan,
+            mail_server,
             listeners,
         })
     }
@@ -383,25 +511,19 @@ fn check_faults(
         if needs_sso && (gitlab.is_none() || mattermost.is_none()) {
             return Err(TwinErrorKind::FaultNeedsSso { fault }.into());
         }
-        if fault.cert_kind().is_some() && !gitlab_https && !mail_uses_tls(mattermost) {
+        if fault == Fault::WebhooksDisabled && mattermost.is_none() {
+            return Err(TwinErrorKind::FaultNeedsMattermost { fault }.into());
+        }
+        let mail_tls = opts
+            .mail_server
+            .clone()
+            .or_else(|| mattermost.and_then(|h| MailServerSpec::derive(&h.mattermost)))
+            .is_some_and(|spec| spec.security != MailServerSecurity::Plain);
+        if fault.cert_kind().is_some() && !gitlab_https && !mail_tls {
             return Err(TwinErrorKind::FaultNeedsTls { fault }.into());
         }
     }
     Ok(())
-}
-
-/// Whether the Mattermost host's SMTP settings use TLS (implicit or STARTTLS).
-fn mail_uses_tls(mattermost: Option<&HostSettings>) -> bool {
-    mattermost.is_some_and(|h| {
-        matches!(
-            h.mattermost
-                .email
-                .connection_security
-                .to_ascii_uppercase()
-                .as_str(),
-            "TLS" | "STARTTLS"
-        )
-    })
 }
 
 /// Serve one virtual host: its main listener, and the redirect listener when asked.
@@ -562,14 +684,83 @@ fn plan_mattermost(
     })
 }
 
-/// Start the Mattermost side of `plan`.
-async fn start_mattermost(
-    _ca: &TwinCa,
-    _served: &ServedUrl,
-    _host: &HostSettings,
-    _plan: &MattermostPlan,
-    _book: &mut AddressBook,
-    _listeners: &mut Vec<ServedListener>,
-) -> Result<(), TwinError> {
+/// Faults that concern the mail server.
+fn check_mail_faults(opts: &TwinOptions, spec: Option<&MailServerSpec>) -> Result<(), TwinError> {
+    if opts.has(Fault::StartTlsNotOffered)
+        && spec.is_none_or(|s| s.security != MailServerSecurity::StartTls)
+    {
+        return Err(TwinErrorKind::FaultNeedsStartTls {
+            fault: Fault::StartTlsNotOffered,
+        }
+        .into());
+    }
     Ok(())
+}
+
+async fn start_mail_server(
+    ca: &TwinCa,
+    spec: &MailServerSpec,
+    opts: &TwinOptions,
+) -> Result<MailServer, TwinError> {
+    let cert = opts
+        .faults
+        .iter()
+        .find_map(|f| f.cert_kind())
+        .unwrap_or(CertKind::Valid);
+    let tls = match spec.security {
+        MailServerSecurity::Plain => None,
+        _ => Some(ca.try_server_config(&spec.host, cert)?),
+    };
+    let listener = listen::bind_loopback().await?;
+    MailServer::start(
+        listener,
+        MailServerOptions {
+            security: spec.security,
+            offer_starttls: !opts.has(Fault::StartTlsNotOffered),
+            tls,
+            auth: spec.auth.clone(),
+            hostname: spec.host.clone(),
+        },
+    )
+    .await
+    .map_err(|e| {
+        TwinErrorKind::MailServer {
+            host: spec.host.clone(),
+            port: spec.port,
+            message: e.to_string(),
+        }
+        .into()
+    })
+}
+
+/// The settings omnibus hands Mattermost as `MM_*` environment variables (GitLab 11+:
+/// mattermost_helper.rb `get_env_variables`); they cannot be changed in the System Console.
+fn env_overrides(profile: Profile) -> Vec<String> {
+    match profile {
+        Profile::Gitlab8_12 => Vec::new(),
+        Profile::Gitlab18_11 => [
+            "ServiceSettings.SiteURL",
+            "ServiceSettings.ListenAddress",
+            "ServiceSettings.AllowedUntrustedInternalConnections",
+            "ServiceSettings.EnableAPITeamDeletion",
+            "TeamSettings.SiteName",
+            "SqlSettings.DriverName",
+            "SqlSettings.DataSource",
+            "SqlSettings.AtRestEncryptKey",
+            "LogSettings.FileLocation",
+            "FileSettings.Directory",
+            "GitLabSettings.Enable",
+            "GitLabSettings.Secret",
+            "GitLabSettings.Id",
+            "GitLabSettings.Scope",
+            "GitLabSettings.AuthEndpoint",
+            "GitLabSettings.TokenEndpoint",
+            "GitLabSettings.UserAPIEndpoint",
+            "PluginSettings.Directory",
+            "PluginSettings.ClientDirectory",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect(),
+    }
 }

@@ -184,10 +184,8 @@ enum PreAuth {
         app: Box<OAuthApplication>,
         fields: Box<AuthorizationFields>,
     },
-    /// Not sendable to the client: render the error page with this description.
+    /// Render the error page with this description.
     ErrorPage(&'static str),
-    /// The redirect URI is trusted: send the error back to the client.
-    ErrorRedirect(String),
 }
 
 fn pre_authorize(twin: &GitlabTwin, req: &GitlabRequest) -> PreAuth {
@@ -212,19 +210,10 @@ fn pre_authorize(twin: &GitlabTwin, req: &GitlabRequest) -> PreAuth {
     if !app.accepts_redirect_uri(&fields.redirect_uri) {
         return PreAuth::ErrorPage(INVALID_REDIRECT_URI);
     }
-    let error_redirect = |error: &str, description: &str, state: &str| {
-        let mut pairs = vec![("error", error), ("error_description", description)];
-        if !state.is_empty() {
-            pairs.push(("state", state));
-        }
-        PreAuth::ErrorRedirect(append_query(&fields.redirect_uri, &pairs))
-    };
+    // GitLab's controller renders the error page for every pre-authorization error, including
+    // the ones Doorkeeper itself could send back to the client.
     if fields.response_type != "code" {
-        return error_redirect(
-            "unsupported_response_type",
-            UNSUPPORTED_RESPONSE_TYPE,
-            &fields.state,
-        );
+        return PreAuth::ErrorPage(UNSUPPORTED_RESPONSE_TYPE);
     }
     if fields.scope.trim().is_empty() {
         fields.scope = DEFAULT_SCOPE.to_string();
@@ -236,7 +225,7 @@ fn pre_authorize(twin: &GitlabTwin, req: &GitlabRequest) -> PreAuth {
         .split_whitespace()
         .all(|s| known.contains(&s) && (app_scopes.is_empty() || app_scopes.contains(&s)));
     if !scopes_ok {
-        return error_redirect("invalid_scope", INVALID_SCOPE, &fields.state);
+        return PreAuth::ErrorPage(INVALID_SCOPE);
     }
     PreAuth::Valid {
         app: Box::new(app),
@@ -282,12 +271,14 @@ pub fn authorize(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
         PreAuth::ErrorPage(description) => {
             html(StatusCode::OK, pages::authorization_error(description))
         }
-        PreAuth::ErrorRedirect(location) => redirect(&location),
         PreAuth::Valid { app, fields } => {
+            let matching = twin
+                .store()
+                .has_matching_token(app.id, user_id, &fields.scope);
+            // Since the Doorkeeper fix for public clients (GitLab 16.x), a matching token skips
+            // consent only for confidential applications.
             let approved = app.trusted
-                || twin
-                    .store()
-                    .has_matching_token(app.id, user_id, &fields.scope);
+                || (matching && (app.confidential || twin.profile() == Profile::Gitlab8_12));
             if approved {
                 let callback = issue_code(twin, &app, user_id, &fields);
                 match twin.profile() {
@@ -336,7 +327,6 @@ fn decide(twin: &GitlabTwin, req: &GitlabRequest, approved: bool) -> Response {
         PreAuth::ErrorPage(description) => {
             html(StatusCode::OK, pages::authorization_error(description))
         }
-        PreAuth::ErrorRedirect(location) => redirect(&location),
         PreAuth::Valid { app, fields } if approved => {
             redirect(&issue_code(twin, &app, user_id, &fields))
         }
