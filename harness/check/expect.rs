@@ -299,6 +299,25 @@ fn check_expectation(e: &Expectation, out: &StepOutput) -> Result<(), String> {
             }
             Ok(())
         }
+        (Expectation::ApiError { status, id }, out) => match out {
+            StepOutput::Refused { status: s, id: got } => {
+                if s != status {
+                    return Err(format!(
+                        "expected the API to answer {status}, it answered {s}"
+                    ));
+                }
+                if let Some(id) = id
+                    && got.as_deref() != Some(id.as_str())
+                {
+                    return Err(format!("expected API error {id}, got {got:?}"));
+                }
+                Ok(())
+            }
+            _ => Err(format!(
+                "expected the API to refuse with {status}{}, but it succeeded",
+                id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default()
+            )),
+        },
         (
             Expectation::Redirect { status, location },
             StepOutput::Redirect {

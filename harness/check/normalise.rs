@@ -38,7 +38,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(r"[?&]s=([^&\s]+)", "signature", 1),
         rule(r"[?&]authenticity_token=([^&\s]+)", "csrf", 1),
         // Incoming webhook URLs.
-        rule(r"/hooks/([A-Za-z0-9]+)", "hook", 1),
+        rule(r"/hooks/([A-Za-z0-9]{20,})", "hook", 1),
         // Admin area record ids.
         rule(r"/applications/([0-9]+)", "app-record", 1),
         // Timestamps.

@@ -185,25 +185,33 @@ pub fn value_or_text(html: &str, selector: &str) -> Option<String> {
     Some(v).filter(|v| !v.is_empty())
 }
 
-/// The `/error?...` destination an error page points to (Mattermost's `RenderWebError` writes it
-/// into an `onload` script and a `<meta http-equiv="refresh">`), with its query decoded.
+/// The `/error?...` destination an error page points to. Mattermost's `RenderWebError` writes it
+/// three times: an `onload` script (JS-escaped), a `<meta http-equiv="refresh">` inside
+/// `<noscript>` (which an HTML parser with scripting on keeps as raw text), and a link. Links first,
+/// then the refresh tag read from the raw text.
 pub fn error_destination(html: &str, base: &Url) -> Option<Url> {
-    let doc = Html::parse_document(html);
-    if let Some(meta) = doc.select(&sel("meta[http-equiv]")).find(|m| {
-        m.value()
-            .attr("http-equiv")
-            .is_some_and(|v| v.eq_ignore_ascii_case("refresh"))
-    }) && let Some(content) = meta.value().attr("content")
-        && let Some(idx) = content.to_ascii_lowercase().find("url=")
+    if let Some(u) = links(html, base)
+        .into_iter()
+        .find(|u| u.path().ends_with("/error"))
     {
-        return base.join(content[idx + 4..].trim()).ok();
+        return Some(u);
     }
-    // Fall back to any quoted `/error?` in the text (script or link).
-    let at = html.find("/error?")?;
+    let lower = html.to_ascii_lowercase();
+    let at = lower.find("http-equiv=\"refresh\"")?;
     let rest = &html[at..];
-    let end = rest.find(['\'', '"', '<', ' ']).unwrap_or(rest.len());
-    let raw = rest[..end].replace("&amp;", "&");
-    base.join(&raw).ok()
+    let url_at = rest.to_ascii_lowercase().find("url=")?;
+    let tail = &rest[url_at + 4..];
+    let end = tail.find(['"', '\'', '>']).unwrap_or(tail.len());
+    base.join(&html_unescape(tail[..end].trim())).ok()
+}
+
+/// Undo Go's `template.HTMLEscapeString`.
+fn html_unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -241,10 +249,20 @@ mod tests {
         let base = Url::parse("http://mattermost.example.com/signup/gitlab/complete").unwrap();
         let html = "<!DOCTYPE html><html><head></head>\n<body onload=\"window.location = '/error?message=Bad+response+from+token+request.&amp;s=abc'\">\n<noscript><meta http-equiv=\"refresh\" content=\"0; url=/error?message=Bad+response+from+token+request.&amp;s=abc\"></noscript>\n</body></html>";
         let u = error_destination(html, &base).unwrap();
+        assert_eq!(u.path(), "/error");
         let msg = u
             .query_pairs()
             .find(|(k, _)| k == "message")
             .map(|(_, v)| v.into_owned());
         assert_eq!(msg.as_deref(), Some("Bad response from token request."));
+        let with_link = "<body><a href=\"http://mattermost.example.com/error?message=Token+request+failed.&amp;s=x\">...</a></body>";
+        let u = error_destination(with_link, &base).unwrap();
+        assert_eq!(
+            u.query_pairs()
+                .find(|(k, _)| k == "message")
+                .map(|(_, v)| v.into_owned())
+                .as_deref(),
+            Some("Token request failed.")
+        );
     }
 }

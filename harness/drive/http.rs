@@ -124,7 +124,10 @@ impl Page {
 /// One person's (or client's) HTTP session.
 #[derive(Clone)]
 pub struct Browser {
-    jar: Arc<Jar>,
+    /// `None` for an API client, which keeps no cookies (a real API client such as mmctl sends its
+    /// token in a header; with a session cookie Mattermost would take the cookie first and ask for
+    /// a CSRF token).
+    jar: Option<Arc<Jar>>,
     http: reqwest::Client,
     https: reqwest::Client,
 }
@@ -138,17 +141,25 @@ impl std::fmt::Debug for Browser {
 impl Browser {
     /// A fresh session (empty cookie jar) for a stack.
     pub fn new(reach: &Reach) -> Result<Browser, DriveError> {
+        Self::build(reach, Some(Arc::new(Jar::default())))
+    }
+
+    /// An API client: same reach, no cookie jar.
+    pub fn api_client(reach: &Reach) -> Result<Browser, DriveError> {
+        Self::build(reach, None)
+    }
+
+    fn build(reach: &Reach, jar: Option<Arc<Jar>>) -> Result<Browser, DriveError> {
         crate::crypto::install_default_provider();
-        let jar = Arc::new(Jar::default());
-        let http = client_for(reach, "http", &jar, None)?;
+        let http = client_for(reach, "http", jar.as_ref(), None)?;
         let tls = tls_config(&reach.roots)?;
-        let https = client_for(reach, "https", &jar, Some(tls))?;
+        let https = client_for(reach, "https", jar.as_ref(), Some(tls))?;
         Ok(Browser { jar, http, https })
     }
 
     /// The cookies this session would send to `url`, as `(name, value)`.
     pub fn cookies(&self, url: &Url) -> Vec<(String, String)> {
-        let Some(header) = self.jar.cookies(url) else {
+        let Some(header) = self.jar.as_ref().and_then(|j| j.cookies(url)) else {
             return Vec::new();
         };
         let Ok(text) = header.to_str() else {
@@ -282,16 +293,18 @@ fn tls_config(roots: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig,
 fn client_for(
     reach: &Reach,
     scheme: &str,
-    jar: &Arc<Jar>,
+    jar: Option<&Arc<Jar>>,
     tls: Option<rustls::ClientConfig>,
 ) -> Result<reqwest::Client, DriveError> {
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .cookie_provider(jar.clone())
         .timeout(reach.timeout)
         .connect_timeout(reach.timeout)
         .no_proxy()
         .user_agent(concat!("mm-harness/", env!("CARGO_PKG_VERSION")));
+    if let Some(jar) = jar {
+        b = b.cookie_provider(jar.clone());
+    }
     for e in reach.book.for_scheme(scheme) {
         b = b.resolve(&e.host, e.addr);
     }

@@ -218,12 +218,6 @@ pub async fn round_trip(
                 "gitlab page",
                 "redirect page (application already authorised)",
             );
-            if query_value(&link, "code").is_some() {
-                // the code is a one-time secret
-                if let Some(c) = query_value(&link, "code") {
-                    tr.secret(&c);
-                }
-            }
             next = Request::get(link);
             continue;
         }

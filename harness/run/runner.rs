@@ -250,7 +250,7 @@ async fn run_scenario(
         let t0 = Instant::now();
         tr.step(step.number, step.label());
         let outcome = execute(&step.action, scenario, &mut stack, &mut state, &mut tr).await;
-        for v in state.bindings.values() {
+        for v in state.bindings.secret_values() {
             tr.secret(v.expose());
         }
         let status = match outcome {

@@ -78,7 +78,7 @@ async fn mattermost_api<'a>(
     if state.mm_api.is_none() {
         let url = need(&info.mattermost_url, "Mattermost")?;
         let admin = need(&info.mattermost_admin, "Mattermost administrator")?;
-        let b = browser(&state.reach)?;
+        let b = Browser::api_client(&state.reach)?;
         let api = MattermostApi::login(&b, url, &admin.login, &admin.password, tr).await?;
         state.mm_api = Some((b, api));
     }

@@ -120,9 +120,18 @@ impl Bindings {
     pub fn remove_binding(&mut self, binding: &str) {
         self.values.retain(|(b, _), _| b != binding);
     }
-    /// Every bound value (for redaction of transcripts).
+    /// Every bound value.
     pub fn values(&self) -> impl Iterator<Item = &Secret> {
         self.values.values()
+    }
+
+    /// The bound values that are secrets (`*.secret`), for redaction of transcripts; ids are
+    /// normalised like any other volatile value instead.
+    pub fn secret_values(&self) -> impl Iterator<Item = &Secret> {
+        self.values
+            .iter()
+            .filter(|((_, field), _)| field == "secret")
+            .map(|(_, v)| v)
     }
 }
 

@@ -121,4 +121,3 @@ impl TwinStack {
         self.handle.shutdown().await;
     }
 }
-
