@@ -253,3 +253,81 @@ fn live_target_is_read_only_without_allow_writes() {
         "{out}"
     );
 }
+
+/// The live target against a running installation — here the twin, started in this process and
+/// reached only through `--resolve`, with every credential from the environment, exactly as an
+/// operator would point the harness at production. Nothing twin-specific reaches the drivers.
+#[test]
+fn live_target_drives_a_running_installation_through_resolve() {
+    use mm_harness::config::Profile;
+    use mm_harness::twin::bringup::{Twin, TwinOptions};
+
+    mm_harness::crypto::install_default_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    let alice = opts
+        .gitlab_users
+        .iter()
+        .find(|u| u.username == "alice")
+        .expect("alice")
+        .password
+        .expose()
+        .to_string();
+    let twin = rt.block_on(Twin::start(opts)).expect("twin starts");
+    let mm = twin.mattermost().expect("mattermost");
+    let mut resolve = Vec::new();
+    for e in &twin.address_book().entries {
+        resolve.push("--resolve".to_string());
+        resolve.push(format!("{}:{}:{}", e.host, e.port, e.addr));
+    }
+    let smoke = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/smoke.toml"),
+    )
+    .expect("smoke scenario");
+    let dir = workspace(&[("smoke.toml", &smoke)]);
+    let mut args = vec![
+        "--target",
+        "live",
+        "--gitlab-url",
+        "http://gitlab.example.com",
+        "--mattermost-url",
+        "http://mattermost.example.com",
+        "--update-snapshots",
+        "--format",
+        "json",
+    ];
+    args.extend(resolve.iter().map(String::as_str));
+    let o = bin()
+        .current_dir(dir.path())
+        .arg("run")
+        .args(&args)
+        .env("MM_HARNESS_USER_ALICE_PASSWORD", &alice)
+        .env("MM_HARNESS_MATTERMOST_ADMIN_USER", &mm.admin_username)
+        .env(
+            "MM_HARNESS_MATTERMOST_ADMIN_PASSWORD",
+            mm.admin_password.expose(),
+        )
+        .output()
+        .expect("run");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["target"], "live");
+    assert_eq!(v["passed"], 1, "{out}");
+    let transcript = v["scenarios"][0]["transcript"].as_str().unwrap_or_default();
+    assert!(
+        transcript.contains("signed in: alice <alice@example.com> auth_service=gitlab"),
+        "{transcript}"
+    );
+    assert!(
+        !transcript.contains(&alice),
+        "a password reached the transcript"
+    );
+    // The live snapshot is kept apart from the twin's.
+    assert!(dir.path().join("snapshots/smoke@live.snap").is_file());
+    rt.block_on(twin.shutdown());
+}

@@ -88,6 +88,7 @@ scenario_tests! {
     webhooks => "webhooks",
     webhooks_disabled_refuses_hooks => "webhooks-disabled",
     gitlab_only_sign_up => "gitlab-only-sign-up",
+    smoke => "smoke",
 }
 
 #[test]

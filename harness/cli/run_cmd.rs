@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// Mattermost's URL (live target).
     #[arg(long, value_name = "URL")]
     pub mattermost_url: Option<String>,
+    /// Connect to ADDR for HOST:PORT, keeping URLs and TLS names (live target; curl's syntax,
+    /// repeatable), e.g. `--resolve gitlab.example.com:443:10.0.0.5`.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = crate::stack::parse_resolve)]
+    pub resolve: Vec<(String, u16, std::net::SocketAddr)>,
     /// Let scenarios change a live installation (create applications, teams, hooks, posts).
     #[arg(long)]
     pub allow_writes: bool,
@@ -107,10 +111,12 @@ pub fn execute(args: RunArgs) -> Exit {
         );
         return Exit::BadInput;
     }
-    if kind != TargetKind::Live && (args.gitlab_url.is_some() || args.mattermost_url.is_some()) {
+    if kind != TargetKind::Live
+        && (args.gitlab_url.is_some() || args.mattermost_url.is_some() || !args.resolve.is_empty())
+    {
         let _ = writeln!(
             stderr.lock(),
-            "error: --gitlab-url and --mattermost-url apply to --target live only"
+            "error: --gitlab-url, --mattermost-url and --resolve apply to --target live only"
         );
         return Exit::BadInput;
     }
@@ -168,6 +174,7 @@ pub fn execute(args: RunArgs) -> Exit {
             live: LiveOptions {
                 gitlab_url,
                 mattermost_url,
+                resolve: args.resolve.clone(),
                 allow_writes: args.allow_writes,
             },
             request_timeout: Duration::from_secs(args.timeout.max(1)),

@@ -337,11 +337,20 @@ impl Action {
     }
 
     /// Whether the action changes state on the stack (refused on a live target without
-    /// `--allow-writes`).
+    /// `--allow-writes`). A GitLab log-in of an existing account counts as reading; a sign-up, a
+    /// denied consent (it revokes nothing but records a grant decision) and everything an
+    /// administrator does count as writing.
     pub fn writes(&self) -> bool {
         !matches!(
             self,
-            Action::Ping | Action::InspectCertificate { .. } | Action::HttpRedirect { .. }
+            Action::Ping
+                | Action::InspectCertificate { .. }
+                | Action::HttpRedirect { .. }
+                | Action::Sso {
+                    flavour: SsoFlavour::LogIn,
+                    consent: Consent::Approve,
+                    ..
+                }
         )
     }
 }

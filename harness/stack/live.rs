@@ -86,7 +86,7 @@ pub async fn connect(
     let info = StackInfo {
         gitlab_url: opts.gitlab_url.clone(),
         mattermost_url: opts.mattermost_url.clone(),
-        book: AddressBook::new(),
+        book: book_of(opts),
         roots,
         gitlab_version,
         mattermost_version: profile.mattermost_version(),
@@ -105,6 +105,22 @@ pub async fn connect(
     };
     reachable(&info, timeout).await?;
     Ok(info)
+}
+
+/// The address book of `--resolve` entries: port 443 is https, 80 http, any other port both.
+fn book_of(opts: &LiveOptions) -> AddressBook {
+    let mut book = AddressBook::new();
+    for (host, port, addr) in &opts.resolve {
+        match port {
+            443 => book.insert("https", host, *port, *addr),
+            80 => book.insert("http", host, *port, *addr),
+            _ => {
+                book.insert("http", host, *port, *addr);
+                book.insert("https", host, *port, *addr);
+            }
+        }
+    }
+    book
 }
 
 /// Fail early (exit 3) when an URL does not answer at all.
@@ -142,6 +158,7 @@ mod tests {
             gitlab_url: None,
             mattermost_url: None,
             allow_writes: false,
+            resolve: Vec::new(),
         };
         let env = |_: &str| None;
         let err = connect(
@@ -166,6 +183,7 @@ mod tests {
             gitlab_url: None,
             mattermost_url: Some(url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap()),
             allow_writes: false,
+            resolve: Vec::new(),
         };
         let env = |k: &str| match k {
             "MM_HARNESS_USER_ALICE_PASSWORD" => Some("pw-alice-123".to_string()),

@@ -19,5 +19,5 @@ pub mod running;
 pub mod twin;
 
 pub use error::{StackError, StackErrorKind};
-pub use model::{Account, LiveOptions, StackInfo, TargetSpec};
+pub use model::{Account, LiveOptions, StackInfo, TargetSpec, parse_resolve};
 pub use running::Stack;

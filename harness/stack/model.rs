@@ -16,6 +16,37 @@ pub struct LiveOptions {
     pub mattermost_url: Option<Url>,
     /// Whether steps that change the installation may run.
     pub allow_writes: bool,
+    /// `--resolve HOST:PORT:ADDR` entries: connect to ADDR for HOST:PORT (as curl's `--resolve`),
+    /// keeping the URL, Host header and TLS name.
+    pub resolve: Vec<(String, u16, std::net::SocketAddr)>,
+}
+
+/// Parse curl's `--resolve` syntax `HOST:PORT:ADDR` (ADDR is `IP:PORT`, or an IP and then the
+/// same port is used).
+pub fn parse_resolve(s: &str) -> Result<(String, u16, std::net::SocketAddr), String> {
+    let mut parts = s.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!(
+            "invalid --resolve {s:?}: expected HOST:PORT:ADDR, e.g. gitlab.example.com:443:127.0.0.1:8443"
+        ));
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("invalid --resolve {s:?}: {port:?} is not a port"))?;
+    let addr: std::net::SocketAddr = match addr.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            let ip: std::net::IpAddr = addr
+                .trim_matches(['[', ']'])
+                .parse()
+                .map_err(|_| format!("invalid --resolve {s:?}: {addr:?} is not an address"))?;
+            std::net::SocketAddr::new(ip, port)
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("invalid --resolve {s:?}: empty host"));
+    }
+    Ok((host.to_ascii_lowercase(), port, addr))
 }
 
 /// The target a run uses, with its options.
@@ -35,6 +66,7 @@ impl TargetSpec {
                 gitlab_url: None,
                 mattermost_url: None,
                 allow_writes: false,
+                resolve: Vec::new(),
             },
             request_timeout: Duration::from_secs(10),
         }
@@ -88,5 +120,21 @@ impl StackInfo {
         }
         out.retain(|s| !s.is_empty());
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_entries_parse_like_curl() {
+        let (h, p, a) = parse_resolve("GitLab.example.com:443:127.0.0.1:8443").unwrap();
+        assert_eq!((h.as_str(), p, a.port()), ("gitlab.example.com", 443, 8443));
+        let (_, _, a) = parse_resolve("mattermost.example.com:80:127.0.0.1").unwrap();
+        assert_eq!(a.port(), 80);
+        assert!(parse_resolve("nohost").is_err());
+        assert!(parse_resolve("h:x:127.0.0.1").is_err());
+        assert!(parse_resolve("h:80:nowhere").is_err());
     }
 }
