@@ -331,3 +331,63 @@ fn live_target_drives_a_running_installation_through_resolve() {
     assert!(dir.path().join("snapshots/smoke@live.snap").is_file());
     rt.block_on(twin.shutdown());
 }
+
+#[test]
+fn a_failed_expectation_names_the_step_line_and_the_difference() {
+    let wrong = GITLAB_ONLY.replace(
+        "san = \"gitlab.example.com\", trusted = true",
+        "san = \"mattermost.example.com\", trusted = true",
+    );
+    let dir = workspace(&[("gitlab-apps.toml", &wrong)]);
+    let o = run_in(dir.path(), &["--update-snapshots"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL gitlab-apps"), "{out}");
+    assert!(
+        out.contains("FAILED step 3: https.certificate service=gitlab"),
+        "{out}"
+    );
+    assert!(out.contains("--> scenarios/gitlab-apps.toml:20:7"), "{out}");
+    assert!(
+        out.contains(
+            "the certificate's SANs [gitlab.example.com] do not include \"mattermost.example.com\""
+        ),
+        "{out}"
+    );
+    // The failed scenario's normalised transcript is shown, and no snapshot is written for it.
+    assert!(
+        out.contains("| == step 3: https.certificate service=gitlab"),
+        "{out}"
+    );
+    assert!(!dir.path().join("snapshots/gitlab-apps.snap").exists());
+}
+
+#[test]
+fn fail_fast_stops_starting_scenarios() {
+    let wrong = GITLAB_ONLY
+        .replace("name = \"gitlab-apps\"", "name = \"a-fails\"")
+        .replace("status = 301", "status = 302");
+    let dir = workspace(&[
+        ("a-fails.toml", &wrong),
+        (
+            "b-passes.toml",
+            &GITLAB_ONLY.replace("name = \"gitlab-apps\"", "name = \"b-passes\""),
+        ),
+    ]);
+    let o = run_in(
+        dir.path(),
+        &["--fail-fast", "--update-snapshots", "--format", "json"],
+    );
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["failed"], 1, "{out}");
+    assert_eq!(v["skipped"], 1, "{out}");
+    assert_eq!(v["scenarios"][1]["name"], "b-passes");
+    assert!(
+        v["scenarios"][1]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--fail-fast")),
+        "{out}"
+    );
+}

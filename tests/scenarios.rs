@@ -89,6 +89,7 @@ scenario_tests! {
     webhooks_disabled_refuses_hooks => "webhooks-disabled",
     gitlab_only_sign_up => "gitlab-only-sign-up",
     smoke => "smoke",
+    single_server_8_12 => "single-server-8.12",
 }
 
 #[test]

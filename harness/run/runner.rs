@@ -70,14 +70,16 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
     let mut tasks = tokio::task::JoinSet::new();
     let total = scenarios.len();
     for (index, scenario) in scenarios.into_iter().enumerate() {
-        let semaphore = semaphore.clone();
+        // Permits are taken here, in file order, so scenarios start in order and, with
+        // `--fail-fast`, none starts after a failure has been seen.
+        let permit = semaphore.clone().acquire_owned().await;
         let stop = stop.clone();
         let opts = opts.clone();
         let events = events.clone();
         let clock = clock.clone();
         tasks.spawn(async move {
-            let permit = semaphore.acquire_owned().await;
-            let result = if stop.load(Ordering::SeqCst) || permit.is_err() {
+            let _permit = permit;
+            let result = if stop.load(Ordering::SeqCst) {
                 skipped(
                     &scenario,
                     &opts,
