@@ -228,3 +228,102 @@ fn every_snapshot_belongs_to_a_scenario() {
         );
     }
 }
+
+/// The stack exposes the twin's SMTP sink (the slot the `mail.*` steps of a later issue read): an
+/// email sign-up with email notifications on and an SMTP server configured in gitlab.rb (through
+/// `mattermost['env']` on GitLab 18) makes the account an administrator creates leave
+/// Mattermost's welcome mail there. (SSO sign-ups send none, as on the real server.)
+#[test]
+fn twin_stack_exposes_the_mail_sink() {
+    use mm_harness::config::Secret;
+    use mm_harness::drive::mattermost_admin::MattermostApi;
+    use mm_harness::drive::{Browser, Reach, Transcript};
+    use mm_harness::scenario::parse_scenario;
+    use mm_harness::stack::resolve::resolve_host;
+    use mm_harness::stack::{Stack, TargetSpec};
+
+    mm_harness::crypto::install_default_provider();
+    let text = r#"
+name = "mail-sink"
+summary = "x"
+seed = "Setting up SMTP for GitLab Mattermost"
+[hosts.omnibus]
+gitlab_rb = '''
+external_url 'http://gitlab.example.com'
+mattermost_external_url 'http://mattermost.example.com'
+mattermost['env'] = {
+  'MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS' => 'true',
+  'MM_EMAILSETTINGS_SMTPSERVER' => 'smtp.example.com',
+  'MM_EMAILSETTINGS_SMTPPORT' => '25',
+  'MM_EMAILSETTINGS_FEEDBACKEMAIL' => 'mattermost@example.com',
+}
+'''
+[[steps]]
+mattermost.ping = {}
+"#;
+    let file = mm_harness::diag::SourceFile::new("mail-sink.toml", text);
+    let scenario = parse_scenario(&file, Path::new("mail-sink.toml"))
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let (settings, _) = resolve_host(
+        &scenario,
+        &scenario.hosts[0],
+        &Default::default(),
+        scenario.gitlab_version,
+    )
+    .expect("gitlab.rb resolves");
+    assert_eq!(settings.mattermost.email.smtp_server, "smtp.example.com");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let stack = Stack::up(
+            &TargetSpec::twin(),
+            &scenario,
+            &[("omnibus".to_string(), settings)],
+        )
+        .await
+        .expect("twin up");
+        let info = stack.info().clone();
+        let reach = Reach {
+            book: info.book.clone(),
+            roots: info.roots.clone(),
+            timeout: std::time::Duration::from_secs(10),
+            accept_invalid_certs: false,
+        };
+        let browser = Browser::api_client(&reach).expect("client");
+        let mut tr = Transcript::new();
+        let admin = info.mattermost_admin.clone().expect("admin");
+        let api = MattermostApi::login(
+            &browser,
+            &info.mattermost_url.clone().expect("mattermost"),
+            &admin.login,
+            &admin.password,
+            &mut tr,
+        )
+        .await
+        .expect("admin login");
+        api.create_user(
+            &browser,
+            "carol",
+            "carol@example.com",
+            &Secret::new("Carol-pass-123"),
+            &mut tr,
+        )
+        .await
+        .expect("create user");
+        let mut mails = Vec::new();
+        for _ in 0..50 {
+            mails = stack.mailbox().expect("the twin has a mail sink");
+            if !mails.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!mails.is_empty(), "no mail reached the sink");
+        assert_eq!(mails[0].envelope_from, "mattermost@example.com");
+        assert_eq!(mails[0].envelope_to, vec!["carol@example.com".to_string()]);
+        assert_eq!(mails[0].ehlo_name, "mattermost.example.com");
+        stack.down().await;
+    });
+}

@@ -139,6 +139,34 @@ impl MattermostApi {
         check(&page, want, what)
     }
 
+    /// `POST /api/v4/users` as the administrator (what an invitation-less server allows); returns
+    /// the new user's id.
+    pub async fn create_user(
+        &self,
+        browser: &Browser,
+        username: &str,
+        email: &str,
+        password: &Secret,
+        tr: &mut Transcript,
+    ) -> Result<String, DriveError> {
+        tr.secret(password.expose());
+        let v = self
+            .call(
+                browser,
+                Request::post(
+                    api_url(&self.base, "/api/v4/users")?,
+                    Body::Json(serde_json::json!({
+                        "username": username, "email": email, "password": password.expose()
+                    })),
+                ),
+                &[201],
+                "create user",
+                tr,
+            )
+            .await?;
+        str_field(&v, "id", "create user")
+    }
+
     /// `POST /api/v4/teams` (open team); returns the team id.
     pub async fn create_team(
         &self,

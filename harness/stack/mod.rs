@@ -19,5 +19,5 @@ pub mod running;
 pub mod twin;
 
 pub use error::{StackError, StackErrorKind};
-pub use model::{Account, LiveOptions, StackInfo, TargetSpec, parse_resolve};
+pub use model::{Account, LiveOptions, MailboxMessage, StackInfo, TargetSpec, parse_resolve};
 pub use running::Stack;

@@ -73,6 +73,22 @@ impl TargetSpec {
     }
 }
 
+/// A message the stack's mail sink accepted (the SMTP server Mattermost sends to), as the future
+/// `mail.*` steps will read it: target-neutral, so a docker target's mail sink can fill it too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxMessage {
+    /// Envelope sender (`MAIL FROM`): Mattermost's FeedbackEmail.
+    pub envelope_from: String,
+    pub envelope_to: Vec<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    /// Whether the session was encrypted (implicit TLS or after STARTTLS).
+    pub tls: bool,
+    pub auth_user: Option<String>,
+    /// The EHLO name the client gave (Mattermost: the host of SiteURL).
+    pub ehlo_name: String,
+}
+
 /// An account a driver signs in with.
 #[derive(Debug, Clone)]
 pub struct Account {

@@ -6,7 +6,7 @@ use crate::scenario::{Action, Scenario, TargetKind};
 
 use super::error::{StackError, StackErrorKind};
 use super::live;
-use super::model::{StackInfo, TargetSpec};
+use super::model::{MailboxMessage, StackInfo, TargetSpec};
 use super::twin::TwinStack;
 
 /// A running stack.
@@ -83,6 +83,15 @@ impl Stack {
                     "the live target does not reconfigure hosts: apply host `{host}`'s gitlab.rb there and run `gitlab-ctl reconfigure`"
                 ),
             )),
+        }
+    }
+
+    /// The messages the stack's mail sink received, or `None` when the target has no sink the
+    /// harness can read (live). The hook for `mail.*` steps.
+    pub fn mailbox(&self) -> Option<Vec<MailboxMessage>> {
+        match self {
+            Stack::Twin(t) => Some(t.mailbox()),
+            Stack::Live(_) => None,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::twin::bringup::{Twin, TwinHandle, TwinOptions};
 use crate::twin::fault::Fault;
 
 use super::error::{StackError, StackErrorKind};
-use super::model::{Account, StackInfo};
+use super::model::{Account, MailboxMessage, StackInfo};
 
 /// A running twin and what the drivers need to reach it.
 pub struct TwinStack {
@@ -115,6 +115,28 @@ impl TwinStack {
         let new = settings.mattermost.clone();
         mm.twin.update_settings(move |s| *s = new);
         Ok(())
+    }
+
+    /// What the twin's SMTP server received so far (none when the scenario configures no SMTP
+    /// server other than localhost).
+    pub fn mailbox(&self) -> Vec<MailboxMessage> {
+        self.handle
+            .mail_server()
+            .map(|m| {
+                m.messages()
+                    .into_iter()
+                    .map(|r| MailboxMessage {
+                        subject: r.header("subject").map(str::to_string),
+                        envelope_from: r.from,
+                        envelope_to: r.to,
+                        body: r.body,
+                        tls: r.tls,
+                        auth_user: r.auth_user,
+                        ehlo_name: r.ehlo_name,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub async fn shutdown(self) {
