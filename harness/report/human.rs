@@ -261,3 +261,56 @@ impl HumanReporter {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::junit::tests::sample;
+
+    #[test]
+    fn failures_show_location_reason_and_diff_without_colour() {
+        let r = HumanReporter::new(Box::new(std::io::sink()), Style::plain(), false);
+        let s = sample();
+        let text = r.scenario_text(&s.scenarios[0]);
+        assert!(text.starts_with("FAIL x [twin]"), "{text}");
+        assert!(text.contains("FAILED step 2: sso.sign_up user=u2"));
+        assert!(text.contains("--> scenarios/x.toml:2:1"));
+        assert!(text.contains("expected to be signed in, but access was denied"));
+        assert!(
+            !text.contains("ok step 1"),
+            "passed steps only with --verbose: {text}"
+        );
+        assert!(
+            text.contains("| == step 1"),
+            "failed scenarios show their transcript"
+        );
+        let text = r.scenario_text(&s.scenarios[2]);
+        assert!(text.contains("snapshot mismatch"));
+        assert!(text.contains("      -a\n      +b"), "{text}");
+        assert!(!text.contains('\u{1b}'));
+        let text = r.summary_text(&s);
+        assert!(
+            text.contains("0 passed, 2 failed, 1 skipped, 0 errors"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let r = HumanReporter::new(
+            Box::new(std::io::sink()),
+            Style {
+                color: true,
+                progress: false,
+            },
+            true,
+        );
+        let s = sample();
+        let text = r.scenario_text(&s.scenarios[0]);
+        assert!(text.contains("\u{1b}[31mFAIL\u{1b}[0m"), "{text}");
+        assert!(
+            text.contains("ok\u{1b}[0m step 1"),
+            "verbose shows passed steps: {text}"
+        );
+    }
+}

@@ -80,3 +80,73 @@ pub fn to_junit(summary: &RunSummary) -> String {
         .to_string()
         .unwrap_or_else(|e| format!("<!-- cannot serialise the JUnit report: {e} -->"))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::diag::SourceFile;
+    use crate::run::{ScenarioResult, StepResult};
+
+    pub(crate) fn sample() -> RunSummary {
+        let file = SourceFile::new("scenarios/x.toml", "a\nsso.sign_up = {}\n");
+        let loc = file.locate(crate::diag::Span::new(2, 6));
+        let step = |n: usize, status: StepStatus| StepResult {
+            number: n,
+            label: format!("sso.sign_up user=u{n}"),
+            location: loc.clone(),
+            status,
+            duration: Duration::from_millis(3),
+        };
+        let base = ScenarioResult {
+            name: "x".into(),
+            file: "scenarios/x.toml".into(),
+            seed: "Getting started".into(),
+            target: "twin".into(),
+            status: ScenarioStatus::Failed,
+            steps: vec![
+                step(1, StepStatus::Passed),
+                step(
+                    2,
+                    StepStatus::Failed {
+                        reason: "expected to be signed in, but access was denied".into(),
+                    },
+                ),
+                step(3, StepStatus::NotRun),
+            ],
+            snapshot: None,
+            config_warnings: vec![],
+            transcript: "== step 1".into(),
+            duration: Duration::from_millis(20),
+        };
+        let mut skipped = base.clone();
+        skipped.name = "y".into();
+        skipped.status = ScenarioStatus::Skipped {
+            reason: "the scenario does not support the live target".into(),
+        };
+        skipped.steps.clear();
+        let mut snap = base.clone();
+        snap.name = "z".into();
+        snap.status = ScenarioStatus::Failed;
+        snap.steps = vec![step(1, StepStatus::Passed)];
+        snap.snapshot = Some(SnapshotOutcome::Mismatch {
+            diff: "-a\n+b\n".into(),
+            written: false,
+        });
+        RunSummary::from_results("twin", vec![base, skipped, snap], Duration::from_millis(50))
+    }
+
+    #[test]
+    fn junit_has_a_suite_per_scenario_and_a_case_per_step() {
+        let xml = to_junit(&sample());
+        assert!(xml.contains("<testsuite name=\"x\" tests=\"3\""), "{xml}");
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(xml.contains("expected to be signed in, but access was denied"));
+        assert!(xml.contains("scenarios/x.toml:2:1"), "{xml}");
+        assert!(xml.contains("not run: an earlier step failed"));
+        assert!(xml.contains("the scenario does not support the live target"));
+        assert!(xml.contains("<testcase name=\"snapshot\""), "{xml}");
+        assert!(xml.contains("the transcript differs from its snapshot"));
+    }
+}

@@ -862,3 +862,119 @@ fn sink_line_offset(file: &SourceFile, line: usize) -> usize {
     }
     offset
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "split"
+summary = "manual authorisation"
+seed = "Running GitLab Mattermost on its own server"
+tags = ["sso"]
+targets = ["twin", "live"]
+gitlab_version = "8.12"
+faults = ["slow-endpoint"]
+
+[hosts.mattermost]
+gitlab_rb = '''
+mattermost['gitlab_id'] = "{{ app.id }}"
+'''
+
+[hosts.gitlab]
+gitlab_rb = "external_url 'http://gitlab.example.com'"
+
+[[steps]]
+gitlab.create_oauth_app = { as = "app" }
+
+[[steps]]
+host.reconfigure = { host = "mattermost" }
+
+[[steps]]
+sso.sign_up = { user = "alice", consent = "deny" }
+expect = { access_denied = true }
+
+[[steps]]
+webhook.post = { hook = "h", text = "x" }
+"#;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let file = SourceFile::new("s.toml", text);
+        parse_scenario(&file, Path::new("s.toml"))
+    }
+
+    #[test]
+    fn a_valid_file_becomes_a_plan_with_positions() {
+        let text = GOOD.replace(
+            "[[steps]]\nwebhook.post = { hook = \"h\", text = \"x\" }\n",
+            "",
+        );
+        let s = parse(&text).unwrap_or_else(|e| panic!("{}", e.render()));
+        assert_eq!(s.name, "split");
+        assert_eq!(s.gitlab_version, Version::new(8, 12, 0));
+        assert_eq!(s.targets, vec![TargetKind::Twin, TargetKind::Live]);
+        assert_eq!(s.faults, vec!["slow-endpoint".to_string()]);
+        // Hosts keep file order, not TOML's key order.
+        assert_eq!(s.hosts[0].name, "mattermost");
+        assert_eq!(s.hosts[1].name, "gitlab");
+        let p = &s.hosts[0].gitlab_rb.placeholders[0];
+        assert_eq!((p.binding.as_str(), p.field.as_str()), ("app", "id"));
+        let loc = SourceFile::new("s.toml", text.clone()).locate(p.span);
+        assert_eq!(loc.line, 12);
+        assert_eq!(s.steps.len(), 3);
+        assert_eq!(s.steps[0].location.line, 19);
+        assert!(matches!(
+            s.steps[0].action,
+            Action::CreateOAuthApp { ref scopes, ref name, .. } if scopes == "api" && name == "GitLab Mattermost"
+        ));
+        assert_eq!(s.steps[2].expect, Some(Expectation::AccessDenied));
+        assert!(s.snapshot);
+        assert!(s.writes());
+    }
+
+    #[test]
+    fn all_errors_of_a_file_come_at_once_in_file_order() {
+        let text = GOOD
+            .replace("summary = ", "sumary = ")
+            .replace("consent = \"deny\"", "consent = \"maybe\"");
+        let err = parse(&text).unwrap_err();
+        let codes: Vec<&str> = err.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert!(codes.contains(&"scenario.unknown-key"), "{codes:?}");
+        assert!(codes.contains(&"scenario.missing-key"), "{codes:?}");
+        assert!(codes.contains(&"scenario.value"), "{codes:?}");
+        assert!(codes.contains(&"scenario.binding"), "{codes:?}");
+        let lines: Vec<usize> = err
+            .diagnostics
+            .iter()
+            .filter_map(|d| d.location.as_ref().map(|l| l.line))
+            .collect();
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted);
+    }
+
+    #[test]
+    fn one_action_per_step_and_expectations_must_fit() {
+        let text = GOOD.replace(
+            "gitlab.create_oauth_app = { as = \"app\" }",
+            "gitlab.create_oauth_app = { as = \"app\" }\nsso.log_in = { user = \"bob\" }",
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.diagnostics
+                .iter()
+                .any(|d| d.code == "scenario.two-actions")
+        );
+        let text = GOOD.replace(
+            "host.reconfigure = { host = \"mattermost\" }",
+            "host.reconfigure = { host = \"mattermost\" }\nexpect = { post = {} }",
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.diagnostics.iter().any(|d| d.code == "scenario.expect"
+                && d.hint.as_deref() == Some("`host.reconfigure` takes no expectation")),
+            "{}",
+            err.render()
+        );
+    }
+}
