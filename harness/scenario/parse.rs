@@ -229,6 +229,7 @@ fn parse_hosts(sink: &mut Sink<'_>, v: &Spanned<DeValue<'_>>) -> Vec<HostPlan> {
         let span = span_of(rb);
         let raw = sink.file.slice(span);
         let template = Template::scan(text, raw, span.start);
+        check_gitlab_rb(sink, &key, text, span);
         hosts.push(HostPlan {
             name: name.to_string(),
             gitlab_rb: template,
@@ -237,6 +238,58 @@ fn parse_hosts(sink: &mut Sink<'_>, v: &Spanned<DeValue<'_>>) -> Vec<HostPlan> {
     }
     hosts.sort_by_key(|h| (h.location.line, h.location.column));
     hosts
+}
+
+/// Syntax errors of a host's gitlab.rb, reported at their place in the scenario file. (Settings that
+/// do nothing on the scenario's GitLab version are warnings of the run, not errors of the file.)
+fn check_gitlab_rb(sink: &mut Sink<'_>, key: &str, text: &str, value_span: Span) {
+    let rb = SourceFile::new(format!("{key}.gitlab_rb"), text);
+    let doc = crate::config::parse_gitlab_rb(&rb);
+    if !doc.has_errors() {
+        return;
+    }
+    // Where the string's content starts: after a triple quote (and the newline TOML trims right
+    // after it), or after a single quote.
+    let raw = sink.file.slice(value_span);
+    let mut content_start = value_span.start;
+    if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+        content_start += 3;
+        if raw[3..].starts_with("\r\n") {
+            content_start += 2;
+        } else if raw[3..].starts_with('\n') {
+            content_start += 1;
+        }
+    } else {
+        content_start += 1;
+    }
+    let start = sink.file.position(content_start);
+    for d in doc.diagnostics() {
+        if d.severity != crate::diag::Severity::Error {
+            continue;
+        }
+        let mut d = d.clone();
+        if let Some(loc) = &d.location {
+            let shift = |line: usize, column: usize| {
+                if line == 1 {
+                    (start.line, start.column + column - 1)
+                } else {
+                    (start.line + line - 1, column)
+                }
+            };
+            let (line, column) = shift(loc.line, loc.column);
+            let (end_line, end_column) = shift(loc.end_line, loc.end_column);
+            d.location = Some(crate::diag::Location {
+                file: sink.file.name().to_string(),
+                line,
+                column,
+                end_line,
+                end_column,
+                source_line: sink.file.line_text(line).to_string(),
+            });
+        }
+        d.message = format!("in `{key}.gitlab_rb`: {}", d.message);
+        sink.diagnostics.push(d);
+    }
 }
 
 fn parse_step(sink: &mut Sink<'_>, number: usize, v: &Spanned<DeValue<'_>>) -> Option<Step> {

@@ -61,6 +61,11 @@ fn toml_syntax_errors_point_at_the_line() {
 }
 
 #[test]
+fn gitlab_rb_syntax_errors_point_into_the_scenario_file() {
+    case("bad-gitlab-rb");
+}
+
+#[test]
 fn every_bad_file_has_expected_output() {
     let dir = PathBuf::from("tests/scenario_errors");
     for e in std::fs::read_dir(&dir).expect("dir").flatten() {
