@@ -90,6 +90,8 @@ scenario_tests! {
     gitlab_only_sign_up => "gitlab-only-sign-up",
     smoke => "smoke",
     single_server_8_12 => "single-server-8.12",
+    webhooks_8_12 => "webhooks-8.12",
+    webhooks_disabled_8_12_by_default => "webhooks-disabled-8.12",
 }
 
 #[test]

@@ -1,5 +1,8 @@
-//! A Mattermost administrator through API v4: log in (`Token` header), create a team, a channel and
-//! an incoming webhook, read a channel's posts back, ping the server.
+//! A Mattermost administrator through its REST API: log in (`Token` header), create a team, a
+//! channel and an incoming webhook, read a channel's posts back, ping the server. Mattermost 4+
+//! speaks API v4; Mattermost 3.x (GitLab 8.x) only API v3, whose routes nest under the team
+//! (`/api/v3/teams/{team_id}/channels/create`, `.../hooks/incoming/create`,
+//! `.../channels/{id}/posts/page/0/60`) and answer 200 where v4 answers 201.
 
 use url::Url;
 
@@ -14,6 +17,8 @@ use super::transcript::Transcript;
 pub struct MattermostApi {
     pub base: Url,
     token: Secret,
+    /// Mattermost 3.x: API v3.
+    v3: bool,
 }
 
 /// A post read back.
@@ -105,9 +110,26 @@ impl MattermostApi {
         password: &Secret,
         tr: &mut Transcript,
     ) -> Result<MattermostApi, DriveError> {
+        Self::login_version(browser, base, login_id, password, false, tr).await
+    }
+
+    /// Log in with API v3 (`v3 = true`, Mattermost 3.x) or v4.
+    pub async fn login_version(
+        browser: &Browser,
+        base: &Url,
+        login_id: &str,
+        password: &Secret,
+        v3: bool,
+        tr: &mut Transcript,
+    ) -> Result<MattermostApi, DriveError> {
         tr.secret(password.expose());
+        let path = if v3 {
+            "/api/v3/users/login"
+        } else {
+            "/api/v4/users/login"
+        };
         let req = Request::post(
-            api_url(base, "/api/v4/users/login")?,
+            api_url(base, path)?,
             Body::Json(serde_json::json!({"login_id": login_id, "password": password.expose()})),
         );
         let page = browser.send(req, Some("admin login"), tr).await?;
@@ -120,6 +142,7 @@ impl MattermostApi {
         Ok(MattermostApi {
             base: base.clone(),
             token: Secret::new(token),
+            v3,
         })
     }
 
@@ -154,12 +177,19 @@ impl MattermostApi {
             .call(
                 browser,
                 Request::post(
-                    api_url(&self.base, "/api/v4/users")?,
+                    api_url(
+                        &self.base,
+                        if self.v3 {
+                            "/api/v3/users/create"
+                        } else {
+                            "/api/v4/users"
+                        },
+                    )?,
                     Body::Json(serde_json::json!({
                         "username": username, "email": email, "password": password.expose()
                     })),
                 ),
-                &[201],
+                &[if self.v3 { 200 } else { 201 }],
                 "create user",
                 tr,
             )
@@ -174,16 +204,21 @@ impl MattermostApi {
         name: &str,
         tr: &mut Transcript,
     ) -> Result<String, DriveError> {
+        let (path, want) = if self.v3 {
+            ("/api/v3/teams/create", 200)
+        } else {
+            ("/api/v4/teams", 201)
+        };
         let v = self
             .call(
                 browser,
                 Request::post(
-                    api_url(&self.base, "/api/v4/teams")?,
+                    api_url(&self.base, path)?,
                     Body::Json(
                         serde_json::json!({"name": name, "display_name": name, "type": "O"}),
                     ),
                 ),
-                &[201],
+                &[want],
                 "create team",
                 tr,
             )
@@ -198,6 +233,27 @@ impl MattermostApi {
         name: &str,
         tr: &mut Transcript,
     ) -> Result<String, DriveError> {
+        if self.v3 {
+            let v = self
+                .call(
+                    browser,
+                    Request::get(api_url(&self.base, "/api/v3/teams/all")?),
+                    &[200],
+                    "find team",
+                    tr,
+                )
+                .await?;
+            return v
+                .as_object()
+                .and_then(|teams| {
+                    teams
+                        .values()
+                        .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+                })
+                .and_then(|t| t.get("id").and_then(|i| i.as_str()))
+                .map(str::to_string)
+                .ok_or_else(|| DriveError::protocol(format!("find team: no team named {name:?}")));
+        }
         let v = self
             .call(
                 browser,
@@ -219,16 +275,21 @@ impl MattermostApi {
         tr: &mut Transcript,
     ) -> Result<String, DriveError> {
         let team_id = self.team_id(browser, team, tr).await?;
+        let (path, want) = if self.v3 {
+            (format!("/api/v3/teams/{team_id}/channels/create"), 200)
+        } else {
+            ("/api/v4/channels".to_string(), 201)
+        };
         let v = self
             .call(
                 browser,
                 Request::post(
-                    api_url(&self.base, "/api/v4/channels")?,
+                    api_url(&self.base, &path)?,
                     Body::Json(serde_json::json!({
                         "team_id": team_id, "name": name, "display_name": name, "type": "O"
                     })),
                 ),
-                &[201],
+                &[want],
                 "create channel",
                 tr,
             )
@@ -236,49 +297,61 @@ impl MattermostApi {
         str_field(&v, "id", "create channel")
     }
 
-    /// `GET /api/v4/teams/{team_id}/channels/name/{name}`; returns the channel id.
+    /// `GET /api/v4/teams/{team_id}/channels/name/{name}`; returns `(team id, channel id)`.
     pub async fn channel_id(
         &self,
         browser: &Browser,
         team: &str,
         name: &str,
         tr: &mut Transcript,
-    ) -> Result<String, DriveError> {
+    ) -> Result<(String, String), DriveError> {
         let team_id = self.team_id(browser, team, tr).await?;
         let v = self
             .call(
                 browser,
                 Request::get(api_url(
                     &self.base,
-                    &format!("/api/v4/teams/{team_id}/channels/name/{name}"),
+                    &format!(
+                        "/api/{}/teams/{team_id}/channels/name/{name}",
+                        if self.v3 { "v3" } else { "v4" }
+                    ),
                 )?),
                 &[200],
                 "find channel",
                 tr,
             )
             .await?;
-        str_field(&v, "id", "find channel")
+        Ok((team_id, str_field(&v, "id", "find channel")?))
     }
 
     /// `POST /api/v4/hooks/incoming`; returns the hook id (the secret part of its URL).
     pub async fn create_incoming_webhook(
         &self,
         browser: &Browser,
+        team_id: &str,
         channel_id: &str,
         tr: &mut Transcript,
     ) -> Result<Secret, DriveError> {
+        let (path, want) = if self.v3 {
+            (
+                format!("/api/v3/teams/{team_id}/hooks/incoming/create"),
+                200,
+            )
+        } else {
+            ("/api/v4/hooks/incoming".to_string(), 201)
+        };
         let v = self
             .call(
                 browser,
                 Request::post(
-                    api_url(&self.base, "/api/v4/hooks/incoming")?,
+                    api_url(&self.base, &path)?,
                     Body::Json(serde_json::json!({
                         "channel_id": channel_id,
                         "display_name": "GitLab",
                         "description": "GitLab notifications",
                     })),
                 ),
-                &[201],
+                &[want],
                 "create incoming webhook",
                 tr,
             )
@@ -292,16 +365,19 @@ impl MattermostApi {
     pub async fn latest_post(
         &self,
         browser: &Browser,
+        team_id: &str,
         channel_id: &str,
         tr: &mut Transcript,
     ) -> Result<Option<PostView>, DriveError> {
+        let path = if self.v3 {
+            format!("/api/v3/teams/{team_id}/channels/{channel_id}/posts/page/0/60")
+        } else {
+            format!("/api/v4/channels/{channel_id}/posts")
+        };
         let v = self
             .call(
                 browser,
-                Request::get(api_url(
-                    &self.base,
-                    &format!("/api/v4/channels/{channel_id}/posts"),
-                )?),
+                Request::get(api_url(&self.base, &path)?),
                 &[200],
                 "read posts",
                 tr,
@@ -371,6 +447,33 @@ pub async fn ping(
     base: &Url,
     tr: &mut Transcript,
 ) -> Result<(String, Option<String>), DriveError> {
+    ping_version(browser, base, false, tr).await
+}
+
+/// Ping through API v3 (`GET /api/v3/general/ping`, Mattermost 3.x: answers with the version) or
+/// v4. Returns a status (`OK` for a v3 answer) and the server version.
+pub async fn ping_version(
+    browser: &Browser,
+    base: &Url,
+    v3: bool,
+    tr: &mut Transcript,
+) -> Result<(String, Option<String>), DriveError> {
+    if v3 {
+        let page = browser
+            .send(
+                Request::get(api_url(base, "/api/v3/general/ping")?),
+                Some("ping"),
+                tr,
+            )
+            .await?;
+        let v = check(&page, &[200], "ping")?;
+        let version = v
+            .get("version")
+            .and_then(|x| x.as_str())
+            .map(str::to_string)
+            .or_else(|| page.header("x-version-id").map(str::to_string));
+        return Ok(("OK".to_string(), version));
+    }
     let page = browser
         .send(
             Request::get(api_url(base, "/api/v4/system/ping")?),

@@ -19,6 +19,7 @@ use crate::stack::{Stack, StackInfo};
 #[derive(Debug, Clone)]
 struct HookRecord {
     id: Secret,
+    team_id: String,
     channel_id: String,
 }
 
@@ -79,7 +80,9 @@ async fn mattermost_api<'a>(
         let url = need(&info.mattermost_url, "Mattermost")?;
         let admin = need(&info.mattermost_admin, "Mattermost administrator")?;
         let b = Browser::api_client(&state.reach)?;
-        let api = MattermostApi::login(&b, url, &admin.login, &admin.password, tr).await?;
+        let v3 = info.mattermost_version.major < 4;
+        let api =
+            MattermostApi::login_version(&b, url, &admin.login, &admin.password, v3, tr).await?;
         state.mm_api = Some((b, api));
     }
     state
@@ -259,11 +262,18 @@ async fn execute_inner(
             bind,
         } => {
             let (b, api) = mattermost_api(state, &info, tr).await?;
-            let channel_id = api.channel_id(b, team, channel, tr).await?;
-            let id = api.create_incoming_webhook(b, &channel_id, tr).await?;
-            state
-                .hooks
-                .insert(bind.clone(), HookRecord { id, channel_id });
+            let (team_id, channel_id) = api.channel_id(b, team, channel, tr).await?;
+            let id = api
+                .create_incoming_webhook(b, &team_id, &channel_id, tr)
+                .await?;
+            state.hooks.insert(
+                bind.clone(),
+                HookRecord {
+                    id,
+                    team_id,
+                    channel_id,
+                },
+            );
             Ok(StepOutput::Done)
         }
         Action::SignUpWithEmail { username } => {
@@ -284,7 +294,8 @@ async fn execute_inner(
         Action::Ping => {
             let url = need(&info.mattermost_url, "Mattermost")?.clone();
             let b = browser(&state.reach)?;
-            let (status, version) = mattermost_admin::ping(&b, &url, tr).await?;
+            let v3 = info.mattermost_version.major < 4;
+            let (status, version) = mattermost_admin::ping_version(&b, &url, v3, tr).await?;
             tr.fact("ping", status.clone());
             if status != "OK" {
                 return Err(DriveError::protocol(format!(
@@ -375,7 +386,9 @@ async fn post_to_hook(
     let answer = webhook::post(&b, url, payload, format, tr).await?;
     let post = if answer.status == 200 {
         let (b, api) = mattermost_api(state, info, tr).await?;
-        let post = api.latest_post(b, &record.channel_id, tr).await?;
+        let post = api
+            .latest_post(b, &record.team_id, &record.channel_id, tr)
+            .await?;
         if let Some(p) = &post {
             tr.fact(
                 "post",

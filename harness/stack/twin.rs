@@ -73,8 +73,10 @@ impl TwinStack {
                 password: g.root_password.clone(),
             }),
             gitlab_admin_token: gitlab.as_ref().map(|g| g.admin_token.clone()),
+            // Email sign-in is on in every profile (username sign-in is off on the 8.12 omnibus
+            // defaults), so the administrator logs in with the email address.
             mattermost_admin: mattermost.as_ref().map(|m| Account {
-                login: m.admin_username.clone(),
+                login: m.admin_email.clone(),
                 password: m.admin_password.clone(),
             }),
             users,
