@@ -1,8 +1,276 @@
-//! PLACEHOLDER until its issue lands: replaced by the real subcommand.
-#[derive(Debug, clap::Subcommand)]
-pub enum TwinCommand {}
+//! `mm-harness twin`: start the embedded reference stack by hand.
+//!
+//! Owns: the `twin up` and `twin faults` flags, printing where everything is (documented URLs,
+//! loopback addresses, a ready-to-paste `curl --resolve` line), the twin's throw-away admin
+//! credentials and the CA file, and running until Ctrl-C.
 
-pub fn execute(_args: TwinCommand) -> super::Exit {
-    eprintln!("error: this subcommand is being built");
-    super::Exit::Environment
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use crate::config::version::Profile;
+use crate::twin::bringup::{Twin, TwinHandle, TwinOptions};
+use crate::twin::fault::Fault;
+
+use super::Exit;
+
+#[derive(Debug, Subcommand)]
+pub enum TwinCommand {
+    /// Start GitLab + Mattermost on loopback and keep them running until Ctrl-C.
+    Up(UpArgs),
+    /// List the faults `twin up --fault` accepts, with the error each reproduces.
+    Faults,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Version profile: gitlab-18.11 (Mattermost 10.11) or gitlab-8.12 (Mattermost 3.4).
+    #[arg(long, default_value = "gitlab-18.11", value_parser = parse_profile)]
+    pub profile: Profile,
+    /// Inject a fault (repeatable); see `mm-harness twin faults`.
+    #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+    pub faults: Vec<Fault>,
+    /// Serve both hosts over https with a generated CA, plus http→https redirects.
+    #[arg(long)]
+    pub https: bool,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
+}
+
+fn parse_fault(s: &str) -> Result<Fault, String> {
+    s.parse::<Fault>().map_err(|e| e.to_string())
+}
+
+pub fn execute(cmd: TwinCommand) -> Exit {
+    match cmd {
+        TwinCommand::Faults => {
+            print!("{}", render_faults());
+            Exit::Ok
+        }
+        TwinCommand::Up(args) => up(args),
+    }
+}
+
+/// The fault catalogue as `twin faults` prints it.
+pub fn render_faults() -> String {
+    let mut out = String::new();
+    for f in Fault::ALL {
+        let _ = writeln!(out, "{:<26} {}", f.name(), f.description());
+        let _ = writeln!(out, "{:<26} → {}", "", f.documented_error());
+    }
+    out
+}
+
+fn up(args: UpArgs) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Environment;
+        }
+    };
+    runtime.block_on(async move {
+        let mut opts = if args.https {
+            TwinOptions::single_server_https(args.profile)
+        } else {
+            TwinOptions::single_server(args.profile)
+        };
+        for f in &args.faults {
+            opts = opts.with_fault(*f);
+        }
+        let handle = match Twin::start(opts).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                if matches!(
+                    e.kind,
+                    crate::twin::bringup::TwinErrorKind::FaultNeedsTls { .. }
+                ) {
+                    eprintln!("hint: add --https");
+                }
+                return Exit::BadInput;
+            }
+        };
+        let ca_path = match write_ca(handle.ca_pem()) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: cannot write the CA certificate: {e}");
+                return Exit::Environment;
+            }
+        };
+        print!(
+            "{}",
+            render_summary(&handle, args.profile, &args.faults, &ca_path)
+        );
+        println!("Press Ctrl-C to stop.");
+        let stopped = tokio::signal::ctrl_c().await;
+        handle.shutdown().await;
+        if let Some(dir) = ca_path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        match stopped {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                eprintln!("error: cannot wait for Ctrl-C: {e}");
+                Exit::Environment
+            }
+        }
+    })
+}
+
+fn write_ca(pem: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mm-harness-twin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, pem)?;
+    Ok(path)
+}
+
+/// What `twin up` prints once everything listens. The credentials are the twin's own throw-away
+/// accounts, printed on purpose so a person can sign in.
+pub fn render_summary(
+    handle: &TwinHandle,
+    profile: Profile,
+    faults: &[Fault],
+    ca_path: &Path,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "mm-harness twin ({}): GitLab {} + Mattermost {}",
+        profile.name(),
+        profile.gitlab_version(),
+        profile.mattermost_version()
+    );
+    let _ = writeln!(out, "\nListeners (documented name → loopback):");
+    for e in &handle.address_book().entries {
+        let _ = writeln!(
+            out,
+            "  {}://{}:{:<5} → {}",
+            e.scheme, e.host, e.port, e.addr
+        );
+    }
+    if let Some(g) = handle.gitlab() {
+        let _ = writeln!(out, "\nGitLab      {}", g.url);
+        let _ = writeln!(
+            out,
+            "  sign in as {} / {}",
+            g.root_username,
+            g.root_password.expose()
+        );
+        let _ = writeln!(
+            out,
+            "  admin personal access token: {}",
+            g.admin_token.expose()
+        );
+        for u in g.twin.config().users.iter().filter(|u| !u.admin) {
+            let _ = writeln!(out, "  user {} / {}", u.username, u.password.expose());
+        }
+    }
+    if let Some(m) = handle.mattermost_plan() {
+        let _ = writeln!(out, "\nMattermost  {}", m.url);
+        if let Some(app) = &m.registered_application {
+            let _ = writeln!(
+                out,
+                "  GitLab SSO: application \"{}\" (id {}) registered by omnibus",
+                app.name, app.uid
+            );
+        }
+    }
+    let _ = writeln!(out, "\nCA certificate: {}", ca_path.display());
+    for hint in curl_hints(handle, ca_path) {
+        let _ = writeln!(out, "Try: {hint}");
+    }
+    if !faults.is_empty() {
+        let _ = writeln!(out, "\nFaults:");
+        for f in faults {
+            let _ = writeln!(out, "  {} — {}", f.name(), f.documented_error());
+        }
+    }
+    out
+}
+
+/// Ready-to-paste curl lines for GitLab's sign-in page: `--resolve` with the loopback port in
+/// the URL, and `--connect-to` keeping the documented URL exactly.
+fn curl_hints(handle: &TwinHandle, ca_path: &Path) -> Vec<String> {
+    let Some(g) = handle.gitlab() else {
+        return Vec::new();
+    };
+    let Ok(url) = url::Url::parse(&g.url) else {
+        return Vec::new();
+    };
+    let (Some(addr), Some(host), Some(port)) = (
+        handle.address_book().lookup_url(&url),
+        url.host_str(),
+        url.port_or_known_default(),
+    ) else {
+        return Vec::new();
+    };
+    let cacert = if url.scheme() == "https" {
+        format!(" --cacert {}", ca_path.display())
+    } else {
+        String::new()
+    };
+    let scheme = url.scheme();
+    vec![
+        format!(
+            "curl{cacert} --resolve {host}:{lp}:{ip} {scheme}://{host}:{lp}/users/sign_in",
+            lp = addr.port(),
+            ip = addr.ip()
+        ),
+        format!(
+            "curl{cacert} --connect-to {host}:{port}:{ip}:{lp} {}/users/sign_in",
+            g.url,
+            lp = addr.port(),
+            ip = addr.ip()
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_names_parse_with_suggestions() {
+        assert_eq!(parse_fault("slow-endpoint"), Ok(Fault::SlowEndpoint));
+        let err = parse_fault("slow-endpiont").unwrap_err();
+        assert!(err.contains("did you mean \"slow-endpoint\""), "{err}");
+    }
+
+    #[test]
+    fn faults_listing_names_every_fault() {
+        let text = render_faults();
+        for f in Fault::ALL {
+            assert!(text.contains(f.name()));
+        }
+    }
+
+    #[tokio::test]
+    async fn summary_names_urls_credentials_and_a_curl_line() {
+        let opts = TwinOptions::single_server_https(Profile::Gitlab18_11);
+        let handle = Twin::start(opts).await.unwrap();
+        let text = render_summary(
+            &handle,
+            Profile::Gitlab18_11,
+            &[Fault::WebhooksDisabled],
+            Path::new("/tmp/x/ca.pem"),
+        );
+        assert!(
+            text.contains("GitLab      https://gitlab.example.com"),
+            "{text}"
+        );
+        assert!(text.contains("sign in as root / Twin-root-pass1"));
+        assert!(text.contains("https://gitlab.example.com:443 "));
+        assert!(text.contains("CA certificate: /tmp/x/ca.pem"));
+        assert!(text.contains("--connect-to gitlab.example.com:443:127.0.0.1:"));
+        assert!(text.contains("--cacert /tmp/x/ca.pem --resolve gitlab.example.com:"));
+        assert!(text.contains("webhooks-disabled"));
+    }
 }

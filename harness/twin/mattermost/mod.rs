@@ -1,1 +1,22 @@
-//! PLACEHOLDER: replaced by its owner.
+//! The twin's Mattermost (3.4 or 10.11 by profile): GitLab SSO, the REST API subset a harness
+//! needs, incoming webhooks, config and the emails it sends. No logic here.
+//!
+//! Files: `twin` (config, state, router, request plumbing), `store` (in-memory database),
+//! `error` (AppError on the wire, web error pages), `sso` (GitLab SSO routes), `outbound` (the
+//! HTTP client of token and user requests), `api4` / `api3` (REST APIs), `webhook`
+//! (`/hooks/{id}`), `config_json` (config.json view), `email` (which mails, when).
+//! docs/twin-mattermost.md records what was read from the source and what was inferred.
+
+pub mod api3;
+pub mod api4;
+pub mod config_json;
+pub mod email;
+pub mod error;
+pub mod outbound;
+pub mod sso;
+pub mod store;
+pub mod twin;
+pub mod webhook;
+
+pub use error::AppError;
+pub use twin::{MailAttempt, MattermostAdmin, MattermostTwin, MattermostTwinConfig};

@@ -1,0 +1,862 @@
+//! The gitlab.rb parser: a hand-written reader of the Ruby subset omnibus configuration uses
+//! (docs/config.md, "The gitlab.rb grammar").
+//!
+//! Owns: [`parse_gitlab_rb`] and the syntax tree it returns ([`RbDocument`], [`RbSetting`],
+//! [`RbNode`]). Settings are method calls (`external_url 'x'`) and index assignments
+//! (`mattermost['gitlab_enable'] = true`, `gitlab_rails['env']['X'] = ...`) whose values are
+//! literals: strings, numbers, `true`/`false`/`nil`, symbols, arrays, hashes. Anything else (string
+//! interpolation, `ENV[...]`, `File.read`, conditionals, blocks) is kept as an *unevaluated*
+//! expression with its span and reported as a warning: never a crash, never silently dropped.
+//! Parsing never fails: syntax errors are error [`Diagnostic`]s with file:line:column and a caret.
+//! No I/O happens here.
+
+use crate::diag::{Diagnostic, Location, SourceFile, Span};
+
+use super::rb_lex::{Tok, Token, lex};
+
+/// A literal value in a gitlab.rb, or an expression kept as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RbValue {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Symbol(String),
+    Array(Vec<RbNode>),
+    Hash(Vec<RbPair>),
+    /// Ruby the harness does not evaluate (interpolation, `ENV[...]`, method calls ...): the text.
+    Unevaluated(String),
+}
+
+/// A value and the span of its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RbNode {
+    pub value: RbValue,
+    pub span: Span,
+}
+
+/// One `key => value` (or `key: value`) entry of a hash literal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RbPair {
+    pub key: RbNode,
+    pub value: RbNode,
+}
+
+impl RbValue {
+    /// Ruby's `to_s` for a literal (what an ERB template or an env file would write):
+    /// `nil` → "", symbols without the colon, arrays/hashes in Ruby's `inspect` form.
+    pub fn to_ruby_s(&self) -> String {
+        match self {
+            RbValue::Nil => String::new(),
+            RbValue::Str(s) | RbValue::Symbol(s) | RbValue::Unevaluated(s) => s.clone(),
+            _ => self.inspect(),
+        }
+    }
+
+    /// Ruby's `inspect` form (`"a"`, `:a`, `[1, "b"]`, `{"k"=>true}`).
+    pub fn inspect(&self) -> String {
+        match self {
+            RbValue::Nil => "nil".into(),
+            RbValue::Bool(b) => b.to_string(),
+            RbValue::Int(i) => i.to_string(),
+            RbValue::Float(f) => {
+                if f.fract() == 0.0 && f.is_finite() {
+                    format!("{f:.1}")
+                } else {
+                    f.to_string()
+                }
+            }
+            RbValue::Str(s) => format!("{s:?}"),
+            RbValue::Symbol(s) => format!(":{s}"),
+            RbValue::Array(items) => {
+                let inner: Vec<String> = items.iter().map(|n| n.value.inspect()).collect();
+                format!("[{}]", inner.join(", "))
+            }
+            RbValue::Hash(pairs) => {
+                let inner: Vec<String> = pairs
+                    .iter()
+                    .map(|p| format!("{}=>{}", p.key.value.inspect(), p.value.value.inspect()))
+                    .collect();
+                format!("{{{}}}", inner.join(", "))
+            }
+            RbValue::Unevaluated(s) => s.clone(),
+        }
+    }
+
+    /// Whether this value, or anything inside it, is unevaluated.
+    pub fn has_unevaluated(&self) -> bool {
+        match self {
+            RbValue::Unevaluated(_) => true,
+            RbValue::Array(items) => items.iter().any(|n| n.value.has_unevaluated()),
+            RbValue::Hash(pairs) => pairs
+                .iter()
+                .any(|p| p.key.value.has_unevaluated() || p.value.value.has_unevaluated()),
+            _ => false,
+        }
+    }
+
+    /// The string a hash key or index names (strings and symbols; others in `inspect` form).
+    pub fn key_name(&self) -> String {
+        match self {
+            RbValue::Str(s) | RbValue::Symbol(s) => s.clone(),
+            other => other.inspect(),
+        }
+    }
+}
+
+/// What a setting statement assigns to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingTarget {
+    /// `external_url 'x'`: a top-level method call with one literal argument.
+    Method { name: String },
+    /// `root['k1']['k2'] = value`.
+    Index { root: String, keys: Vec<String> },
+}
+
+impl SettingTarget {
+    /// The top-level name: `external_url`, `mattermost`, `gitlab_rails`.
+    pub fn root(&self) -> &str {
+        match self {
+            SettingTarget::Method { name } => name,
+            SettingTarget::Index { root, .. } => root,
+        }
+    }
+    /// The index keys (empty for method calls).
+    pub fn keys(&self) -> &[String] {
+        match self {
+            SettingTarget::Method { .. } => &[],
+            SettingTarget::Index { keys, .. } => keys,
+        }
+    }
+}
+
+impl std::fmt::Display for SettingTarget {
+    /// `mattermost['gitlab_enable']`, `gitlab_rails['env']['X']`, `external_url`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingTarget::Method { name } => f.write_str(name),
+            SettingTarget::Index { root, keys } => {
+                f.write_str(root)?;
+                for k in keys {
+                    write!(f, "['{k}']")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One setting statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RbSetting {
+    pub target: SettingTarget,
+    /// The span of each index key's literal (for diagnostics on an unknown key).
+    pub key_spans: Vec<Span>,
+    /// The span of the target (`mattermost['gitlab_id']` or `external_url`).
+    pub target_span: Span,
+    pub value: RbNode,
+    /// The whole statement.
+    pub span: Span,
+}
+
+/// A statement or value the parser kept as written, without evaluating it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RbUnevaluated {
+    pub text: String,
+    pub span: Span,
+    /// True for a whole statement (a conditional, a block, a call the grammar does not cover);
+    /// false for a value inside a setting (the setting itself is in [`RbDocument::settings`]).
+    pub whole_statement: bool,
+}
+
+/// A parsed gitlab.rb: its settings in file order, what was left unevaluated, and diagnostics.
+#[derive(Debug, Clone)]
+pub struct RbDocument {
+    file: SourceFile,
+    settings: Vec<RbSetting>,
+    unevaluated: Vec<RbUnevaluated>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl RbDocument {
+    pub fn file(&self) -> &SourceFile {
+        &self.file
+    }
+    /// Every setting statement, in file order (later ones win, as in Ruby).
+    pub fn settings(&self) -> &[RbSetting] {
+        &self.settings
+    }
+    /// Every statement or value kept unevaluated (each also has a warning in `diagnostics`).
+    pub fn unevaluated(&self) -> &[RbUnevaluated] {
+        &self.unevaluated
+    }
+    /// Syntax errors and unevaluated-expression warnings, in file order.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error)
+    }
+    /// Where a span is, as file:line:column.
+    pub fn locate(&self, span: Span) -> Location {
+        self.file.locate(span)
+    }
+    /// The last value assigned to `root[keys...]` exactly (e.g. `("mattermost", &["gitlab_id"])`).
+    pub fn get(&self, root: &str, keys: &[&str]) -> Option<&RbSetting> {
+        self.settings.iter().rev().find(|s| {
+            s.target.root() == root
+                && s.target.keys().len() == keys.len()
+                && s.target.keys().iter().zip(keys).all(|(a, b)| a == b)
+        })
+    }
+}
+
+const BLOCK_OPENERS: &[&str] = &[
+    "if", "unless", "while", "until", "case", "begin", "def", "class", "module", "for",
+];
+const KEYWORDS: &[&str] = &[
+    "if",
+    "unless",
+    "while",
+    "until",
+    "case",
+    "begin",
+    "def",
+    "class",
+    "module",
+    "for",
+    "do",
+    "end",
+    "then",
+    "else",
+    "elsif",
+    "when",
+    "rescue",
+    "ensure",
+    "and",
+    "or",
+    "not",
+    "return",
+    "yield",
+    "require",
+    "require_relative",
+    "include",
+    "puts",
+    "raise",
+    "lambda",
+    "proc",
+];
+
+/// Parse a gitlab.rb. Never fails: problems are in [`RbDocument::diagnostics`].
+pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
+    let (tokens, mut diagnostics) = lex(file);
+    let mut p = Parser {
+        file,
+        toks: &tokens,
+        diagnostics: Vec::new(),
+        settings: Vec::new(),
+        unevaluated: Vec::new(),
+    };
+    p.run();
+    diagnostics.append(&mut p.diagnostics);
+    diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+    RbDocument {
+        file: file.clone(),
+        settings: p.settings,
+        unevaluated: p.unevaluated,
+        diagnostics,
+    }
+}
+
+struct Parser<'a> {
+    file: &'a SourceFile,
+    toks: &'a [Token],
+    diagnostics: Vec<Diagnostic>,
+    settings: Vec<RbSetting>,
+    unevaluated: Vec<RbUnevaluated>,
+}
+
+fn is_separator(t: &Token) -> bool {
+    matches!(t.tok, Tok::Newline | Tok::Punct(";"))
+}
+
+fn closer_of(open: &str) -> &'static str {
+    match open {
+        "[" => "]",
+        "{" => "}",
+        _ => ")",
+    }
+}
+
+/// Whether a statement continues on the next line after this token (Ruby's rule: a line ending in
+/// a binary operator, a comma, `=` or an opening bracket goes on).
+fn continues_line(t: &Token) -> bool {
+    match &t.tok {
+        Tok::Punct(p) => matches!(*p, "," | "=" | "=>" | "(" | "[" | "{" | "." | "::"),
+        Tok::Other(op) => {
+            op.ends_with(['+', '-', '*', '/', '%', '<', '>', '=', '&', '|', '^', '~'])
+        }
+        Tok::Ident(w) => matches!(w.as_str(), "and" | "or" | "not"),
+        _ => false,
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn text(&self, span: Span) -> String {
+        self.file.slice(span).to_string()
+    }
+
+    fn at_line_start(&self, t: &Token) -> bool {
+        t.span.start == 0 || self.file.text().as_bytes().get(t.span.start - 1) == Some(&b'\n')
+    }
+
+    /// Split the token stream into statements and parse each.
+    fn run(&mut self) {
+        let mut i = 0;
+        while i < self.toks.len() {
+            if is_separator(&self.toks[i]) {
+                i += 1;
+                continue;
+            }
+            let (stmt, next) = self.split_statement(i);
+            i = next;
+            if stmt.is_empty() {
+                continue;
+            }
+            // Conditionals, loops, definitions and `do ... end` blocks: keep the whole block.
+            let opens_block = match &stmt[0].tok {
+                Tok::Ident(w) => BLOCK_OPENERS.contains(&w.as_str()),
+                _ => false,
+            } || opens_do_block(&stmt);
+            if opens_block {
+                i = self.skip_block(stmt, i);
+                continue;
+            }
+            self.statement(&stmt);
+        }
+    }
+
+    /// The tokens of one statement from `start` (separators inside brackets dropped) and the index
+    /// after it. Reports unbalanced brackets.
+    fn split_statement(&mut self, start: usize) -> (Vec<&'a Token>, usize) {
+        let toks = self.toks;
+        let mut out: Vec<&'a Token> = Vec::new();
+        let mut stack: Vec<&'a Token> = Vec::new();
+        let mut j = start;
+        while j < toks.len() {
+            let t = &toks[j];
+            if is_separator(t) {
+                let next = toks[j + 1..]
+                    .iter()
+                    .find(|t| !matches!(t.tok, Tok::Newline));
+                if stack.is_empty() {
+                    let cont = out.last().is_some_and(|l| continues_line(l))
+                        || matches!(
+                            next,
+                            Some(Token {
+                                tok: Tok::Punct("."),
+                                ..
+                            })
+                        );
+                    if !cont || matches!(t.tok, Tok::Punct(";")) {
+                        return (out, j + 1);
+                    }
+                } else if let Some(n) = next
+                    && self.at_line_start(n)
+                    && matches!(n.tok, Tok::Ident(_) | Tok::Const(_))
+                {
+                    // Recovery: an unindented name on a new line starts a new statement, so an
+                    // unclosed bracket cannot swallow the rest of the file.
+                    for open in stack.drain(..) {
+                        self.unclosed(open);
+                    }
+                    return (out, j + 1);
+                }
+                j += 1;
+                continue;
+            }
+            match &t.tok {
+                Tok::Punct(p @ ("[" | "{" | "(")) => {
+                    let _ = p;
+                    stack.push(t);
+                }
+                Tok::Punct(p @ ("]" | "}" | ")")) => match stack.last() {
+                    Some(open) if closer_of(self.punct(open)) == *p => {
+                        stack.pop();
+                    }
+                    Some(open) => {
+                        let want = closer_of(self.punct(open));
+                        self.diagnostics.push(
+                            Diagnostic::error("rb.syntax", format!("mismatched `{p}`"))
+                                .at(self.file, t.span)
+                                .with_label(format!("expected `{want}` here"))
+                                .with_hint(format!(
+                                    "the `{}` at {} is closed by `{want}`",
+                                    self.punct(open),
+                                    self.file.locate(open.span)
+                                )),
+                        );
+                        stack.pop();
+                    }
+                    None => {
+                        self.diagnostics.push(
+                            Diagnostic::error("rb.syntax", format!("unmatched `{p}`"))
+                                .at(self.file, t.span)
+                                .with_label("nothing to close here")
+                                .with_hint("remove it or add the opening bracket"),
+                        );
+                        j += 1;
+                        continue;
+                    }
+                },
+                _ => {}
+            }
+            out.push(t);
+            j += 1;
+        }
+        for open in stack.drain(..) {
+            self.unclosed(open);
+        }
+        (out, j)
+    }
+
+    fn punct(&self, t: &Token) -> &'static str {
+        match t.tok {
+            Tok::Punct(p) => p,
+            _ => "",
+        }
+    }
+
+    fn unclosed(&mut self, open: &Token) {
+        let p = self.punct(open);
+        self.diagnostics.push(
+            Diagnostic::error("rb.syntax", format!("unclosed `{p}`"))
+                .at(self.file, open.span)
+                .with_label("opened here and never closed")
+                .with_hint(format!("add the matching `{}`", closer_of(p))),
+        );
+    }
+
+    /// A block statement (`if ...`, `foo do`): consume statements up to the matching `end` and keep
+    /// the whole block as one unevaluated statement.
+    fn skip_block(&mut self, first: Vec<&'a Token>, mut i: usize) -> usize {
+        let count_openers = |stmt: &[&Token]| -> usize {
+            let lead = match &stmt[0].tok {
+                Tok::Ident(w) => usize::from(BLOCK_OPENERS.contains(&w.as_str())),
+                _ => 0,
+            };
+            lead + usize::from(opens_do_block(stmt))
+        };
+        let count_ends = |stmt: &[&Token]| -> usize {
+            usize::from(matches!(&stmt[0].tok, Tok::Ident(w) if w == "end"))
+        };
+        let after_first = i;
+        let start_span = first[0].span;
+        let mut end = first
+            .iter()
+            .map(|t| t.extent_end())
+            .max()
+            .unwrap_or(start_span.end);
+        let mut depth = count_openers(&first) as isize - count_ends(&first) as isize;
+        while depth > 0 && i < self.toks.len() {
+            if is_separator(&self.toks[i]) {
+                i += 1;
+                continue;
+            }
+            let (stmt, next) = self.split_statement(i);
+            i = next;
+            if stmt.is_empty() {
+                continue;
+            }
+            depth += count_openers(&stmt) as isize - count_ends(&stmt) as isize;
+            end = end.max(stmt.iter().map(|t| t.extent_end()).max().unwrap_or(end));
+        }
+        if depth > 0 {
+            // No `end`: report the opener, keep only its own statement, and parse on after it.
+            let kw = self.text(first[0].span);
+            self.diagnostics.push(
+                Diagnostic::error("rb.syntax", "block without `end`")
+                    .at(self.file, first[0].span)
+                    .with_label(format!("`{kw}` opened here and never closed"))
+                    .with_hint("close the block with `end`"),
+            );
+            let span = Self::stmt_span(&first);
+            self.keep_unevaluated(span, true, "an unclosed block is not evaluated");
+            return after_first;
+        }
+        let span = Span::new(start_span.start, end);
+        self.keep_unevaluated(
+            span,
+            true,
+            "conditional or block: the settings inside are not applied",
+        );
+        i
+    }
+
+    fn keep_unevaluated(&mut self, span: Span, whole_statement: bool, why: &str) {
+        let text = self.text(span);
+        let shown = shorten(&text);
+        let (code, message) = if whole_statement {
+            (
+                "rb.unevaluated-statement",
+                format!("statement not evaluated: `{shown}`"),
+            )
+        } else {
+            ("rb.unevaluated", format!("value not evaluated: `{shown}`"))
+        };
+        self.diagnostics.push(
+            Diagnostic::warning(code, message)
+                .at(self.file, span)
+                .with_label(why.to_string())
+                .with_hint(
+                    "mm-harness reads literal values only; write the value out literally \
+                     (a quoted string, number, true/false/nil, array or hash)",
+                ),
+        );
+        self.unevaluated.push(RbUnevaluated {
+            text,
+            span,
+            whole_statement,
+        });
+    }
+
+    fn stmt_span(stmt: &[&Token]) -> Span {
+        let start = stmt[0].span.start;
+        let end = stmt.iter().map(|t| t.extent_end()).max().unwrap_or(start);
+        Span::new(start, end)
+    }
+
+    fn statement(&mut self, stmt: &[&'a Token]) {
+        let span = Self::stmt_span(stmt);
+        if let Some(why) = self.try_index_assignment(stmt, span) {
+            self.keep_unevaluated(span, true, why);
+        }
+    }
+
+    /// Parse `root['k']... = value` or `name value`; returns why not when the statement is kept
+    /// unevaluated. Settings are recorded directly.
+    fn try_index_assignment(&mut self, stmt: &[&'a Token], span: Span) -> Option<&'static str> {
+        let Tok::Ident(root) = &stmt[0].tok else {
+            return Some("not a setting: gitlab.rb settings start with a lower-case name");
+        };
+        if KEYWORDS.contains(&root.as_str()) {
+            return Some("Ruby code, not a setting");
+        }
+        let adjacent_index = stmt
+            .get(1)
+            .is_some_and(|t| t.tok == Tok::Punct("[") && t.span.start == stmt[0].span.end);
+        if !adjacent_index {
+            return self.try_method_call(stmt, span);
+        }
+        // root['k1']['k2'] ... = value
+        let mut keys = Vec::new();
+        let mut key_spans = Vec::new();
+        let mut i = 1;
+        while stmt.get(i).is_some_and(|t| t.tok == Tok::Punct("[")) {
+            let key = match (stmt.get(i + 1), stmt.get(i + 2)) {
+                (Some(k), Some(close)) if close.tok == Tok::Punct("]") => match &k.tok {
+                    Tok::Str {
+                        value,
+                        interpolated: false,
+                        ..
+                    }
+                    | Tok::Symbol(value) => (value.clone(), k.span),
+                    _ => return Some("the index is not a literal string or symbol"),
+                },
+                _ => return Some("the index is not a literal string or symbol"),
+            };
+            keys.push(key.0);
+            key_spans.push(key.1);
+            i += 3;
+        }
+        let target_span = Span::new(stmt[0].span.start, stmt[i - 1].span.end);
+        match stmt.get(i) {
+            Some(t) if t.tok == Tok::Punct("=") => {}
+            Some(_) => return Some("not an assignment of a literal (`root['key'] = value`)"),
+            None => return Some("an index without an assignment does nothing"),
+        }
+        let rest = &stmt[i + 1..];
+        if rest.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error("rb.syntax", "missing value after `=`")
+                    .at(self.file, stmt[i].span)
+                    .with_label("nothing is assigned")
+                    .with_hint("write a value, e.g. `= true` or `= \"text\"`"),
+            );
+            return None;
+        }
+        let value = self.value(rest);
+        self.settings.push(RbSetting {
+            target: SettingTarget::Index {
+                root: root.clone(),
+                keys,
+            },
+            key_spans,
+            target_span,
+            value,
+            span,
+        });
+        None
+    }
+
+    /// `name literal` or `name(literal)`.
+    fn try_method_call(&mut self, stmt: &[&'a Token], span: Span) -> Option<&'static str> {
+        let Tok::Ident(name) = &stmt[0].tok else {
+            return Some("not a setting");
+        };
+        let args: &[&'a Token] = if stmt.len() >= 3
+            && stmt[1].tok == Tok::Punct("(")
+            && stmt[1].span.start == stmt[0].span.end
+            && stmt.last().is_some_and(|t| t.tok == Tok::Punct(")"))
+            && matching_close(&stmt[1..]) == Some(stmt.len() - 2)
+        {
+            &stmt[2..stmt.len() - 1]
+        } else {
+            &stmt[1..]
+        };
+        if args.is_empty() {
+            return Some("a bare name is not a setting");
+        }
+        let literal_start = match &args[0].tok {
+            Tok::Str { .. }
+            | Tok::Int(_)
+            | Tok::Float(_)
+            | Tok::Symbol(_)
+            | Tok::Words { .. }
+            | Tok::Punct("[" | "{" | "(") => true,
+            Tok::Ident(w) => matches!(w.as_str(), "true" | "false" | "nil"),
+            Tok::Other(op) => op == "-",
+            _ => false,
+        };
+        if !literal_start {
+            return Some("not a setting: a call whose argument is not a literal");
+        }
+        if split_top_level(args, ",").len() > 1 {
+            return Some("a call with several arguments is not a setting");
+        }
+        let value = self.value(args);
+        self.settings.push(RbSetting {
+            target: SettingTarget::Method { name: name.clone() },
+            key_spans: Vec::new(),
+            target_span: stmt[0].span,
+            value,
+            span,
+        });
+        None
+    }
+
+    /// A value from its tokens; anything but a literal is kept as [`RbValue::Unevaluated`].
+    fn value(&mut self, ts: &[&'a Token]) -> RbNode {
+        let span = Self::stmt_span(ts);
+        match self.literal(ts, span) {
+            Ok(v) => RbNode { value: v, span },
+            Err(why) => {
+                self.keep_unevaluated(span, false, why);
+                RbNode {
+                    value: RbValue::Unevaluated(self.text(span)),
+                    span,
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self, ts: &[&'a Token], span: Span) -> Result<RbValue, &'static str> {
+        if ts.len() == 1 {
+            return match &ts[0].tok {
+                Tok::Str {
+                    value,
+                    interpolated,
+                    ..
+                } => {
+                    if *interpolated {
+                        Err("string interpolation `#{...}` is Ruby code and is not evaluated")
+                    } else {
+                        Ok(RbValue::Str(value.clone()))
+                    }
+                }
+                Tok::Int(i) => Ok(RbValue::Int(*i)),
+                Tok::Float(f) => Ok(RbValue::Float(*f)),
+                Tok::Symbol(s) => Ok(RbValue::Symbol(s.clone())),
+                Tok::Words { words, symbols } => Ok(RbValue::Array(
+                    words
+                        .iter()
+                        .map(|w| RbNode {
+                            value: if *symbols {
+                                RbValue::Symbol(w.clone())
+                            } else {
+                                RbValue::Str(w.clone())
+                            },
+                            span,
+                        })
+                        .collect(),
+                )),
+                Tok::Ident(w) if w == "true" => Ok(RbValue::Bool(true)),
+                Tok::Ident(w) if w == "false" => Ok(RbValue::Bool(false)),
+                Tok::Ident(w) if w == "nil" => Ok(RbValue::Nil),
+                Tok::Const(_) => Err("a constant is Ruby code and is not evaluated"),
+                _ => Err("not a literal"),
+            };
+        }
+        if ts.len() == 2
+            && ts[0].tok == Tok::Other("-".into())
+            && ts[0].span.end == ts[1].span.start
+        {
+            match ts[1].tok {
+                Tok::Int(i) => return Ok(RbValue::Int(-i)),
+                Tok::Float(f) => return Ok(RbValue::Float(-f)),
+                _ => {}
+            }
+        }
+        let Tok::Punct(open @ ("[" | "{" | "(")) = ts[0].tok else {
+            return Err(
+                if ts
+                    .iter()
+                    .any(|t| matches!(&t.tok, Tok::Const(c) if c == "ENV"))
+                {
+                    "`ENV[...]` is read when omnibus runs, not by mm-harness"
+                } else if ts.iter().any(|t| t.tok == Tok::Punct(".")) {
+                    "a method call is Ruby code and is not evaluated"
+                } else {
+                    "not a literal"
+                },
+            );
+        };
+        if matching_close(ts) != Some(ts.len() - 1) {
+            return Err("an expression around a bracketed value is not evaluated");
+        }
+        let inner = &ts[1..ts.len() - 1];
+        match open {
+            "(" => {
+                if inner.is_empty() {
+                    return Ok(RbValue::Nil);
+                }
+                Ok(self.value(inner).value)
+            }
+            "[" => {
+                let mut items = Vec::new();
+                for part in split_top_level(inner, ",") {
+                    if part.is_empty() {
+                        continue; // trailing comma
+                    }
+                    items.push(self.value(part));
+                }
+                Ok(RbValue::Array(items))
+            }
+            _ => {
+                let mut pairs = Vec::new();
+                for part in split_top_level(inner, ",") {
+                    if part.is_empty() {
+                        continue;
+                    }
+                    pairs.push(self.hash_entry(part)?);
+                }
+                Ok(RbValue::Hash(pairs))
+            }
+        }
+    }
+
+    fn hash_entry(&mut self, part: &[&'a Token]) -> Result<RbPair, &'static str> {
+        // `key: value`
+        if let Tok::Label(name) = &part[0].tok {
+            if part.len() < 2 {
+                return Err("a hash entry without a value");
+            }
+            let key = RbNode {
+                value: RbValue::Symbol(name.clone()),
+                span: Span::new(part[0].span.start, part[0].span.end - 1),
+            };
+            return Ok(RbPair {
+                key,
+                value: self.value(&part[1..]),
+            });
+        }
+        // `'key': value`
+        if part.len() >= 3
+            && matches!(part[0].tok, Tok::Str { .. })
+            && part[1].tok == Tok::Punct(":")
+            && part[1].span.start == part[0].span.end
+        {
+            let key = match self.value(&part[..1]).value {
+                RbValue::Str(s) => RbValue::Symbol(s),
+                other => other,
+            };
+            return Ok(RbPair {
+                key: RbNode {
+                    value: key,
+                    span: part[0].span,
+                },
+                value: self.value(&part[2..]),
+            });
+        }
+        let arrow = split_top_level(part, "=>");
+        if arrow.len() != 2 || arrow[0].is_empty() || arrow[1].is_empty() {
+            return Err("a hash entry is not `key => value` or `key: value`");
+        }
+        Ok(RbPair {
+            key: self.value(arrow[0]),
+            value: self.value(arrow[1]),
+        })
+    }
+}
+
+/// `foo do` / `foo do |x|`: a statement opening a `do ... end` block.
+fn opens_do_block(stmt: &[&Token]) -> bool {
+    stmt.iter().enumerate().any(|(i, t)| {
+        matches!(&t.tok, Tok::Ident(w) if w == "do")
+            && match stmt.get(i + 1) {
+                None => true,
+                Some(n) => matches!(&n.tok, Tok::Other(op) if op.starts_with('|')),
+            }
+    })
+}
+
+/// Index of the bracket closing `ts[0]`, if `ts[0]` is an opening bracket.
+fn matching_close(ts: &[&Token]) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, t) in ts.iter().enumerate() {
+        match t.tok {
+            Tok::Punct("[" | "{" | "(") => depth += 1,
+            Tok::Punct("]" | "}" | ")") => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Split at `sep` tokens outside brackets.
+fn split_top_level<'t, 'a>(ts: &'t [&'a Token], sep: &str) -> Vec<&'t [&'a Token]> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, t) in ts.iter().enumerate() {
+        match t.tok {
+            Tok::Punct("[" | "{" | "(") => depth += 1,
+            Tok::Punct("]" | "}" | ")") => depth = depth.saturating_sub(1),
+            Tok::Punct(p) if depth == 0 && p == sep => {
+                parts.push(&ts[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&ts[start..]);
+    parts
+}
+
+/// One line of at most 60 characters for messages.
+fn shorten(text: &str) -> String {
+    let first = text.lines().next().unwrap_or("");
+    let mut out: String = first.chars().take(60).collect();
+    if out.len() < first.len() || text.lines().nth(1).is_some() {
+        out.push_str(" …");
+    }
+    out
+}

@@ -1,0 +1,321 @@
+//! The GitLab twin's configuration and stored records: users, OAuth applications (Doorkeeper's
+//! `oauth_applications`), access grants (authorization codes), access tokens, personal access
+//! tokens and web sessions.
+//!
+//! Owns: the data and the rules that are properties of the data (code expiry, token expiry,
+//! single use, redirect URI membership, scope sets). The HTTP handlers in `web`, `token` and `api`
+//! read and change these records through [`GitlabStore`].
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::config::model::Secret;
+use crate::config::version::Profile;
+
+/// How long an authorization code may be exchanged (Doorkeeper default: 10 minutes).
+pub const CODE_LIFETIME: Duration = Duration::from_secs(600);
+/// How long an OAuth access token lives (GitLab: 7200 s).
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
+/// The scope Doorkeeper grants when the client asks for none (GitLab's `default_scopes`).
+pub const DEFAULT_SCOPE: &str = "api";
+
+/// What the twin needs to play one GitLab instance.
+#[derive(Debug, Clone)]
+pub struct GitlabTwinConfig {
+    /// Which GitLab release to play.
+    pub profile: Profile,
+    /// `external_url`: every absolute URL GitLab generates starts with it.
+    pub external_url: url::Url,
+    /// Seeded accounts (the first admin among them is "root").
+    pub users: Vec<GitlabUser>,
+    /// Hold the token endpoint and the API this long before answering (fault "slow endpoint").
+    pub slow: Option<Duration>,
+}
+
+/// A seeded GitLab account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitlabUser {
+    pub id: u64,
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub password: Secret,
+    pub admin: bool,
+}
+
+impl GitlabUser {
+    /// The default accounts: `root` (admin), `alice` and `bob`, with fixed passwords.
+    pub fn defaults() -> Vec<GitlabUser> {
+        vec![
+            GitlabUser {
+                id: 1,
+                username: "root".to_string(),
+                name: "Administrator".to_string(),
+                email: "admin@example.com".to_string(),
+                password: Secret::new("Twin-root-pass1"),
+                admin: true,
+            },
+            GitlabUser {
+                id: 2,
+                username: "alice".to_string(),
+                name: "Alice Liddell".to_string(),
+                email: "alice@example.com".to_string(),
+                password: Secret::new("Twin-alice-pass1"),
+                admin: false,
+            },
+            GitlabUser {
+                id: 3,
+                username: "bob".to_string(),
+                name: "Bob Builder".to_string(),
+                email: "bob@example.com".to_string(),
+                password: Secret::new("Twin-bob-pass1"),
+                admin: false,
+            },
+        ]
+    }
+}
+
+/// A Doorkeeper OAuth application as GitLab stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthApplication {
+    /// Database id (`/admin/applications/:id`, `DELETE /api/v4/applications/:id`).
+    pub id: u64,
+    /// The public client id (`uid`, shown as "Application ID").
+    pub uid: String,
+    /// The client secret.
+    pub secret: Secret,
+    pub name: String,
+    /// Registered callback URLs, in order.
+    pub redirect_uris: Vec<String>,
+    /// Space-separated scopes; blank means "any scope the server knows".
+    pub scopes: String,
+    /// Trusted applications skip the consent page.
+    pub trusted: bool,
+    pub confidential: bool,
+}
+
+impl OAuthApplication {
+    /// Whether `uri` is one of the registered callbacks (exact match, as Doorkeeper compares).
+    pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// The callbacks as the applications API shows them (newline separated).
+    pub fn callback_url(&self) -> String {
+        self.redirect_uris.join("\n")
+    }
+}
+
+/// A signed-in (or anonymous) browser session behind a `_gitlab_session` cookie.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub user_id: Option<u64>,
+    /// The CSRF token forms must carry as `authenticity_token`.
+    pub csrf_token: String,
+    /// Where to go after signing in (Devise's stored location).
+    pub return_to: Option<String>,
+    /// Applications whose secret this session may still see once (18.x shows it once).
+    pub fresh_secrets: Vec<u64>,
+}
+
+/// An authorization code (Doorkeeper's access grant).
+#[derive(Debug, Clone)]
+pub struct AccessGrant {
+    pub application_id: u64,
+    pub user_id: u64,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub issued_at: Instant,
+    pub used: bool,
+}
+
+/// An OAuth access token with its refresh token.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub token: String,
+    pub refresh_token: String,
+    pub application_id: u64,
+    pub user_id: u64,
+    pub scopes: String,
+    pub issued_at: Instant,
+    pub created_at: SystemTime,
+    pub revoked: bool,
+}
+
+impl AccessToken {
+    pub fn expired(&self, now: Instant) -> bool {
+        now.duration_since(self.issued_at) >= TOKEN_LIFETIME
+    }
+}
+
+/// A personal access token (`PRIVATE-TOKEN`).
+#[derive(Debug, Clone)]
+pub struct PersonalAccessToken {
+    pub token: Secret,
+    pub user_id: u64,
+    pub scopes: Vec<String>,
+}
+
+/// A user plus the password hash GitLab keeps instead of the password.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub user: GitlabUser,
+    pub encrypted_password: String,
+    /// The account's private token (GitLab 8.x `authentication_token`, shown by `/api/v3/user`).
+    pub private_token: Secret,
+    pub created_at: SystemTime,
+}
+
+/// Everything GitLab's database holds for the twin.
+#[derive(Debug, Default)]
+pub struct GitlabStore {
+    pub users: Vec<StoredUser>,
+    pub applications: Vec<OAuthApplication>,
+    pub next_application_id: u64,
+    pub sessions: HashMap<String, WebSession>,
+    pub grants: HashMap<String, AccessGrant>,
+    pub tokens: Vec<AccessToken>,
+    pub personal_tokens: Vec<PersonalAccessToken>,
+}
+
+impl GitlabStore {
+    pub fn user(&self, id: u64) -> Option<&StoredUser> {
+        self.users.iter().find(|u| u.user.id == id)
+    }
+
+    /// Devise's `user[login]`: username or email, case-insensitive.
+    pub fn user_by_login(&self, login: &str) -> Option<&StoredUser> {
+        let login = login.trim();
+        self.users.iter().find(|u| {
+            u.user.username.eq_ignore_ascii_case(login) || u.user.email.eq_ignore_ascii_case(login)
+        })
+    }
+
+    pub fn application_by_uid(&self, uid: &str) -> Option<&OAuthApplication> {
+        self.applications.iter().find(|a| a.uid == uid)
+    }
+
+    pub fn application(&self, id: u64) -> Option<&OAuthApplication> {
+        self.applications.iter().find(|a| a.id == id)
+    }
+
+    /// Remove an application with its grants and tokens (revoking it in the admin area).
+    pub fn delete_application(&mut self, id: u64) -> bool {
+        let before = self.applications.len();
+        self.applications.retain(|a| a.id != id);
+        self.grants.retain(|_, g| g.application_id != id);
+        self.tokens.retain(|t| t.application_id != id);
+        before != self.applications.len()
+    }
+
+    /// Whether the user already holds a usable token of this application covering `scopes`
+    /// (Doorkeeper then skips the consent page).
+    pub fn has_matching_token(&self, application_id: u64, user_id: u64, scopes: &str) -> bool {
+        let now = Instant::now();
+        let wanted = scope_set(scopes);
+        self.tokens.iter().any(|t| {
+            t.application_id == application_id
+                && t.user_id == user_id
+                && !t.revoked
+                && !t.expired(now)
+                && scope_set(&t.scopes) == wanted
+        })
+    }
+}
+
+/// Scopes as a sorted set of words.
+pub fn scope_set(scopes: &str) -> Vec<&str> {
+    let mut v: Vec<&str> = scopes.split_whitespace().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The scopes a GitLab release knows (`Gitlab::Auth` scopes offered to OAuth applications).
+pub fn server_scopes(profile: Profile) -> &'static [&'static str] {
+    match profile {
+        Profile::Gitlab8_12 => &["api"],
+        Profile::Gitlab18_11 => &[
+            "api",
+            "read_api",
+            "read_user",
+            "create_runner",
+            "manage_runner",
+            "k8s_proxy",
+            "read_repository",
+            "write_repository",
+            "read_registry",
+            "write_registry",
+            "read_virtual_registry",
+            "write_virtual_registry",
+            "read_observability",
+            "write_observability",
+            "ai_features",
+            "sudo",
+            "admin_mode",
+            "read_service_ping",
+            "openid",
+            "profile",
+            "email",
+        ],
+    }
+}
+
+/// `n` random bytes as lower-case hex.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random token from the URL-safe alphabet GitLab uses for personal access tokens.
+pub fn random_token(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let app = OAuthApplication {
+            id: 1,
+            uid: "u".into(),
+            secret: Secret::new("s"),
+            name: "GitLab Mattermost".into(),
+            redirect_uris: vec![
+                "http://mattermost.example.com/signup/gitlab/complete".into(),
+                "http://mattermost.example.com/login/gitlab/complete".into(),
+            ],
+            scopes: String::new(),
+            trusted: false,
+            confidential: true,
+        };
+        assert!(app.accepts_redirect_uri("http://mattermost.example.com/login/gitlab/complete"));
+        assert!(!app.accepts_redirect_uri("https://mattermost.example.com/login/gitlab/complete"));
+        assert!(!app.accepts_redirect_uri("http://mattermost.example.com/login/gitlab/complete/"));
+        assert_eq!(app.callback_url().lines().count(), 2);
+    }
+
+    #[test]
+    fn scope_sets_ignore_order_and_repeats() {
+        assert_eq!(scope_set("read_user api api"), scope_set("api read_user"));
+        assert!(scope_set("  ").is_empty());
+    }
+
+    #[test]
+    fn random_values_have_the_requested_shape() {
+        let h = random_hex(32);
+        assert_eq!(h.len(), 64);
+        assert!(h.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(random_hex(32), h);
+        assert_eq!(random_token(20).len(), 20);
+    }
+}

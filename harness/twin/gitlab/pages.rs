@@ -1,0 +1,338 @@
+//! The HTML pages of the GitLab twin, shaped like GitLab's views so an HTTP-level client finds the
+//! same forms, field names and texts: Devise's sign-in form (`devise/sessions/new`), Doorkeeper's
+//! consent page (`doorkeeper/authorizations/new`), the trusted-application redirect page
+//! (`redirect`), the error page (`error`), the admin applications pages, and GitLab's 404/422 pages.
+//!
+//! Owns: markup only. Every value is HTML-escaped here; handlers pass raw text.
+
+use crate::config::version::Profile;
+
+use super::model::OAuthApplication;
+use super::request::escape;
+
+fn layout(title: &str, csrf_token: Option<&str>, body: &str) -> String {
+    let meta = csrf_token
+        .map(|t| {
+            format!(
+                "<meta name=\"csrf-param\" content=\"authenticity_token\" />\n\
+                 <meta name=\"csrf-token\" content=\"{}\" />\n",
+                escape(t)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html>\n<html class=\"\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{} · GitLab</title>\n{meta}</head>\n<body>\n{body}\n</body>\n</html>\n",
+        escape(title)
+    )
+}
+
+fn hidden(name: &str, value: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\" autocomplete=\"off\" />",
+        escape(name),
+        escape(value)
+    )
+}
+
+/// `GET /users/sign_in`: Devise's form, with an optional flash alert.
+pub fn sign_in(profile: Profile, csrf_token: &str, alert: Option<&str>) -> String {
+    let flash = alert
+        .map(|a| {
+            format!(
+                "<div class=\"flash-container\"><div class=\"flash-alert\" data-testid=\"alert-danger\">\
+                 <span>{}</span></div></div>",
+                escape(a)
+            )
+        })
+        .unwrap_or_default();
+    let utf8 = match profile {
+        Profile::Gitlab8_12 => hidden("utf8", "✓"),
+        Profile::Gitlab18_11 => String::new(),
+    };
+    let body = format!(
+        "{flash}\n<div class=\"login-page\">\n<h1>Sign in</h1>\n\
+         <form class=\"new_user gl-show-field-errors\" id=\"new_user\" aria-live=\"assertive\" \
+         action=\"/users/sign_in\" accept-charset=\"UTF-8\" method=\"post\">\n{utf8}{}\n\
+         <label for=\"user_login\">Username or primary email</label>\n\
+         <input class=\"form-control\" autocomplete=\"username\" required=\"required\" autofocus=\"autofocus\" \
+         type=\"text\" name=\"user[login]\" id=\"user_login\" />\n\
+         <label for=\"user_password\">Password</label>\n\
+         <input class=\"form-control\" autocomplete=\"current-password\" required=\"required\" \
+         type=\"password\" name=\"user[password]\" id=\"user_password\" />\n\
+         <input name=\"user[remember_me]\" type=\"hidden\" value=\"0\" autocomplete=\"off\" />\
+         <input type=\"checkbox\" value=\"1\" name=\"user[remember_me]\" id=\"user_remember_me\" />\n\
+         <label for=\"user_remember_me\">Remember me</label>\n\
+         <button type=\"submit\" name=\"button\" class=\"btn btn-confirm\" data-testid=\"sign-in-button\">Sign in</button>\n\
+         </form>\n</div>",
+        hidden("authenticity_token", csrf_token)
+    );
+    layout("Sign in", Some(csrf_token), &body)
+}
+
+/// The authorization request carried through the consent forms.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationFields {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: String,
+    pub response_type: String,
+    pub scope: String,
+    pub nonce: String,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+}
+
+fn authorization_hidden_fields(profile: Profile, csrf: &str, f: &AuthorizationFields) -> String {
+    let mut out = String::new();
+    if profile == Profile::Gitlab8_12 {
+        out.push_str(&hidden("utf8", "✓"));
+    }
+    out.push_str(&hidden("authenticity_token", csrf));
+    out.push_str(&hidden("client_id", &f.client_id));
+    out.push_str(&hidden("redirect_uri", &f.redirect_uri));
+    out.push_str(&hidden("state", &f.state));
+    out.push_str(&hidden("response_type", &f.response_type));
+    out.push_str(&hidden("scope", &f.scope));
+    if profile == Profile::Gitlab18_11 {
+        out.push_str(&hidden("nonce", &f.nonce));
+        out.push_str(&hidden("code_challenge", &f.code_challenge));
+        out.push_str(&hidden("code_challenge_method", &f.code_challenge_method));
+    }
+    out
+}
+
+fn scope_description(scope: &str) -> &'static str {
+    match scope {
+        "api" => {
+            "Grants complete read/write access to the API, including all groups and projects, \
+             the container registry, the dependency proxy, and the package registry."
+        }
+        "read_user" => {
+            "Grants read-only access to your profile through the /user API endpoint, which includes \
+             username, public email, and full name. Also grants access to read-only API endpoints under /users."
+        }
+        "read_api" => "Grants read access to the API, including all groups and projects.",
+        "openid" => {
+            "Grants permission to authenticate with GitLab using OpenID Connect. Also gives read-only \
+             access to the user's profile and group memberships."
+        }
+        "profile" => "Grants read-only access to the user's profile data using OpenID Connect.",
+        "email" => {
+            "Grants read-only access to the user's primary email address using OpenID Connect."
+        }
+        _ => "Grants access as the scope name says.",
+    }
+}
+
+/// `GET /oauth/authorize` for an application the user has not approved: the consent page.
+pub fn consent(
+    profile: Profile,
+    csrf: &str,
+    app: &OAuthApplication,
+    username: &str,
+    fields: &AuthorizationFields,
+) -> String {
+    let name = escape(&app.name);
+    let scopes: String = fields
+        .scope
+        .split_whitespace()
+        .map(|s| {
+            format!(
+                "<li><strong>{}</strong> {}</li>",
+                escape(s),
+                escape(scope_description(s))
+            )
+        })
+        .collect();
+    let hidden = authorization_hidden_fields(profile, csrf, fields);
+    let body = format!(
+        "<main class=\"modal-doorkeepr\" role=\"main\">\n\
+         <div class=\"modal-header\"><h4 class=\"modal-title\">Authorize <strong>{name}</strong> to use your account?</h4></div>\n\
+         <div class=\"modal-body\">\n\
+         <p>An application called <strong>{name}</strong> is requesting access to your GitLab account \
+         (signed in as <strong>{user}</strong>).</p>\n\
+         <p>This application will be able to:</p>\n<ul class=\"oauth-scopes\">{scopes}</ul>\n\
+         <p class=\"gl-text-orange-500\">Make sure you trust <strong>{name}</strong> before authorizing.</p>\n\
+         </div>\n<div class=\"modal-footer\">\n\
+         <form action=\"/oauth/authorize\" accept-charset=\"UTF-8\" method=\"post\">\
+         <input type=\"hidden\" name=\"_method\" value=\"delete\" autocomplete=\"off\" />{hidden}\
+         <button type=\"submit\" class=\"btn btn-default\" data-testid=\"deny-button\">Cancel</button></form>\n\
+         <form action=\"/oauth/authorize\" accept-charset=\"UTF-8\" method=\"post\">{hidden}\
+         <button type=\"submit\" class=\"btn btn-confirm\" data-testid=\"authorization-button\">Authorize {name}</button></form>\n\
+         </div>\n</main>",
+        user = escape(username),
+    );
+    layout("Authorize", Some(csrf), &body)
+}
+
+/// The page GitLab (>= 15.x) renders instead of a 302 when the authorization is granted without
+/// consent: a link to the callback and a script following it.
+pub fn redirect_page(redirect_uri: &str) -> String {
+    let href = escape(redirect_uri);
+    let body = format!(
+        "<h3 class=\"page-title\">Redirecting</h3>\n<div>\n\
+         <a href=\"{href}\" data-testid=\"redirect-link\">Click here to redirect to {href}</a>\n</div>\n\
+         <script>window.location.href = document.querySelector('a[data-testid=redirect-link]').href;</script>"
+    );
+    layout("Redirecting", None, &body)
+}
+
+/// Doorkeeper's error page for a request it cannot send back to the client.
+pub fn authorization_error(description: &str) -> String {
+    let body = format!(
+        "<div class=\"modal-header\"><h3 class=\"page-title\">An error has occurred</h3></div>\n\
+         <main role=\"main\"><div class=\"modal-body\"><pre>{}</pre></div></main>",
+        escape(description)
+    );
+    layout("An error has occurred", None, &body)
+}
+
+/// GitLab's 404 page.
+pub fn not_found() -> String {
+    layout(
+        "The page could not be found or you don't have permission to view it.",
+        None,
+        "<h1>404</h1>\n<h3>Page Not Found</h3>\n\
+         <p>The page could not be found or you don't have permission to view it.</p>",
+    )
+}
+
+/// Rails' 422 page (invalid authenticity token).
+pub fn unprocessable() -> String {
+    layout(
+        "The change you requested was rejected (422)",
+        None,
+        "<h1>422</h1>\n<h3>The change you requested was rejected.</h3>\n\
+         <p>Make sure you have access to the thing you tried to change.</p>",
+    )
+}
+
+/// The dashboard a signed-in user lands on.
+pub fn dashboard(csrf: &str, username: &str) -> String {
+    let body = format!(
+        "<header><span class=\"current-user\" data-username=\"{u}\">{u}</span>\
+         <form action=\"/users/sign_out\" method=\"post\">{}{}<button type=\"submit\">Sign out</button></form></header>\n\
+         <h1>Projects</h1>",
+        hidden("_method", "delete"),
+        hidden("authenticity_token", csrf),
+        u = escape(username)
+    );
+    layout("Projects", Some(csrf), &body)
+}
+
+/// `GET /admin/applications`.
+pub fn admin_applications(csrf: &str, apps: &[OAuthApplication]) -> String {
+    let rows: String = apps
+        .iter()
+        .map(|a| {
+            format!(
+                "<tr id=\"application_{id}\"><td><a href=\"/admin/applications/{id}\">{name}</a></td>\
+                 <td>{cb}</td><td><form action=\"/admin/applications/{id}\" method=\"post\">{}{}\
+                 <button type=\"submit\">Destroy</button></form></td></tr>",
+                hidden("_method", "delete"),
+                hidden("authenticity_token", csrf),
+                id = a.id,
+                name = escape(&a.name),
+                cb = escape(&a.callback_url()).replace('\n', "<br>"),
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>System OAuth applications</h1>\n<a href=\"/admin/applications/new\">New application</a>\n\
+         <table class=\"table\"><thead><tr><th>Name</th><th>Callback URL</th><th></th></tr></thead>\
+         <tbody>{rows}</tbody></table>"
+    );
+    layout("Applications", Some(csrf), &body)
+}
+
+/// `GET /admin/applications/new` (and the form re-rendered with errors).
+pub fn admin_application_form(
+    profile: Profile,
+    csrf: &str,
+    errors: &[String],
+    name: &str,
+    redirect_uri: &str,
+) -> String {
+    let errors_html = if errors.is_empty() {
+        String::new()
+    } else {
+        let items: String = errors
+            .iter()
+            .map(|e| format!("<li>{}</li>", escape(e)))
+            .collect();
+        format!("<div class=\"alert alert-danger\" id=\"error_explanation\"><ul>{items}</ul></div>")
+    };
+    let scopes: String = super::model::server_scopes(profile)
+        .iter()
+        .map(|s| {
+            format!(
+                "<input type=\"checkbox\" name=\"doorkeeper_application[scopes][]\" value=\"{s}\" \
+                 id=\"doorkeeper_application_scopes_{s}\" /><label for=\"doorkeeper_application_scopes_{s}\">{s}</label>"
+            )
+        })
+        .collect();
+    let extra = match profile {
+        Profile::Gitlab8_12 => String::new(),
+        Profile::Gitlab18_11 => "<input name=\"doorkeeper_application[trusted]\" type=\"hidden\" value=\"0\" />\
+             <input type=\"checkbox\" value=\"1\" name=\"doorkeeper_application[trusted]\" id=\"doorkeeper_application_trusted\" />\
+             <label for=\"doorkeeper_application_trusted\">Trusted</label>\
+             <input name=\"doorkeeper_application[confidential]\" type=\"hidden\" value=\"0\" />\
+             <input type=\"checkbox\" value=\"1\" checked=\"checked\" name=\"doorkeeper_application[confidential]\" id=\"doorkeeper_application_confidential\" />\
+             <label for=\"doorkeeper_application_confidential\">Confidential</label>"
+            .to_string(),
+    };
+    let body = format!(
+        "<h1>New application</h1>\n{errors_html}\n\
+         <form class=\"new_doorkeeper_application\" id=\"new_doorkeeper_application\" action=\"/admin/applications\" \
+         accept-charset=\"UTF-8\" method=\"post\">{}\n\
+         <label for=\"doorkeeper_application_name\">Name</label>\
+         <input type=\"text\" name=\"doorkeeper_application[name]\" id=\"doorkeeper_application_name\" value=\"{}\" />\n\
+         <label for=\"doorkeeper_application_redirect_uri\">Redirect URI</label>\
+         <textarea name=\"doorkeeper_application[redirect_uri]\" id=\"doorkeeper_application_redirect_uri\">{}</textarea>\n\
+         <span class=\"form-text\">Use one line per URI</span>\n{extra}\n{scopes}\n\
+         <input type=\"submit\" name=\"commit\" value=\"Submit\" class=\"btn btn-confirm\" />\n</form>",
+        hidden("authenticity_token", csrf),
+        escape(name),
+        escape(redirect_uri),
+    );
+    layout("New application", Some(csrf), &body)
+}
+
+/// `GET /admin/applications/:id`: Application ID, Secret (when it may be shown), callbacks.
+pub fn admin_application(csrf: &str, app: &OAuthApplication, show_secret: bool) -> String {
+    let secret = if show_secret {
+        format!(
+            "<input type=\"text\" readonly=\"readonly\" id=\"secret\" class=\"form-control\" value=\"{}\" />",
+            escape(app.secret.expose())
+        )
+    } else {
+        "<span class=\"gl-text-secondary\">This is the only time the secret is accessible. \
+         Copy the secret and store it securely.</span> <form action=\"/admin/applications/ID/renew\" method=\"post\">\
+         <button type=\"submit\">Renew secret</button></form>"
+            .replace("ID", &app.id.to_string())
+    };
+    let callbacks: String = app
+        .redirect_uris
+        .iter()
+        .map(|u| format!("<div><code>{}</code></div>", escape(u)))
+        .collect();
+    let body = format!(
+        "<h1>Application: {name}</h1>\n<table class=\"table\">\n\
+         <tr><td>Application ID</td><td><input type=\"text\" readonly=\"readonly\" id=\"application_id\" \
+         class=\"form-control\" value=\"{uid}\" /></td></tr>\n\
+         <tr><td>Secret</td><td>{secret}</td></tr>\n\
+         <tr><td>Callback URL</td><td>{callbacks}</td></tr>\n\
+         <tr><td>Trusted</td><td>{trusted}</td></tr>\n\
+         <tr><td>Confidential</td><td>{confidential}</td></tr>\n</table>\n\
+         <form action=\"/admin/applications/{id}\" method=\"post\">{}{}<button type=\"submit\">Destroy</button></form>",
+        hidden("_method", "delete"),
+        hidden("authenticity_token", csrf),
+        id = app.id,
+        name = escape(&app.name),
+        uid = escape(&app.uid),
+        trusted = if app.trusted { "Y" } else { "N" },
+        confidential = if app.confidential { "Y" } else { "N" },
+    );
+    layout("Application", Some(csrf), &body)
+}

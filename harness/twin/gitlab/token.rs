@@ -1,0 +1,242 @@
+//! Doorkeeper's token endpoint, `POST /oauth/token`: the authorization_code, refresh_token and
+//! password grants, client authentication in the body or by HTTP Basic, and Doorkeeper's error
+//! JSON with its statuses (`invalid_client` 401, the rest 400).
+//!
+//! Owns: exchanging codes (single use, 10 minutes, same client, same redirect URI) and refresh
+//! tokens (the old token is revoked) for access tokens.
+
+use std::time::{Instant, SystemTime};
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use base64::Engine;
+
+use crate::config::version::Profile;
+
+use super::model::{
+    AccessToken, CODE_LIFETIME, DEFAULT_SCOPE, OAuthApplication, TOKEN_LIFETIME, random_hex,
+};
+use super::request::{GitlabRequest, json};
+use super::twin::GitlabTwin;
+use super::web::INVALID_REQUEST;
+
+const INVALID_GRANT: &str = "The provided authorization grant is invalid, expired, revoked, does \
+     not match the redirection URI used in the authorization request, or was issued to another client.";
+const UNSUPPORTED_GRANT_TYPE: &str =
+    "The authorization grant type is not supported by the authorization server.";
+
+fn error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut resp = json(
+        status,
+        serde_json::json!({"error": error, "error_description": description}),
+    );
+    let headers = resp.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if status == StatusCode::UNAUTHORIZED {
+        let value = format!(
+            "Bearer realm=\"Doorkeeper\", error=\"{error}\", error_description=\"{description}\""
+        );
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    resp
+}
+
+fn invalid_client() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        super::web::INVALID_CLIENT,
+    )
+}
+
+fn invalid_grant() -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_grant", INVALID_GRANT)
+}
+
+fn invalid_request() -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_request", INVALID_REQUEST)
+}
+
+/// Client credentials from HTTP Basic, else from the body.
+fn client_credentials(req: &GitlabRequest) -> Option<(String, String)> {
+    if let Some(auth) = req.header("authorization")
+        && let Some(encoded) = auth
+            .strip_prefix("Basic ")
+            .or_else(|| auth.strip_prefix("basic "))
+    {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (id, secret) = text.split_once(':')?;
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        return Some((decode(id), decode(secret)));
+    }
+    let id = req.form_param("client_id")?;
+    Some((
+        id.to_string(),
+        req.form_param("client_secret").unwrap_or("").to_string(),
+    ))
+}
+
+fn authenticate_client(twin: &GitlabTwin, req: &GitlabRequest) -> Option<OAuthApplication> {
+    let (id, secret) = client_credentials(req)?;
+    let store = twin.store();
+    let app = store.application_by_uid(&id)?;
+    // A public (non-confidential) client may omit the secret; a given secret must still match.
+    let ok = if secret.is_empty() {
+        !app.confidential
+    } else {
+        secret == app.secret.expose()
+    };
+    ok.then(|| app.clone())
+}
+
+/// `POST /oauth/token`.
+pub fn token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
+    if req.malformed_body {
+        return invalid_request();
+    }
+    let grant_type = req.form_param("grant_type").unwrap_or("");
+    match grant_type {
+        "" => invalid_request(),
+        "authorization_code" => authorization_code(twin, req),
+        "refresh_token" => refresh_token(twin, req),
+        "password" => password(twin, req),
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            UNSUPPORTED_GRANT_TYPE,
+        ),
+    }
+}
+
+fn authorization_code(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
+    let Some(code) = req.form_param("code").filter(|c| !c.is_empty()) else {
+        return invalid_request();
+    };
+    let Some(app) = authenticate_client(twin, req) else {
+        return invalid_client();
+    };
+    let redirect_uri = req.form_param("redirect_uri").unwrap_or("");
+    let mut store = twin.store();
+    let Some(grant) = store.grants.get_mut(code) else {
+        return invalid_grant();
+    };
+    let expired = grant.issued_at.elapsed() >= CODE_LIFETIME;
+    if grant.used || expired || grant.application_id != app.id {
+        return invalid_grant();
+    }
+    if grant.redirect_uri != redirect_uri {
+        return invalid_grant();
+    }
+    grant.used = true;
+    let (user_id, scopes) = (grant.user_id, grant.scopes.clone());
+    let token = new_token(app.id, user_id, scopes);
+    store.tokens.push(token.clone());
+    drop(store);
+    token_response(twin.profile(), &token)
+}
+
+fn refresh_token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
+    let Some(refresh) = req.form_param("refresh_token").filter(|c| !c.is_empty()) else {
+        return invalid_request();
+    };
+    let Some(app) = authenticate_client(twin, req) else {
+        return invalid_client();
+    };
+    let mut store = twin.store();
+    let Some(old) = store
+        .tokens
+        .iter_mut()
+        .find(|t| t.refresh_token == refresh && t.application_id == app.id && !t.revoked)
+    else {
+        return invalid_grant();
+    };
+    old.revoked = true;
+    let (user_id, scopes) = (old.user_id, old.scopes.clone());
+    let token = new_token(app.id, user_id, scopes);
+    store.tokens.push(token.clone());
+    drop(store);
+    token_response(twin.profile(), &token)
+}
+
+fn password(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
+    let (Some(login), Some(password)) = (req.form_param("username"), req.form_param("password"))
+    else {
+        return invalid_request();
+    };
+    let app_id = match client_credentials(req) {
+        Some(_) => match authenticate_client(twin, req) {
+            Some(app) => app.id,
+            None => return invalid_client(),
+        },
+        None => 0,
+    };
+    let mut store = twin.store();
+    let user_id = store
+        .user_by_login(login)
+        .filter(|u| bcrypt::verify(password, &u.encrypted_password).unwrap_or(false))
+        .map(|u| u.user.id);
+    let Some(user_id) = user_id else {
+        return invalid_grant();
+    };
+    let scope = req
+        .form_param("scope")
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or(DEFAULT_SCOPE)
+        .to_string();
+    let token = new_token(app_id, user_id, scope);
+    store.tokens.push(token.clone());
+    drop(store);
+    token_response(twin.profile(), &token)
+}
+
+fn new_token(application_id: u64, user_id: u64, scopes: String) -> AccessToken {
+    AccessToken {
+        token: random_hex(32),
+        refresh_token: random_hex(32),
+        application_id,
+        user_id,
+        scopes,
+        issued_at: Instant::now(),
+        created_at: SystemTime::now(),
+        revoked: false,
+    }
+}
+
+fn token_response(profile: Profile, token: &AccessToken) -> Response {
+    let created_at = token
+        .created_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Doorkeeper 4 (GitLab 8.x) spelled the type in lower case; Doorkeeper 5 capitalises it.
+    let token_type = match profile {
+        Profile::Gitlab8_12 => "bearer",
+        Profile::Gitlab18_11 => "Bearer",
+    };
+    let mut resp = json(
+        StatusCode::OK,
+        serde_json::json!({
+            "access_token": token.token,
+            "token_type": token_type,
+            "expires_in": TOKEN_LIFETIME.as_secs(),
+            "refresh_token": token.refresh_token,
+            "scope": token.scopes,
+            "created_at": created_at,
+        }),
+    );
+    let headers = resp.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}

@@ -1,0 +1,173 @@
+//! The emails the twin's Mattermost sends, and when: the welcome / verification email after an
+//! email sign-up (`SendWelcomeEmail`: only with `SendEmailNotifications` or
+//! `RequireEmailVerification`), and the System Console's test email (`TestEmail`). Every email goes
+//! through `mail::send_mail` with the settings current at that moment, so a Console edit takes
+//! effect on the next mail exactly as on the real server.
+//!
+//! Owns: subjects and bodies (English templates of `i18n/en.json`), the test-email config overlay
+//! and its errors (`api.admin.test_email.missing_server`, `api.admin.test_email.reenter_password`,
+//! `app.admin.test_email.failure`).
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use super::config_json::{self, FAKE_SETTING};
+use super::error::AppError;
+use super::store::User;
+use super::twin::{MailAttempt, MattermostTwin};
+use crate::config::model::EmailSettings;
+use crate::config::version::Profile;
+use crate::twin::mail::{MailerEra, OutgoingMail, send_mail_as};
+
+fn era(profile: Profile) -> MailerEra {
+    match profile {
+        Profile::Gitlab8_12 => MailerEra::Mattermost3,
+        Profile::Gitlab18_11 => MailerEra::Current,
+    }
+}
+
+/// `condenseSiteURL`: the site URL without its scheme.
+fn condensed(site_url: &str) -> String {
+    site_url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Send one mail with the current settings and record the outcome.
+async fn deliver(
+    twin: &MattermostTwin,
+    kind: &str,
+    email: &EmailSettings,
+    site_url: &str,
+    msg: OutgoingMail,
+) -> Result<(), String> {
+    let result = send_mail_as(
+        era(twin.profile),
+        email,
+        site_url,
+        &twin.address_book,
+        &twin.trusted_roots,
+        &msg,
+    )
+    .await;
+    let error = result.as_ref().err().map(|e| e.message.clone());
+    twin.record_mail(MailAttempt {
+        kind: kind.to_string(),
+        to: msg.to.clone(),
+        subject: msg.subject.clone(),
+        error: error.clone(),
+    });
+    match error {
+        None => Ok(()),
+        Some(e) => Err(e),
+    }
+}
+
+/// After an email sign-up: the welcome email (with a verification link when verification is
+/// required), sent in the background as the real server does.
+pub(crate) fn send_welcome_email(twin: &Arc<MattermostTwin>, user: &User, headers: &HeaderMap) {
+    let settings = twin.settings();
+    if !settings.email.send_email_notifications && !settings.email.require_email_verification {
+        return;
+    }
+    let site_url = twin.site_url(headers);
+    let server = condensed(&site_url);
+    let site_name = settings.team.site_name.clone();
+    let subject = format!("[{site_name}] You joined {server}");
+    let mut body = format!(
+        "<h1>Welcome to the team</h1><p>{site_name} is one place for all your team communication, searchable and available anywhere.</p>\
+         <p>You'll get more out of {site_name} when you stay in constant communication with your team.</p>\
+         <p><a href=\"{site_url}\">Open {site_name}</a></p>"
+    );
+    if !user.email_verified && settings.email.require_email_verification {
+        let token = super::store::random_string(64);
+        body.push_str(&format!(
+            "<p>Please verify your email address: <a href=\"{site_url}/do_verify_email?token={token}&amp;email={}\">Verify Email</a></p>",
+            super::error::go_query_escape(&user.email)
+        ));
+    }
+    let msg = OutgoingMail {
+        to: user.email.clone(),
+        subject,
+        html_body: body,
+    };
+    let kind = if settings.email.require_email_verification {
+        "verify"
+    } else {
+        "welcome"
+    };
+    let twin = twin.clone();
+    tokio::spawn(async move {
+        let email = twin.settings().email;
+        let _ = deliver(&twin, kind, &email, &site_url, msg).await;
+    });
+}
+
+/// `TestEmail`: the saved email settings, overlaid with the `EmailSettings` of the posted config
+/// when there is one (the System Console posts its form); a `********************************`
+/// password stands for the saved one only while server, port and user are unchanged.
+pub(crate) async fn test_email(
+    twin: &Arc<MattermostTwin>,
+    user: &User,
+    body: Option<&Value>,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
+    let saved = twin.settings();
+    let mut settings = saved.clone();
+    let posted_password_is_fake = body
+        .and_then(|b| b.get("EmailSettings"))
+        .and_then(|e| e.get("SMTPPassword"))
+        .and_then(Value::as_str)
+        == Some(FAKE_SETTING);
+    if let Some(doc) = body.filter(|b| b.get("EmailSettings").is_some()) {
+        let only_email = serde_json::json!({ "EmailSettings": doc["EmailSettings"].clone() });
+        settings = config_json::apply_json(&saved, &only_email, &[])?;
+    }
+    let email = &settings.email;
+    if email.smtp_server.is_empty() {
+        return Err(AppError::new(
+            "api.admin.test_email.missing_server",
+            "SMTP Server is required",
+            400,
+        )
+        .with_detail("Invalid or missing SMTPServer parameter in request body."));
+    }
+    if posted_password_is_fake
+        && (email.smtp_server != saved.email.smtp_server
+            || email.smtp_port != saved.email.smtp_port
+            || email.smtp_username != saved.email.smtp_username)
+    {
+        return Err(AppError::new(
+            "api.admin.test_email.reenter_password",
+            "The SMTP server, port, or username has changed. Please re-enter the SMTP password to test connection.",
+            400,
+        ));
+    }
+    let site_name = settings.team.site_name.clone();
+    let subject = match twin.profile {
+        Profile::Gitlab8_12 => format!("[{site_name}] Test email"),
+        Profile::Gitlab18_11 => "Test email".to_string(),
+    };
+    let msg = OutgoingMail {
+        to: user.email.clone(),
+        subject,
+        html_body: "<p>It appears your Mattermost email is setup correctly!</p>".to_string(),
+    };
+    let site_url = twin.site_url(headers);
+    deliver(twin, "test", email, &site_url, msg)
+        .await
+        .map_err(|e| match twin.profile {
+            Profile::Gitlab18_11 => AppError::new(
+                "app.admin.test_email.failure",
+                format!("Connection unsuccessful: {e}"),
+                500,
+            ),
+            Profile::Gitlab8_12 => {
+                AppError::new("utils.mail.send_mail.app_error", e.clone(), 500).with_detail(e)
+            }
+        })
+}

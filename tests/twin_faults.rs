@@ -1,0 +1,248 @@
+//! Each fault, seen from the outside: what the settings bring-up hands to Mattermost now point at,
+//! and what GitLab answers there when requested the way Mattermost's server requests it (plain
+//! reqwest, resolving through the address book Mattermost's server uses).
+
+mod support;
+
+use std::time::Duration;
+
+use mm_harness::config::version::Profile;
+use mm_harness::twin::bringup::{MattermostPlan, Twin, TwinHandle, TwinOptions};
+use mm_harness::twin::fault::Fault;
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::*;
+
+const GITLAB: &str = "http://gitlab.example.com";
+
+async fn start(profile: Profile, fault: Fault) -> TwinHandle {
+    let mut opts = TwinOptions::single_server(profile).with_fault(fault);
+    opts.outbound_timeout = Duration::from_millis(200);
+    Twin::start(opts).await.unwrap()
+}
+
+fn plan(h: &TwinHandle) -> &MattermostPlan {
+    h.mattermost_plan().unwrap()
+}
+
+/// Mattermost's server-side client: resolves through the outbound address book.
+fn server_client(h: &TwinHandle, timeout: Duration) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .no_proxy();
+    for e in plan(h).outbound_book.for_scheme("http") {
+        b = b.resolve(&e.host, e.addr);
+    }
+    b.build().unwrap()
+}
+
+/// Sign alice in, approve, return a code for the signup callback.
+async fn code(h: &TwinHandle, redirect_uri: &str) -> String {
+    let app = plan(h).registered_application.clone().unwrap();
+    let b = Browser::new(h.address_book(), None);
+    b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &app.uid)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("state", "s")
+        .finish();
+    let page = b
+        .get(&format!("{GITLAB}/oauth/authorize?{q}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let forms = all_forms(&page);
+    let approve = forms
+        .iter()
+        .find(|f| field(f, "_method").is_none())
+        .unwrap();
+    let resp = b
+        .post_form(&format!("{GITLAB}/oauth/authorize"), approve)
+        .await;
+    field(&query(&location(&resp)), "code").unwrap().to_string()
+}
+
+/// The token request exactly as Mattermost sends it, with the planned settings.
+async fn mattermost_token_request(
+    h: &TwinHandle,
+    code: &str,
+) -> reqwest::Result<reqwest::Response> {
+    let p = plan(h);
+    let redirect_uri = format!("{}/signup/gitlab/complete", p.settings.service.site_url);
+    server_client(h, Duration::from_millis(200))
+        .post(&p.settings.gitlab.token_endpoint)
+        .header("Accept", "application/json")
+        .form(&[
+            ("client_id", p.settings.gitlab.id.as_str()),
+            ("client_secret", p.settings.gitlab.secret.expose()),
+            ("code", code),
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", redirect_uri.as_str()),
+        ])
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn no_fault_token_request_succeeds() {
+    let h = start(Profile::Gitlab18_11, Fault::WebhooksDisabled).await;
+    let site = plan(&h).settings.service.site_url.clone();
+    let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+    let resp = mattermost_token_request(&h, &code).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_client_secret_gets_invalid_client() {
+    let h = start(Profile::Gitlab18_11, Fault::WrongClientSecret).await;
+    let p = plan(&h);
+    let app = p.registered_application.clone().unwrap();
+    assert_ne!(p.settings.gitlab.secret, app.secret);
+    assert_eq!(p.settings.gitlab.id, app.uid);
+    let code = code(
+        &h,
+        &format!("{}/signup/gitlab/complete", p.settings.service.site_url),
+    )
+    .await;
+    let resp = mattermost_token_request(&h, &code).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+}
+
+#[tokio::test]
+async fn unregistered_redirect_uri_gets_the_error_page() {
+    for profile in Profile::ALL {
+        let h = start(profile, Fault::UnregisteredRedirectUri).await;
+        let p = plan(&h);
+        let app = p.registered_application.clone().unwrap();
+        assert!(app.redirect_uris.iter().all(|u| u.starts_with("https://")));
+        let b = Browser::new(h.address_book(), None);
+        b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &p.settings.gitlab.id)
+            .append_pair(
+                "redirect_uri",
+                &format!("{}/signup/gitlab/complete", p.settings.service.site_url),
+            )
+            .finish();
+        let page = b
+            .get(&format!("{GITLAB}/oauth/authorize?{q}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("An error has occurred"));
+        assert_eq!(
+            text_of(&page, "pre").as_deref(),
+            Some("The redirect URI included is not valid.")
+        );
+    }
+}
+
+#[tokio::test]
+async fn user_api_v3_is_410_on_18_and_works_on_8_12() {
+    for (profile, expected) in [
+        (Profile::Gitlab18_11, StatusCode::GONE),
+        (Profile::Gitlab8_12, StatusCode::OK),
+    ] {
+        let h = start(profile, Fault::UserApiV3).await;
+        let p = plan(&h);
+        assert_eq!(
+            p.settings.gitlab.user_api_endpoint,
+            format!("{GITLAB}/api/v3/user")
+        );
+        let site = p.settings.service.site_url.clone();
+        let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+        let token: Value = mattermost_token_request(&h, &code)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let resp = server_client(&h, Duration::from_secs(5))
+            .get(&plan(&h).settings.gitlab.user_api_endpoint)
+            .bearer_auth(token["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), expected, "{profile}");
+    }
+}
+
+#[tokio::test]
+async fn token_endpoint_html_answers_an_html_page() {
+    let h = start(Profile::Gitlab18_11, Fault::TokenEndpointHtml).await;
+    let p = plan(&h);
+    assert_eq!(
+        p.settings.gitlab.token_endpoint,
+        format!("{GITLAB}/oauth/access_token")
+    );
+    let site = p.settings.service.site_url.clone();
+    let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+    let resp = mattermost_token_request(&h, &code).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let body = resp.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&body).is_err(), "not JSON");
+}
+
+#[tokio::test]
+async fn webhooks_disabled_turns_the_setting_off() {
+    let h = start(Profile::Gitlab18_11, Fault::WebhooksDisabled).await;
+    assert!(!plan(&h).settings.service.enable_incoming_webhooks);
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    assert!(plan(&h).settings.service.enable_incoming_webhooks);
+}
+
+#[tokio::test]
+async fn slow_endpoint_outlasts_mattermost_timeout() {
+    let h = start(Profile::Gitlab18_11, Fault::SlowEndpoint).await;
+    let site = plan(&h).settings.service.site_url.clone();
+    // The browser-facing pages are not slowed.
+    let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+    let err = mattermost_token_request(&h, &code).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+}
+
+#[tokio::test]
+async fn closed_port_refuses_mattermost_but_not_the_browser() {
+    let h = start(Profile::Gitlab18_11, Fault::ClosedPort).await;
+    let public = h
+        .address_book()
+        .lookup("http", "gitlab.example.com", 80)
+        .unwrap();
+    let outbound = plan(&h)
+        .outbound_book
+        .lookup("http", "gitlab.example.com", 80)
+        .unwrap();
+    assert_ne!(public, outbound);
+    assert!(outbound.ip().is_loopback());
+    let site = plan(&h).settings.service.site_url.clone();
+    let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+    let err = mattermost_token_request(&h, &code).await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+}
+
+#[tokio::test]
+async fn sso_faults_need_both_sides() {
+    let mut opts =
+        TwinOptions::single_server(Profile::Gitlab18_11).with_fault(Fault::WrongClientSecret);
+    opts.hosts[0].mattermost_enabled = false;
+    opts.hosts[0].mattermost_external_url = None;
+    let err = Twin::start(opts).await.unwrap_err();
+    assert!(err.to_string().contains("wrong-client-secret"), "{err}");
+}

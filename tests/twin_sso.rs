@@ -1,0 +1,461 @@
+//! Full GitLab SSO round trips through the whole twin with a plain HTTP client (reqwest with a
+//! cookie jar, scraper for forms): Mattermost's GitLab button, GitLab's sign-in and consent,
+//! back to Mattermost, which creates the user with auth service gitlab. Then each SSO fault,
+//! producing the error Mattermost documents (shared/wire/mattermost.md), per profile.
+
+mod support;
+
+use std::time::Duration;
+
+use mm_harness::config::version::Profile;
+use mm_harness::twin::bringup::{Twin, TwinHandle, TwinOptions};
+use mm_harness::twin::fault::Fault;
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::*;
+
+/// Where the GitLab button of Mattermost starts, per profile.
+fn sso_start(profile: Profile, site: &str, action: &str) -> String {
+    match profile {
+        Profile::Gitlab18_11 => format!("{site}/oauth/gitlab/{action}"),
+        Profile::Gitlab8_12 => format!("{site}/api/v3/oauth/gitlab/{action}"),
+    }
+}
+
+fn gitlab_url(h: &TwinHandle) -> String {
+    h.gitlab().unwrap().url
+}
+
+fn site(h: &TwinHandle) -> String {
+    h.mattermost_plan().unwrap().url.clone()
+}
+
+/// What the browser ended on.
+enum Outcome {
+    /// Mattermost answered the callback.
+    Callback(reqwest::Response),
+    /// GitLab stopped the flow with a page of its own (status 200).
+    GitlabPage(String),
+}
+
+/// Click "GitLab" on Mattermost, sign in to GitLab if asked, approve if asked, follow GitLab's
+/// redirect back to Mattermost, and return Mattermost's answer to the callback.
+async fn sso(
+    h: &TwinHandle,
+    b: &Browser,
+    profile: Profile,
+    action: &str,
+    user: (&str, &str),
+) -> Outcome {
+    let gitlab = gitlab_url(h);
+    let resp = b.get(&sso_start(profile, &site(h), action)).await;
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    let mut next = location(&resp);
+    assert!(
+        next.starts_with(&format!("{gitlab}/oauth/authorize?")),
+        "{next}"
+    );
+    for _ in 0..6 {
+        if !next.starts_with(&gitlab) {
+            // Back at Mattermost: the callback.
+            return Outcome::Callback(b.get(&next).await);
+        }
+        let resp = b.get(&next).await;
+        if resp.status().is_redirection() {
+            let loc = location(&resp);
+            if loc.ends_with("/users/sign_in") {
+                let signed = b.sign_in(&gitlab, user.0, user.1).await;
+                assert_eq!(signed.status(), StatusCode::FOUND, "sign-in");
+                next = location(&signed);
+            } else {
+                next = loc;
+            }
+            continue;
+        }
+        let page = resp.text().await.unwrap();
+        if page.contains("to use your account?") {
+            let forms = all_forms(&page);
+            let approve = forms
+                .iter()
+                .find(|f| field(f, "_method").is_none())
+                .expect("approve form");
+            let resp = b
+                .post_form(&format!("{gitlab}/oauth/authorize"), approve)
+                .await;
+            assert_eq!(resp.status(), StatusCode::FOUND);
+            next = location(&resp);
+        } else if let Some(href) = attr_of(&page, "a[data-testid=redirect-link]", "href") {
+            next = href;
+        } else {
+            return Outcome::GitlabPage(page);
+        }
+    }
+    panic!("SSO did not come back to Mattermost");
+}
+
+fn cookie_names(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split('=').next().map(str::to_string))
+        .collect()
+}
+
+/// A user as Mattermost 10.11's API shows it to the seeded system admin.
+async fn mattermost_user(h: &TwinHandle, username: &str) -> Option<Value> {
+    let scheme = if site(h).starts_with("https") {
+        "https"
+    } else {
+        "http"
+    };
+    let c = client_for(h.address_book(), scheme, Some(h.ca_pem()), None, false);
+    let mm = h.mattermost().unwrap();
+    let resp = c
+        .post(format!("{}/api/v4/users/login", site(h)))
+        .json(&serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "admin login");
+    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    let resp = c
+        .get(format!("{}/api/v4/users/username/{username}", site(h)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    if resp.status() == StatusCode::OK {
+        Some(resp.json().await.unwrap())
+    } else {
+        None
+    }
+}
+
+/// The callback failed with Mattermost's documented error: the `/error?message=` page it sends
+/// the browser to (a 3xx `Location` on 3.x, an HTML meta refresh on 10.x), with that status.
+async fn assert_mattermost_error(outcome: Outcome, status: StatusCode, message: &str) {
+    let resp = match outcome {
+        Outcome::Callback(r) => r,
+        Outcome::GitlabPage(p) => panic!("GitLab stopped the flow:\n{p}"),
+    };
+    let got = resp.status();
+    let target = match resp.headers().get("location") {
+        Some(l) => l.to_str().unwrap().to_string(),
+        None => {
+            // Inside <noscript>, which an HTML parser with scripting on keeps as text.
+            let body = resp.text().await.unwrap();
+            let re = regex::Regex::new(r#"http-equiv="refresh" content="0; url=([^"]+)""#).unwrap();
+            let url = re
+                .captures(&body)
+                .and_then(|c| c.get(1))
+                .unwrap_or_else(|| panic!("no error redirect in\n{body}"));
+            url.as_str().replace("&amp;", "&")
+        }
+    };
+    assert_eq!(got, status, "{target}");
+    assert!(target.contains("/error?"), "{target}");
+    assert_eq!(field(&query(&target), "message"), Some(message), "{target}");
+}
+
+#[tokio::test]
+async fn sign_up_then_log_in_through_gitlab_on_18() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), None);
+    let start = b
+        .get(&sso_start(Profile::Gitlab18_11, &site(&h), "signup"))
+        .await;
+    assert!(cookie_names(&start).contains(&"MMOAUTH".to_string()));
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab18_11,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the flow")
+    };
+    assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+    let cookies = cookie_names(&resp);
+    for c in ["MMAUTHTOKEN", "MMUSERID", "MMCSRF"] {
+        assert!(cookies.contains(&c.to_string()), "{c} in {cookies:?}");
+    }
+    let user = mattermost_user(&h, "alice").await.expect("user created");
+    assert_eq!(user["auth_service"], "gitlab");
+    assert_eq!(user["email"], "alice@example.com");
+    assert_eq!(user["first_name"], "Alice");
+    assert_eq!(user["last_name"], "Liddell");
+    // Log in later from a fresh browser: GitLab asks to sign in again, not to approve again.
+    let b2 = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b2,
+        Profile::Gitlab18_11,
+        "login",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the login")
+    };
+    assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
+}
+
+#[tokio::test]
+async fn sign_up_over_https_with_redirects_on_18() {
+    let h = Twin::start(TwinOptions::single_server_https(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), Some(h.ca_pem()));
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab18_11,
+        "signup",
+        ("bob", "Twin-bob-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the flow")
+    };
+    assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+    let user = mattermost_user(&h, "bob").await.expect("user created");
+    assert_eq!(user["auth_service"], "gitlab");
+}
+
+async fn faulted(profile: Profile, fault: Fault, https: bool) -> TwinHandle {
+    let mut opts = if https {
+        TwinOptions::single_server_https(profile)
+    } else {
+        TwinOptions::single_server(profile)
+    };
+    opts.outbound_timeout = Duration::from_millis(300);
+    Twin::start(opts.with_fault(fault)).await.unwrap()
+}
+
+#[tokio::test]
+async fn wrong_client_secret_is_bad_response_from_token_request() {
+    let h = faulted(Profile::Gitlab18_11, Fault::WrongClientSecret, false).await;
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab18_11,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Bad response from token request.",
+    )
+    .await;
+    assert!(mattermost_user(&h, "alice").await.is_none());
+}
+
+#[tokio::test]
+async fn token_endpoint_html_is_bad_response_from_token_request() {
+    let h = faulted(Profile::Gitlab18_11, Fault::TokenEndpointHtml, false).await;
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab18_11,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Bad response from token request.",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn user_api_v3_is_invalid_response_on_18() {
+    let h = faulted(Profile::Gitlab18_11, Fault::UserApiV3, false).await;
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab18_11,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Received invalid response from OAuth service provider.",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unregistered_redirect_uri_stops_at_gitlab() {
+    for profile in Profile::ALL {
+        let h = faulted(profile, Fault::UnregisteredRedirectUri, false).await;
+        let b = Browser::new(h.address_book(), None);
+        match sso(&h, &b, profile, "signup", ("alice", "Twin-alice-pass1")).await {
+            Outcome::GitlabPage(page) => {
+                assert!(page.contains("An error has occurred"), "{page}");
+                assert!(page.contains("The redirect URI included is not valid."));
+            }
+            Outcome::Callback(r) => panic!("Mattermost got a callback: {}", r.status()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_endpoint_and_closed_port_are_token_request_failed() {
+    for fault in [Fault::SlowEndpoint, Fault::ClosedPort] {
+        let h = faulted(Profile::Gitlab18_11, fault, false).await;
+        let b = Browser::new(h.address_book(), None);
+        let outcome = sso(
+            &h,
+            &b,
+            Profile::Gitlab18_11,
+            "signup",
+            ("alice", "Twin-alice-pass1"),
+        )
+        .await;
+        assert_mattermost_error(
+            outcome,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Token request failed.",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn certificate_faults_are_token_request_failed() {
+    for fault in [
+        Fault::ExpiredCertificate,
+        Fault::WrongHostCertificate,
+        Fault::UntrustedCertificate,
+    ] {
+        let h = faulted(Profile::Gitlab18_11, fault, true).await;
+        // The person clicks through GitLab's certificate warning; Mattermost's server cannot.
+        let b = Browser::insecure(h.address_book());
+        let outcome = sso(
+            &h,
+            &b,
+            Profile::Gitlab18_11,
+            "signup",
+            ("alice", "Twin-alice-pass1"),
+        )
+        .await;
+        assert_mattermost_error(
+            outcome,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Token request failed.",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn sign_up_then_log_in_through_gitlab_on_8_12() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab8_12,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the flow")
+    };
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
+    let users = h.mattermost().unwrap().twin.users();
+    let alice = users
+        .iter()
+        .find(|u| u.username == "alice")
+        .expect("user created");
+    assert_eq!(alice.auth_service, "gitlab");
+    assert_eq!(alice.auth_data, "2");
+    // Omnibus 8.12 pointed Mattermost at /api/v3/user, which GitLab 8.12 serves.
+    assert!(
+        h.mattermost_plan()
+            .unwrap()
+            .settings
+            .gitlab
+            .user_api_endpoint
+            .ends_with("/api/v3/user")
+    );
+    // Logging in again: GitLab 8.12 redirects straight back (approved before, Doorkeeper 4).
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab8_12,
+        "login",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the login")
+    };
+    assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
+    assert_eq!(h.mattermost().unwrap().twin.users().len(), users.len());
+}
+
+/// Mattermost 3.4 never checked the token reply's status: each fault shows as 3.x reads it.
+#[tokio::test]
+async fn sso_faults_on_8_12() {
+    for (fault, message) in [
+        (Fault::WrongClientSecret, "Bad token type."),
+        (Fault::TokenEndpointHtml, "Bad response from token request."),
+        (Fault::SlowEndpoint, "Token request failed."),
+        (Fault::ClosedPort, "Token request failed."),
+    ] {
+        let h = faulted(Profile::Gitlab8_12, fault, false).await;
+        let b = Browser::new(h.address_book(), None);
+        let outcome = sso(
+            &h,
+            &b,
+            Profile::Gitlab8_12,
+            "signup",
+            ("alice", "Twin-alice-pass1"),
+        )
+        .await;
+        assert_mattermost_error(outcome, StatusCode::TEMPORARY_REDIRECT, message).await;
+        assert!(
+            h.mattermost()
+                .unwrap()
+                .twin
+                .users()
+                .iter()
+                .all(|u| u.username != "alice"),
+            "{fault}"
+        );
+    }
+    // The seed's /api/v3/user is right on 8.12: the fault changes nothing.
+    let h = faulted(Profile::Gitlab8_12, Fault::UserApiV3, false).await;
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab8_12,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Outcome::Callback(ref r) if r.headers().get("location").is_some_and(|l| !l.to_str().unwrap().contains("/error")))
+    );
+}
