@@ -12,6 +12,8 @@
 
 use crate::diag::{Diagnostic, Location, SourceFile, Span};
 
+use super::keys::is_secret_name;
+use super::model::REDACTED;
 use super::rb_lex::{Tok, Token, lex};
 
 /// A literal value in a gitlab.rb, or an expression kept as written.
@@ -177,6 +179,7 @@ pub struct RbDocument {
     settings: Vec<RbSetting>,
     unevaluated: Vec<RbUnevaluated>,
     diagnostics: Vec<Diagnostic>,
+    secrets: Vec<String>,
 }
 
 impl RbDocument {
@@ -199,6 +202,11 @@ impl RbDocument {
         self.diagnostics
             .iter()
             .any(|d| d.severity == crate::diag::Severity::Error)
+    }
+    /// The literal values assigned to secret keys (`*secret*`, `*password*`, ... and secret-named
+    /// hash entries), for scrubbing them from any text shown to a user.
+    pub fn secret_values(&self) -> &[String] {
+        &self.secrets
     }
     /// Where a span is, as file:line:column.
     pub fn locate(&self, span: Span) -> Location {
@@ -263,11 +271,74 @@ pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
     p.run();
     diagnostics.append(&mut p.diagnostics);
     diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+    let mut secrets = Vec::new();
+    for s in &p.settings {
+        let secret = s.target.keys().iter().any(|k| is_secret_name(k));
+        collect_secrets(&s.value.value, secret, &mut secrets);
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    for d in &mut diagnostics {
+        scrub_diagnostic(d, &secrets);
+    }
     RbDocument {
         file: file.clone(),
         settings: p.settings,
         unevaluated: p.unevaluated,
         diagnostics,
+        secrets,
+    }
+}
+
+/// Secret literal texts inside a value (`secret`: the value itself is a secret).
+fn collect_secrets(v: &RbValue, secret: bool, out: &mut Vec<String>) {
+    match v {
+        RbValue::Array(items) => {
+            for n in items {
+                collect_secrets(&n.value, secret, out);
+            }
+        }
+        RbValue::Hash(pairs) => {
+            for p in pairs {
+                let key_secret = secret || is_secret_name(&p.key.value.key_name());
+                collect_secrets(&p.value.value, key_secret, out);
+            }
+        }
+        RbValue::Nil | RbValue::Bool(_) => {}
+        other if secret => {
+            let text = other.to_ruby_s();
+            for line in text.lines() {
+                let line = line.trim();
+                if !line.is_empty() {
+                    out.push(line.to_string());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replace every secret text in `text` with the redaction marker.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if !s.is_empty() && out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
+/// Scrub a diagnostic's message, label, hint and source line.
+pub fn scrub_diagnostic(d: &mut Diagnostic, secrets: &[String]) {
+    if secrets.is_empty() {
+        return;
+    }
+    d.message = scrub(&d.message, secrets);
+    d.label = d.label.as_deref().map(|l| scrub(l, secrets));
+    d.hint = d.hint.as_deref().map(|h| scrub(h, secrets));
+    if let Some(loc) = &mut d.location {
+        loc.source_line = scrub(&loc.source_line, secrets);
     }
 }
 

@@ -15,7 +15,9 @@ use super::effective::{
     EffectiveConfig, EffectiveSetting, SettingSource, TYPED_FIELDS, apply_typed, typed_field,
     typed_value,
 };
-use super::gitlab_rb::{RbDocument, RbSetting, RbValue, SettingTarget, parse_gitlab_rb};
+use super::gitlab_rb::{
+    RbDocument, RbSetting, RbValue, SettingTarget, parse_gitlab_rb, scrub_diagnostic,
+};
 use super::keys::{
     FieldDef, KeyStatus, KeyTable, TemplatePart, env_var_for_path, is_secret_name, key_status,
 };
@@ -768,6 +770,10 @@ impl<'d> Resolver<'d> {
     }
 
     fn finish(mut self) -> Resolved {
+        let secrets = self.doc.secret_values();
+        for d in &mut self.diags {
+            scrub_diagnostic(d, secrets);
+        }
         self.diags
             .sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
         Resolved {
