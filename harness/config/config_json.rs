@@ -33,7 +33,7 @@ pub enum ConfigErrorKind {
 #[error("{kind}: {}", diagnostic.message)]
 pub struct ConfigError {
     pub kind: ConfigErrorKind,
-    pub diagnostic: Diagnostic,
+    pub diagnostic: Box<Diagnostic>,
 }
 
 /// One `Section.Field` of a config.json.
@@ -166,16 +166,18 @@ pub fn read_config_json(file: &SourceFile) -> Result<ConfigJson, ConfigError> {
             }
             return Err(ConfigError {
                 kind: ConfigErrorKind::InvalidJson,
-                diagnostic,
+                diagnostic: Box::new(diagnostic),
             });
         }
     };
     let Value::Object(sections) = root else {
         return Err(ConfigError {
             kind: ConfigErrorKind::NotAnObject,
-            diagnostic: Diagnostic::error("json.shape", "config.json is not a JSON object")
-                .at(file, Span::new(0, file.text().len().min(1)))
-                .with_label("expected `{ \"ServiceSettings\": { ... }, ... }`"),
+            diagnostic: Box::new(
+                Diagnostic::error("json.shape", "config.json is not a JSON object")
+                    .at(file, Span::new(0, file.text().len().min(1)))
+                    .with_label("expected `{ \"ServiceSettings\": { ... }, ... }`"),
+            ),
         });
     };
     let spans = field_key_spans(file.text());
