@@ -318,13 +318,35 @@ fn collect_secrets(v: &RbValue, secret: bool, out: &mut Vec<String>) {
     }
 }
 
-/// Replace every secret text in `text` with the redaction marker.
+/// Replace every secret text in `text` with the redaction marker. An occurrence inside a longer
+/// word is left alone (the seed's example password `password` must not eat the key name
+/// `email_smtp_password`); a secret standing alone, quoted or inside a URL is replaced.
 pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     let mut out = text.to_string();
     for s in secrets {
-        if !s.is_empty() && out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), REDACTED);
+        if s.is_empty() || !out.contains(s.as_str()) {
+            continue;
         }
+        let mut result = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        let mut before: Option<char> = None;
+        while let Some(i) = rest.find(s.as_str()) {
+            let prev = rest[..i].chars().last().or(before);
+            let next = rest[i + s.len()..].chars().next();
+            let inside_word =
+                (word(prev) && word(s.chars().next())) || (word(next) && word(s.chars().last()));
+            result.push_str(&rest[..i]);
+            if inside_word {
+                result.push_str(s);
+            } else {
+                result.push_str(REDACTED);
+            }
+            before = s.chars().last();
+            rest = &rest[i + s.len()..];
+        }
+        result.push_str(rest);
+        out = result;
     }
     out
 }
