@@ -399,7 +399,10 @@ impl<'a> Lexer<'a> {
                     "this string is never closed",
                     &format!("add the closing {} quote", quote as char),
                 );
+                // The rest of the line stands in for the broken string, so the statement ends here.
                 self.pos = resume;
+                let text = self.src[start..resume].to_string();
+                self.push(Tok::Other(text), start);
                 return;
             }
             let c = self.peek(0);
@@ -678,7 +681,7 @@ impl<'a> Lexer<'a> {
                 let next = (end + 1).min(self.src.len());
                 if candidate == h.tag {
                     terminated = true;
-                    at = next;
+                    at = end; // the terminator line's own newline is lexed as usual
                     break;
                 }
                 lines.push(line);
