@@ -204,7 +204,11 @@ pub fn read_config_json(file: &SourceFile) -> Result<ConfigJson, ConfigError> {
                 ConfigEntry {
                     path: format!("{section}.{field}"),
                     value: value.clone(),
-                    location: file.locate(span),
+                    location: {
+                        let mut loc = file.locate(span);
+                        loc.source_line = scrub_json_line(&loc.source_line);
+                        loc
+                    },
                 },
             ));
         }
@@ -289,7 +293,9 @@ impl Drift {
             "move the change into gitlab.rb ({}) or revert it in the System Console",
             self.source.describe()
         ));
-        d.location = Some(self.config_location.clone());
+        let mut loc = self.config_location.clone();
+        loc.source_line = scrub_json_line(&loc.source_line);
+        d.location = Some(loc);
         if self.secret {
             let secrets: Vec<String> = [&self.expected, &self.actual]
                 .into_iter()
