@@ -8,6 +8,7 @@
 //! Owns: [`resolve`] / [`resolve_document`] and [`Resolved`]. Pure: no I/O.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -560,7 +561,7 @@ impl<'d> Resolver<'d> {
             .table
             .and_then(|t| t.mattermost_key(key))
             .and_then(|k| k.default)
-            .map(default_value)
+            .map(cached_default)
             .unwrap_or(RbValue::Nil);
         (
             default,
@@ -799,6 +800,23 @@ fn url_host(url: &str) -> Option<String> {
     url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
+}
+
+/// An attribute default's Ruby text as a value, parsed once per process.
+fn cached_default(text: &'static str) -> RbValue {
+    static CACHE: OnceLock<HashMap<&'static str, RbValue>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        KeyTable::all()
+            .iter()
+            .flat_map(|t| t.mattermost.iter())
+            .filter_map(|k| k.default)
+            .map(|d| (d, default_value(d)))
+            .collect()
+    });
+    cache
+        .get(text)
+        .cloned()
+        .unwrap_or_else(|| default_value(text))
 }
 
 /// An attribute default's Ruby text as a value.
