@@ -10,7 +10,8 @@ use mm_harness::config::{parse_gitlab_rb, resolve};
 use mm_harness::diag::SourceFile;
 
 fn template() -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/gitlab.rb.template-18.11");
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/gitlab.rb.template-18.11");
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
 

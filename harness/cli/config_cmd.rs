@@ -75,7 +75,6 @@ fn read_source(path: &Path) -> Result<SourceFile, Exit> {
 struct ExplainReport<'a> {
     file: &'a str,
     gitlab_version: Version,
-    mattermost_version: Option<Version>,
     era: KeyEra,
     host: &'a HostSettings,
     settings: Vec<&'a EffectiveSetting>,
@@ -131,10 +130,6 @@ fn explain(args: &ExplainArgs) -> Exit {
             let report = ExplainReport {
                 file: file.name(),
                 gitlab_version: args.gitlab_version,
-                mattermost_version: resolved
-                    .host
-                    .mattermost_enabled
-                    .then_some(resolved.host.mattermost.version),
                 era: resolved.era,
                 host: &resolved.host,
                 settings: shown_settings(&resolved, args.all),
@@ -196,11 +191,15 @@ pub fn human_report(file: &SourceFile, r: &Resolved, drifted: &[Drift], all: boo
     let h = &r.host;
     let _ = writeln!(
         out,
-        "{} for GitLab {} (Mattermost {}): {}",
+        "{} for GitLab {}: {}",
         file.name(),
         h.gitlab_version,
-        h.mattermost.version,
         era_text(r.era)
+    );
+    let _ = writeln!(
+        out,
+        "  twin profile: {} (Mattermost {})",
+        h.profile, h.mattermost.version
     );
     let _ = writeln!(
         out,
