@@ -11,7 +11,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::effective::{SettingSource, go_parse_bool, value_text};
+use super::effective::{SettingSource, go_parse_bool, is_empty_value, value_text};
 use super::gitlab_rb::scrub_diagnostic;
 use super::keys::is_secret_name;
 use super::model::REDACTED;
@@ -251,7 +251,7 @@ pub struct Drift {
 }
 
 fn shown(v: &Value, secret: bool) -> String {
-    if secret && !matches!(v, Value::Null) && v.as_str() != Some("") {
+    if secret && !is_empty_value(v) {
         return REDACTED.to_string();
     }
     match v {

@@ -91,8 +91,15 @@ impl EffectiveSetting {
     }
 }
 
-fn is_empty_value(v: &Value) -> bool {
-    matches!(v, Value::Null) || v.as_str().is_some_and(str::is_empty)
+/// Empty values (nothing to hide) print as themselves even for secret settings.
+pub(crate) fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
 }
 
 impl Serialize for EffectiveSetting {
