@@ -45,11 +45,21 @@ pub struct ConfigEntry {
     pub location: Location,
 }
 
-/// A parsed config.json.
-#[derive(Debug, Clone)]
+/// A parsed config.json. Its `Debug` lists paths only (values may be secrets).
+#[derive(Clone)]
 pub struct ConfigJson {
     file: SourceFile,
     entries: Vec<ConfigEntry>,
+}
+
+impl std::fmt::Debug for ConfigJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<&str> = self.entries.iter().map(|e| e.path.as_str()).collect();
+        f.debug_struct("ConfigJson")
+            .field("file", &self.file.name())
+            .field("entries", &paths)
+            .finish()
+    }
 }
 
 impl ConfigJson {
@@ -233,7 +243,8 @@ pub enum DriftConsequence {
 }
 
 /// A setting config.json holds differently from what gitlab.rb makes omnibus set.
-#[derive(Debug, Clone, PartialEq)]
+/// `Debug`, `Serialize` and the diagnostic redact secret values.
+#[derive(Clone, PartialEq)]
 pub struct Drift {
     /// `Section.Field` as spelled in config.json.
     pub path: String,
@@ -305,6 +316,20 @@ impl Drift {
             scrub_diagnostic(&mut d, &secrets);
         }
         d
+    }
+}
+
+impl std::fmt::Debug for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drift")
+            .field("path", &self.path)
+            .field("expected", &format_args!("{}", self.expected_display()))
+            .field("actual", &format_args!("{}", self.actual_display()))
+            .field("secret", &self.secret)
+            .field("source", &self.source)
+            .field("config_location", &self.config_location.to_string())
+            .field("consequence", &self.consequence)
+            .finish()
     }
 }
 

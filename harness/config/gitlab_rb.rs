@@ -173,13 +173,26 @@ pub struct RbUnevaluated {
 }
 
 /// A parsed gitlab.rb: its settings in file order, what was left unevaluated, and diagnostics.
-#[derive(Debug, Clone)]
+/// Its `Debug` prints a summary, never values (they may be secrets).
+#[derive(Clone)]
 pub struct RbDocument {
     file: SourceFile,
     settings: Vec<RbSetting>,
     unevaluated: Vec<RbUnevaluated>,
     diagnostics: Vec<Diagnostic>,
     secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for RbDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let targets: Vec<String> = self.settings.iter().map(|s| s.target.to_string()).collect();
+        f.debug_struct("RbDocument")
+            .field("file", &self.file.name())
+            .field("settings", &targets)
+            .field("unevaluated", &self.unevaluated.len())
+            .field("diagnostics", &self.diagnostics)
+            .finish()
+    }
 }
 
 impl RbDocument {
