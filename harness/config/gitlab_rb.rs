@@ -1240,6 +1240,16 @@ mod tests {
     }
 
     #[test]
+    fn crlf_and_byte_order_mark() {
+        let doc = parse(
+            "\u{feff}external_url 'http://x'\r\nmattermost['a'] = <<-EOS\r\n  b\r\n  EOS\r\n",
+        );
+        assert!(doc.diagnostics().is_empty(), "{:?}", doc.diagnostics());
+        assert_eq!(doc.settings()[0].target.to_string(), "external_url");
+        assert_eq!(doc.settings()[1].value.value, s("  b\n"));
+    }
+
+    #[test]
     fn later_settings_win_in_get() {
         let doc = parse("a['b'] = 1\na['b'] = 2\n");
         assert_eq!(

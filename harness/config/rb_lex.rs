@@ -156,6 +156,10 @@ impl<'a> Lexer<'a> {
     }
 
     fn run(&mut self) {
+        // A UTF-8 byte-order mark (editors on Windows write one) is not part of the first name.
+        if self.src.starts_with('\u{feff}') {
+            self.pos = '\u{feff}'.len_utf8();
+        }
         while self.pos < self.bytes.len() {
             let c = self.peek(0);
             let start = self.pos;
