@@ -422,3 +422,76 @@ fn mm_env_for_a_standalone_image_redacts_secrets_in_display() {
             .all(|e| e.name != "MM_SERVICESETTINGS_LISTENADDRESS")
     );
 }
+
+#[test]
+fn seed_https_snippet_fills_mattermost_nginx() {
+    let text = r#"mattermost_external_url 'https://mattermost.gitlab.example'
+
+mattermost_nginx['redirect_http_to_https'] = true
+mattermost_nginx['ssl_certificate'] = "/etc/gitlab/ssl/mattermost-nginx.crt"
+mattermost_nginx['ssl_certificate_key'] = "/etc/gitlab/ssl/mattermost-nginx.key"
+mattermost['service_use_ssl'] = true
+nginx['listen_port'] = 8080
+mattermost_nginx['listen_port'] = "not-a-port"
+"#;
+    for v in ["8.12", "10.8", "18.11"] {
+        let r = run(text, v);
+        let n = &r.host.mattermost_nginx;
+        assert!(n.enable && n.redirect_http_to_https, "{v}");
+        assert_eq!(
+            n.ssl_certificate.as_deref(),
+            Some("/etc/gitlab/ssl/mattermost-nginx.crt"),
+            "{v}"
+        );
+        assert_eq!(
+            n.ssl_certificate_key.as_deref(),
+            Some("/etc/gitlab/ssl/mattermost-nginx.key"),
+            "{v}"
+        );
+        assert_eq!(n.listen_port, None, "{v}");
+        assert_eq!(r.host.gitlab_nginx.listen_port, Some(8080), "{v}");
+        assert_eq!(codes(&r, "config.bad-port"), vec![8], "{v}");
+        assert!(
+            codes(&r, "config.unknown-key").is_empty(),
+            "{v}: {:?}",
+            r.diagnostics
+        );
+        assert_eq!(
+            r.host.mattermost.service.site_url,
+            "https://mattermost.gitlab.example"
+        );
+    }
+}
+
+#[test]
+fn ruby_truthiness_of_non_booleans_is_warned() {
+    let r = run(
+        "gitlab_rails['enable'] = \"false\"\nmattermost['enable'] = nil\nmattermost_external_url 'http://m.example.com'\n",
+        "18.11",
+    );
+    assert!(r.host.gitlab_rails_enabled, "a string is true in Ruby");
+    assert_eq!(codes(&r, "config.not-a-boolean"), vec![1]);
+    assert!(
+        r.host.mattermost_enabled,
+        "omnibus: enable = true if enable.nil? (with a URL)"
+    );
+    let off = run(
+        "mattermost_external_url 'http://m.example.com'\nmattermost['enable'] = false\n",
+        "18.11",
+    );
+    assert!(!off.host.mattermost_enabled);
+}
+
+#[test]
+fn register_as_oauth_app_is_read() {
+    let r = run(
+        "mattermost_external_url 'http://m.example.com'\nmattermost['register_as_oauth_app'] = false\n",
+        "18.11",
+    );
+    assert!(!r.host.register_as_oauth_app);
+    assert!(
+        run("mattermost_external_url 'http://m.example.com'\n", "18.11")
+            .host
+            .register_as_oauth_app
+    );
+}

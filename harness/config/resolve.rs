@@ -329,7 +329,11 @@ impl<'d> Resolver<'d> {
                     return;
                 }
                 if first == "enable" {
-                    self.explicit_mattermost_enable = self.bool_of(s);
+                    // omnibus: `enable = true if enable.nil?` — nil leaves the choice to the URL.
+                    self.explicit_mattermost_enable = match s.value.value {
+                        RbValue::Nil => None,
+                        _ => self.bool_of(s),
+                    };
                 }
                 if first == "register_as_oauth_app"
                     && let Some(b) = self.bool_of(s)
