@@ -495,3 +495,23 @@ fn register_as_oauth_app_is_read() {
             .register_as_oauth_app
     );
 }
+
+#[test]
+fn keys_from_later_releases_do_nothing_on_older_ones() {
+    let r = run(
+        "mattermost['service_enable_api_team_deletion'] = false\n",
+        "8.12",
+    );
+    assert_eq!(codes(&r, "config.key-not-yet"), vec![1]);
+    assert!(codes(&r, "config.dropped-key").is_empty());
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "config.key-not-yet")
+        .unwrap();
+    assert!(
+        d.render().contains("known in GitLab 18.11"),
+        "{}",
+        d.render()
+    );
+}

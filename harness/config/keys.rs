@@ -121,6 +121,9 @@ pub enum KeyStatus {
         setting: Option<&'static str>,
         env_var: Option<String>,
     },
+    /// A later release line added it; this older one ignores it. `first` is the first table that
+    /// has it.
+    NotYet { first: &'static str },
     /// Bundled Mattermost is gone (GitLab 19.0+): any `mattermost[...]` key stops reconfigure.
     Removed,
     /// No release line knows it. `suggestion`: the closest known key; `note`: why it is a common
@@ -163,11 +166,13 @@ pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
         return KeyStatus::Known;
     }
     if root == "mattermost" {
-        // Newest table first: where was it last known?
-        for older in KeyTable::all().into_iter().rev() {
-            if older.source == table.source {
-                continue;
-            }
+        let all = KeyTable::all();
+        let here = all
+            .iter()
+            .position(|t| t.source == table.source)
+            .unwrap_or(0);
+        // Older tables, newest first: where was it last known?
+        for older in all[..here].iter().rev() {
             if let Some(def) = older.mattermost_key(key) {
                 let setting = def.feeds.first().copied();
                 let env_var = setting.map(env_var_for_path);
@@ -177,6 +182,14 @@ pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
                     env_var,
                 };
             }
+        }
+        if let Some(newer) = all[here + 1..]
+            .iter()
+            .find(|t| t.mattermost_key(key).is_some())
+        {
+            return KeyStatus::NotYet {
+                first: newer.source,
+            };
         }
         if let Some((_, mm)) = GITLAB_SMTP_CONFUSABLES.iter().find(|(g, _)| *g == key) {
             let suggestion = known.iter().copied().find(|k| k == mm).or_else(|| {
@@ -289,6 +302,14 @@ mod tests {
         assert_eq!(
             key_status("mattermost", "gitlab_id", v("19.0")),
             KeyStatus::Removed
+        );
+        assert_eq!(
+            key_status("mattermost", "service_enable_api_team_deletion", v("8.12")),
+            KeyStatus::NotYet { first: "18.11" }
+        );
+        assert_eq!(
+            key_status("mattermost", "service_websocket_url", v("8.12")),
+            KeyStatus::NotYet { first: "10.8" }
         );
     }
 

@@ -296,6 +296,22 @@ impl<'d> Resolver<'d> {
                 );
                 return;
             }
+            KeyStatus::NotYet { first: newer } => {
+                self.warn(
+                    "config.key-not-yet",
+                    format!(
+                        "`{root}['{first}']` does nothing on GitLab {}",
+                        self.version
+                    ),
+                    key_span,
+                    format!("omnibus added this key later (it is known in GitLab {newer})"),
+                    Some(format!(
+                        "check the key list of GitLab {}'s gitlab.rb template",
+                        self.version
+                    )),
+                );
+                return;
+            }
             KeyStatus::Unknown { suggestion, note } => {
                 let source = self.table.map(|t| t.source).unwrap_or("?");
                 let mut hint = suggestion.map(|m| format!("did you mean `{m}`?"));
