@@ -515,3 +515,14 @@ fn keys_from_later_releases_do_nothing_on_older_ones() {
         d.render()
     );
 }
+
+#[test]
+fn disabled_secrets_file_stops_automatic_oauth_registration() {
+    let text = "external_url 'http://gitlab.example.com'\nmattermost_external_url 'http://mattermost.example.com'\npackage['generate_secrets_json_file'] = false\n";
+    let r = run(text, "18.11");
+    assert!(!r.host.register_as_oauth_app);
+    assert_eq!(codes(&r, "config.no-oauth-registration"), vec![3]);
+    let on = run(&text.replace("= false", "= true"), "18.11");
+    assert!(on.host.register_as_oauth_app);
+    assert!(codes(&on, "config.no-oauth-registration").is_empty());
+}

@@ -106,6 +106,8 @@ struct Resolver<'d> {
     /// `mattermost['env']` entries in file order: (name, value, location).
     env: Vec<(String, RbValue, Location)>,
     explicit_mattermost_enable: Option<bool>,
+    /// `package['generate_secrets_json_file'] = false` (and where): no automatic OAuth registration.
+    secrets_json_disabled: Option<(bool, Span)>,
     effective: EffectiveConfig,
 }
 
@@ -125,6 +127,7 @@ impl<'d> Resolver<'d> {
             derived: HashMap::new(),
             env: Vec::new(),
             explicit_mattermost_enable: None,
+            secrets_json_disabled: None,
             effective: EffectiveConfig::default(),
         }
     }
@@ -252,6 +255,9 @@ impl<'d> Resolver<'d> {
         match key_status(root, first, self.version) {
             KeyStatus::Known => {}
             KeyStatus::Unchecked => {
+                if root == "package" && keys == ["generate_secrets_json_file"] {
+                    self.secrets_json_disabled = self.bool_of(s).map(|b| (!b, s.span));
+                }
                 self.check_root(root, s);
                 return;
             }
@@ -461,6 +467,22 @@ impl<'d> Resolver<'d> {
         let url_setting = self.doc.get("mattermost_external_url", &[]);
         let url_loc = url_setting.map(|s| self.doc.locate(s.span));
         self.host.mattermost_enabled = self.explicit_mattermost_enable.unwrap_or(mm_url.is_some());
+        // parse_automatic_oauth_registration: no gitlab-secrets.json, no automatic registration.
+        if self.host.mattermost_enabled
+            && let Some((true, span)) = self.secrets_json_disabled
+        {
+            self.host.register_as_oauth_app = false;
+            self.warn(
+                "config.no-oauth-registration",
+                "Mattermost will not be registered as an OAuth application automatically".into(),
+                span,
+                "writing gitlab-secrets.json is disabled, so omnibus skips the registration".into(),
+                Some(
+                    "create the OAuth application by hand and set the mattermost['gitlab_*'] keys"
+                        .into(),
+                ),
+            );
+        }
         let Some(mm_url) = mm_url else {
             return;
         };
