@@ -1073,6 +1073,8 @@ mod tests {
             panic!()
         };
         assert_eq!(words[1].value, s("postgres"));
+        assert_eq!(value("%q(it's raw)"), s("it's raw"));
+        assert_eq!(value("%Q[plain]"), s("plain"));
         let RbValue::Array(syms) = value("%i[a b]") else {
             panic!()
         };

@@ -1,6 +1,6 @@
 //! The tokenizer of the gitlab.rb Ruby subset: identifiers, constants, labels (`key:`), symbols,
 //! single/double-quoted strings with Ruby's escapes (interpolation is detected, not evaluated),
-//! heredocs, `%w()`/`%i()` word arrays, integers, floats, punctuation and any other operator
+//! heredocs, `%q()`/`%Q()` strings (no nested delimiters, no escapes), `%w()`/`%i()` word arrays, integers, floats, punctuation and any other operator
 //! characters. Comments (`# ...` and `=begin`/`=end`) are skipped; `\` before a newline joins lines.
 //!
 //! Owns: turning text into [`Token`]s with byte spans. It never fails: a lexical problem
@@ -183,7 +183,7 @@ impl<'a> Lexer<'a> {
                 b'0'..=b'9' => self.lex_number(),
                 b':' => self.lex_colon(),
                 b'%' if !self.prev_is_value()
-                    && matches!(self.peek(1), b'w' | b'W' | b'i' | b'I') =>
+                    && matches!(self.peek(1), b'w' | b'W' | b'i' | b'I' | b'q' | b'Q') =>
                 {
                     self.lex_words()
                 }
@@ -563,7 +563,8 @@ impl<'a> Lexer<'a> {
 
     fn lex_words(&mut self) {
         let start = self.pos;
-        let symbols = matches!(self.peek(1), b'i' | b'I');
+        let kind = self.peek(1);
+        let symbols = matches!(kind, b'i' | b'I');
         let open = self.peek(2);
         let close = match open {
             b'(' => b')',
@@ -582,9 +583,25 @@ impl<'a> Lexer<'a> {
         match self.src[self.pos..].find(close as char) {
             Some(i) => {
                 let body = &self.src[self.pos..self.pos + i];
-                let words = body.split_whitespace().map(str::to_string).collect();
                 self.pos += i + 1;
-                self.push(Tok::Words { words, symbols }, start);
+                match kind {
+                    // `%q(...)` is a single-quoted string, `%Q(...)` a double-quoted one.
+                    b'q' | b'Q' => {
+                        let interpolated = kind == b'Q' && body.contains("#{");
+                        self.push(
+                            Tok::Str {
+                                value: body.to_string(),
+                                interpolated,
+                                body_end: None,
+                            },
+                            start,
+                        );
+                    }
+                    _ => {
+                        let words = body.split_whitespace().map(str::to_string).collect();
+                        self.push(Tok::Words { words, symbols }, start);
+                    }
+                }
             }
             None => {
                 let resume = self.line_end(start);
