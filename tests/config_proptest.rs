@@ -41,6 +41,8 @@ fn ruby_soup() -> impl Strategy<Value = String> {
         "EOS",
         "X",
         "%w(",
+        "%q(",
+        "%Q{",
         "%i[",
         "true",
         "nil",
