@@ -235,41 +235,40 @@ impl RbDocument {
     }
 }
 
-const BLOCK_OPENERS: &[&str] = &[
-    "if", "unless", "while", "until", "case", "begin", "def", "class", "module", "for",
-];
-const KEYWORDS: &[&str] = &[
-    "if",
-    "unless",
-    "while",
-    "until",
-    "case",
-    "begin",
-    "def",
-    "class",
-    "module",
-    "for",
-    "do",
-    "end",
-    "then",
-    "else",
-    "elsif",
-    "when",
-    "rescue",
-    "ensure",
-    "and",
-    "or",
-    "not",
-    "return",
-    "yield",
-    "require",
-    "require_relative",
-    "include",
-    "puts",
-    "raise",
-    "lambda",
-    "proc",
-];
+/// Keywords that open a block closed by `end` when they start a statement.
+fn is_block_opener(word: &str) -> bool {
+    matches!(
+        word,
+        "if" | "unless" | "while" | "until" | "case" | "begin" | "def" | "class" | "module" | "for"
+    )
+}
+
+/// Ruby keywords and common calls that never start a setting.
+fn is_keyword(word: &str) -> bool {
+    is_block_opener(word)
+        || matches!(
+            word,
+            "do" | "end"
+                | "then"
+                | "else"
+                | "elsif"
+                | "when"
+                | "rescue"
+                | "ensure"
+                | "and"
+                | "or"
+                | "not"
+                | "return"
+                | "yield"
+                | "require"
+                | "require_relative"
+                | "include"
+                | "puts"
+                | "raise"
+                | "lambda"
+                | "proc"
+        )
+}
 
 /// Parse a gitlab.rb. Never fails: problems are in [`RbDocument::diagnostics`].
 pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
@@ -434,7 +433,7 @@ impl<'a> Parser<'a> {
             }
             // Conditionals, loops, definitions and `do ... end` blocks: keep the whole block.
             let opens_block = match &stmt[0].tok {
-                Tok::Ident(w) => BLOCK_OPENERS.contains(&w.as_str()),
+                Tok::Ident(w) => is_block_opener(w),
                 _ => false,
             } || opens_do_block(&stmt);
             if opens_block {
@@ -551,7 +550,7 @@ impl<'a> Parser<'a> {
     fn skip_block(&mut self, first: Vec<&'a Token>, mut i: usize) -> usize {
         let count_openers = |stmt: &[&Token]| -> usize {
             let lead = match &stmt[0].tok {
-                Tok::Ident(w) => usize::from(BLOCK_OPENERS.contains(&w.as_str())),
+                Tok::Ident(w) => usize::from(is_block_opener(w)),
                 _ => 0,
             };
             lead + usize::from(opens_do_block(stmt))
@@ -648,7 +647,7 @@ impl<'a> Parser<'a> {
         let Tok::Ident(root) = &stmt[0].tok else {
             return Some("not a setting: gitlab.rb settings start with a lower-case name");
         };
-        if KEYWORDS.contains(&root.as_str()) {
+        if is_keyword(root) {
             return Some("Ruby code, not a setting");
         }
         let adjacent_index = stmt

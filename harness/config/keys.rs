@@ -226,7 +226,6 @@ pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     let benign_suffix = [
         "endpoint",
-        "_url",
         "url",
         "_file",
         "_path",
@@ -243,30 +242,38 @@ pub fn is_secret_name(name: &str) -> bool {
     if benign_suffix.iter().any(|s| n.ends_with(s)) || n.contains("certificate") {
         return false;
     }
-    [
+    if [
         "secret",
-        "password",
-        "passwd",
+        "passw",
         "token",
         "salt",
-        "encrypt_key",
-        "encryptkey",
-        "private_key",
-        "privatekey",
-        "shared_key",
-        "sharedkey",
-        "developer_key",
-        "developerkey",
-        "access_key",
-        "accesskey",
-        "api_key",
-        "apikey",
         "data_source",
         "datasource",
-        "otp_key",
     ]
     .iter()
     .any(|w| n.contains(w))
+    {
+        return true;
+    }
+    // Keys that encrypt or authenticate (not every "key": `ssl_certificate_key` is a path).
+    n.contains("key")
+        && [
+            "encrypt_key",
+            "encryptkey",
+            "private_key",
+            "privatekey",
+            "shared_key",
+            "sharedkey",
+            "developer_key",
+            "developerkey",
+            "access_key",
+            "accesskey",
+            "api_key",
+            "apikey",
+            "otp_key",
+        ]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 #[cfg(test)]
