@@ -160,9 +160,15 @@ async fn starttls_upgrades_and_authenticates_with_plain() {
     e.enable_smtp_auth = true;
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("Smtp-Passw0rd");
-    let log = send_mail(&e, SITE, &book(587, server.addr()), &[c.ca.clone()], &msg())
-        .await
-        .unwrap();
+    let log = send_mail(
+        &e,
+        SITE,
+        &book(587, server.addr()),
+        std::slice::from_ref(&c.ca),
+        &msg(),
+    )
+    .await
+    .unwrap();
     assert!(log.tls);
     assert!(!log.starttls_downgraded);
     assert_eq!(log.auth_mechanism.as_deref(), Some("PLAIN"));
@@ -199,7 +205,7 @@ async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
         &email(587, "STARTTLS"),
         SITE,
         &book(587, server.addr()),
-        &[c.ca.clone()],
+        std::slice::from_ref(&c.ca),
         &msg(),
     )
     .await
@@ -258,7 +264,7 @@ async fn implicit_tls_verifies_the_certificate_unless_told_not_to() {
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("pw");
     let b = book(465, server.addr());
-    let log = send_mail(&e, SITE, &b, &[c.ca.clone()], &msg())
+    let log = send_mail(&e, SITE, &b, std::slice::from_ref(&c.ca), &msg())
         .await
         .unwrap();
     assert!(log.tls);
@@ -312,7 +318,7 @@ async fn expired_and_wrong_host_certificates_are_refused() {
         &email(465, "TLS"),
         SITE,
         &book(465, server.addr()),
-        &[wrong.ca.clone()],
+        std::slice::from_ref(&wrong.ca),
         &msg(),
     )
     .await
@@ -359,7 +365,7 @@ async fn mismatched_security_modes_fail_like_go() {
         &email(25, "TLS"),
         SITE,
         &book(25, plain.addr()),
-        &[c.ca.clone()],
+        std::slice::from_ref(&c.ca),
         &msg(),
     )
     .await
@@ -557,9 +563,15 @@ async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() 
     e.enable_smtp_auth = true;
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("pw");
-    let log = send_mail(&e, SITE, &book(587, addr), &[c.ca.clone()], &msg())
-        .await
-        .unwrap();
+    let log = send_mail(
+        &e,
+        SITE,
+        &book(587, addr),
+        std::slice::from_ref(&c.ca),
+        &msg(),
+    )
+    .await
+    .unwrap();
     assert!(log.tls);
     assert_eq!(log.auth_mechanism.as_deref(), Some("LOGIN"));
     assert!(!log.render().contains("pw\n"));
