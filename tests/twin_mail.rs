@@ -744,3 +744,111 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         "Connection unsuccessful: authentication failed: unencrypted connection"
     );
 }
+
+#[tokio::test]
+async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
+    mm_harness::crypto::install_default_provider();
+    let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
+    let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
+    settings.service.site_url = "http://mattermost.example.com".into();
+    settings.email = email(25, "");
+    settings.email.send_email_notifications = true;
+    let twin = MattermostTwin::new(MattermostTwinConfig {
+        settings,
+        address_book: book(25, server.addr()),
+        ..Default::default()
+    });
+    let addr = serve(twin.router()).await;
+    let http = reqwest::Client::builder()
+        .resolve("mattermost.example.com", addr)
+        .build()
+        .unwrap();
+    let site = "http://mattermost.example.com";
+    let admin = MattermostAdmin::default();
+    let resp = http
+        .post(format!("{site}/api/v4/users/login"))
+        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
+        .send()
+        .await
+        .unwrap();
+    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    let call = |method: reqwest::Method, path: String, body: Value| {
+        let req = http
+            .request(method, format!("{site}{path}"))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (_, dora) = call(
+        reqwest::Method::POST,
+        "/api/v4/users".into(),
+        json!({"username": "dora", "email": "dora@example.com", "password": "Dora-Passw0rd!"}),
+    )
+    .await;
+    let (_, team) = call(
+        reqwest::Method::POST,
+        "/api/v4/teams".into(),
+        json!({"name": "dev", "display_name": "Dev", "type": "O"}),
+    )
+    .await;
+    let team_id = team["id"].as_str().unwrap().to_string();
+    let (s, _) = call(
+        reqwest::Method::POST,
+        format!("/api/v4/teams/{team_id}/members"),
+        json!({"team_id": team_id, "user_id": dora["id"]}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (_, ch) = call(
+        reqwest::Method::GET,
+        format!("/api/v4/teams/{team_id}/channels/name/town-square"),
+        Value::Null,
+    )
+    .await;
+    let (_, hook) = call(
+        reqwest::Method::POST,
+        "/api/v4/hooks/incoming".into(),
+        json!({"channel_id": ch["id"], "display_name": "CI"}),
+    )
+    .await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let resp = http
+        .post(format!("{site}/hooks/{hook_id}"))
+        .json(&json!({"text": "@dora the build failed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Welcome mail for dora, then the mention notification.
+    let got = server.wait_for_messages(2, Duration::from_secs(5)).await;
+    let mention = got
+        .iter()
+        .find(|m| {
+            m.header("Subject")
+                .is_some_and(|s| s.starts_with("[GitLab Mattermost] Notification in Dev on "))
+        })
+        .expect("mention mail");
+    assert_eq!(mention.to, vec!["dora@example.com".to_string()]);
+    assert!(mention.body.contains("the build failed"));
+    // A message without mentions sends nothing more.
+    let resp = http
+        .post(format!("{site}/hooks/{hook_id}"))
+        .json(&json!({"text": "all green"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.messages().len(), 2);
+    assert_eq!(
+        twin.mail_attempts()
+            .iter()
+            .map(|a| a.kind.as_str())
+            .collect::<Vec<_>>(),
+        vec!["welcome", "mention"]
+    );
+}
