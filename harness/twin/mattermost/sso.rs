@@ -16,7 +16,8 @@
 //!   307 to the site. Errors render with `RenderWebAppError` (an HTML page with the error's status
 //!   pointing at `/error?message=...&s=...`).
 //!
-//! And for Mattermost 3.4 (api/oauth.go, api/user.go of 3.4): routes under `/api/v3/oauth/...`
+//! And for Mattermost 3.4 (inferred from the wire notes and the 3.x sources as remembered; see
+//! docs/twin-mattermost.md): routes under `/api/v3/oauth/...`
 //! plus `/signup|login/{service}/complete`; the state carries a bcrypt hash of the GitLab Id and no
 //! cookie; the token and user replies are not status-checked (a 401 JSON from Doorkeeper reads as
 //! "Bad token type.", a 410 from `/api/v3/user` as a parse error); errors redirect to the 3.x
