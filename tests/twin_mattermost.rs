@@ -269,7 +269,7 @@ async fn stack(opts: Options) -> Stack {
 }
 
 fn query_of(url: &str) -> HashMap<String, String> {
-    let u = url::Url::parse(url).unwrap();
+    let u = url::Url::parse(SITE).unwrap().join(url).unwrap();
     u.query_pairs().into_owned().collect()
 }
 
@@ -849,9 +849,11 @@ async fn mattermost_3_4_sso_uses_api_v3_routes_a_hashed_state_and_no_status_chec
         .await;
     assert_eq!(resp.status(), 307);
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.starts_with("/error?title="), "{loc}");
     let q = query_of(&loc);
     assert_eq!(q["message"], "Bad token type.");
     assert_eq!(q["title"], "GitLab Mattermost needs your help:");
+    assert_eq!(q["details"], "token_type=");
 
     // The v3 user API answering 410 is parsed as a user: no id → parse error.
     st.twin.update_settings(|s| {
@@ -867,6 +869,14 @@ async fn mattermost_3_4_sso_uses_api_v3_routes_a_hashed_state_and_no_status_chec
         query_of(&loc)["message"],
         "Could not parse auth data out of gitlab user object."
     );
+    // The oldest callback path (`/gitlab/complete`) is still routed.
+    st.twin.update_settings(|s| {
+        s.gitlab.user_api_endpoint = "http://gitlab.example.com/api/v4/user".into();
+    });
+    let authorize = st.start_sso("/api/v3/oauth/gitlab/login").await;
+    let resp = st.callback("/gitlab/complete", "alice", &authorize).await;
+    assert_eq!(resp.status(), 307);
+    assert_eq!(resp.headers()["location"], "http://mattermost.example.com");
     // A state whose hash does not match the Id.
     let resp = st
         .browser

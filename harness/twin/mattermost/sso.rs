@@ -66,6 +66,7 @@ pub fn routes_v3() -> Router<Arc<MattermostTwin>> {
         .route("/api/v3/oauth/{service}/complete", get(complete_v3))
         .route("/signup/{service}/complete", get(complete_v3))
         .route("/login/{service}/complete", get(complete_v3))
+        .route("/{service}/complete", get(complete_v3))
 }
 
 fn unsupported(service: &str) -> AppError {
@@ -690,9 +691,8 @@ async fn complete_v4_inner(
 
 // ---- Mattermost 3.4 ----
 
-fn web_error_v3(twin: &MattermostTwin, headers: &HeaderMap, err: &AppError) -> Response {
-    let site = twin.site_url(headers);
-    render_web_error_v3(&site, &twin.settings().team.site_name, err)
+fn web_error_v3(twin: &MattermostTwin, err: &AppError) -> Response {
+    render_web_error_v3(&twin.settings().team.site_name, err)
 }
 
 fn provider_v3(twin: &MattermostTwin, service: &str) -> Result<GitLabSettings, AppError> {
@@ -744,7 +744,7 @@ async fn login_v3(
 ) -> Response {
     let gitlab = match provider_v3(&twin, &service) {
         Ok(g) => g,
-        Err(e) => return web_error_v3(&twin, &headers, &e),
+        Err(e) => return web_error_v3(&twin, &e),
     };
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "login".to_string());
@@ -767,11 +767,11 @@ async fn signup_v3(State(twin): Twin, headers: HeaderMap, Path(service): Path<St
             "User sign-up is disabled.",
             501,
         );
-        return web_error_v3(&twin, &headers, &e);
+        return web_error_v3(&twin, &e);
     }
     let gitlab = match provider_v3(&twin, &service) {
         Ok(g) => g,
-        Err(e) => return web_error_v3(&twin, &headers, &e),
+        Err(e) => return web_error_v3(&twin, &e),
     };
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "signup".to_string());
@@ -786,17 +786,8 @@ async fn complete_v3(
 ) -> Response {
     let site = twin.site_url(&headers);
     let result = async {
+        // 3.x does not check for a code: an empty one goes to the token endpoint as is.
         let code = q.get("code").cloned().unwrap_or_default();
-        if code.is_empty() {
-            return Err(AppError::new(
-                "api.oauth.complete_oauth.missing_code.app_error",
-                &*format!(
-                    "The service provider {} did not provide an authorization code in the redirect URL.",
-                    title(&service)
-                ),
-                500,
-            ));
-        }
         let gitlab = provider_v3(&twin, &service).map_err(|e| {
             AppError::new(
                 "api.user.authorize_oauth_user.unsupported.app_error",
@@ -857,7 +848,7 @@ async fn complete_v3(
             }
             resp
         }
-        Err(e) => web_error_v3(&twin, &headers, &e),
+        Err(e) => web_error_v3(&twin, &e),
     }
 }
 
