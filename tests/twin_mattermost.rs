@@ -1147,7 +1147,14 @@ async fn teams_members_and_channels() {
     );
 
     // A GitLab user joins the team and may then read its channels.
-    assert_eq!(st.sign_up("alice").await.status(), 307);
+    let signed_up = st.sign_up("alice").await;
+    assert_eq!(signed_up.status(), 307);
+    let csrf = set_cookies(&signed_up)
+        .iter()
+        .find_map(|c| c.strip_prefix("MMCSRF="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
     let alice_id = st
         .twin
         .users()
@@ -1197,6 +1204,27 @@ async fn teams_members_and_channels() {
         .browser
         .post(format!("{SITE}/api/v4/channels"))
         .header("X-Requested-With", "XMLHttpRequest")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    // The MMCSRF cookie's value as X-CSRF-Token passes too; a wrong one does not.
+    let mut body = body;
+    body["name"] = json!("alices-2");
+    let resp = st
+        .browser
+        .post(format!("{SITE}/api/v4/channels"))
+        .header("X-CSRF-Token", "not-the-token")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = st
+        .browser
+        .post(format!("{SITE}/api/v4/channels"))
+        .header("X-CSRF-Token", &csrf)
         .json(&body)
         .send()
         .await
