@@ -1382,3 +1382,46 @@ async fn mattermost_3_4_has_api_v3_and_no_api_v4() {
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().contains_key("token"));
 }
+
+#[tokio::test]
+async fn a_blank_site_url_is_taken_from_the_request() {
+    let st = stack(Options {
+        tweak: Box::new(|s| s.service.site_url = String::new()),
+        ..Default::default()
+    })
+    .await;
+    let resp = st
+        .browser
+        .get(format!("{SITE}/oauth/gitlab/login"))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let cookies = set_cookies(&resp);
+    assert!(
+        cookies.iter().any(|c| c.starts_with("MMOAUTH=")
+            && c.contains("Secure")
+            && c.contains("Max-Age=1800")),
+        "{cookies:?}"
+    );
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        query_of(&location)["redirect_uri"],
+        "https://mattermost.example.com/signup/gitlab/complete"
+    );
+    // Errors point at a relative /error URL (RenderWebError prefixes the configured SiteURL).
+    let resp = st
+        .browser
+        .get(format!("{SITE}/login/gitlab/complete?error=access_denied"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 307);
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/error?service=Gitlab&type=oauth_access_denied&s=")
+    );
+}

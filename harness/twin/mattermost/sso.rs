@@ -95,21 +95,27 @@ fn provider(twin: &MattermostTwin, service: &str) -> Result<GitLabSettings, AppE
     Ok(gitlab)
 }
 
-fn web_error(twin: &MattermostTwin, headers: &HeaderMap, err: &AppError) -> Response {
-    let site = twin.site_url(headers);
+/// `*config.ServiceSettings.SiteURL` as `RenderWebError` prefixes it: the configured value
+/// (blank = a relative `/error` URL), never the request's host.
+fn error_base(twin: &MattermostTwin) -> String {
+    twin.settings()
+        .service
+        .site_url
+        .trim()
+        .trim_end_matches('/')
+        .to_string()
+}
+
+fn web_error(twin: &MattermostTwin, err: &AppError) -> Response {
+    let site = error_base(twin);
     match &twin.signer {
         Some(signer) => render_web_app_error(&site, err, signer),
         None => redirect(StatusCode::TEMPORARY_REDIRECT, &format!("{site}/error")),
     }
 }
 
-fn web_error_params(
-    twin: &MattermostTwin,
-    headers: &HeaderMap,
-    status: u16,
-    params: &[(&str, String)],
-) -> Response {
-    let site = twin.site_url(headers);
+fn web_error_params(twin: &MattermostTwin, status: u16, params: &[(&str, String)]) -> Response {
+    let site = error_base(twin);
     match &twin.signer {
         Some(signer) => render_web_error(&site, status, params, signer),
         None => redirect(StatusCode::TEMPORARY_REDIRECT, &format!("{site}/error")),
@@ -193,7 +199,7 @@ async fn login_v4(
 ) -> Response {
     let gitlab = match provider(&twin, &service) {
         Ok(g) => g,
-        Err(e) => return web_error(&twin, &headers, &e),
+        Err(e) => return web_error(&twin, &e),
     };
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "login".to_string());
@@ -201,7 +207,7 @@ async fn login_v4(
     if let Some(r) = q.get("redirect_to").filter(|r| !r.is_empty()) {
         if !r.starts_with('/') || r.starts_with("//") {
             let e = AppError::new("api.invalid_redirect_url", "Invalid redirect URL", 400);
-            return web_error(&twin, &headers, &e);
+            return web_error(&twin, &e);
         }
         props.insert("redirect_to".to_string(), r.clone());
     }
@@ -223,14 +229,13 @@ async fn signup_v4(
     if !twin.settings().team.enable_user_creation {
         return web_error_params(
             &twin,
-            &headers,
             400,
             &[("message", "User sign-up is disabled.".to_string())],
         );
     }
     let gitlab = match provider(&twin, &service) {
         Ok(g) => g,
-        Err(e) => return web_error(&twin, &headers, &e),
+        Err(e) => return web_error(&twin, &e),
     };
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "signup".to_string());
@@ -585,7 +590,6 @@ async fn complete_v4(
     if q.get("error").map(String::as_str) == Some("access_denied") {
         return web_error_params(
             &twin,
-            &headers,
             307,
             &[
                 ("type", "oauth_access_denied".to_string()),
@@ -597,7 +601,6 @@ async fn complete_v4(
     if code.is_empty() {
         return web_error_params(
             &twin,
-            &headers,
             307,
             &[
                 ("type", "oauth_missing_code".to_string()),
@@ -624,7 +627,7 @@ async fn complete_v4(
             resp
         }
         Err((e, clear_cookie)) => {
-            let mut resp = web_error(&twin, &headers, &e);
+            let mut resp = web_error(&twin, &e);
             if let Some(c) = clear_cookie {
                 resp.headers_mut().append(header::SET_COOKIE, c);
             }
