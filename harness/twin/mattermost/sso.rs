@@ -39,7 +39,7 @@ use super::error::{
     AppError, go_query_escape, redirect, render_web_app_error, render_web_error,
     render_web_error_v3,
 };
-use super::outbound::{client_for, error_chain};
+use super::outbound::error_chain;
 use super::store::{BCRYPT_COST, StateToken, User, new_id, now_millis, random_string};
 use super::twin::{MattermostTwin, cookie, protocol};
 use crate::config::model::GitLabSettings;
@@ -258,7 +258,6 @@ async fn token_and_user(
     redirect_uri: &str,
     check_status: bool,
 ) -> Result<ProviderReply, AppError> {
-    let insecure = twin.settings().service.enable_insecure_outgoing_connections;
     let token_failed = |detail: String| {
         AppError::new(
             "api.user.authorize_oauth_user.token_failed.app_error",
@@ -267,14 +266,9 @@ async fn token_and_user(
         )
         .with_detail(detail)
     };
-    let client = client_for(
-        &gitlab.token_endpoint,
-        &twin.address_book,
-        &twin.trusted_roots,
-        insecure,
-        twin.outbound_timeout,
-    )
-    .map_err(|e| token_failed(e.to_string()))?;
+    let client = twin
+        .outbound_client(&gitlab.token_endpoint)
+        .map_err(|e| token_failed(e.to_string()))?;
     let form = [
         ("client_id", gitlab.id.as_str()),
         ("client_secret", gitlab.secret.expose()),
@@ -349,14 +343,9 @@ async fn token_and_user(
         )
         .with_detail(detail)
     };
-    let client = client_for(
-        &gitlab.user_api_endpoint,
-        &twin.address_book,
-        &twin.trusted_roots,
-        insecure,
-        twin.outbound_timeout,
-    )
-    .map_err(|e| service_failed(e.to_string()))?;
+    let client = twin
+        .outbound_client(&gitlab.user_api_endpoint)
+        .map_err(|e| service_failed(e.to_string()))?;
     let resp = client
         .get(&gitlab.user_api_endpoint)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
