@@ -403,7 +403,7 @@ impl MattermostTwin {
     /// Verify a password against a stored bcrypt hash.
     pub(crate) fn password_matches(user: &User, password: &str) -> bool {
         !user.password_hash.is_empty()
-            && bcrypt::verify(password, &user.password_hash).unwrap_or(false)
+            && bcrypt::verify(password, user.password_hash.expose()).unwrap_or(false)
     }
 }
 
