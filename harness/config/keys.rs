@@ -207,8 +207,40 @@ pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
             };
         }
     }
+    let here = crate::diag::did_you_mean(key, known.iter().copied());
+    if root == "mattermost" {
+        // A typo of a key that only older (or newer) releases know is better named as that key,
+        // with the release line it belongs to, than matched to an unrelated key of this release.
+        let tables = KeyTable::all();
+        let elsewhere = crate::diag::did_you_mean(
+            key,
+            tables
+                .iter()
+                .flat_map(|t| t.mattermost.iter().map(|k| k.key))
+                .filter(|k| !known.contains(k)),
+        );
+        if let Some(other) = elsewhere {
+            let closer = here
+                .is_none_or(|h| strsim::jaro_winkler(key, other) > strsim::jaro_winkler(key, h));
+            if closer {
+                let lines: Vec<&str> = tables
+                    .iter()
+                    .filter(|t| t.mattermost_key(other).is_some())
+                    .map(|t| t.source)
+                    .collect();
+                return KeyStatus::Unknown {
+                    suggestion: Some(other),
+                    note: Some(format!(
+                        "`{other}` is a key of GitLab {} only, not of GitLab {}",
+                        lines.join(" and "),
+                        table.source
+                    )),
+                };
+            }
+        }
+    }
     KeyStatus::Unknown {
-        suggestion: crate::diag::did_you_mean(key, known.iter().copied()),
+        suggestion: here,
         note: None,
     }
 }
@@ -318,6 +350,18 @@ mod tests {
             key_status("mattermost", "service_websocket_url", v("8.12")),
             KeyStatus::NotYet { first: "10.8" }
         );
+    }
+
+    #[test]
+    fn typo_of_a_dropped_key_names_the_dropped_key_and_its_release_line() {
+        match key_status("mattermost", "email_smtp_user", v("18.11")) {
+            KeyStatus::Unknown { suggestion, note } => {
+                assert_eq!(suggestion, Some("email_smtp_username"));
+                let note = note.unwrap();
+                assert!(note.contains("only, not of GitLab 18.11"), "{note}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
