@@ -279,6 +279,7 @@ pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
         diagnostics: Vec::new(),
         settings: Vec::new(),
         unevaluated: Vec::new(),
+        depth: 0,
     };
     p.run();
     diagnostics.append(&mut p.diagnostics);
@@ -382,7 +383,13 @@ struct Parser<'a> {
     diagnostics: Vec<Diagnostic>,
     settings: Vec<RbSetting>,
     unevaluated: Vec<RbUnevaluated>,
+    /// Nesting of the value being parsed (arrays and hashes in arrays and hashes ...).
+    depth: usize,
 }
+
+/// Deeper literals are kept unevaluated: no real gitlab.rb nests this far, and the recursion
+/// must not overflow the stack on hostile input.
+const MAX_NESTING: usize = 64;
 
 fn is_separator(t: &Token) -> bool {
     matches!(t.tok, Tok::Newline | Tok::Punct(";"))
@@ -756,7 +763,15 @@ impl<'a> Parser<'a> {
     /// A value from its tokens; anything but a literal is kept as [`RbValue::Unevaluated`].
     fn value(&mut self, ts: &[&'a Token]) -> RbNode {
         let span = Self::stmt_span(ts);
-        match self.literal(ts, span) {
+        let parsed = if self.depth >= MAX_NESTING {
+            Err("nested too deeply to read")
+        } else {
+            self.depth += 1;
+            let v = self.literal(ts, span);
+            self.depth -= 1;
+            v
+        };
+        match parsed {
             Ok(v) => RbNode { value: v, span },
             Err(why) => {
                 self.keep_unevaluated(span, false, why);
@@ -1248,6 +1263,19 @@ mod tests {
         assert!(doc.diagnostics().is_empty(), "{:?}", doc.diagnostics());
         assert_eq!(doc.settings()[0].target.to_string(), "external_url");
         assert_eq!(doc.settings()[1].value.value, s("  b\n"));
+    }
+
+    #[test]
+    fn deep_nesting_is_kept_not_overflowed() {
+        let deep = format!("x['k'] = {}1{}\n", "[".repeat(20_000), "]".repeat(20_000));
+        let doc = parse(&deep);
+        assert!(!doc.has_errors());
+        assert!(doc.settings()[0].value.value.has_unevaluated());
+        assert!(
+            doc.diagnostics()
+                .iter()
+                .any(|d| d.label.as_deref() == Some("nested too deeply to read"))
+        );
     }
 
     #[test]
