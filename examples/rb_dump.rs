@@ -41,4 +41,11 @@ fn main() {
     for d in doc.diagnostics() {
         print!("{}", d.render());
     }
+    eprintln!(
+        "{} settings, {} unevaluated, {} diagnostics, {} secret values",
+        doc.settings().len(),
+        doc.unevaluated().len(),
+        doc.diagnostics().len(),
+        doc.secret_values().len()
+    );
 }

@@ -63,8 +63,9 @@ impl SettingSource {
     }
 }
 
-/// One Mattermost setting as the host would run it.
-#[derive(Debug, Clone, PartialEq)]
+/// One Mattermost setting as the host would run it. `Debug`, `Serialize` and
+/// [`display_value`](Self::display_value) redact secrets; `.value` is the real value.
+#[derive(Clone, PartialEq)]
 pub struct EffectiveSetting {
     /// `Section.Field` (`GitLabSettings.UserAPIEndpoint`); for an unmodelled `mattermost['env']`
     /// entry, the variable name.
@@ -91,8 +92,27 @@ impl EffectiveSetting {
     }
 }
 
-fn is_empty_value(v: &Value) -> bool {
-    matches!(v, Value::Null) || v.as_str().is_some_and(str::is_empty)
+/// Empty values (nothing to hide) print as themselves even for secret settings.
+pub(crate) fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+impl std::fmt::Debug for EffectiveSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EffectiveSetting")
+            .field("path", &self.path)
+            .field("value", &format_args!("{}", self.display_value()))
+            .field("secret", &self.secret)
+            .field("source", &self.source)
+            .field("env_var", &self.env_var)
+            .finish()
+    }
 }
 
 impl Serialize for EffectiveSetting {

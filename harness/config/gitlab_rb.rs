@@ -12,6 +12,8 @@
 
 use crate::diag::{Diagnostic, Location, SourceFile, Span};
 
+use super::keys::is_secret_name;
+use super::model::REDACTED;
 use super::rb_lex::{Tok, Token, lex};
 
 /// A literal value in a gitlab.rb, or an expression kept as written.
@@ -171,12 +173,26 @@ pub struct RbUnevaluated {
 }
 
 /// A parsed gitlab.rb: its settings in file order, what was left unevaluated, and diagnostics.
-#[derive(Debug, Clone)]
+/// Its `Debug` prints a summary, never values (they may be secrets).
+#[derive(Clone)]
 pub struct RbDocument {
     file: SourceFile,
     settings: Vec<RbSetting>,
     unevaluated: Vec<RbUnevaluated>,
     diagnostics: Vec<Diagnostic>,
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for RbDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let targets: Vec<String> = self.settings.iter().map(|s| s.target.to_string()).collect();
+        f.debug_struct("RbDocument")
+            .field("file", &self.file.name())
+            .field("settings", &targets)
+            .field("unevaluated", &self.unevaluated.len())
+            .field("diagnostics", &self.diagnostics)
+            .finish()
+    }
 }
 
 impl RbDocument {
@@ -200,6 +216,11 @@ impl RbDocument {
             .iter()
             .any(|d| d.severity == crate::diag::Severity::Error)
     }
+    /// The literal values assigned to secret keys (`*secret*`, `*password*`, ... and secret-named
+    /// hash entries), for scrubbing them from any text shown to a user.
+    pub fn secret_values(&self) -> &[String] {
+        &self.secrets
+    }
     /// Where a span is, as file:line:column.
     pub fn locate(&self, span: Span) -> Location {
         self.file.locate(span)
@@ -214,41 +235,40 @@ impl RbDocument {
     }
 }
 
-const BLOCK_OPENERS: &[&str] = &[
-    "if", "unless", "while", "until", "case", "begin", "def", "class", "module", "for",
-];
-const KEYWORDS: &[&str] = &[
-    "if",
-    "unless",
-    "while",
-    "until",
-    "case",
-    "begin",
-    "def",
-    "class",
-    "module",
-    "for",
-    "do",
-    "end",
-    "then",
-    "else",
-    "elsif",
-    "when",
-    "rescue",
-    "ensure",
-    "and",
-    "or",
-    "not",
-    "return",
-    "yield",
-    "require",
-    "require_relative",
-    "include",
-    "puts",
-    "raise",
-    "lambda",
-    "proc",
-];
+/// Keywords that open a block closed by `end` when they start a statement.
+fn is_block_opener(word: &str) -> bool {
+    matches!(
+        word,
+        "if" | "unless" | "while" | "until" | "case" | "begin" | "def" | "class" | "module" | "for"
+    )
+}
+
+/// Ruby keywords and common calls that never start a setting.
+fn is_keyword(word: &str) -> bool {
+    is_block_opener(word)
+        || matches!(
+            word,
+            "do" | "end"
+                | "then"
+                | "else"
+                | "elsif"
+                | "when"
+                | "rescue"
+                | "ensure"
+                | "and"
+                | "or"
+                | "not"
+                | "return"
+                | "yield"
+                | "require"
+                | "require_relative"
+                | "include"
+                | "puts"
+                | "raise"
+                | "lambda"
+                | "proc"
+        )
+}
 
 /// Parse a gitlab.rb. Never fails: problems are in [`RbDocument::diagnostics`].
 pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
@@ -259,15 +279,101 @@ pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
         diagnostics: Vec::new(),
         settings: Vec::new(),
         unevaluated: Vec::new(),
+        depth: 0,
     };
     p.run();
     diagnostics.append(&mut p.diagnostics);
     diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+    let mut secrets = Vec::new();
+    for s in &p.settings {
+        let secret = s.target.keys().iter().any(|k| is_secret_name(k));
+        collect_secrets(&s.value.value, secret, &mut secrets);
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    for d in &mut diagnostics {
+        scrub_diagnostic(d, &secrets);
+    }
     RbDocument {
         file: file.clone(),
         settings: p.settings,
         unevaluated: p.unevaluated,
         diagnostics,
+        secrets,
+    }
+}
+
+/// Secret literal texts inside a value (`secret`: the value itself is a secret).
+fn collect_secrets(v: &RbValue, secret: bool, out: &mut Vec<String>) {
+    match v {
+        RbValue::Array(items) => {
+            for n in items {
+                collect_secrets(&n.value, secret, out);
+            }
+        }
+        RbValue::Hash(pairs) => {
+            for p in pairs {
+                let key_secret = secret || is_secret_name(&p.key.value.key_name());
+                collect_secrets(&p.value.value, key_secret, out);
+            }
+        }
+        RbValue::Nil | RbValue::Bool(_) => {}
+        other if secret => {
+            let text = other.to_ruby_s();
+            for line in text.lines() {
+                let line = line.trim();
+                if !line.is_empty() {
+                    out.push(line.to_string());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replace every secret text in `text` with the redaction marker. An occurrence inside a longer
+/// word is left alone (the seed's example password `password` must not eat the key name
+/// `email_smtp_password`); a secret standing alone, quoted or inside a URL is replaced.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut out = text.to_string();
+    for s in secrets {
+        if s.is_empty() || !out.contains(s.as_str()) {
+            continue;
+        }
+        let mut result = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        let mut before: Option<char> = None;
+        while let Some(i) = rest.find(s.as_str()) {
+            let prev = rest[..i].chars().last().or(before);
+            let next = rest[i + s.len()..].chars().next();
+            let inside_word =
+                (word(prev) && word(s.chars().next())) || (word(next) && word(s.chars().last()));
+            result.push_str(&rest[..i]);
+            if inside_word {
+                result.push_str(s);
+            } else {
+                result.push_str(REDACTED);
+            }
+            before = s.chars().last();
+            rest = &rest[i + s.len()..];
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
+}
+
+/// Scrub a diagnostic's message, label, hint and source line.
+pub fn scrub_diagnostic(d: &mut Diagnostic, secrets: &[String]) {
+    if secrets.is_empty() {
+        return;
+    }
+    d.message = scrub(&d.message, secrets);
+    d.label = d.label.as_deref().map(|l| scrub(l, secrets));
+    d.hint = d.hint.as_deref().map(|h| scrub(h, secrets));
+    if let Some(loc) = &mut d.location {
+        loc.source_line = scrub(&loc.source_line, secrets);
     }
 }
 
@@ -277,7 +383,13 @@ struct Parser<'a> {
     diagnostics: Vec<Diagnostic>,
     settings: Vec<RbSetting>,
     unevaluated: Vec<RbUnevaluated>,
+    /// Nesting of the value being parsed (arrays and hashes in arrays and hashes ...).
+    depth: usize,
 }
+
+/// Deeper literals are kept unevaluated: no real gitlab.rb nests this far, and the recursion
+/// must not overflow the stack on hostile input.
+const MAX_NESTING: usize = 64;
 
 fn is_separator(t: &Token) -> bool {
     matches!(t.tok, Tok::Newline | Tok::Punct(";"))
@@ -328,7 +440,7 @@ impl<'a> Parser<'a> {
             }
             // Conditionals, loops, definitions and `do ... end` blocks: keep the whole block.
             let opens_block = match &stmt[0].tok {
-                Tok::Ident(w) => BLOCK_OPENERS.contains(&w.as_str()),
+                Tok::Ident(w) => is_block_opener(w),
                 _ => false,
             } || opens_do_block(&stmt);
             if opens_block {
@@ -445,7 +557,7 @@ impl<'a> Parser<'a> {
     fn skip_block(&mut self, first: Vec<&'a Token>, mut i: usize) -> usize {
         let count_openers = |stmt: &[&Token]| -> usize {
             let lead = match &stmt[0].tok {
-                Tok::Ident(w) => usize::from(BLOCK_OPENERS.contains(&w.as_str())),
+                Tok::Ident(w) => usize::from(is_block_opener(w)),
                 _ => 0,
             };
             lead + usize::from(opens_do_block(stmt))
@@ -542,7 +654,7 @@ impl<'a> Parser<'a> {
         let Tok::Ident(root) = &stmt[0].tok else {
             return Some("not a setting: gitlab.rb settings start with a lower-case name");
         };
-        if KEYWORDS.contains(&root.as_str()) {
+        if is_keyword(root) {
             return Some("Ruby code, not a setting");
         }
         let adjacent_index = stmt
@@ -651,7 +763,15 @@ impl<'a> Parser<'a> {
     /// A value from its tokens; anything but a literal is kept as [`RbValue::Unevaluated`].
     fn value(&mut self, ts: &[&'a Token]) -> RbNode {
         let span = Self::stmt_span(ts);
-        match self.literal(ts, span) {
+        let parsed = if self.depth >= MAX_NESTING {
+            Err("nested too deeply to read")
+        } else {
+            self.depth += 1;
+            let v = self.literal(ts, span);
+            self.depth -= 1;
+            v
+        };
+        match parsed {
             Ok(v) => RbNode { value: v, span },
             Err(why) => {
                 self.keep_unevaluated(span, false, why);
@@ -859,4 +979,321 @@ fn shorten(text: &str) -> String {
         out.push_str(" …");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Severity;
+
+    fn parse(text: &str) -> RbDocument {
+        parse_gitlab_rb(&SourceFile::new("gitlab.rb", text))
+    }
+
+    /// The single setting of a one-statement file, asserting no diagnostics.
+    fn one(text: &str) -> RbSetting {
+        let doc = parse(text);
+        assert!(
+            doc.diagnostics().is_empty(),
+            "{text}: {:?}",
+            doc.diagnostics()
+        );
+        assert_eq!(doc.settings().len(), 1, "{text}");
+        doc.settings()[0].clone()
+    }
+
+    fn value(text: &str) -> RbValue {
+        one(&format!("x['k'] = {text}\n")).value.value
+    }
+
+    fn s(v: &str) -> RbValue {
+        RbValue::Str(v.into())
+    }
+
+    #[test]
+    fn method_call_settings() {
+        let st = one("external_url 'http://gitlab.example.com'\n");
+        assert_eq!(
+            st.target,
+            SettingTarget::Method {
+                name: "external_url".into()
+            }
+        );
+        assert_eq!(st.value.value, s("http://gitlab.example.com"));
+        let st = one("mattermost_external_url \"https://mm.example.com\"");
+        assert_eq!(st.target.to_string(), "mattermost_external_url");
+        let st = one("external_url('http://x')\n");
+        assert_eq!(st.value.value, s("http://x"));
+        let st = one("roles ['redis_sentinel_role', 'redis_master_role']\n");
+        assert!(matches!(st.value.value, RbValue::Array(ref a) if a.len() == 2));
+        let st = one(
+            "git_data_dirs({\n  \"default\" => {\n    \"path\" => \"/mnt/nfs-01/git-data\"\n   }\n})\n",
+        );
+        assert!(matches!(st.value.value, RbValue::Hash(ref h) if h.len() == 1));
+    }
+
+    #[test]
+    fn index_assignments_and_nesting() {
+        let st = one("mattermost['gitlab_enable'] = true\n");
+        assert_eq!(st.target.root(), "mattermost");
+        assert_eq!(st.target.keys(), ["gitlab_enable"]);
+        assert_eq!(st.value.value, RbValue::Bool(true));
+        let st = one("gitlab_rails['env']['X'] = \"y\"\n");
+        assert_eq!(st.target.keys(), ["env", "X"]);
+        assert_eq!(st.target.to_string(), "gitlab_rails['env']['X']");
+        let st = one("nginx[:listen_port] = 8080\n");
+        assert_eq!(st.target.keys(), ["listen_port"]);
+        let st = one("mattermost[\"gitlab_id\"]=\"12\"");
+        assert_eq!(st.value.value, s("12"));
+    }
+
+    #[test]
+    fn string_escapes() {
+        assert_eq!(value(r#""a\tb\nc\\d\"e\#{f}""#), s("a\tb\nc\\d\"e#{f}"));
+        assert_eq!(
+            value(r#""\u00e9\u{1F600 41}\x41\101\s\e""#),
+            s("é😀AAA \u{1b}")
+        );
+        assert_eq!(value(r"'it\'s a \\ and \n'"), s("it's a \\ and \\n"));
+        assert_eq!(value("'multi\nline'"), s("multi\nline"));
+        assert_eq!(value("\"\""), s(""));
+    }
+
+    #[test]
+    fn numbers_and_keywords() {
+        assert_eq!(value("42"), RbValue::Int(42));
+        assert_eq!(value("-1"), RbValue::Int(-1));
+        assert_eq!(value("52_428_800"), RbValue::Int(52428800));
+        assert_eq!(value("0x1F"), RbValue::Int(31));
+        assert_eq!(value("1.5"), RbValue::Float(1.5));
+        assert_eq!(value("-2.5e3"), RbValue::Float(-2500.0));
+        assert_eq!(value("true"), RbValue::Bool(true));
+        assert_eq!(value("false"), RbValue::Bool(false));
+        assert_eq!(value("nil"), RbValue::Nil);
+        assert_eq!(value(":plain"), RbValue::Symbol("plain".into()));
+        assert_eq!(
+            value(":\"quoted sym\""),
+            RbValue::Symbol("quoted sym".into())
+        );
+    }
+
+    #[test]
+    fn arrays_hashes_and_word_lists() {
+        let RbValue::Array(items) = value("[1, 'two', [3], ]") else {
+            panic!()
+        };
+        assert_eq!(items.len(), 3);
+        let RbValue::Array(words) = value("%w(gitlab-psql postgres pgbouncer)") else {
+            panic!()
+        };
+        assert_eq!(words[1].value, s("postgres"));
+        assert_eq!(value("%q(it's raw)"), s("it's raw"));
+        assert_eq!(value("%Q[plain]"), s("plain"));
+        let RbValue::Array(syms) = value("%i[a b]") else {
+            panic!()
+        };
+        assert_eq!(syms[0].value, RbValue::Symbol("a".into()));
+        let RbValue::Hash(pairs) = value("{ 'k' => 1, k2: 'v', 'k3': nil, :k4 => [true] }") else {
+            panic!()
+        };
+        let keys: Vec<_> = pairs.iter().map(|p| p.key.value.key_name()).collect();
+        assert_eq!(keys, ["k", "k2", "k3", "k4"]);
+        assert_eq!(pairs[2].key.value, RbValue::Symbol("k3".into()));
+        assert_eq!(value("{}"), RbValue::Hash(vec![]));
+        assert_eq!(value("[]"), RbValue::Array(vec![]));
+    }
+
+    #[test]
+    fn comments_and_multi_line_values() {
+        let doc = parse(
+            "# a comment\nmattermost['env'] = { # trailing\n  'A' => 'b', # more\n  # 'C' => 'd',\n  'E' =>\n    'f'\n}\n=begin\nmattermost['x'] = 1\n=end\nnginx['enable'] = \\\n  false\n",
+        );
+        assert!(doc.diagnostics().is_empty(), "{:?}", doc.diagnostics());
+        assert_eq!(doc.settings().len(), 2);
+        let RbValue::Hash(pairs) = &doc.settings()[0].value.value else {
+            panic!()
+        };
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(doc.locate(doc.settings()[0].span).end_line, 7);
+        assert_eq!(doc.settings()[1].value.value, RbValue::Bool(false));
+        assert_eq!(doc.locate(doc.settings()[1].span).line, 11);
+    }
+
+    #[test]
+    fn positions_point_at_values() {
+        let doc = parse("\n\n  mattermost['gitlab_id'] = \"x\"\n");
+        let st = &doc.settings()[0];
+        let loc = doc.locate(st.value.span);
+        assert_eq!((loc.line, loc.column), (3, 29));
+        let key = doc.locate(st.key_spans[0]);
+        assert_eq!((key.line, key.column), (3, 14));
+    }
+
+    #[test]
+    fn unevaluated_expressions_are_kept_and_warned() {
+        let cases = [
+            (
+                "x['k'] = \"http://#{node['fqdn']}\"\n",
+                "rb.unevaluated",
+                "interpolation",
+            ),
+            ("x['k'] = ENV['SECRET']\n", "rb.unevaluated", "ENV"),
+            (
+                "x['k'] = File.read('/etc/x')\n",
+                "rb.unevaluated",
+                "method call",
+            ),
+            ("x['k'] = 'a' + 'b'\n", "rb.unevaluated", "not a literal"),
+            (
+                "x['k'] = YAML.load <<-'EOS'\n  a: 1\nEOS\n",
+                "rb.unevaluated",
+                "method call",
+            ),
+            (
+                "if node['x']\n  x['k'] = 1\nend\n",
+                "rb.unevaluated-statement",
+                "conditional",
+            ),
+            (
+                "[1, 2].each do |i|\n  x[i] = 1\nend\n",
+                "rb.unevaluated-statement",
+                "conditional or block",
+            ),
+            ("x['k'] ||= 1\n", "rb.unevaluated-statement", "assignment"),
+            ("x[key] = 1\n", "rb.unevaluated-statement", "literal string"),
+            ("puts 'hello'\n", "rb.unevaluated-statement", "Ruby code"),
+        ];
+        for (text, code, why) in cases {
+            let doc = parse(text);
+            assert!(!doc.has_errors(), "{text}: {:?}", doc.diagnostics());
+            let d = doc
+                .diagnostics()
+                .iter()
+                .find(|d| d.code == code)
+                .unwrap_or_else(|| panic!("{text}: {:?}", doc.diagnostics()));
+            assert_eq!(d.severity, Severity::Warning);
+            assert!(
+                d.label.as_deref().unwrap_or("").contains(why),
+                "{text}: {:?}",
+                d.label
+            );
+            assert_eq!(
+                doc.unevaluated().len(),
+                1,
+                "{text}: {:?}",
+                doc.unevaluated()
+            );
+            assert_eq!(d.location.as_ref().map(|l| l.line), Some(1), "{text}");
+        }
+        // The statement after a block is parsed again.
+        let doc = parse("if x\n  a['b'] = 1\nend\nmattermost['gitlab_id'] = 'id'\n");
+        assert_eq!(doc.settings().len(), 1);
+        assert_eq!(doc.unevaluated()[0].text, "if x\n  a['b'] = 1\nend");
+        // A heredoc value spans its body.
+        let doc = parse("x['k'] = YAML.load <<-'EOS'\n  a: 1\n  EOS\ny['z'] = 2\n");
+        assert_eq!(doc.locate(doc.settings()[0].span).end_line, 3);
+        assert_eq!(doc.settings()[1].value.value, RbValue::Int(2));
+    }
+
+    #[test]
+    fn syntax_errors_are_located_and_recovered() {
+        let doc = parse("x['a'] = \"open\ny['b'] = 2\n");
+        assert!(doc.has_errors());
+        let e = &doc.diagnostics()[0];
+        assert_eq!(e.message, "unterminated string");
+        assert_eq!(
+            e.location.as_ref().map(|l| (l.line, l.column)),
+            Some((1, 10))
+        );
+        assert_eq!(
+            doc.get("y", &["b"]).map(|s| &s.value.value),
+            Some(&RbValue::Int(2))
+        );
+
+        let doc = parse("x['a'] = [1, 2\ny['b'] = 3\n");
+        assert_eq!(doc.diagnostics()[0].message, "unclosed `[`");
+        assert_eq!(
+            doc.get("y", &["b"]).map(|s| &s.value.value),
+            Some(&RbValue::Int(3))
+        );
+
+        let doc = parse("x['a'] = 1)\n");
+        assert_eq!(doc.diagnostics()[0].message, "unmatched `)`");
+        let doc = parse("x['a'] = (1]\n");
+        assert_eq!(doc.diagnostics()[0].message, "mismatched `]`");
+        let doc = parse("x['a'] =");
+        assert_eq!(doc.diagnostics()[0].message, "missing value after `=`");
+        let doc = parse("x['a'] = <<EOS\nbody\n");
+        assert_eq!(doc.diagnostics()[0].message, "unterminated heredoc");
+        let doc = parse("if x\n  y['a'] = 1\n");
+        assert_eq!(doc.diagnostics()[0].message, "block without `end`");
+        assert_eq!(
+            doc.settings().len(),
+            1,
+            "the body is parsed after an unclosed block"
+        );
+        let doc = parse("x['a'] = \"\\u{zz}\"\n");
+        assert_eq!(doc.diagnostics()[0].message, "invalid unicode escape");
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_diagnostics() {
+        let doc = parse(
+            "mattermost['gitlab_secret'] = 'hunter2'; oops(\nmattermost['email_smtp_password'] = ['pw-x'] + 1\n",
+        );
+        assert!(doc.secret_values().iter().any(|v| v == "hunter2"));
+        for d in doc.diagnostics() {
+            let text = d.render();
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert_eq!(
+            scrub(
+                "password email_smtp_password \"password\"",
+                &["password".into()]
+            ),
+            format!("{REDACTED} email_smtp_password \"{REDACTED}\"")
+        );
+    }
+
+    #[test]
+    fn crlf_and_byte_order_mark() {
+        let doc = parse(
+            "\u{feff}external_url 'http://x'\r\nmattermost['a'] = <<-EOS\r\n  b\r\n  EOS\r\n",
+        );
+        assert!(doc.diagnostics().is_empty(), "{:?}", doc.diagnostics());
+        assert_eq!(doc.settings()[0].target.to_string(), "external_url");
+        assert_eq!(doc.settings()[1].value.value, s("  b\n"));
+    }
+
+    #[test]
+    fn deep_nesting_is_kept_not_overflowed() {
+        let deep = format!("x['k'] = {}1{}\n", "[".repeat(20_000), "]".repeat(20_000));
+        let doc = parse(&deep);
+        assert!(!doc.has_errors());
+        assert!(doc.settings()[0].value.value.has_unevaluated());
+        assert!(
+            doc.diagnostics()
+                .iter()
+                .any(|d| d.label.as_deref() == Some("nested too deeply to read"))
+        );
+    }
+
+    #[test]
+    fn later_settings_win_in_get() {
+        let doc = parse("a['b'] = 1\na['b'] = 2\n");
+        assert_eq!(
+            doc.get("a", &["b"]).map(|s| &s.value.value),
+            Some(&RbValue::Int(2))
+        );
+        assert!(doc.get("a", &["c"]).is_none());
+    }
+
+    #[test]
+    fn ruby_to_s_and_inspect() {
+        assert_eq!(RbValue::Nil.to_ruby_s(), "");
+        assert_eq!(RbValue::Bool(true).to_ruby_s(), "true");
+        assert_eq!(RbValue::Float(2.0).inspect(), "2.0");
+        assert_eq!(value("[1, 'a', :b, nil]").inspect(), "[1, \"a\", :b, nil]");
+        assert_eq!(value("{'k' => true}").inspect(), "{\"k\"=>true}");
+    }
 }

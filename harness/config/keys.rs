@@ -121,6 +121,9 @@ pub enum KeyStatus {
         setting: Option<&'static str>,
         env_var: Option<String>,
     },
+    /// A later release line added it; this older one ignores it. `first` is the first table that
+    /// has it.
+    NotYet { first: &'static str },
     /// Bundled Mattermost is gone (GitLab 19.0+): any `mattermost[...]` key stops reconfigure.
     Removed,
     /// No release line knows it. `suggestion`: the closest known key; `note`: why it is a common
@@ -163,11 +166,13 @@ pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
         return KeyStatus::Known;
     }
     if root == "mattermost" {
-        // Newest table first: where was it last known?
-        for older in KeyTable::all().into_iter().rev() {
-            if older.source == table.source {
-                continue;
-            }
+        let all = KeyTable::all();
+        let here = all
+            .iter()
+            .position(|t| t.source == table.source)
+            .unwrap_or(0);
+        // Older tables, newest first: where was it last known?
+        for older in all[..here].iter().rev() {
             if let Some(def) = older.mattermost_key(key) {
                 let setting = def.feeds.first().copied();
                 let env_var = setting.map(env_var_for_path);
@@ -177,6 +182,14 @@ pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
                     env_var,
                 };
             }
+        }
+        if let Some(newer) = all[here + 1..]
+            .iter()
+            .find(|t| t.mattermost_key(key).is_some())
+        {
+            return KeyStatus::NotYet {
+                first: newer.source,
+            };
         }
         if let Some((_, mm)) = GITLAB_SMTP_CONFUSABLES.iter().find(|(g, _)| *g == key) {
             let suggestion = known.iter().copied().find(|k| k == mm).or_else(|| {
@@ -213,7 +226,6 @@ pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     let benign_suffix = [
         "endpoint",
-        "_url",
         "url",
         "_file",
         "_path",
@@ -230,30 +242,38 @@ pub fn is_secret_name(name: &str) -> bool {
     if benign_suffix.iter().any(|s| n.ends_with(s)) || n.contains("certificate") {
         return false;
     }
-    [
+    if [
         "secret",
-        "password",
-        "passwd",
+        "passw",
         "token",
         "salt",
-        "encrypt_key",
-        "encryptkey",
-        "private_key",
-        "privatekey",
-        "shared_key",
-        "sharedkey",
-        "developer_key",
-        "developerkey",
-        "access_key",
-        "accesskey",
-        "api_key",
-        "apikey",
         "data_source",
         "datasource",
-        "otp_key",
     ]
     .iter()
     .any(|w| n.contains(w))
+    {
+        return true;
+    }
+    // Keys that encrypt or authenticate (not every "key": `ssl_certificate_key` is a path).
+    n.contains("key")
+        && [
+            "encrypt_key",
+            "encryptkey",
+            "private_key",
+            "privatekey",
+            "shared_key",
+            "sharedkey",
+            "developer_key",
+            "developerkey",
+            "access_key",
+            "accesskey",
+            "api_key",
+            "apikey",
+            "otp_key",
+        ]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 #[cfg(test)]
@@ -289,6 +309,14 @@ mod tests {
         assert_eq!(
             key_status("mattermost", "gitlab_id", v("19.0")),
             KeyStatus::Removed
+        );
+        assert_eq!(
+            key_status("mattermost", "service_enable_api_team_deletion", v("8.12")),
+            KeyStatus::NotYet { first: "18.11" }
+        );
+        assert_eq!(
+            key_status("mattermost", "service_websocket_url", v("8.12")),
+            KeyStatus::NotYet { first: "10.8" }
         );
     }
 

@@ -7,9 +7,11 @@
 //! - `rb_lex`, `gitlab_rb`: the gitlab.rb tokenizer and parser ([`parse_gitlab_rb`]).
 //! - `resolve`: gitlab.rb + GitLab version → [`Resolved`] (typed settings, effective config).
 //! - `render`: `GITLAB_OMNIBUS_CONFIG` text and `MM_*` environments.
+//! - `config_json`: Mattermost's config.json and drift against gitlab.rb.
 //! - `effective`: the effective Mattermost configuration, setting by setting.
 //! - `keys` (+ generated `keys_generated`, generator `keygen`): per-version key tables.
 
+pub mod config_json;
 pub mod effective;
 pub mod gitlab_rb;
 pub mod keygen;
@@ -26,6 +28,10 @@ pub use gitlab_rb::{
     RbDocument, RbNode, RbPair, RbSetting, RbUnevaluated, RbValue, SettingTarget, parse_gitlab_rb,
 };
 
+pub use config_json::{
+    ConfigEntry, ConfigError, ConfigErrorKind, ConfigJson, Drift, DriftConsequence, drift,
+    read_config_json,
+};
 pub use effective::{EffectiveConfig, EffectiveSetting, SettingSource, go_parse_bool};
 pub use keys::{KeyStatus, KeyTable, is_secret_name, key_status};
 pub use model::{

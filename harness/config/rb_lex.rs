@@ -1,6 +1,6 @@
 //! The tokenizer of the gitlab.rb Ruby subset: identifiers, constants, labels (`key:`), symbols,
 //! single/double-quoted strings with Ruby's escapes (interpolation is detected, not evaluated),
-//! heredocs, `%w()`/`%i()` word arrays, integers, floats, punctuation and any other operator
+//! heredocs, `%q()`/`%Q()` strings (no nested delimiters, no escapes), `%w()`/`%i()` word arrays, integers, floats, punctuation and any other operator
 //! characters. Comments (`# ...` and `=begin`/`=end`) are skipped; `\` before a newline joins lines.
 //!
 //! Owns: turning text into [`Token`]s with byte spans. It never fails: a lexical problem
@@ -156,6 +156,10 @@ impl<'a> Lexer<'a> {
     }
 
     fn run(&mut self) {
+        // A UTF-8 byte-order mark (editors on Windows write one) is not part of the first name.
+        if self.src.starts_with('\u{feff}') {
+            self.pos = '\u{feff}'.len_utf8();
+        }
         while self.pos < self.bytes.len() {
             let c = self.peek(0);
             let start = self.pos;
@@ -179,7 +183,7 @@ impl<'a> Lexer<'a> {
                 b'0'..=b'9' => self.lex_number(),
                 b':' => self.lex_colon(),
                 b'%' if !self.prev_is_value()
-                    && matches!(self.peek(1), b'w' | b'W' | b'i' | b'I') =>
+                    && matches!(self.peek(1), b'w' | b'W' | b'i' | b'I' | b'q' | b'Q') =>
                 {
                     self.lex_words()
                 }
@@ -399,7 +403,10 @@ impl<'a> Lexer<'a> {
                     "this string is never closed",
                     &format!("add the closing {} quote", quote as char),
                 );
+                // The rest of the line stands in for the broken string, so the statement ends here.
                 self.pos = resume;
+                let text = self.src[start..resume].to_string();
+                self.push(Tok::Other(text), start);
                 return;
             }
             let c = self.peek(0);
@@ -556,7 +563,8 @@ impl<'a> Lexer<'a> {
 
     fn lex_words(&mut self) {
         let start = self.pos;
-        let symbols = matches!(self.peek(1), b'i' | b'I');
+        let kind = self.peek(1);
+        let symbols = matches!(kind, b'i' | b'I');
         let open = self.peek(2);
         let close = match open {
             b'(' => b')',
@@ -575,9 +583,25 @@ impl<'a> Lexer<'a> {
         match self.src[self.pos..].find(close as char) {
             Some(i) => {
                 let body = &self.src[self.pos..self.pos + i];
-                let words = body.split_whitespace().map(str::to_string).collect();
                 self.pos += i + 1;
-                self.push(Tok::Words { words, symbols }, start);
+                match kind {
+                    // `%q(...)` is a single-quoted string, `%Q(...)` a double-quoted one.
+                    b'q' | b'Q' => {
+                        let interpolated = kind == b'Q' && body.contains("#{");
+                        self.push(
+                            Tok::Str {
+                                value: body.to_string(),
+                                interpolated,
+                                body_end: None,
+                            },
+                            start,
+                        );
+                    }
+                    _ => {
+                        let words = body.split_whitespace().map(str::to_string).collect();
+                        self.push(Tok::Words { words, symbols }, start);
+                    }
+                }
             }
             None => {
                 let resume = self.line_end(start);
@@ -678,7 +702,7 @@ impl<'a> Lexer<'a> {
                 let next = (end + 1).min(self.src.len());
                 if candidate == h.tag {
                     terminated = true;
-                    at = next;
+                    at = end; // the terminator line's own newline is lexed as usual
                     break;
                 }
                 lines.push(line);

@@ -8,6 +8,7 @@
 //! Owns: [`resolve`] / [`resolve_document`] and [`Resolved`]. Pure: no I/O.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -15,7 +16,9 @@ use super::effective::{
     EffectiveConfig, EffectiveSetting, SettingSource, TYPED_FIELDS, apply_typed, typed_field,
     typed_value,
 };
-use super::gitlab_rb::{RbDocument, RbSetting, RbValue, SettingTarget, parse_gitlab_rb};
+use super::gitlab_rb::{
+    RbDocument, RbSetting, RbValue, SettingTarget, parse_gitlab_rb, scrub_diagnostic,
+};
 use super::keys::{
     FieldDef, KeyStatus, KeyTable, TemplatePart, env_var_for_path, is_secret_name, key_status,
 };
@@ -103,6 +106,8 @@ struct Resolver<'d> {
     /// `mattermost['env']` entries in file order: (name, value, location).
     env: Vec<(String, RbValue, Location)>,
     explicit_mattermost_enable: Option<bool>,
+    /// `package['generate_secrets_json_file'] = false` (and where): no automatic OAuth registration.
+    secrets_json_disabled: Option<(bool, Span)>,
     effective: EffectiveConfig,
 }
 
@@ -122,6 +127,7 @@ impl<'d> Resolver<'d> {
             derived: HashMap::new(),
             env: Vec::new(),
             explicit_mattermost_enable: None,
+            secrets_json_disabled: None,
             effective: EffectiveConfig::default(),
         }
     }
@@ -249,6 +255,9 @@ impl<'d> Resolver<'d> {
         match key_status(root, first, self.version) {
             KeyStatus::Known => {}
             KeyStatus::Unchecked => {
+                if root == "package" && keys == ["generate_secrets_json_file"] {
+                    self.secrets_json_disabled = self.bool_of(s).map(|b| (!b, s.span));
+                }
                 self.check_root(root, s);
                 return;
             }
@@ -293,6 +302,22 @@ impl<'d> Resolver<'d> {
                 );
                 return;
             }
+            KeyStatus::NotYet { first: newer } => {
+                self.warn(
+                    "config.key-not-yet",
+                    format!(
+                        "`{root}['{first}']` does nothing on GitLab {}",
+                        self.version
+                    ),
+                    key_span,
+                    format!("omnibus added this key later (it is known in GitLab {newer})"),
+                    Some(format!(
+                        "check the key list of GitLab {}'s gitlab.rb template",
+                        self.version
+                    )),
+                );
+                return;
+            }
             KeyStatus::Unknown { suggestion, note } => {
                 let source = self.table.map(|t| t.source).unwrap_or("?");
                 let mut hint = suggestion.map(|m| format!("did you mean `{m}`?"));
@@ -326,7 +351,11 @@ impl<'d> Resolver<'d> {
                     return;
                 }
                 if first == "enable" {
-                    self.explicit_mattermost_enable = self.bool_of(s);
+                    // omnibus: `enable = true if enable.nil?` — nil leaves the choice to the URL.
+                    self.explicit_mattermost_enable = match s.value.value {
+                        RbValue::Nil => None,
+                        _ => self.bool_of(s),
+                    };
                 }
                 if first == "register_as_oauth_app"
                     && let Some(b) = self.bool_of(s)
@@ -438,6 +467,22 @@ impl<'d> Resolver<'d> {
         let url_setting = self.doc.get("mattermost_external_url", &[]);
         let url_loc = url_setting.map(|s| self.doc.locate(s.span));
         self.host.mattermost_enabled = self.explicit_mattermost_enable.unwrap_or(mm_url.is_some());
+        // parse_automatic_oauth_registration: no gitlab-secrets.json, no automatic registration.
+        if self.host.mattermost_enabled
+            && let Some((true, span)) = self.secrets_json_disabled
+        {
+            self.host.register_as_oauth_app = false;
+            self.warn(
+                "config.no-oauth-registration",
+                "Mattermost will not be registered as an OAuth application automatically".into(),
+                span,
+                "writing gitlab-secrets.json is disabled, so omnibus skips the registration".into(),
+                Some(
+                    "create the OAuth application by hand and set the mattermost['gitlab_*'] keys"
+                        .into(),
+                ),
+            );
+        }
         let Some(mm_url) = mm_url else {
             return;
         };
@@ -558,7 +603,7 @@ impl<'d> Resolver<'d> {
             .table
             .and_then(|t| t.mattermost_key(key))
             .and_then(|k| k.default)
-            .map(default_value)
+            .map(cached_default)
             .unwrap_or(RbValue::Nil);
         (
             default,
@@ -768,6 +813,10 @@ impl<'d> Resolver<'d> {
     }
 
     fn finish(mut self) -> Resolved {
+        let secrets = self.doc.secret_values();
+        for d in &mut self.diags {
+            scrub_diagnostic(d, secrets);
+        }
         self.diags
             .sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
         Resolved {
@@ -793,6 +842,23 @@ fn url_host(url: &str) -> Option<String> {
     url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
+}
+
+/// An attribute default's Ruby text as a value, parsed once per process.
+fn cached_default(text: &'static str) -> RbValue {
+    static CACHE: OnceLock<HashMap<&'static str, RbValue>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        KeyTable::all()
+            .iter()
+            .flat_map(|t| t.mattermost.iter())
+            .filter_map(|k| k.default)
+            .map(|d| (d, default_value(d)))
+            .collect()
+    });
+    cache
+        .get(text)
+        .cloned()
+        .unwrap_or_else(|| default_value(text))
 }
 
 /// An attribute default's Ruby text as a value.
