@@ -18,14 +18,11 @@ use crate::config::model::Secret;
 use crate::config::version::Profile;
 
 use super::model::{
-    GitlabStore, GitlabTwinConfig, GitlabUser, OAuthApplication, PersonalAccessToken, StoredUser,
-    random_hex, random_token,
+    GitlabStore, GitlabTwinConfig, GitlabUser, OAuthApplication, PasswordHash, PersonalAccessToken,
+    StoredUser, random_hex, random_token,
 };
 use super::request::{GitlabRequest, html, json};
 use super::{api, pages, token, web};
-
-/// bcrypt cost for the seeded passwords: the minimum, so sign-in stays fast on loopback.
-const PASSWORD_COST: u32 = 4;
 
 /// The twin's GitLab.
 #[derive(Debug)]
@@ -44,8 +41,7 @@ impl GitlabTwin {
             .users
             .iter()
             .map(|u| StoredUser {
-                encrypted_password: bcrypt::hash(u.password.expose(), PASSWORD_COST)
-                    .unwrap_or_default(),
+                encrypted_password: PasswordHash::new(u.password.expose()),
                 user: u.clone(),
                 private_token: Secret::new(random_token(20)),
                 created_at,
@@ -185,8 +181,7 @@ impl GitlabTwin {
             return false;
         }
         store.users.push(StoredUser {
-            encrypted_password: bcrypt::hash(user.password.expose(), PASSWORD_COST)
-                .unwrap_or_default(),
+            encrypted_password: PasswordHash::new(user.password.expose()),
             private_token: Secret::new(random_token(20)),
             created_at: SystemTime::now(),
             user,
