@@ -246,3 +246,146 @@ async fn sso_faults_need_both_sides() {
     let err = Twin::start(opts).await.unwrap_err();
     assert!(err.to_string().contains("wrong-client-secret"), "{err}");
 }
+
+/// Log in to Mattermost 10.11 as the seeded admin; returns an HTTP client and the session token.
+async fn mattermost_admin(h: &TwinHandle) -> (reqwest::Client, String) {
+    let mm = h.mattermost().unwrap();
+    let c = client_for(h.address_book(), "http", None, None, false);
+    let resp = c
+        .post(format!("{}/api/v4/users/login", mm.url))
+        .json(&serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    (c, token)
+}
+
+#[tokio::test]
+async fn webhooks_disabled_answers_501_on_the_hook_url() {
+    let h = start(Profile::Gitlab18_11, Fault::WebhooksDisabled).await;
+    let mm = h.mattermost().unwrap();
+    let c = client_for(h.address_book(), "http", None, None, false);
+    let resp = c
+        .post(format!("{}/hooks/3fwkx9pzgtdw5qoxqgyb8w3ipw", mm.url))
+        .json(&serde_json::json!({"text": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["id"], "web.incoming_webhook.disabled.app_error");
+    // Creating a hook is refused too.
+    let (c, token) = mattermost_admin(&h).await;
+    let resp = c
+        .post(format!("{}/api/v4/hooks/incoming", mm.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"channel_id": "3fwkx9pzgtdw5qoxqgyb8w3ipw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED);
+}
+
+fn smtp_opts(security: &str, port: &str, auth: bool) -> TwinOptions {
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    let email = &mut opts.hosts[0].mattermost.email;
+    email.smtp_server = "smtp.example.com".to_string();
+    email.smtp_port = port.to_string();
+    email.connection_security = security.to_string();
+    email.enable_smtp_auth = auth;
+    email.smtp_username = "mattermost@example.com".to_string();
+    email.smtp_password = mm_harness::config::model::Secret::new("smtp-Pass-1");
+    email.feedback_email = "mattermost@example.com".to_string();
+    opts
+}
+
+async fn test_email(h: &TwinHandle) -> (StatusCode, Value) {
+    let mm = h.mattermost().unwrap();
+    let (c, token) = mattermost_admin(h).await;
+    let resp = c
+        .post(format!("{}/api/v4/email/test", mm.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn mail_server_is_derived_from_the_smtp_settings() {
+    let h = Twin::start(smtp_opts("STARTTLS", "587", true))
+        .await
+        .unwrap();
+    assert!(
+        h.address_book()
+            .lookup("smtp", "smtp.example.com", 587)
+            .is_some()
+    );
+    let (status, body) = test_email(&h).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mail = h.mail_server().unwrap();
+    let got = mail.wait_for_messages(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls, "STARTTLS was used");
+    assert_eq!(got[0].auth_user.as_deref(), Some("mattermost@example.com"));
+    assert_eq!(got[0].from, "mattermost@example.com");
+    // localhost (the 18.11 default) gets no stand-in server.
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    assert!(h.mail_server().is_none());
+}
+
+#[tokio::test]
+async fn starttls_not_offered_downgrades_silently_or_fails_auth() {
+    // Without SMTP auth: Mattermost goes on in plaintext and the mail arrives unencrypted.
+    let h = Twin::start(smtp_opts("STARTTLS", "587", false).with_fault(Fault::StartTlsNotOffered))
+        .await
+        .unwrap();
+    let (status, body) = test_email(&h).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let got = h
+        .mail_server()
+        .unwrap()
+        .wait_for_messages(1, Duration::from_secs(5))
+        .await;
+    assert_eq!(got.len(), 1);
+    assert!(!got[0].tls, "silent plaintext fallback");
+    // With SMTP auth: the auth step refuses the unencrypted connection.
+    let h = Twin::start(smtp_opts("STARTTLS", "587", true).with_fault(Fault::StartTlsNotOffered))
+        .await
+        .unwrap();
+    let (status, body) = test_email(&h).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("unencrypted connection"),
+        "{body}"
+    );
+    assert!(h.mail_server().unwrap().messages().is_empty());
+}
+
+#[tokio::test]
+async fn starttls_fault_needs_a_starttls_server() {
+    let err = Twin::start(smtp_opts("", "25", false).with_fault(Fault::StartTlsNotOffered))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("starttls-not-offered"), "{err}");
+    assert!(err.to_string().contains("587"), "{err}");
+}
+
+#[tokio::test]
+async fn certificate_faults_reach_the_mail_server() {
+    let h = Twin::start(smtp_opts("TLS", "465", false).with_fault(Fault::ExpiredCertificate))
+        .await
+        .unwrap();
+    let (status, body) = test_email(&h).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(h.mail_server().unwrap().messages().is_empty());
+}

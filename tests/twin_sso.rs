@@ -459,3 +459,45 @@ async fn sso_faults_on_8_12() {
         matches!(outcome, Outcome::Callback(ref r) if r.headers().get("location").is_some_and(|l| !l.to_str().unwrap().contains("/error")))
     );
 }
+
+#[tokio::test]
+async fn https_sign_up_and_certificate_faults_on_8_12() {
+    let h = Twin::start(TwinOptions::single_server_https(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), Some(h.ca_pem()));
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab8_12,
+        "signup",
+        ("bob", "Twin-bob-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the flow")
+    };
+    assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
+    for fault in [
+        Fault::ExpiredCertificate,
+        Fault::WrongHostCertificate,
+        Fault::UntrustedCertificate,
+    ] {
+        let h = faulted(Profile::Gitlab8_12, fault, true).await;
+        let b = Browser::insecure(h.address_book());
+        let outcome = sso(
+            &h,
+            &b,
+            Profile::Gitlab8_12,
+            "signup",
+            ("alice", "Twin-alice-pass1"),
+        )
+        .await;
+        assert_mattermost_error(
+            outcome,
+            StatusCode::TEMPORARY_REDIRECT,
+            "Token request failed.",
+        )
+        .await;
+    }
+}

@@ -173,8 +173,17 @@ pub fn render_summary(
             let _ = writeln!(out, "  user {} / {}", u.username, u.password.expose());
         }
     }
-    if let Some(m) = handle.mattermost_plan() {
+    if let Some(m) = handle.mattermost() {
         let _ = writeln!(out, "\nMattermost  {}", m.url);
+        let _ = writeln!(
+            out,
+            "  system admin {} / {} ({})",
+            m.admin_username,
+            m.admin_password.expose(),
+            m.admin_email
+        );
+    }
+    if let Some(m) = handle.mattermost_plan() {
         if let Some(app) = &m.registered_application {
             let _ = writeln!(
                 out,
@@ -182,6 +191,19 @@ pub fn render_summary(
                 app.name, app.uid
             );
         }
+    }
+    if let Some(mail) = handle.mail_server() {
+        let smtp = handle
+            .address_book()
+            .for_scheme("smtp")
+            .map(|e| format!("{}:{}", e.host, e.port))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            out,
+            "\nSMTP server {smtp} → {} (Mattermost's mail is kept in memory)",
+            mail.addr()
+        );
     }
     let _ = writeln!(out, "\nCA certificate: {}", ca_path.display());
     for hint in curl_hints(handle, ca_path) {
@@ -272,5 +294,8 @@ mod tests {
         assert!(text.contains("--connect-to gitlab.example.com:443:127.0.0.1:"));
         assert!(text.contains("--cacert /tmp/x/ca.pem --resolve gitlab.example.com:"));
         assert!(text.contains("webhooks-disabled"));
+        assert!(text.contains("Mattermost  https://mattermost.example.com"));
+        assert!(text.contains("system admin sysadmin / "));
+        assert!(text.contains("application \"GitLab Mattermost\""));
     }
 }

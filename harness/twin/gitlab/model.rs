@@ -107,7 +107,7 @@ impl OAuthApplication {
 }
 
 /// A signed-in (or anonymous) browser session behind a `_gitlab_session` cookie.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebSession {
     pub user_id: Option<u64>,
     /// The CSRF token forms must carry as `authenticity_token`.
@@ -116,6 +116,16 @@ pub struct WebSession {
     pub return_to: Option<String>,
     /// Applications whose secret this session may still see once (18.x shows it once).
     pub fresh_secrets: Vec<u64>,
+}
+
+impl std::fmt::Debug for WebSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSession")
+            .field("user_id", &self.user_id)
+            .field("csrf_token", &crate::config::model::REDACTED)
+            .field("return_to", &self.return_to)
+            .finish()
+    }
 }
 
 /// An authorization code (Doorkeeper's access grant).
@@ -130,7 +140,7 @@ pub struct AccessGrant {
 }
 
 /// An OAuth access token with its refresh token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AccessToken {
     pub token: String,
     pub refresh_token: String,
@@ -140,6 +150,19 @@ pub struct AccessToken {
     pub issued_at: Instant,
     pub created_at: SystemTime,
     pub revoked: bool,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &crate::config::model::REDACTED)
+            .field("refresh_token", &crate::config::model::REDACTED)
+            .field("application_id", &self.application_id)
+            .field("user_id", &self.user_id)
+            .field("scopes", &self.scopes)
+            .field("revoked", &self.revoked)
+            .finish()
+    }
 }
 
 impl AccessToken {
@@ -156,18 +179,64 @@ pub struct PersonalAccessToken {
     pub scopes: Vec<String>,
 }
 
+/// A password as the twin stores it: PBKDF2-HMAC-SHA256 with a random salt. GitLab (Devise) uses
+/// bcrypt; the twin uses a cheap iteration count because every SSO round trip signs in, and the
+/// hash never appears on the wire.
+#[derive(Clone)]
+pub struct PasswordHash {
+    salt: [u8; 16],
+    hash: [u8; 32],
+}
+
+const PBKDF2_ITERATIONS: u32 = 100;
+
+impl PasswordHash {
+    pub fn new(password: &str) -> PasswordHash {
+        use rand::RngCore;
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let mut hash = [0u8; 32];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            std::num::NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(std::num::NonZeroU32::MIN),
+            &salt,
+            password.as_bytes(),
+            &mut hash,
+        );
+        PasswordHash { salt, hash }
+    }
+
+    /// Constant-time check of a candidate password.
+    pub fn verify(&self, password: &str) -> bool {
+        ring::pbkdf2::verify(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            std::num::NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(std::num::NonZeroU32::MIN),
+            &self.salt,
+            password.as_bytes(),
+            &self.hash,
+        )
+        .is_ok()
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(pbkdf2-sha256)")
+    }
+}
+
 /// A user plus the password hash GitLab keeps instead of the password.
 #[derive(Debug, Clone)]
 pub struct StoredUser {
     pub user: GitlabUser,
-    pub encrypted_password: String,
+    pub encrypted_password: PasswordHash,
     /// The account's private token (GitLab 8.x `authentication_token`, shown by `/api/v3/user`).
     pub private_token: Secret,
     pub created_at: SystemTime,
 }
 
 /// Everything GitLab's database holds for the twin.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct GitlabStore {
     pub users: Vec<StoredUser>,
     pub applications: Vec<OAuthApplication>,
@@ -176,6 +245,20 @@ pub struct GitlabStore {
     pub grants: HashMap<String, AccessGrant>,
     pub tokens: Vec<AccessToken>,
     pub personal_tokens: Vec<PersonalAccessToken>,
+}
+
+impl std::fmt::Debug for GitlabStore {
+    /// Counts only: session ids, codes and tokens are credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitlabStore")
+            .field("users", &self.users.len())
+            .field("applications", &self.applications)
+            .field("sessions", &self.sessions.len())
+            .field("grants", &self.grants.len())
+            .field("tokens", &self.tokens.len())
+            .field("personal_tokens", &self.personal_tokens.len())
+            .finish()
+    }
 }
 
 impl GitlabStore {
@@ -302,6 +385,57 @@ mod tests {
         assert!(!app.accepts_redirect_uri("https://mattermost.example.com/login/gitlab/complete"));
         assert!(!app.accepts_redirect_uri("http://mattermost.example.com/login/gitlab/complete/"));
         assert_eq!(app.callback_url().lines().count(), 2);
+    }
+
+    #[test]
+    fn debug_output_never_shows_credentials() {
+        let mut store = GitlabStore::default();
+        store.sessions.insert(
+            "session-id-123".into(),
+            WebSession {
+                user_id: Some(1),
+                csrf_token: "csrf-abc".into(),
+                return_to: None,
+                fresh_secrets: Vec::new(),
+            },
+        );
+        store.grants.insert(
+            "code-xyz".into(),
+            AccessGrant {
+                application_id: 1,
+                user_id: 1,
+                redirect_uri: "http://m/cb".into(),
+                scopes: "api".into(),
+                issued_at: Instant::now(),
+                used: false,
+            },
+        );
+        let token = AccessToken {
+            token: "tok-1".into(),
+            refresh_token: "ref-1".into(),
+            application_id: 1,
+            user_id: 1,
+            scopes: "api".into(),
+            issued_at: Instant::now(),
+            created_at: SystemTime::now(),
+            revoked: false,
+        };
+        store.tokens.push(token.clone());
+        let text = format!("{store:?} {token:?} {:?}", store.sessions["session-id-123"]);
+        for secret in ["session-id-123", "csrf-abc", "code-xyz", "tok-1", "ref-1"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+
+    #[test]
+    fn password_hashes_verify_only_the_password() {
+        let h = PasswordHash::new("Twin-alice-pass1");
+        assert!(h.verify("Twin-alice-pass1"));
+        assert!(!h.verify("twin-alice-pass1"));
+        assert!(!h.verify(""));
+        let other = PasswordHash::new("Twin-alice-pass1");
+        assert_ne!(h.salt, other.salt, "salted");
+        assert!(!format!("{h:?}").contains("Twin"));
     }
 
     #[test]

@@ -18,14 +18,11 @@ use crate::config::model::Secret;
 use crate::config::version::Profile;
 
 use super::model::{
-    GitlabStore, GitlabTwinConfig, OAuthApplication, PersonalAccessToken, StoredUser, random_hex,
-    random_token,
+    GitlabStore, GitlabTwinConfig, GitlabUser, OAuthApplication, PasswordHash, PersonalAccessToken,
+    StoredUser, random_hex, random_token,
 };
 use super::request::{GitlabRequest, html, json};
 use super::{api, pages, token, web};
-
-/// bcrypt cost for the seeded passwords: the minimum, so sign-in stays fast on loopback.
-const PASSWORD_COST: u32 = 4;
 
 /// The twin's GitLab.
 #[derive(Debug)]
@@ -44,8 +41,7 @@ impl GitlabTwin {
             .users
             .iter()
             .map(|u| StoredUser {
-                encrypted_password: bcrypt::hash(u.password.expose(), PASSWORD_COST)
-                    .unwrap_or_default(),
+                encrypted_password: PasswordHash::new(u.password.expose()),
                 user: u.clone(),
                 private_token: Secret::new(random_token(20)),
                 created_at,
@@ -170,6 +166,27 @@ impl GitlabTwin {
     /// Revoke (delete) an application, as the admin area's "Destroy" does.
     pub fn delete_application(&self, id: u64) -> bool {
         self.store().delete_application(id)
+    }
+
+    /// Add an account (as an admin does in the admin area). Refused (false) when the id,
+    /// username or email is taken.
+    pub fn create_user(&self, user: GitlabUser) -> bool {
+        let mut store = self.store();
+        let taken = store.users.iter().any(|u| {
+            u.user.id == user.id
+                || u.user.username.eq_ignore_ascii_case(&user.username)
+                || u.user.email.eq_ignore_ascii_case(&user.email)
+        });
+        if taken {
+            return false;
+        }
+        store.users.push(StoredUser {
+            encrypted_password: PasswordHash::new(user.password.expose()),
+            private_token: Secret::new(random_token(20)),
+            created_at: SystemTime::now(),
+            user,
+        });
+        true
     }
 
     /// The personal access token (scope `api`) of the seeded admin.

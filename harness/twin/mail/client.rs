@@ -355,7 +355,10 @@ pub async fn send_mail_as(
         ));
     };
     let skip_verify = era == MailerEra::Mattermost3 || email.skip_server_certificate_verification;
-    let tls_config = client_config(roots, skip_verify);
+    let tls_config = match client_config(roots, skip_verify) {
+        Ok(c) => c,
+        Err(e) => return Err(fail(MailErrorKind::Config, e, log)),
+    };
     let tcp = match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {

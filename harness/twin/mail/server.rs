@@ -327,6 +327,19 @@ async fn serve_connection(
         if n == 0 {
             return Ok(());
         }
+        // mailin accepts STARTTLS in its AUTH-capable state even when the extension is off; a
+        // server that does not offer it answers as Postfix without TLS does.
+        if !starttls
+            && String::from_utf8_lossy(&line)
+                .trim()
+                .eq_ignore_ascii_case("STARTTLS")
+        {
+            reader
+                .get_mut()
+                .write_all(b"502 5.5.1 Error: command not implemented\r\n")
+                .await?;
+            continue;
+        }
         let response = session.process(&line);
         match response.action {
             Action::NoReply => {}

@@ -69,13 +69,11 @@ impl ServerCertVerifier for AcceptAnyServerCert {
 pub fn client_config(
     roots: &[CertificateDer<'static>],
     skip_verification: bool,
-) -> Arc<rustls::ClientConfig> {
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| {
-            rustls::ClientConfig::builder_with_protocol_versions(rustls::DEFAULT_VERSIONS)
-        });
+        .map_err(|e| format!("tls: {e}"))?;
     let config = if skip_verification {
         builder
             .dangerous()
@@ -89,7 +87,7 @@ pub fn client_config(
         }
         builder.with_root_certificates(store).with_no_client_auth()
     };
-    Arc::new(config)
+    Ok(Arc::new(config))
 }
 
 /// Go's text for a failed TLS handshake (`tls: failed to verify certificate: x509: ...`), from a

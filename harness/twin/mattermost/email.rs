@@ -171,3 +171,116 @@ pub(crate) async fn test_email(
             }
         })
 }
+
+/// The `@name` mentions of a message (Mattermost's username characters).
+pub(crate) fn mentioned_usernames(message: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, _) in message.match_indices('@') {
+        let before_ok = message[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if !before_ok {
+            continue;
+        }
+        let name: String = message[i + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .collect::<String>()
+            .trim_end_matches('.')
+            .to_lowercase();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// `sendNotificationEmail` for a new post: every mentioned member of the channel's team (or the
+/// other member of a direct channel) other than the poster gets a notification email, sent
+/// immediately (email batching off, the default) when `SendEmailNotifications` is on. Users
+/// have no web-socket connection in the twin, so they count as offline, as the real server
+/// requires for email notifications.
+pub(crate) fn send_mention_emails(
+    twin: &Arc<MattermostTwin>,
+    post: &super::store::Post,
+    channel: &super::store::Channel,
+    sender_name: &str,
+    headers: &HeaderMap,
+) {
+    let settings = twin.settings();
+    if !settings.email.send_email_notifications {
+        return;
+    }
+    let (recipients, team_name) = {
+        let store = twin.store();
+        let team = store.team(&channel.team_id).cloned();
+        let recipients: Vec<User> = if channel.channel_type == "D" {
+            channel
+                .members
+                .iter()
+                .filter(|m| **m != post.user_id)
+                .filter_map(|m| store.user(m).cloned())
+                .collect()
+        } else {
+            mentioned_usernames(&post.message)
+                .iter()
+                .filter_map(|n| store.user_by_username(n).cloned())
+                .filter(|u| u.id != post.user_id)
+                .filter(|u| {
+                    team.as_ref().is_some_and(|t| t.members.contains(&u.id))
+                        || channel.members.contains(&u.id)
+                })
+                .collect()
+        };
+        (recipients, team.map(|t| t.display_name).unwrap_or_default())
+    };
+    if recipients.is_empty() {
+        return;
+    }
+    let site_url = twin.site_url(headers);
+    let site_name = settings.team.site_name.clone();
+    let now = time::OffsetDateTime::now_utc();
+    let date = format!("{} {}, {}", now.month(), now.day(), now.year());
+    for user in recipients {
+        let subject = if channel.channel_type == "D" {
+            format!("[{site_name}] New Direct Message from @{sender_name} on {date}")
+        } else {
+            format!("[{site_name}] Notification in {team_name} on {date}")
+        };
+        let body = format!(
+            "<p>@{sender_name} mentioned you in {}</p><p>{}</p><p><a href=\"{site_url}\">View Message</a></p>",
+            super::twin::html_text(if channel.display_name.is_empty() {
+                "a direct message"
+            } else {
+                &channel.display_name
+            }),
+            super::twin::html_text(&post.message)
+        );
+        let msg = OutgoingMail {
+            to: user.email.clone(),
+            subject,
+            html_body: body,
+        };
+        let twin = twin.clone();
+        let site_url = site_url.clone();
+        tokio::spawn(async move {
+            let email = twin.settings().email;
+            let _ = deliver(&twin, "mention", &email, &site_url, msg).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_found_like_usernames() {
+        assert_eq!(
+            mentioned_usernames("hi @Alice and @bob.smith. mail a@b.c, @alice again"),
+            vec!["alice".to_string(), "bob.smith".to_string()]
+        );
+        assert!(mentioned_usernames("no mentions").is_empty());
+    }
+}

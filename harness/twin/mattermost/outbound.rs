@@ -45,6 +45,7 @@ pub fn client_for(
     insecure: bool,
     timeout: Duration,
 ) -> Result<reqwest::Client, OutboundError> {
+    crate::crypto::install_default_provider();
     let parsed = url::Url::parse(url).map_err(|_| OutboundError::BadUrl(url.to_string()))?;
     let host = parsed
         .host_str()
@@ -62,7 +63,9 @@ pub fn client_for(
         .redirect(reqwest::redirect::Policy::limited(10))
         .no_proxy()
         .dns_resolver(Arc::new(NoDns))
-        .tls_backend_preconfigured((*client_config(roots, insecure)).clone());
+        .tls_backend_preconfigured(
+            (*client_config(roots, insecure).map_err(OutboundError::Build)?).clone(),
+        );
     if let Some(addr) = book.lookup_url(&parsed) {
         builder = builder.resolve(&host, addr);
     }

@@ -103,6 +103,8 @@ pub struct MattermostTwin {
 impl MattermostTwin {
     /// A running-ready server with the admin seeded.
     pub fn new(cfg: MattermostTwinConfig) -> Arc<MattermostTwin> {
+        // The outbound HTTP client needs the process-wide rustls provider.
+        crate::crypto::install_default_provider();
         let mut store = Store::default();
         let hash = bcrypt::hash(cfg.admin.password.expose(), BCRYPT_COST).unwrap_or_default();
         let admin = store.insert_user(

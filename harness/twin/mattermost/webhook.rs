@@ -260,7 +260,8 @@ async fn incoming_webhook(
     req: Request,
 ) -> Response {
     let v3 = twin.profile == Profile::Gitlab8_12;
-    match handle(&twin, &id, req).await {
+    let headers = req.headers().clone();
+    match handle(&twin, &id, req, &headers).await {
         Ok(()) => {
             let mut resp = (StatusCode::OK, "ok").into_response();
             resp.headers_mut()
@@ -363,7 +364,12 @@ async fn decode_request(twin: &MattermostTwin, req: Request) -> Result<WebhookRe
     decode_json(&body).map_err(decode_err)
 }
 
-async fn handle(twin: &Arc<MattermostTwin>, hook_id: &str, req: Request) -> Result<(), AppError> {
+async fn handle(
+    twin: &Arc<MattermostTwin>,
+    hook_id: &str,
+    req: Request,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
     // The decode happens in the web layer, before HandleIncomingWebhook's checks.
     let request = decode_request(twin, req).await?;
     let settings = twin.settings();
@@ -466,12 +472,18 @@ async fn handle(twin: &Arc<MattermostTwin>, hook_id: &str, req: Request) -> Resu
         );
         post_type = "slack_attachment".to_string();
     }
+    let creator_name = store
+        .user(&hook.user_id)
+        .map(|u| u.username.clone())
+        .unwrap_or_default();
+    let mut sender_name = creator_name;
     if settings.service.enable_post_username_override {
         let name = if override_username.is_empty() {
             "webhook".to_string()
         } else {
             override_username
         };
+        sender_name = name.clone();
         props.insert("override_username".into(), Value::String(name));
     }
     if settings.service.enable_post_icon_override {
@@ -493,7 +505,9 @@ async fn handle(twin: &Arc<MattermostTwin>, hook_id: &str, req: Request) -> Resu
             props.insert(k.clone(), v.clone());
         }
     }
-    store.insert_post(&hook.user_id, &channel.id, &text, &post_type, props);
+    let post = store.insert_post(&hook.user_id, &channel.id, &text, &post_type, props);
+    drop(store);
+    super::email::send_mention_emails(twin, &post, &channel, &sender_name, headers);
     Ok(())
 }
 

@@ -1,0 +1,106 @@
+//! `mm-harness twin` through the real binary: the fault list, flag errors with did-you-mean and
+//! exit code 2, and `twin up` printing where everything is, serving it, and stopping on SIGINT.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mm-harness");
+
+#[test]
+fn twin_faults_lists_the_catalogue() {
+    let out = Command::new(BIN).args(["twin", "faults"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("wrong-client-secret"));
+    assert!(text.contains("Bad response from token request."));
+    assert!(text.contains("closed-port"));
+}
+
+#[test]
+fn unknown_fault_is_bad_input_with_a_suggestion() {
+    let out = Command::new(BIN)
+        .args(["twin", "up", "--fault", "user-api-v4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("did you mean \"user-api-v3\""), "{err}");
+}
+
+#[test]
+fn certificate_fault_without_https_is_bad_input_with_a_hint() {
+    let out = Command::new(BIN)
+        .args(["twin", "up", "--fault", "expired-certificate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("hint: add --https"), "{err}");
+}
+
+#[test]
+fn twin_up_serves_until_interrupted() {
+    let mut child = Command::new(BIN)
+        .args(["twin", "up", "--https", "--profile", "gitlab-8.12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains("Press Ctrl-C") || Instant::now() > deadline {
+            break;
+        }
+    }
+    assert!(text.contains("GitLab 8.12.0 + Mattermost 3.4.0"), "{text}");
+    assert!(text.contains("sign in as root / "), "{text}");
+    let ca_line = text
+        .lines()
+        .find(|l| l.starts_with("CA certificate: "))
+        .unwrap();
+    let ca_path = ca_line.trim_start_matches("CA certificate: ").to_string();
+    let pem = std::fs::read_to_string(&ca_path).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    // The https listener answers with the printed CA (a plain rustls client).
+    let addr_line = text
+        .lines()
+        .find(|l| l.contains("https://gitlab.example.com:443"))
+        .unwrap();
+    let addr: std::net::SocketAddr = addr_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(addr.ip().is_loopback());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        mm_harness::crypto::install_default_provider();
+        let c = reqwest::Client::builder()
+            .resolve("gitlab.example.com", addr)
+            .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).unwrap()])
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        c.get("https://gitlab.example.com/users/sign_in")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !std::path::Path::new(&ca_path).exists(),
+        "CA file removed on exit"
+    );
+}

@@ -1,0 +1,854 @@
+//! Mail from the outside: the twin's Mattermost mailer (`send_mail`) against the twin's
+//! `MailServer` in all three security modes and against an independent SMTP server
+//! (mailin-embedded), with certificates generated here by rcgen; plus the Mattermost twin's
+//! test email and welcome email arriving over real SMTP.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mm_harness::config::model::{EmailSettings, MattermostSettings, Secret};
+use mm_harness::config::version::Profile;
+use mm_harness::net::AddressBook;
+use mm_harness::twin::mail::{
+    MailErrorKind, MailServer, MailServerOptions, MailServerSecurity, MailerEra, OutgoingMail,
+    send_mail, send_mail_as,
+};
+use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
+use rustls_pki_types::CertificateDer;
+use serde_json::{Value, json};
+
+const SMTP_HOST: &str = "smtp.example.com";
+const SITE: &str = "https://mattermost.example.com";
+
+/// A CA and a server certificate for `host` (optionally already expired).
+struct Certs {
+    ca: CertificateDer<'static>,
+    server: Arc<rustls::ServerConfig>,
+    cert_pem: String,
+    key_pem: String,
+}
+
+fn certs(host: &str, expired: bool) -> Certs {
+    mm_harness::crypto::install_default_provider();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Mail Test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca = ca_cert.der().clone();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone(), ca.clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    Certs {
+        ca,
+        server: Arc::new(server),
+        cert_pem: format!("{}{}", cert.pem(), ca_cert.pem()),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+async fn mail_server(
+    security: MailServerSecurity,
+    offer_starttls: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    auth: Option<(&str, &str)>,
+) -> MailServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    MailServer::start(
+        listener,
+        MailServerOptions {
+            security,
+            offer_starttls,
+            tls,
+            auth: auth.map(|(u, p)| (u.to_string(), Secret::new(p))),
+            hostname: SMTP_HOST.into(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn email(port: u16, security: &str) -> EmailSettings {
+    let mut e = MattermostSettings::defaults(Profile::Gitlab18_11).email;
+    e.smtp_server = SMTP_HOST.into();
+    e.smtp_port = port.to_string();
+    e.connection_security = security.into();
+    e.feedback_name = "GitLab Mattermost".into();
+    e.feedback_email = "mattermost@example.com".into();
+    e.smtp_server_timeout = 2;
+    e
+}
+
+fn book(port: u16, addr: SocketAddr) -> AddressBook {
+    let mut b = AddressBook::new();
+    b.insert("smtp", SMTP_HOST, port, addr);
+    b
+}
+
+fn msg() -> OutgoingMail {
+    OutgoingMail {
+        to: "alice@example.com".into(),
+        subject: "Test email".into(),
+        html_body: "<p>It appears your Mattermost email is setup correctly!</p>".into(),
+    }
+}
+
+#[tokio::test]
+async fn plain_delivery_uses_feedback_email_and_the_site_host_as_ehlo_name() {
+    let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
+    let log = send_mail(&email(25, ""), SITE, &book(25, server.addr()), &[], &msg())
+        .await
+        .unwrap();
+    assert!(!log.tls);
+    assert_eq!(log.ehlo_name, "mattermost.example.com");
+    let got = server.messages();
+    assert_eq!(got.len(), 1);
+    let m = &got[0];
+    assert_eq!(m.from, "mattermost@example.com");
+    assert_eq!(m.to, vec!["alice@example.com".to_string()]);
+    assert_eq!(m.ehlo_name, "mattermost.example.com");
+    assert!(!m.tls);
+    assert_eq!(m.header("Subject"), Some("Test email"));
+    assert_eq!(
+        m.header("From"),
+        Some("\"GitLab Mattermost\" <mattermost@example.com>")
+    );
+    assert_eq!(m.header("Auto-Submitted"), Some("auto-generated"));
+    assert!(
+        m.body
+            .contains("It appears your Mattermost email is setup correctly!")
+    );
+    assert!(
+        log.render()
+            .contains("C: MAIL FROM:<mattermost@example.com> BODY=8BITMIME")
+    );
+
+    // No SiteURL: Go's default name.
+    let log = send_mail(&email(25, ""), "", &book(25, server.addr()), &[], &msg())
+        .await
+        .unwrap();
+    assert_eq!(log.ehlo_name, "localhost");
+    assert_eq!(server.messages()[1].ehlo_name, "localhost");
+}
+
+#[tokio::test]
+async fn starttls_upgrades_and_authenticates_with_plain() {
+    let c = certs(SMTP_HOST, false);
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        true,
+        Some(c.server.clone()),
+        Some(("mailer", "Smtp-Passw0rd")),
+    )
+    .await;
+    let mut e = email(587, "STARTTLS");
+    e.enable_smtp_auth = true;
+    e.smtp_username = "mailer".into();
+    e.smtp_password = Secret::new("Smtp-Passw0rd");
+    let log = send_mail(
+        &e,
+        SITE,
+        &book(587, server.addr()),
+        std::slice::from_ref(&c.ca),
+        &msg(),
+    )
+    .await
+    .unwrap();
+    assert!(log.tls);
+    assert!(!log.starttls_downgraded);
+    assert_eq!(log.auth_mechanism.as_deref(), Some("PLAIN"));
+    let text = log.render();
+    assert!(text.contains("C: AUTH PLAIN [redacted]"), "{text}");
+    assert!(!text.contains("Smtp-Passw0rd"));
+    let m = &server.messages()[0];
+    assert!(m.tls);
+    assert_eq!(m.auth_user.as_deref(), Some("mailer"));
+
+    // A wrong password: the server's 535, worded as Mattermost words it.
+    e.smtp_password = Secret::new("wrong");
+    let err = send_mail(&e, SITE, &book(587, server.addr()), &[c.ca], &msg())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, MailErrorKind::Auth);
+    assert_eq!(
+        err.message,
+        "authentication failed: 535 Invalid credentials"
+    );
+}
+
+#[tokio::test]
+async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
+    let c = certs(SMTP_HOST, false);
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        false,
+        Some(c.server.clone()),
+        None,
+    )
+    .await;
+    let log = send_mail(
+        &email(587, "STARTTLS"),
+        SITE,
+        &book(587, server.addr()),
+        std::slice::from_ref(&c.ca),
+        &msg(),
+    )
+    .await
+    .unwrap();
+    assert!(log.starttls_downgraded);
+    assert!(!log.tls);
+    let m = &server.messages()[0];
+    assert!(!m.tls, "delivered in plaintext");
+
+    // The same server asking for credentials: Mattermost refuses to send them in clear.
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        false,
+        Some(c.server.clone()),
+        Some(("mailer", "pw")),
+    )
+    .await;
+    let mut e = email(587, "STARTTLS");
+    e.enable_smtp_auth = true;
+    e.smtp_username = "mailer".into();
+    e.smtp_password = Secret::new("pw");
+    let err = send_mail(&e, SITE, &book(587, server.addr()), &[c.ca], &msg())
+        .await
+        .unwrap_err();
+    assert_eq!(err.message, "authentication failed: unencrypted connection");
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn auth_over_plaintext_is_refused() {
+    let server = mail_server(MailServerSecurity::Plain, false, None, Some(("u", "p"))).await;
+    let mut e = email(25, "");
+    e.enable_smtp_auth = true;
+    e.smtp_username = "u".into();
+    e.smtp_password = Secret::new("p");
+    let err = send_mail(&e, SITE, &book(25, server.addr()), &[], &msg())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, MailErrorKind::Auth);
+    assert_eq!(err.message, "authentication failed: unencrypted connection");
+    assert!(err.log.render().contains("C: QUIT"));
+}
+
+#[tokio::test]
+async fn implicit_tls_verifies_the_certificate_unless_told_not_to() {
+    let c = certs(SMTP_HOST, false);
+    let server = mail_server(
+        MailServerSecurity::ImplicitTls,
+        false,
+        Some(c.server.clone()),
+        Some(("mailer", "pw")),
+    )
+    .await;
+    let mut e = email(465, "TLS");
+    e.enable_smtp_auth = true;
+    e.smtp_username = "mailer".into();
+    e.smtp_password = Secret::new("pw");
+    let b = book(465, server.addr());
+    let log = send_mail(&e, SITE, &b, std::slice::from_ref(&c.ca), &msg())
+        .await
+        .unwrap();
+    assert!(log.tls);
+    assert!(server.messages()[0].tls);
+
+    let err = send_mail(&e, SITE, &b, &[], &msg()).await.unwrap_err();
+    assert_eq!(err.kind, MailErrorKind::Connect);
+    assert_eq!(
+        err.message,
+        "unable to connect to the SMTP server through TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority"
+    );
+    e.skip_server_certificate_verification = true;
+    send_mail(&e, SITE, &b, &[], &msg()).await.unwrap();
+    assert_eq!(server.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn expired_and_wrong_host_certificates_are_refused() {
+    let expired = certs(SMTP_HOST, true);
+    let server = mail_server(
+        MailServerSecurity::ImplicitTls,
+        false,
+        Some(expired.server.clone()),
+        None,
+    )
+    .await;
+    let err = send_mail(
+        &email(465, "TLS"),
+        SITE,
+        &book(465, server.addr()),
+        &[expired.ca],
+        &msg(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message.contains("certificate has expired"),
+        "{}",
+        err.message
+    );
+
+    let wrong = certs("other.example.com", false);
+    let server = mail_server(
+        MailServerSecurity::ImplicitTls,
+        false,
+        Some(wrong.server.clone()),
+        None,
+    )
+    .await;
+    let err = send_mail(
+        &email(465, "TLS"),
+        SITE,
+        &book(465, server.addr()),
+        std::slice::from_ref(&wrong.ca),
+        &msg(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message.contains("not valid for smtp.example.com"),
+        "{}",
+        err.message
+    );
+
+    // On STARTTLS a failed handshake is not a downgrade: the next command fails with it.
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        true,
+        Some(wrong.server.clone()),
+        None,
+    )
+    .await;
+    let err = send_mail(
+        &email(587, "STARTTLS"),
+        SITE,
+        &book(587, server.addr()),
+        &[wrong.ca],
+        &msg(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, MailErrorKind::From);
+    assert!(
+        err.message
+            .starts_with("failed to set the from address: tls: failed to verify certificate"),
+        "{}",
+        err.message
+    );
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn mismatched_security_modes_fail_like_go() {
+    let c = certs(SMTP_HOST, false);
+    // Implicit TLS against a plaintext port.
+    let plain = mail_server(MailServerSecurity::Plain, false, None, None).await;
+    let err = send_mail(
+        &email(25, "TLS"),
+        SITE,
+        &book(25, plain.addr()),
+        std::slice::from_ref(&c.ca),
+        &msg(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message
+            .starts_with("unable to connect to the SMTP server through TLS: "),
+        "{}",
+        err.message
+    );
+    // Plaintext against an implicit-TLS port: the greeting never comes.
+    let tls = mail_server(
+        MailServerSecurity::ImplicitTls,
+        false,
+        Some(c.server.clone()),
+        None,
+    )
+    .await;
+    let mut e = email(465, "");
+    e.smtp_server_timeout = 1;
+    let err = send_mail(&e, SITE, &book(465, tls.addr()), &[c.ca], &msg())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "unable to connect to the SMTP server: i/o timeout"
+    );
+    // A closed port, an unknown host, a bad security value.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = send_mail(&email(25, ""), SITE, &book(25, closed), &[], &msg())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "unable to connect to the SMTP server: dial tcp smtp.example.com:25: connect: connection refused"
+    );
+    let err = send_mail(&email(25, ""), SITE, &AddressBook::new(), &[], &msg())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "unable to connect to the SMTP server: dial tcp: lookup smtp.example.com: no such host"
+    );
+    let err = send_mail(&email(25, "SSL"), SITE, &book(25, closed), &[], &msg())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, MailErrorKind::Config);
+}
+
+#[tokio::test]
+async fn mattermost_3_never_checks_certificates_and_always_tries_plain_auth() {
+    let c = certs("other.example.com", false);
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        true,
+        Some(c.server.clone()),
+        Some(("mailer", "pw")),
+    )
+    .await;
+    let mut e = MattermostSettings::defaults(Profile::Gitlab8_12).email;
+    e.smtp_server = SMTP_HOST.into();
+    e.smtp_port = "587".into();
+    e.connection_security = "STARTTLS".into();
+    e.feedback_email = "mm@example.com".into();
+    e.smtp_username = "mailer".into();
+    e.smtp_password = Secret::new("pw");
+    // EnableSMTPAuth did not exist; no roots trusted; wrong host name: still delivered.
+    let log = send_mail_as(
+        MailerEra::Mattermost3,
+        &e,
+        SITE,
+        &book(587, server.addr()),
+        &[],
+        &msg(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.ehlo_name, "localhost");
+    assert_eq!(log.auth_mechanism.as_deref(), Some("PLAIN"));
+    assert_eq!(server.messages()[0].auth_user.as_deref(), Some("mailer"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = send_mail_as(
+        MailerEra::Mattermost3,
+        &e,
+        SITE,
+        &book(587, closed),
+        &[],
+        &msg(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message
+            .starts_with("SendMail: Failed to open connection, "),
+        "{}",
+        err.message
+    );
+}
+
+// ---- An independent SMTP server: mailin-embedded ----
+
+#[derive(Clone, Default)]
+struct Sink {
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+    helo: Arc<Mutex<String>>,
+    user: Arc<Mutex<Option<String>>>,
+}
+
+impl mailin_embedded::Handler for Sink {
+    fn helo(&mut self, _ip: std::net::IpAddr, domain: &str) -> mailin_embedded::Response {
+        *self.helo.lock().unwrap() = domain.to_string();
+        mailin_embedded::response::OK
+    }
+    fn mail(
+        &mut self,
+        _ip: std::net::IpAddr,
+        _domain: &str,
+        from: &str,
+    ) -> mailin_embedded::Response {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((from.to_string(), String::new()));
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if let Some(last) = self.seen.lock().unwrap().last_mut() {
+            last.1.push_str(&String::from_utf8_lossy(buf));
+        }
+        Ok(())
+    }
+    fn auth_login(&mut self, username: &str, password: &str) -> mailin_embedded::Response {
+        if username == "mailer" && password == "pw" {
+            *self.user.lock().unwrap() = Some(username.to_string());
+            mailin_embedded::response::AUTH_OK
+        } else {
+            mailin_embedded::response::INVALID_CREDENTIALS
+        }
+    }
+}
+
+fn start_mailin(sink: Sink, tls: Option<&Certs>, login_auth: bool) -> SocketAddr {
+    mm_harness::crypto::install_default_provider();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut server = mailin_embedded::Server::new(sink);
+    server.with_name(SMTP_HOST).with_tcp_listener(listener);
+    if let Some(c) = tls {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, &c.cert_pem).unwrap();
+        std::fs::write(&key, &c.key_pem).unwrap();
+        server
+            .with_ssl(mailin_embedded::SslConfig::SelfSigned {
+                cert_path: cert.to_string_lossy().into_owned(),
+                key_path: key.to_string_lossy().into_owned(),
+            })
+            .unwrap();
+        // The files are read at with_ssl; the directory may go.
+        drop(dir);
+    }
+    if login_auth {
+        server.with_auth(mailin_embedded::AuthMechanism::Login);
+    }
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    addr
+}
+
+#[tokio::test]
+async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() {
+    let sink = Sink::default();
+    let addr = start_mailin(sink.clone(), None, false);
+    send_mail(&email(25, ""), SITE, &book(25, addr), &[], &msg())
+        .await
+        .unwrap();
+    let seen = sink.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].0, "mattermost@example.com");
+    assert!(seen[0].1.contains("Subject: Test email"));
+    assert_eq!(*sink.helo.lock().unwrap(), "mattermost.example.com");
+
+    // mailin-embedded offers only LOGIN, after STARTTLS: Mattermost falls back to LOGIN.
+    let c = certs(SMTP_HOST, false);
+    let sink = Sink::default();
+    let addr = start_mailin(sink.clone(), Some(&c), true);
+    let mut e = email(587, "STARTTLS");
+    e.enable_smtp_auth = true;
+    e.smtp_username = "mailer".into();
+    e.smtp_password = Secret::new("pw");
+    let log = send_mail(
+        &e,
+        SITE,
+        &book(587, addr),
+        std::slice::from_ref(&c.ca),
+        &msg(),
+    )
+    .await
+    .unwrap();
+    assert!(log.tls);
+    assert_eq!(log.auth_mechanism.as_deref(), Some("LOGIN"));
+    assert!(!log.render().contains("pw\n"));
+    assert_eq!(sink.user.lock().unwrap().as_deref(), Some("mailer"));
+    assert_eq!(sink.seen.lock().unwrap().len(), 1);
+}
+
+// ---- The Mattermost twin's own emails ----
+
+async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+#[tokio::test]
+async fn test_email_and_welcome_email_arrive_over_smtp() {
+    let c = certs(SMTP_HOST, false);
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        true,
+        Some(c.server.clone()),
+        Some(("mailer", "Smtp-Passw0rd")),
+    )
+    .await;
+    let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
+    settings.service.site_url = "http://mattermost.example.com".into();
+    settings.email = email(587, "STARTTLS");
+    settings.email.enable_smtp_auth = true;
+    settings.email.smtp_username = "mailer".into();
+    settings.email.smtp_password = Secret::new("Smtp-Passw0rd");
+    settings.email.send_email_notifications = true;
+    let twin = MattermostTwin::new(MattermostTwinConfig {
+        settings,
+        address_book: book(587, server.addr()),
+        trusted_roots: vec![c.ca.clone()],
+        admin: MattermostAdmin {
+            username: "sysadmin".into(),
+            email: "sysadmin@example.com".into(),
+            password: Secret::new("Sys-Admin-Passw0rd!"),
+        },
+        ..Default::default()
+    });
+    let addr = serve(twin.router()).await;
+    let http = reqwest::Client::builder()
+        .resolve("mattermost.example.com", addr)
+        .build()
+        .unwrap();
+    let site = "http://mattermost.example.com";
+    let resp = http
+        .post(format!("{site}/api/v4/users/login"))
+        .json(&json!({"login_id": "sysadmin", "password": "Sys-Admin-Passw0rd!"}))
+        .send()
+        .await
+        .unwrap();
+    let token = resp.headers()["token"].to_str().unwrap().to_string();
+
+    let resp = http
+        .post(format!("{site}/api/v4/email/test"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "OK"}));
+    let got = server.wait_for_messages(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].to, vec!["sysadmin@example.com".to_string()]);
+    assert_eq!(got[0].header("Subject"), Some("Test email"));
+    assert!(got[0].tls);
+    assert_eq!(got[0].ehlo_name, "mattermost.example.com");
+
+    // The System Console posts its form with the placeholder password: still the saved one.
+    let resp = http
+        .get(format!("{site}/api/v4/config"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let cfg: Value = resp.json().await.unwrap();
+    assert_eq!(
+        cfg["EmailSettings"]["SMTPPassword"],
+        "********************************"
+    );
+    let resp = http
+        .post(format!("{site}/api/v4/email/test"))
+        .bearer_auth(&token)
+        .json(&cfg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut changed = cfg.clone();
+    changed["EmailSettings"]["SMTPUsername"] = json!("someone-else");
+    let resp = http
+        .post(format!("{site}/api/v4/email/test"))
+        .bearer_auth(&token)
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["id"],
+        "api.admin.test_email.reenter_password"
+    );
+
+    // An admin-created email account gets the welcome email.
+    let resp = http
+        .post(format!("{site}/api/v4/users"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"username": "dora", "email": "dora@example.com", "password": "Dora-Passw0rd!"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let got = server.wait_for_messages(3, Duration::from_secs(5)).await;
+    let welcome = got
+        .iter()
+        .find(|m| m.to == vec!["dora@example.com".to_string()])
+        .expect("welcome mail");
+    assert_eq!(
+        welcome.header("Subject"),
+        Some("[GitLab Mattermost] You joined mattermost.example.com")
+    );
+    let attempts = twin.mail_attempts();
+    assert!(attempts.iter().all(|a| a.error.is_none()), "{attempts:?}");
+
+    // STARTTLS disappears: the silent downgrade meets SMTP auth, and the Console says so.
+    let downgraded = mail_server(
+        MailServerSecurity::StartTls,
+        false,
+        Some(c.server.clone()),
+        Some(("mailer", "Smtp-Passw0rd")),
+    )
+    .await;
+    let twin2 = MattermostTwin::new(MattermostTwinConfig {
+        settings: twin.settings(),
+        address_book: book(587, downgraded.addr()),
+        trusted_roots: vec![c.ca],
+        ..Default::default()
+    });
+    let addr2 = serve(twin2.router()).await;
+    let http2 = reqwest::Client::builder()
+        .resolve("mattermost.example.com", addr2)
+        .build()
+        .unwrap();
+    let admin = MattermostAdmin::default();
+    let resp = http2
+        .post(format!("{site}/api/v4/users/login"))
+        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
+        .send()
+        .await
+        .unwrap();
+    let token2 = resp.headers()["token"].to_str().unwrap().to_string();
+    let resp = http2
+        .post(format!("{site}/api/v4/email/test"))
+        .bearer_auth(&token2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(
+        err["message"],
+        "Connection unsuccessful: authentication failed: unencrypted connection"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
+    mm_harness::crypto::install_default_provider();
+    let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
+    let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
+    settings.service.site_url = "http://mattermost.example.com".into();
+    settings.email = email(25, "");
+    settings.email.send_email_notifications = true;
+    let twin = MattermostTwin::new(MattermostTwinConfig {
+        settings,
+        address_book: book(25, server.addr()),
+        ..Default::default()
+    });
+    let addr = serve(twin.router()).await;
+    let http = reqwest::Client::builder()
+        .resolve("mattermost.example.com", addr)
+        .build()
+        .unwrap();
+    let site = "http://mattermost.example.com";
+    let admin = MattermostAdmin::default();
+    let resp = http
+        .post(format!("{site}/api/v4/users/login"))
+        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
+        .send()
+        .await
+        .unwrap();
+    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    let call = |method: reqwest::Method, path: String, body: Value| {
+        let req = http
+            .request(method, format!("{site}{path}"))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (_, dora) = call(
+        reqwest::Method::POST,
+        "/api/v4/users".into(),
+        json!({"username": "dora", "email": "dora@example.com", "password": "Dora-Passw0rd!"}),
+    )
+    .await;
+    let (_, team) = call(
+        reqwest::Method::POST,
+        "/api/v4/teams".into(),
+        json!({"name": "dev", "display_name": "Dev", "type": "O"}),
+    )
+    .await;
+    let team_id = team["id"].as_str().unwrap().to_string();
+    let (s, _) = call(
+        reqwest::Method::POST,
+        format!("/api/v4/teams/{team_id}/members"),
+        json!({"team_id": team_id, "user_id": dora["id"]}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (_, ch) = call(
+        reqwest::Method::GET,
+        format!("/api/v4/teams/{team_id}/channels/name/town-square"),
+        Value::Null,
+    )
+    .await;
+    let (_, hook) = call(
+        reqwest::Method::POST,
+        "/api/v4/hooks/incoming".into(),
+        json!({"channel_id": ch["id"], "display_name": "CI"}),
+    )
+    .await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let resp = http
+        .post(format!("{site}/hooks/{hook_id}"))
+        .json(&json!({"text": "@dora the build failed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Welcome mail for dora, then the mention notification.
+    let got = server.wait_for_messages(2, Duration::from_secs(5)).await;
+    let mention = got
+        .iter()
+        .find(|m| {
+            m.header("Subject")
+                .is_some_and(|s| s.starts_with("[GitLab Mattermost] Notification in Dev on "))
+        })
+        .expect("mention mail");
+    assert_eq!(mention.to, vec!["dora@example.com".to_string()]);
+    assert!(mention.body.contains("the build failed"));
+    // A message without mentions sends nothing more.
+    let resp = http
+        .post(format!("{site}/hooks/{hook_id}"))
+        .json(&json!({"text": "all green"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.messages().len(), 2);
+    assert_eq!(
+        twin.mail_attempts()
+            .iter()
+            .map(|a| a.kind.as_str())
+            .collect::<Vec<_>>(),
+        vec!["welcome", "mention"]
+    );
+}
