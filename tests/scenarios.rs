@@ -50,7 +50,10 @@ fn check_scenario(name: &str) {
     let r = run_on_twin(name);
     // Whatever the snapshot says, the transcript itself never carries the twin's fixed passwords.
     for u in mm_harness::twin::gitlab::GitlabUser::defaults() {
-        assert!(!r.transcript.contains(u.password.expose()), "{name}: a password leaked");
+        assert!(
+            !r.transcript.contains(u.password.expose()),
+            "{name}: a password leaked"
+        );
     }
     assert_eq!(r.status, ScenarioStatus::Passed, "{}", explain(&r));
     assert!(
@@ -89,6 +92,7 @@ scenario_tests! {
     reauthorise => "reauthorise",
     https => "https",
     https_untrusted_certificate_fails_token_request => "https-untrusted-certificate",
+    https_expired_certificate_fails_token_request => "https-expired-certificate",
     webhooks => "webhooks",
     webhooks_disabled_refuses_hooks => "webhooks-disabled",
     gitlab_only_sign_up => "gitlab-only-sign-up",
