@@ -292,8 +292,20 @@ mod tests {
         assert!(text.contains("--> scenarios/x.toml:2:1"));
         assert!(text.contains("expected to be signed in, but access was denied"));
         assert!(
-            !text.contains("ok step 1"),
-            "passed steps only with --verbose: {text}"
+            text.contains("ok step 1"),
+            "a failed scenario lists every step: {text}"
+        );
+        assert!(
+            text.contains("-- step 3: sso.sign_up user=u3 (not run)"),
+            "{text}"
+        );
+        let mut passed = s.scenarios[0].clone();
+        passed.status = ScenarioStatus::Passed;
+        passed.steps.truncate(1);
+        let text_passed = r.scenario_text(&passed);
+        assert!(
+            !text_passed.contains("ok step 1"),
+            "passed steps only with --verbose: {text_passed}"
         );
         assert!(
             text.contains("| == step 1"),
