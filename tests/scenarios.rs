@@ -343,3 +343,11 @@ mattermost.ping = {}
         stack.down().await;
     });
 }
+
+#[test]
+fn transcripts_are_deterministic_across_runs() {
+    let a = run_on_twin("reauthorise");
+    let b = run_on_twin("reauthorise");
+    assert_eq!(a.status, ScenarioStatus::Passed, "{}", explain(&a));
+    assert_eq!(a.transcript, b.transcript);
+}
