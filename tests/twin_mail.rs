@@ -852,3 +852,181 @@ async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
         vec!["welcome", "mention"]
     );
 }
+
+// ---- The MailServer seen by a raw TCP client ----
+
+async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Vec<String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(5), r.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "server closed");
+        let line = line.trim_end().to_string();
+        let last = line.as_bytes().get(3) != Some(&b'-');
+        lines.push(line);
+        if last {
+            return lines;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_mail_server_advertises_starttls_and_auth_as_configured() {
+    use tokio::io::{AsyncWriteExt, BufReader};
+    let c = certs(SMTP_HOST, false);
+    // STARTTLS offered: no AUTH before TLS.
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        true,
+        Some(c.server.clone()),
+        Some(("u", "p")),
+    )
+    .await;
+    let tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let mut io = BufReader::new(tcp);
+    assert_eq!(
+        read_reply(&mut io).await,
+        vec!["220 smtp.example.com ESMTP"]
+    );
+    io.get_mut()
+        .write_all(b"EHLO probe.example.com\r\n")
+        .await
+        .unwrap();
+    let ehlo = read_reply(&mut io).await;
+    assert!(ehlo.iter().any(|l| l.ends_with("STARTTLS")), "{ehlo:?}");
+    assert!(!ehlo.iter().any(|l| l.contains("AUTH")), "{ehlo:?}");
+    io.get_mut()
+        .write_all(b"MAIL FROM:<a@b.c>\r\n")
+        .await
+        .unwrap();
+    let reply = read_reply(&mut io).await;
+    // mailin refuses MAIL before AUTH with 503 (bad sequence).
+    assert!(
+        reply[0].starts_with("503"),
+        "auth required first: {reply:?}"
+    );
+
+    // STARTTLS not offered: the extension is absent, the command refused, AUTH in the clear.
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        false,
+        Some(c.server.clone()),
+        Some(("u", "p")),
+    )
+    .await;
+    let tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let mut io = BufReader::new(tcp);
+    read_reply(&mut io).await;
+    io.get_mut()
+        .write_all(b"EHLO probe.example.com\r\n")
+        .await
+        .unwrap();
+    let ehlo = read_reply(&mut io).await;
+    assert!(!ehlo.iter().any(|l| l.contains("STARTTLS")), "{ehlo:?}");
+    assert!(
+        ehlo.iter().any(|l| l.contains("AUTH PLAIN LOGIN")),
+        "{ehlo:?}"
+    );
+    io.get_mut().write_all(b"STARTTLS\r\n").await.unwrap();
+    let reply = read_reply(&mut io).await;
+    assert!(reply[0].starts_with("502"), "{reply:?}");
+    io.get_mut().write_all(b"QUIT\r\n").await.unwrap();
+    assert!(read_reply(&mut io).await[0].starts_with("221"));
+
+    // Implicit TLS: the greeting only comes inside TLS.
+    let server = mail_server(
+        MailServerSecurity::ImplicitTls,
+        false,
+        Some(c.server.clone()),
+        None,
+    )
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(c.ca.clone()).unwrap();
+    let cfg = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(
+            rustls_pki_types::ServerName::try_from(SMTP_HOST).unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    let mut io = BufReader::new(tls);
+    assert_eq!(
+        read_reply(&mut io).await,
+        vec!["220 smtp.example.com ESMTP"]
+    );
+
+    // A TLS server without a certificate is a configuration error.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = MailServer::start(
+        listener,
+        MailServerOptions {
+            security: MailServerSecurity::ImplicitTls,
+            offer_starttls: false,
+            tls: None,
+            auth: None,
+            hostname: SMTP_HOST.into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, MailErrorKind::Config);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn required_verification_sends_a_verify_link() {
+    mm_harness::crypto::install_default_provider();
+    let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
+    let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
+    settings.service.site_url = "http://mattermost.example.com".into();
+    settings.email = email(25, "");
+    settings.email.send_email_notifications = false;
+    settings.email.require_email_verification = true;
+    let twin = MattermostTwin::new(MattermostTwinConfig {
+        settings,
+        address_book: book(25, server.addr()),
+        ..Default::default()
+    });
+    let addr = serve(twin.router()).await;
+    let http = reqwest::Client::builder()
+        .resolve("mattermost.example.com", addr)
+        .build()
+        .unwrap();
+    let admin = MattermostAdmin::default();
+    let resp = http
+        .post("http://mattermost.example.com/api/v4/users/login")
+        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
+        .send()
+        .await
+        .unwrap();
+    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    let resp = http
+        .post("http://mattermost.example.com/api/v4/users")
+        .bearer_auth(&token)
+        .json(
+            &json!({"username": "erin", "email": "erin@example.com", "password": "Erin-Passw0rd!"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let got = server.wait_for_messages(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0]
+            .body
+            .contains("http://mattermost.example.com/do_verify_email?token="),
+        "{}",
+        got[0].body
+    );
+    assert_eq!(twin.mail_attempts()[0].kind, "verify");
+}

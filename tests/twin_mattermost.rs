@@ -269,7 +269,7 @@ async fn stack(opts: Options) -> Stack {
 }
 
 fn query_of(url: &str) -> HashMap<String, String> {
-    let u = url::Url::parse(url).unwrap();
+    let u = url::Url::parse(SITE).unwrap().join(url).unwrap();
     u.query_pairs().into_owned().collect()
 }
 
@@ -849,9 +849,11 @@ async fn mattermost_3_4_sso_uses_api_v3_routes_a_hashed_state_and_no_status_chec
         .await;
     assert_eq!(resp.status(), 307);
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.starts_with("/error?title="), "{loc}");
     let q = query_of(&loc);
     assert_eq!(q["message"], "Bad token type.");
     assert_eq!(q["title"], "GitLab Mattermost needs your help:");
+    assert_eq!(q["details"], "token_type=");
 
     // The v3 user API answering 410 is parsed as a user: no id → parse error.
     st.twin.update_settings(|s| {
@@ -867,6 +869,14 @@ async fn mattermost_3_4_sso_uses_api_v3_routes_a_hashed_state_and_no_status_chec
         query_of(&loc)["message"],
         "Could not parse auth data out of gitlab user object."
     );
+    // The oldest callback path (`/gitlab/complete`) is still routed.
+    st.twin.update_settings(|s| {
+        s.gitlab.user_api_endpoint = "http://gitlab.example.com/api/v4/user".into();
+    });
+    let authorize = st.start_sso("/api/v3/oauth/gitlab/login").await;
+    let resp = st.callback("/gitlab/complete", "alice", &authorize).await;
+    assert_eq!(resp.status(), 307);
+    assert_eq!(resp.headers()["location"], "http://mattermost.example.com");
     // A state whose hash does not match the Id.
     let resp = st
         .browser
@@ -1137,7 +1147,14 @@ async fn teams_members_and_channels() {
     );
 
     // A GitLab user joins the team and may then read its channels.
-    assert_eq!(st.sign_up("alice").await.status(), 307);
+    let signed_up = st.sign_up("alice").await;
+    assert_eq!(signed_up.status(), 307);
+    let csrf = set_cookies(&signed_up)
+        .iter()
+        .find_map(|c| c.strip_prefix("MMCSRF="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
     let alice_id = st
         .twin
         .users()
@@ -1187,6 +1204,27 @@ async fn teams_members_and_channels() {
         .browser
         .post(format!("{SITE}/api/v4/channels"))
         .header("X-Requested-With", "XMLHttpRequest")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    // The MMCSRF cookie's value as X-CSRF-Token passes too; a wrong one does not.
+    let mut body = body;
+    body["name"] = json!("alices-2");
+    let resp = st
+        .browser
+        .post(format!("{SITE}/api/v4/channels"))
+        .header("X-CSRF-Token", "not-the-token")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = st
+        .browser
+        .post(format!("{SITE}/api/v4/channels"))
+        .header("X-CSRF-Token", &csrf)
         .json(&body)
         .send()
         .await
@@ -1343,4 +1381,47 @@ async fn mattermost_3_4_has_api_v3_and_no_api_v4() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().contains_key("token"));
+}
+
+#[tokio::test]
+async fn a_blank_site_url_is_taken_from_the_request() {
+    let st = stack(Options {
+        tweak: Box::new(|s| s.service.site_url = String::new()),
+        ..Default::default()
+    })
+    .await;
+    let resp = st
+        .browser
+        .get(format!("{SITE}/oauth/gitlab/login"))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let cookies = set_cookies(&resp);
+    assert!(
+        cookies.iter().any(|c| c.starts_with("MMOAUTH=")
+            && c.contains("Secure")
+            && c.contains("Max-Age=1800")),
+        "{cookies:?}"
+    );
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        query_of(&location)["redirect_uri"],
+        "https://mattermost.example.com/signup/gitlab/complete"
+    );
+    // Errors point at a relative /error URL (RenderWebError prefixes the configured SiteURL).
+    let resp = st
+        .browser
+        .get(format!("{SITE}/login/gitlab/complete?error=access_denied"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 307);
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/error?service=Gitlab&type=oauth_access_denied&s=")
+    );
 }

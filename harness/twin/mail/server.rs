@@ -16,7 +16,7 @@ use mailin::{Action, AuthMechanism, Handler, Response, SessionBuilder};
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::client::{MailError, MailErrorKind, SmtpSessionLog};
 use crate::config::model::Secret;
@@ -92,6 +92,8 @@ pub struct MailServer {
     addr: SocketAddr,
     messages: Arc<Mutex<Vec<ReceivedMail>>>,
     task: JoinHandle<()>,
+    /// Open client connections, aborted with the server.
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
 impl std::fmt::Debug for MailServer {
@@ -221,23 +223,34 @@ impl MailServer {
         }
         let messages = Arc::new(Mutex::new(Vec::new()));
         let shared = messages.clone();
+        let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::new(Mutex::new(Vec::new()));
+        let tracked = connections.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((socket, peer)) = listener.accept().await else {
-                    continue;
+                let (socket, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(_) => {
+                        // Out of descriptors or similar: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
                 };
                 let opts = opts.clone();
                 let messages = shared.clone();
-                tokio::spawn(async move {
+                let handle = tokio::spawn(async move {
                     let _ = socket.set_nodelay(true);
                     let _ = serve_connection(Box::new(socket), peer, opts, messages).await;
                 });
+                let mut open = lock(&tracked);
+                open.retain(|h| !h.is_finished());
+                open.push(handle.abort_handle());
             }
         });
         Ok(MailServer {
             addr,
             messages,
             task,
+            connections,
         })
     }
 
@@ -263,16 +276,23 @@ impl MailServer {
         }
     }
 
-    /// Stop accepting and drop the listener.
+    /// Stop accepting, close open connections and drop the listener.
     pub async fn shutdown(self) {
+        self.stop();
+        tokio::task::yield_now().await;
+    }
+
+    fn stop(&self) {
         self.task.abort();
-        let _ = &self.task;
+        for h in lock(&self.connections).drain(..) {
+            h.abort();
+        }
     }
 }
 
 impl Drop for MailServer {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop();
     }
 }
 

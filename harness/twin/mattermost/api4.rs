@@ -143,8 +143,7 @@ pub(crate) fn attach_session_cookies(headers: &mut HeaderMap, session: &Session,
     }
 }
 
-async fn ping(State(twin): Twin, RawQuery(q): RawQuery) -> Response {
-    let _ = twin;
+async fn ping(RawQuery(q): RawQuery) -> Response {
     let full = q
         .as_deref()
         .map(|q| {

@@ -9,7 +9,8 @@
 //!   signature is ECDSA P-256 / SHA-256 over `"/error?" + params` with the server's asymmetric
 //!   signing key, URL-safe base64 (as the real server does, so the web app can check it).
 //! - Mattermost 3.4 `RenderWebError`: a redirect to `/error?title=&message=&details=&link=&linkmessage=`
-//!   with status 307 for 500 errors and the error's own status otherwise.
+//!   (relative, `details` = the detailed error, as 3.x exposed it) with status 307 for 500 errors
+//!   and the error's own status otherwise.
 //!
 //! Messages are the English texts of Mattermost's `i18n/en.json` with the template parameters
 //! filled in. Like the real server in its default (non-developer) mode, `detailed_error` is blanked
@@ -229,15 +230,17 @@ pub fn render_web_app_error(site_url: &str, err: &AppError, signer: &ErrorSigner
     )
 }
 
-/// Mattermost 3.4 `api.RenderWebError`: a redirect to the web app's error page.
-pub fn render_web_error_v3(site_url: &str, site_name: &str, err: &AppError) -> Response {
+/// Mattermost 3.4 `api.RenderWebError`: a redirect to the web app's error page, relative to the
+/// server (`/error?title=&message=&details=&link=&linkmessage=`), 307 for 500 errors and the
+/// error's own status otherwise. 3.x put the detailed error in `details`.
+pub fn render_web_error_v3(site_name: &str, err: &AppError) -> Response {
     let title = format!("{site_name} needs your help:");
     let status = if err.status == 500 { 307 } else { err.status };
     let destination = format!(
-        "{site_url}/error?title={}&message={}&details={}&link={}&linkmessage={}",
+        "/error?title={}&message={}&details={}&link={}&linkmessage={}",
         go_query_escape(&title),
         go_query_escape(&err.message),
-        go_query_escape(err.wire_detail()),
+        go_query_escape(&err.detail),
         go_query_escape("/"),
         go_query_escape("Go back to Mattermost"),
     );

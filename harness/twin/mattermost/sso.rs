@@ -16,7 +16,8 @@
 //!   307 to the site. Errors render with `RenderWebAppError` (an HTML page with the error's status
 //!   pointing at `/error?message=...&s=...`).
 //!
-//! And for Mattermost 3.4 (api/oauth.go, api/user.go of 3.4): routes under `/api/v3/oauth/...`
+//! And for Mattermost 3.4 (inferred from the wire notes and the 3.x sources as remembered; see
+//! docs/twin-mattermost.md): routes under `/api/v3/oauth/...`
 //! plus `/signup|login/{service}/complete`; the state carries a bcrypt hash of the GitLab Id and no
 //! cookie; the token and user replies are not status-checked (a 401 JSON from Doorkeeper reads as
 //! "Bad token type.", a 410 from `/api/v3/user` as a parse error); errors redirect to the 3.x
@@ -38,7 +39,7 @@ use super::error::{
     AppError, go_query_escape, redirect, render_web_app_error, render_web_error,
     render_web_error_v3,
 };
-use super::outbound::{client_for, error_chain};
+use super::outbound::error_chain;
 use super::store::{BCRYPT_COST, StateToken, User, new_id, now_millis, random_string};
 use super::twin::{MattermostTwin, cookie, protocol};
 use crate::config::model::GitLabSettings;
@@ -65,6 +66,7 @@ pub fn routes_v3() -> Router<Arc<MattermostTwin>> {
         .route("/api/v3/oauth/{service}/complete", get(complete_v3))
         .route("/signup/{service}/complete", get(complete_v3))
         .route("/login/{service}/complete", get(complete_v3))
+        .route("/{service}/complete", get(complete_v3))
 }
 
 fn unsupported(service: &str) -> AppError {
@@ -93,21 +95,27 @@ fn provider(twin: &MattermostTwin, service: &str) -> Result<GitLabSettings, AppE
     Ok(gitlab)
 }
 
-fn web_error(twin: &MattermostTwin, headers: &HeaderMap, err: &AppError) -> Response {
-    let site = twin.site_url(headers);
+/// `*config.ServiceSettings.SiteURL` as `RenderWebError` prefixes it: the configured value
+/// (blank = a relative `/error` URL), never the request's host.
+fn error_base(twin: &MattermostTwin) -> String {
+    twin.settings()
+        .service
+        .site_url
+        .trim()
+        .trim_end_matches('/')
+        .to_string()
+}
+
+fn web_error(twin: &MattermostTwin, err: &AppError) -> Response {
+    let site = error_base(twin);
     match &twin.signer {
         Some(signer) => render_web_app_error(&site, err, signer),
         None => redirect(StatusCode::TEMPORARY_REDIRECT, &format!("{site}/error")),
     }
 }
 
-fn web_error_params(
-    twin: &MattermostTwin,
-    headers: &HeaderMap,
-    status: u16,
-    params: &[(&str, String)],
-) -> Response {
-    let site = twin.site_url(headers);
+fn web_error_params(twin: &MattermostTwin, status: u16, params: &[(&str, String)]) -> Response {
+    let site = error_base(twin);
     match &twin.signer {
         Some(signer) => render_web_error(&site, status, params, signer),
         None => redirect(StatusCode::TEMPORARY_REDIRECT, &format!("{site}/error")),
@@ -191,7 +199,7 @@ async fn login_v4(
 ) -> Response {
     let gitlab = match provider(&twin, &service) {
         Ok(g) => g,
-        Err(e) => return web_error(&twin, &headers, &e),
+        Err(e) => return web_error(&twin, &e),
     };
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "login".to_string());
@@ -199,7 +207,7 @@ async fn login_v4(
     if let Some(r) = q.get("redirect_to").filter(|r| !r.is_empty()) {
         if !r.starts_with('/') || r.starts_with("//") {
             let e = AppError::new("api.invalid_redirect_url", "Invalid redirect URL", 400);
-            return web_error(&twin, &headers, &e);
+            return web_error(&twin, &e);
         }
         props.insert("redirect_to".to_string(), r.clone());
     }
@@ -221,14 +229,13 @@ async fn signup_v4(
     if !twin.settings().team.enable_user_creation {
         return web_error_params(
             &twin,
-            &headers,
             400,
             &[("message", "User sign-up is disabled.".to_string())],
         );
     }
     let gitlab = match provider(&twin, &service) {
         Ok(g) => g,
-        Err(e) => return web_error(&twin, &headers, &e),
+        Err(e) => return web_error(&twin, &e),
     };
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "signup".to_string());
@@ -251,7 +258,6 @@ async fn token_and_user(
     redirect_uri: &str,
     check_status: bool,
 ) -> Result<ProviderReply, AppError> {
-    let insecure = twin.settings().service.enable_insecure_outgoing_connections;
     let token_failed = |detail: String| {
         AppError::new(
             "api.user.authorize_oauth_user.token_failed.app_error",
@@ -260,14 +266,9 @@ async fn token_and_user(
         )
         .with_detail(detail)
     };
-    let client = client_for(
-        &gitlab.token_endpoint,
-        &twin.address_book,
-        &twin.trusted_roots,
-        insecure,
-        twin.outbound_timeout,
-    )
-    .map_err(|e| token_failed(e.to_string()))?;
+    let client = twin
+        .outbound_client(&gitlab.token_endpoint)
+        .map_err(|e| token_failed(e.to_string()))?;
     let form = [
         ("client_id", gitlab.id.as_str()),
         ("client_secret", gitlab.secret.expose()),
@@ -342,14 +343,9 @@ async fn token_and_user(
         )
         .with_detail(detail)
     };
-    let client = client_for(
-        &gitlab.user_api_endpoint,
-        &twin.address_book,
-        &twin.trusted_roots,
-        insecure,
-        twin.outbound_timeout,
-    )
-    .map_err(|e| service_failed(e.to_string()))?;
+    let client = twin
+        .outbound_client(&gitlab.user_api_endpoint)
+        .map_err(|e| service_failed(e.to_string()))?;
     let resp = client
         .get(&gitlab.user_api_endpoint)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -583,7 +579,6 @@ async fn complete_v4(
     if q.get("error").map(String::as_str) == Some("access_denied") {
         return web_error_params(
             &twin,
-            &headers,
             307,
             &[
                 ("type", "oauth_access_denied".to_string()),
@@ -595,7 +590,6 @@ async fn complete_v4(
     if code.is_empty() {
         return web_error_params(
             &twin,
-            &headers,
             307,
             &[
                 ("type", "oauth_missing_code".to_string()),
@@ -622,7 +616,7 @@ async fn complete_v4(
             resp
         }
         Err((e, clear_cookie)) => {
-            let mut resp = web_error(&twin, &headers, &e);
+            let mut resp = web_error(&twin, &e);
             if let Some(c) = clear_cookie {
                 resp.headers_mut().append(header::SET_COOKIE, c);
             }
@@ -689,9 +683,8 @@ async fn complete_v4_inner(
 
 // ---- Mattermost 3.4 ----
 
-fn web_error_v3(twin: &MattermostTwin, headers: &HeaderMap, err: &AppError) -> Response {
-    let site = twin.site_url(headers);
-    render_web_error_v3(&site, &twin.settings().team.site_name, err)
+fn web_error_v3(twin: &MattermostTwin, err: &AppError) -> Response {
+    render_web_error_v3(&twin.settings().team.site_name, err)
 }
 
 fn provider_v3(twin: &MattermostTwin, service: &str) -> Result<GitLabSettings, AppError> {
@@ -743,7 +736,7 @@ async fn login_v3(
 ) -> Response {
     let gitlab = match provider_v3(&twin, &service) {
         Ok(g) => g,
-        Err(e) => return web_error_v3(&twin, &headers, &e),
+        Err(e) => return web_error_v3(&twin, &e),
     };
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "login".to_string());
@@ -766,11 +759,11 @@ async fn signup_v3(State(twin): Twin, headers: HeaderMap, Path(service): Path<St
             "User sign-up is disabled.",
             501,
         );
-        return web_error_v3(&twin, &headers, &e);
+        return web_error_v3(&twin, &e);
     }
     let gitlab = match provider_v3(&twin, &service) {
         Ok(g) => g,
-        Err(e) => return web_error_v3(&twin, &headers, &e),
+        Err(e) => return web_error_v3(&twin, &e),
     };
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "signup".to_string());
@@ -785,17 +778,8 @@ async fn complete_v3(
 ) -> Response {
     let site = twin.site_url(&headers);
     let result = async {
+        // 3.x does not check for a code: an empty one goes to the token endpoint as is.
         let code = q.get("code").cloned().unwrap_or_default();
-        if code.is_empty() {
-            return Err(AppError::new(
-                "api.oauth.complete_oauth.missing_code.app_error",
-                &*format!(
-                    "The service provider {} did not provide an authorization code in the redirect URL.",
-                    title(&service)
-                ),
-                500,
-            ));
-        }
         let gitlab = provider_v3(&twin, &service).map_err(|e| {
             AppError::new(
                 "api.user.authorize_oauth_user.unsupported.app_error",
@@ -856,7 +840,7 @@ async fn complete_v3(
             }
             resp
         }
-        Err(e) => web_error_v3(&twin, &headers, &e),
+        Err(e) => web_error_v3(&twin, &e),
     }
 }
 

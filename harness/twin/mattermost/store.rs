@@ -13,6 +13,8 @@ use rand::Rng as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::config::model::Secret;
+
 /// Mattermost's id alphabet (`model.NewId`, base32 with this encoding, lower case).
 const ID_ALPHABET: &[u8] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
 
@@ -49,8 +51,9 @@ pub struct User {
     pub update_at: i64,
     pub delete_at: i64,
     pub username: String,
+    /// bcrypt hash; a `Secret` so no Debug output shows it.
     #[serde(skip)]
-    pub password_hash: String,
+    pub password_hash: Secret,
     pub auth_data: String,
     pub auth_service: String,
     pub email: String,
@@ -224,7 +227,7 @@ impl Store {
             update_at: now,
             delete_at: 0,
             username: username.to_lowercase(),
-            password_hash,
+            password_hash: Secret::new(password_hash),
             auth_data: auth_data.to_string(),
             auth_service: auth_service.to_string(),
             email: email.to_lowercase(),

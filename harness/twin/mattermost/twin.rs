@@ -98,6 +98,9 @@ pub struct MattermostTwin {
     pub(crate) signer: Option<ErrorSigner>,
     pub(crate) mail_log: Mutex<Vec<MailAttempt>>,
     pub(crate) admin_id: String,
+    /// Outbound HTTP clients by (scheme://host:port, insecure): kept like Go's shared
+    /// transport, so connections to GitLab are pooled and reused.
+    pub(crate) outbound_clients: Mutex<std::collections::HashMap<(String, bool), reqwest::Client>>,
 }
 
 impl MattermostTwin {
@@ -129,6 +132,7 @@ impl MattermostTwin {
             signer: ErrorSigner::generate(),
             mail_log: Mutex::new(Vec::new()),
             admin_id: admin.id,
+            outbound_clients: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -210,6 +214,34 @@ impl MattermostTwin {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// The outbound client for requests to `url` (built once per origin and TLS mode).
+    pub(crate) fn outbound_client(
+        &self,
+        url: &str,
+    ) -> Result<reqwest::Client, super::outbound::OutboundError> {
+        let insecure = self.settings().service.enable_insecure_outgoing_connections;
+        let origin = url::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .map_err(|_| super::outbound::OutboundError::BadUrl(url.to_string()))?;
+        let key = (origin, insecure);
+        let mut cache = match self.outbound_clients.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(c) = cache.get(&key) {
+            return Ok(c.clone());
+        }
+        let client = super::outbound::client_for(
+            url,
+            &self.address_book,
+            &self.trusted_roots,
+            insecure,
+            self.outbound_timeout,
+        )?;
+        cache.insert(key, client.clone());
+        Ok(client)
     }
 
     pub(crate) fn record_mail(&self, attempt: MailAttempt) {
@@ -371,7 +403,7 @@ impl MattermostTwin {
     /// Verify a password against a stored bcrypt hash.
     pub(crate) fn password_matches(user: &User, password: &str) -> bool {
         !user.password_hash.is_empty()
-            && bcrypt::verify(password, &user.password_hash).unwrap_or(false)
+            && bcrypt::verify(password, user.password_hash.expose()).unwrap_or(false)
     }
 }
 
