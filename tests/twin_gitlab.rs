@@ -1169,3 +1169,34 @@ async fn admin_area_renews_a_secret_on_18() {
     let now = h.gitlab().unwrap().twin.applications();
     assert_eq!(now[0].secret.expose(), secret);
 }
+
+#[tokio::test]
+async fn given_gitlab_id_and_secret_create_the_application_with_them() {
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    opts.hosts[0].mattermost.gitlab.id = "12345656".to_string();
+    opts.hosts[0].mattermost.gitlab.secret = mm_harness::config::model::Secret::new("123456789");
+    let h = Twin::start(opts).await.unwrap();
+    let plan = h.mattermost_plan().unwrap();
+    let app = plan.registered_application.clone().unwrap();
+    assert_eq!(app.uid, "12345656");
+    assert_eq!(app.secret.expose(), "123456789");
+    assert_eq!(plan.settings.gitlab.id, "12345656");
+    assert!(plan.settings.gitlab.enable);
+    assert_eq!(h.gitlab().unwrap().twin.applications().len(), 1);
+    // The application works with those credentials.
+    let b = Browser::new(h.address_book(), None);
+    let code = code_for(&h, &b, &app).await;
+    let (s, body) = exchange(
+        &h,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SIGNUP_CB),
+            ("client_id", "12345656"),
+            ("client_secret", "123456789"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
