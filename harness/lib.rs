@@ -7,9 +7,15 @@
 //! no protocol code with `drive`. `cli` holds the command line; `diag` the rendering of errors in
 //! user files; `net` the address book of a running stack; `crypto` the rustls provider.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod diag;
+pub mod drive;
 pub mod net;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod stack;
 pub mod twin;

@@ -1,8 +1,270 @@
-//! PLACEHOLDER until its issue lands: replaced by the real subcommand.
-#[derive(Debug, clap::Subcommand)]
-pub enum ConfigCommand {}
+//! `mm-harness config explain`: what a gitlab.rb really sets in Mattermost, setting by setting,
+//! for a GitLab version: value (secrets redacted), the gitlab.rb line it came from, the `MM_*`
+//! variable carrying it, and warnings (dropped keys, unknown keys, unevaluated expressions,
+//! drift against a config.json).
+//!
+//! Owns: the subcommand's flags and its human/JSON output. Exit 0 when the file resolves (warnings
+//! allowed), 2 on unparsable input or an unreadable file (the error with file:line:column and a
+//! caret on stderr).
 
-pub fn execute(_args: ConfigCommand) -> super::Exit {
-    eprintln!("error: this subcommand is being built");
-    super::Exit::Environment
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::Exit;
+use crate::config::{
+    ConfigJson, Drift, EffectiveSetting, HostSettings, KeyEra, Resolved, SettingSource, Version,
+    drift, read_config_json, resolve,
+};
+use crate::diag::{Diagnostic, Severity, SourceFile};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Explain what a gitlab.rb sets in Mattermost, setting by setting, for a GitLab version.
+    Explain(ExplainArgs),
+}
+
+/// Output formats of `config explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The gitlab.rb to read.
+    #[arg(value_name = "PATH/gitlab.rb")]
+    pub gitlab_rb: PathBuf,
+    /// The GitLab version the file is for (8.x-10.x: config.json keys; 11.0-18.x: MM_* variables;
+    /// 19.0+: bundled Mattermost removed).
+    #[arg(long, value_name = "V", default_value = "18.11", value_parser = parse_version)]
+    pub gitlab_version: Version,
+    /// Mattermost's config.json, to report settings that drifted from gitlab.rb.
+    #[arg(long, value_name = "PATH")]
+    pub config_json: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ExplainFormat,
+    /// Also list settings gitlab.rb leaves at their defaults.
+    #[arg(long)]
+    pub all: bool,
+}
+
+fn parse_version(s: &str) -> Result<Version, String> {
+    s.parse::<Version>().map_err(|e| e.to_string())
+}
+
+pub fn execute(cmd: ConfigCommand) -> Exit {
+    match cmd {
+        ConfigCommand::Explain(args) => explain(&args),
+    }
+}
+
+fn read_source(path: &Path) -> Result<SourceFile, Exit> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(SourceFile::new(path.display().to_string(), text)),
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            Err(Exit::BadInput)
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ExplainReport<'a> {
+    file: &'a str,
+    gitlab_version: Version,
+    era: KeyEra,
+    host: &'a HostSettings,
+    settings: Vec<&'a EffectiveSetting>,
+    diagnostics: Vec<&'a Diagnostic>,
+    drift: &'a [Drift],
+}
+
+fn explain(args: &ExplainArgs) -> Exit {
+    let file = match read_source(&args.gitlab_rb) {
+        Ok(f) => f,
+        Err(exit) => return exit,
+    };
+    let resolved = resolve(&file, args.gitlab_version);
+    let config: Option<ConfigJson> = match &args.config_json {
+        None => None,
+        Some(path) => {
+            let cfg_file = match read_source(path) {
+                Ok(f) => f,
+                Err(exit) => return exit,
+            };
+            match read_config_json(&cfg_file) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    eprint!("{}", e.diagnostic.render());
+                    return Exit::BadInput;
+                }
+            }
+        }
+    };
+    let drifted = config
+        .as_ref()
+        .map(|c| drift(&resolved, c))
+        .unwrap_or_default();
+    if resolved.has_errors() {
+        for d in &resolved.diagnostics {
+            if d.severity == Severity::Error {
+                eprint!("{}", d.render());
+            }
+        }
+        let n = resolved
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        eprintln!(
+            "error: {} cannot be explained for GitLab {}: {n} error(s)",
+            file.name(),
+            args.gitlab_version
+        );
+    }
+    match args.format {
+        ExplainFormat::Json => {
+            let report = ExplainReport {
+                file: file.name(),
+                gitlab_version: args.gitlab_version,
+                era: resolved.era,
+                host: &resolved.host,
+                settings: shown_settings(&resolved, args.all),
+                diagnostics: resolved.diagnostics.iter().collect(),
+                drift: &drifted,
+            };
+            match serde_json::to_string_pretty(&report) {
+                Ok(text) => println!("{text}"),
+                Err(e) => {
+                    eprintln!("error: cannot encode the report as JSON: {e}");
+                    return Exit::Failed;
+                }
+            }
+        }
+        ExplainFormat::Human if !resolved.has_errors() => {
+            print!("{}", human_report(&file, &resolved, &drifted, args.all));
+        }
+        ExplainFormat::Human => {}
+    }
+    if resolved.has_errors() {
+        Exit::BadInput
+    } else {
+        Exit::Ok
+    }
+}
+
+fn shown_settings(r: &Resolved, all: bool) -> Vec<&EffectiveSetting> {
+    r.effective
+        .iter()
+        .filter(|s| {
+            all || matches!(
+                s.source,
+                SettingSource::GitlabRb { .. }
+                    | SettingSource::Derived { .. }
+                    | SettingSource::EnvOverride { .. }
+            )
+        })
+        .collect()
+}
+
+fn era_text(era: KeyEra) -> &'static str {
+    match era {
+        KeyEra::ConfigJson8 | KeyEra::ConfigJson10 => {
+            "omnibus renders mattermost[...] keys into config.json"
+        }
+        KeyEra::EnvVars => "omnibus sets Mattermost through MM_* environment variables",
+        KeyEra::Removed => "bundled Mattermost was removed in GitLab 19.0",
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// The human report: host summary, settings, warnings, drift, counts.
+pub fn human_report(file: &SourceFile, r: &Resolved, drifted: &[Drift], all: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let h = &r.host;
+    let _ = writeln!(
+        out,
+        "{} for GitLab {}: {}",
+        file.name(),
+        h.gitlab_version,
+        era_text(r.era)
+    );
+    let _ = writeln!(
+        out,
+        "  twin profile: {} (Mattermost {})",
+        h.profile, h.mattermost.version
+    );
+    let _ = writeln!(
+        out,
+        "  external_url: {}\n  mattermost_external_url: {}\n  GitLab Rails: {}, bundled Mattermost: {}, register as OAuth app: {}",
+        h.external_url.as_deref().unwrap_or("(not set)"),
+        h.mattermost_external_url.as_deref().unwrap_or("(not set)"),
+        on_off(h.gitlab_rails_enabled),
+        on_off(h.mattermost_enabled),
+        if h.register_as_oauth_app && h.gitlab_rails_enabled {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    let shown = shown_settings(r, all);
+    let hidden = r.effective.len() - shown.len();
+    let _ = writeln!(out, "\nMattermost settings:");
+    if shown.is_empty() {
+        let _ = writeln!(out, "  (none set by this file)");
+    }
+    for s in &shown {
+        let _ = writeln!(out, "  {} = {}", s.path, s.display_value());
+        let mut detail = Vec::new();
+        if let Some(var) = &s.env_var {
+            detail.push(var.clone());
+        }
+        detail.push(s.source.describe());
+        let _ = writeln!(out, "      {}", detail.join(" · "));
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "  ({hidden} more at their defaults; --all lists them)");
+    }
+    let warnings: Vec<&Diagnostic> = r
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Note)
+        .collect();
+    if !warnings.is_empty() || !drifted.is_empty() {
+        let _ = writeln!(out);
+    }
+    for d in &warnings {
+        out.push_str(&d.render());
+        out.push('\n');
+    }
+    for d in drifted {
+        out.push_str(&d.diagnostic().render());
+        out.push('\n');
+    }
+    let from_file = r
+        .effective
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.source,
+                SettingSource::GitlabRb { .. } | SettingSource::EnvOverride { .. }
+            )
+        })
+        .count();
+    let _ = writeln!(
+        out,
+        "{} settings ({from_file} from {}), {} warning(s), {} drifted",
+        r.effective.len(),
+        file.name(),
+        warnings.len(),
+        drifted.len()
+    );
+    out
 }

@@ -1,0 +1,15 @@
+//! Checks: turning what the drivers saw into verdicts — expectations per step, and the normalised,
+//! redacted transcript compared with its snapshot.
+//!
+//! Files (no logic lives here):
+//! - `expect`: [`StepOutput`] against a step's [`crate::scenario::Expectation`].
+//! - `normalise`: transcript → stable, secret-free snapshot text.
+//! - `snapshot`: `.snap` files in insta's format, comparison, diffs, updates.
+
+pub mod expect;
+pub mod normalise;
+pub mod snapshot;
+
+pub use expect::{StepOutput, check};
+pub use normalise::{normalise, normalise_text};
+pub use snapshot::{SnapshotMode, SnapshotOutcome};

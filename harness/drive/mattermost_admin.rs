@@ -1,0 +1,488 @@
+//! A Mattermost administrator through its REST API: log in (`Token` header), create a team, a
+//! channel and an incoming webhook, read a channel's posts back, ping the server. Mattermost 4+
+//! speaks API v4; Mattermost 3.x (GitLab 8.x) only API v3, whose routes nest under the team
+//! (`/api/v3/teams/{team_id}/channels/create`, `.../hooks/incoming/create`,
+//! `.../channels/{id}/posts/page/0/60`) and answer 200 where v4 answers 201.
+
+use url::Url;
+
+use crate::config::Secret;
+
+use super::error::DriveError;
+use super::http::{Body, Browser, Page, Request};
+use super::transcript::Transcript;
+
+/// A logged-in API session.
+#[derive(Debug, Clone)]
+pub struct MattermostApi {
+    pub base: Url,
+    token: Secret,
+    /// Mattermost 3.x: API v3.
+    v3: bool,
+}
+
+/// A post read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostView {
+    pub id: String,
+    pub message: String,
+    pub post_type: String,
+    pub props: serde_json::Value,
+}
+
+impl PostView {
+    pub fn attachments(&self) -> usize {
+        self.props
+            .get("attachments")
+            .and_then(|a| a.as_array())
+            .map(Vec::len)
+            .unwrap_or(0)
+    }
+    pub fn from_webhook(&self) -> bool {
+        self.props.get("from_webhook").and_then(|v| v.as_str()) == Some("true")
+    }
+    pub fn override_username(&self) -> Option<&str> {
+        self.props.get("override_username").and_then(|v| v.as_str())
+    }
+    /// The post's text and every attachment's text (what a person reads).
+    pub fn all_text(&self) -> String {
+        let mut out = self.message.clone();
+        if let Some(atts) = self.props.get("attachments").and_then(|a| a.as_array()) {
+            for a in atts {
+                for k in ["pretext", "text", "fallback", "title"] {
+                    if let Some(t) = a.get(k).and_then(|t| t.as_str()) {
+                        out.push('\n');
+                        out.push_str(t);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn api_url(base: &Url, path: &str) -> Result<Url, DriveError> {
+    base.join(path)
+        .map_err(|e| DriveError::protocol(format!("bad Mattermost URL: {e}")))
+}
+
+fn check(page: &Page, want: &[u16], what: &str) -> Result<serde_json::Value, DriveError> {
+    if !want.contains(&page.status) {
+        let json = serde_json::from_str::<serde_json::Value>(&page.body).ok();
+        let id = json
+            .as_ref()
+            .and_then(|v| v.get("id")?.as_str().map(str::to_string));
+        let detail = json
+            .as_ref()
+            .and_then(|v| {
+                Some(format!(
+                    "{} ({})",
+                    v.get("message")?.as_str()?,
+                    v.get("id")?.as_str()?
+                ))
+            })
+            .unwrap_or_else(|| page.body.chars().take(200).collect());
+        return Err(DriveError::refused(
+            page.status,
+            id,
+            format!("{what}: {} answered {}: {detail}", page.url, page.status),
+        ));
+    }
+    if page.body.trim().is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    page.json()
+}
+
+fn str_field(v: &serde_json::Value, k: &str, what: &str) -> Result<String, DriveError> {
+    v.get(k)
+        .and_then(|x| x.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| DriveError::protocol(format!("{what}: the answer has no `{k}`")))
+}
+
+impl MattermostApi {
+    /// `POST /api/v4/users/login`; the session token comes back in the `Token` header.
+    pub async fn login(
+        browser: &Browser,
+        base: &Url,
+        login_id: &str,
+        password: &Secret,
+        tr: &mut Transcript,
+    ) -> Result<MattermostApi, DriveError> {
+        Self::login_version(browser, base, login_id, password, false, tr).await
+    }
+
+    /// Log in with API v3 (`v3 = true`, Mattermost 3.x) or v4.
+    pub async fn login_version(
+        browser: &Browser,
+        base: &Url,
+        login_id: &str,
+        password: &Secret,
+        v3: bool,
+        tr: &mut Transcript,
+    ) -> Result<MattermostApi, DriveError> {
+        tr.secret(password.expose());
+        let path = if v3 {
+            "/api/v3/users/login"
+        } else {
+            "/api/v4/users/login"
+        };
+        let req = Request::post(
+            api_url(base, path)?,
+            Body::Json(serde_json::json!({"login_id": login_id, "password": password.expose()})),
+        );
+        let page = browser.send(req, Some("admin login"), tr).await?;
+        check(&page, &[200], "logging in to Mattermost")?;
+        let token = page
+            .header("token")
+            .ok_or_else(|| DriveError::protocol("Mattermost's login answer has no Token header"))?
+            .to_string();
+        tr.secret(&token);
+        Ok(MattermostApi {
+            base: base.clone(),
+            token: Secret::new(token),
+            v3,
+        })
+    }
+
+    fn authed(&self, req: Request) -> Request {
+        req.header("Authorization", &format!("Bearer {}", self.token.expose()))
+    }
+
+    async fn call(
+        &self,
+        browser: &Browser,
+        req: Request,
+        want: &[u16],
+        what: &str,
+        tr: &mut Transcript,
+    ) -> Result<serde_json::Value, DriveError> {
+        let page = browser.send(self.authed(req), Some(what), tr).await?;
+        check(&page, want, what)
+    }
+
+    /// `POST /api/v4/users` as the administrator (what an invitation-less server allows); returns
+    /// the new user's id.
+    pub async fn create_user(
+        &self,
+        browser: &Browser,
+        username: &str,
+        email: &str,
+        password: &Secret,
+        tr: &mut Transcript,
+    ) -> Result<String, DriveError> {
+        tr.secret(password.expose());
+        let v = self
+            .call(
+                browser,
+                Request::post(
+                    api_url(
+                        &self.base,
+                        if self.v3 {
+                            "/api/v3/users/create"
+                        } else {
+                            "/api/v4/users"
+                        },
+                    )?,
+                    Body::Json(serde_json::json!({
+                        "username": username, "email": email, "password": password.expose()
+                    })),
+                ),
+                &[if self.v3 { 200 } else { 201 }],
+                "create user",
+                tr,
+            )
+            .await?;
+        str_field(&v, "id", "create user")
+    }
+
+    /// `POST /api/v4/teams` (open team); returns the team id.
+    pub async fn create_team(
+        &self,
+        browser: &Browser,
+        name: &str,
+        tr: &mut Transcript,
+    ) -> Result<String, DriveError> {
+        let (path, want) = if self.v3 {
+            ("/api/v3/teams/create", 200)
+        } else {
+            ("/api/v4/teams", 201)
+        };
+        let v = self
+            .call(
+                browser,
+                Request::post(
+                    api_url(&self.base, path)?,
+                    Body::Json(
+                        serde_json::json!({"name": name, "display_name": name, "type": "O"}),
+                    ),
+                ),
+                &[want],
+                "create team",
+                tr,
+            )
+            .await?;
+        str_field(&v, "id", "create team")
+    }
+
+    /// `GET /api/v4/teams/name/{name}`; returns the team id.
+    pub async fn team_id(
+        &self,
+        browser: &Browser,
+        name: &str,
+        tr: &mut Transcript,
+    ) -> Result<String, DriveError> {
+        if self.v3 {
+            let v = self
+                .call(
+                    browser,
+                    Request::get(api_url(&self.base, "/api/v3/teams/all")?),
+                    &[200],
+                    "find team",
+                    tr,
+                )
+                .await?;
+            return v
+                .as_object()
+                .and_then(|teams| {
+                    teams
+                        .values()
+                        .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+                })
+                .and_then(|t| t.get("id").and_then(|i| i.as_str()))
+                .map(str::to_string)
+                .ok_or_else(|| DriveError::protocol(format!("find team: no team named {name:?}")));
+        }
+        let v = self
+            .call(
+                browser,
+                Request::get(api_url(&self.base, &format!("/api/v4/teams/name/{name}"))?),
+                &[200],
+                "find team",
+                tr,
+            )
+            .await?;
+        str_field(&v, "id", "find team")
+    }
+
+    /// `POST /api/v4/channels` (open channel); returns the channel id.
+    pub async fn create_channel(
+        &self,
+        browser: &Browser,
+        team: &str,
+        name: &str,
+        tr: &mut Transcript,
+    ) -> Result<String, DriveError> {
+        let team_id = self.team_id(browser, team, tr).await?;
+        let (path, want) = if self.v3 {
+            (format!("/api/v3/teams/{team_id}/channels/create"), 200)
+        } else {
+            ("/api/v4/channels".to_string(), 201)
+        };
+        let v = self
+            .call(
+                browser,
+                Request::post(
+                    api_url(&self.base, &path)?,
+                    Body::Json(serde_json::json!({
+                        "team_id": team_id, "name": name, "display_name": name, "type": "O"
+                    })),
+                ),
+                &[want],
+                "create channel",
+                tr,
+            )
+            .await?;
+        str_field(&v, "id", "create channel")
+    }
+
+    /// `GET /api/v4/teams/{team_id}/channels/name/{name}`; returns `(team id, channel id)`.
+    pub async fn channel_id(
+        &self,
+        browser: &Browser,
+        team: &str,
+        name: &str,
+        tr: &mut Transcript,
+    ) -> Result<(String, String), DriveError> {
+        let team_id = self.team_id(browser, team, tr).await?;
+        let v = self
+            .call(
+                browser,
+                Request::get(api_url(
+                    &self.base,
+                    &format!(
+                        "/api/{}/teams/{team_id}/channels/name/{name}",
+                        if self.v3 { "v3" } else { "v4" }
+                    ),
+                )?),
+                &[200],
+                "find channel",
+                tr,
+            )
+            .await?;
+        Ok((team_id, str_field(&v, "id", "find channel")?))
+    }
+
+    /// `POST /api/v4/hooks/incoming`; returns the hook id (the secret part of its URL).
+    pub async fn create_incoming_webhook(
+        &self,
+        browser: &Browser,
+        team_id: &str,
+        channel_id: &str,
+        tr: &mut Transcript,
+    ) -> Result<Secret, DriveError> {
+        let (path, want) = if self.v3 {
+            (
+                format!("/api/v3/teams/{team_id}/hooks/incoming/create"),
+                200,
+            )
+        } else {
+            ("/api/v4/hooks/incoming".to_string(), 201)
+        };
+        let v = self
+            .call(
+                browser,
+                Request::post(
+                    api_url(&self.base, &path)?,
+                    Body::Json(serde_json::json!({
+                        "channel_id": channel_id,
+                        "display_name": "GitLab",
+                        "description": "GitLab notifications",
+                    })),
+                ),
+                &[want],
+                "create incoming webhook",
+                tr,
+            )
+            .await?;
+        let id = str_field(&v, "id", "create incoming webhook")?;
+        tr.secret(&id);
+        Ok(Secret::new(id))
+    }
+
+    /// The newest post of a channel (`GET /api/v4/channels/{id}/posts`).
+    pub async fn latest_post(
+        &self,
+        browser: &Browser,
+        team_id: &str,
+        channel_id: &str,
+        tr: &mut Transcript,
+    ) -> Result<Option<PostView>, DriveError> {
+        let path = if self.v3 {
+            format!("/api/v3/teams/{team_id}/channels/{channel_id}/posts/page/0/60")
+        } else {
+            format!("/api/v4/channels/{channel_id}/posts")
+        };
+        let v = self
+            .call(
+                browser,
+                Request::get(api_url(&self.base, &path)?),
+                &[200],
+                "read posts",
+                tr,
+            )
+            .await?;
+        let Some(first) = v
+            .get("order")
+            .and_then(|o| o.as_array())
+            .and_then(|o| o.first())
+            .and_then(|i| i.as_str())
+        else {
+            return Ok(None);
+        };
+        let post = v.get("posts").and_then(|p| p.get(first)).ok_or_else(|| {
+            DriveError::protocol("the posts answer names a post it does not contain")
+        })?;
+        Ok(Some(PostView {
+            id: first.to_string(),
+            message: post
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            post_type: post
+                .get("type")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            props: post
+                .get("props")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        }))
+    }
+}
+
+/// `POST /api/v4/users` without an invitation: a person signs up with email and password (what
+/// `EmailSettings.EnableSignUpWithEmail` governs). Returns the new user's id.
+pub async fn sign_up_with_email(
+    browser: &Browser,
+    base: &Url,
+    username: &str,
+    email: &str,
+    password: &Secret,
+    tr: &mut Transcript,
+) -> Result<String, DriveError> {
+    tr.secret(password.expose());
+    let page = browser
+        .send(
+            Request::post(
+                api_url(base, "/api/v4/users")?,
+                Body::Json(serde_json::json!({
+                    "username": username, "email": email, "password": password.expose()
+                })),
+            ),
+            Some("email sign-up"),
+            tr,
+        )
+        .await?;
+    let v = check(&page, &[201], "email sign-up")?;
+    str_field(&v, "id", "email sign-up")
+}
+
+/// `GET /api/v4/system/ping` (no authentication); returns the status and the `X-Version-Id`.
+pub async fn ping(
+    browser: &Browser,
+    base: &Url,
+    tr: &mut Transcript,
+) -> Result<(String, Option<String>), DriveError> {
+    ping_version(browser, base, false, tr).await
+}
+
+/// Ping through API v3 (`GET /api/v3/general/ping`, Mattermost 3.x: answers with the version) or
+/// v4. Returns a status (`OK` for a v3 answer) and the server version.
+pub async fn ping_version(
+    browser: &Browser,
+    base: &Url,
+    v3: bool,
+    tr: &mut Transcript,
+) -> Result<(String, Option<String>), DriveError> {
+    if v3 {
+        let page = browser
+            .send(
+                Request::get(api_url(base, "/api/v3/general/ping")?),
+                Some("ping"),
+                tr,
+            )
+            .await?;
+        let v = check(&page, &[200], "ping")?;
+        let version = v
+            .get("version")
+            .and_then(|x| x.as_str())
+            .map(str::to_string)
+            .or_else(|| page.header("x-version-id").map(str::to_string));
+        return Ok(("OK".to_string(), version));
+    }
+    let page = browser
+        .send(
+            Request::get(api_url(base, "/api/v4/system/ping")?),
+            Some("ping"),
+            tr,
+        )
+        .await?;
+    let v = check(&page, &[200], "ping")?;
+    let status = str_field(&v, "status", "ping")?;
+    let version = page.header("x-version-id").map(str::to_string);
+    Ok((status, version))
+}

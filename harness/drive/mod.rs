@@ -1,0 +1,29 @@
+//! Drivers: the client side of every exchange with a stack — a person signing in with GitLab, an
+//! administrator on GitLab and Mattermost, GitLab's webhook integration, a TLS client. They share no
+//! code with the twin (the server side), so a bug in one cannot hide in the other; both read only
+//! the settings model.
+//!
+//! Files, by concern (no logic lives here):
+//! - `http`: [`Browser`] — one cookie jar, per-scheme clients resolved through the address book.
+//! - `html`: forms, links and text of pages (scraper).
+//! - `transcript`: [`Transcript`], the ordered record of exchanges and the secrets met.
+//! - `sso`: the GitLab SSO round trip.
+//! - `gitlab_admin`: OAuth applications (API, or the 8.x admin form).
+//! - `mattermost_admin`: teams, channels, incoming webhooks, posts, ping.
+//! - `webhook`: GitLab push payloads and plain webhook posts.
+//! - `tls_probe`: the certificate a host serves.
+//! - `error`: [`DriveError`].
+
+pub mod error;
+pub mod gitlab_admin;
+pub mod html;
+pub mod http;
+pub mod mattermost_admin;
+pub mod sso;
+pub mod tls_probe;
+pub mod transcript;
+pub mod webhook;
+
+pub use error::{DriveError, DriveErrorKind};
+pub use http::{Browser, Reach};
+pub use transcript::{Record, Transcript};

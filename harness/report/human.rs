@@ -1,0 +1,316 @@
+//! The terminal reporter: a line per scenario as it finishes (so parallel scenarios never
+//! interleave), each failed step with its file position and reason, a readable diff on a snapshot
+//! mismatch, timings, and a summary. A progress bar is drawn on stderr only when stderr is a
+//! terminal; colours only on a terminal and never with `NO_COLOR` set.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::check::SnapshotOutcome;
+use crate::run::{RunEvent, RunEventKind, RunSummary, ScenarioResult, ScenarioStatus, StepStatus};
+
+/// Whether to colour and draw progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+    pub progress: bool,
+}
+
+impl Style {
+    /// From the environment: a TTY on stdout (colour) / stderr (progress), and `NO_COLOR`.
+    pub fn detect() -> Style {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: !no_color && std::io::stdout().is_terminal(),
+            progress: std::io::stderr().is_terminal(),
+        }
+    }
+    pub fn plain() -> Style {
+        Style {
+            color: false,
+            progress: false,
+        }
+    }
+}
+
+struct Inner {
+    out: Box<dyn Write + Send>,
+    bar: Option<ProgressBar>,
+}
+
+/// Prints a run for a person.
+pub struct HumanReporter {
+    style: Style,
+    verbose: bool,
+    inner: Mutex<Inner>,
+}
+
+fn secs(d: Duration) -> String {
+    if d.as_secs_f64() < 1.0 {
+        format!("{:.1}ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+impl HumanReporter {
+    pub fn new(out: Box<dyn Write + Send>, style: Style, verbose: bool) -> Self {
+        HumanReporter {
+            style,
+            verbose,
+            inner: Mutex::new(Inner { out, bar: None }),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.style.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Handle one event.
+    pub fn event(&self, e: &RunEvent) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        match &e.kind {
+            RunEventKind::RunStarted { scenarios, jobs } => {
+                let _ = writeln!(
+                    inner.out,
+                    "running {scenarios} scenario{} ({jobs} at a time)",
+                    if *scenarios == 1 { "" } else { "s" }
+                );
+                if self.style.progress {
+                    let bar = ProgressBar::new(*scenarios as u64);
+                    if let Ok(style) =
+                        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+                    {
+                        bar.set_style(style);
+                    }
+                    inner.bar = Some(bar);
+                }
+            }
+            RunEventKind::ScenarioStarted { name } => {
+                if let Some(bar) = &inner.bar {
+                    bar.set_message(name.clone());
+                }
+            }
+            RunEventKind::StepFinished { .. } => {}
+            RunEventKind::ScenarioFinished { result } => {
+                let text = self.scenario_text(result);
+                match inner.bar.clone() {
+                    Some(bar) => {
+                        bar.suspend(|| {
+                            let _ = inner.out.write_all(text.as_bytes());
+                            let _ = inner.out.flush();
+                        });
+                        bar.inc(1);
+                    }
+                    None => {
+                        let _ = inner.out.write_all(text.as_bytes());
+                        let _ = inner.out.flush();
+                    }
+                }
+            }
+            RunEventKind::RunFinished { summary } => {
+                if let Some(bar) = inner.bar.take() {
+                    bar.finish_and_clear();
+                }
+                let text = self.summary_text(summary);
+                let _ = inner.out.write_all(text.as_bytes());
+                let _ = inner.out.flush();
+            }
+        }
+    }
+
+    /// The block printed when a scenario finishes.
+    pub fn scenario_text(&self, r: &ScenarioResult) -> String {
+        let mut out = String::new();
+        let (tag, code) = match &r.status {
+            ScenarioStatus::Passed => ("PASS", "32"),
+            ScenarioStatus::Failed => ("FAIL", "31"),
+            ScenarioStatus::Skipped { .. } => ("SKIP", "33"),
+            ScenarioStatus::Error { .. } => ("ERROR", "31;1"),
+        };
+        let _ = writeln!(
+            out,
+            "{} {} [{}] ({})",
+            self.paint(code, tag),
+            r.name,
+            r.target,
+            secs(r.duration)
+        );
+        match &r.status {
+            ScenarioStatus::Skipped { reason } => {
+                let _ = writeln!(out, "    {reason}");
+            }
+            ScenarioStatus::Error { reason, .. } => {
+                for l in reason.lines() {
+                    let _ = writeln!(out, "    {l}");
+                }
+            }
+            _ => {}
+        }
+        for step in &r.steps {
+            match &step.status {
+                StepStatus::Passed => {
+                    if self.verbose {
+                        let _ = writeln!(
+                            out,
+                            "    {} step {}: {} ({})",
+                            self.paint("32", "ok"),
+                            step.number,
+                            step.label,
+                            secs(step.duration)
+                        );
+                    }
+                }
+                StepStatus::Failed { reason } => {
+                    let _ = writeln!(
+                        out,
+                        "    {} step {}: {} ({})",
+                        self.paint("31", "FAILED"),
+                        step.number,
+                        step.label,
+                        secs(step.duration)
+                    );
+                    let _ = writeln!(out, "      --> {}", step.location);
+                    for l in reason.lines() {
+                        let _ = writeln!(out, "      {l}");
+                    }
+                }
+                StepStatus::NotRun => {
+                    if self.verbose {
+                        let _ =
+                            writeln!(out, "    -- step {}: {} (not run)", step.number, step.label);
+                    }
+                }
+            }
+        }
+        for w in &r.config_warnings {
+            if self.verbose {
+                let _ = writeln!(out, "    {} gitlab.rb: {w}", self.paint("33", "warning"));
+            }
+        }
+        match &r.snapshot {
+            Some(SnapshotOutcome::Mismatch { diff, written }) => {
+                if *written {
+                    let _ = writeln!(out, "    snapshot updated:");
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "    {} (accept with --update-snapshots):",
+                        self.paint("31", "snapshot mismatch")
+                    );
+                }
+                for l in diff.lines() {
+                    let painted = if l.starts_with('+') && !l.starts_with("+++") {
+                        self.paint("32", l)
+                    } else if l.starts_with('-') && !l.starts_with("---") {
+                        self.paint("31", l)
+                    } else {
+                        l.to_string()
+                    };
+                    let _ = writeln!(out, "      {painted}");
+                }
+            }
+            Some(SnapshotOutcome::Missing { written: false }) => {
+                let _ = writeln!(
+                    out,
+                    "    {}: create it with --update-snapshots",
+                    self.paint("31", "no snapshot stored")
+                );
+            }
+            Some(SnapshotOutcome::Missing { written: true }) => {
+                let _ = writeln!(out, "    snapshot written");
+            }
+            _ => {}
+        }
+        if matches!(r.status, ScenarioStatus::Failed)
+            && r.snapshot.is_none()
+            && !r.transcript.is_empty()
+        {
+            let _ = writeln!(out, "    transcript (normalised):");
+            for l in r.transcript.lines() {
+                let _ = writeln!(out, "      | {l}");
+            }
+        }
+        out
+    }
+
+    /// The closing summary.
+    pub fn summary_text(&self, s: &RunSummary) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\n{} passed, {} failed, {} skipped, {} errors in {} on the {} target",
+            s.passed,
+            s.failed,
+            s.skipped,
+            s.errors,
+            secs(s.duration),
+            s.target
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::junit::tests::sample;
+
+    #[test]
+    fn failures_show_location_reason_and_diff_without_colour() {
+        let r = HumanReporter::new(Box::new(std::io::sink()), Style::plain(), false);
+        let s = sample();
+        let text = r.scenario_text(&s.scenarios[0]);
+        assert!(text.starts_with("FAIL x [twin]"), "{text}");
+        assert!(text.contains("FAILED step 2: sso.sign_up user=u2"));
+        assert!(text.contains("--> scenarios/x.toml:2:1"));
+        assert!(text.contains("expected to be signed in, but access was denied"));
+        assert!(
+            !text.contains("ok step 1"),
+            "passed steps only with --verbose: {text}"
+        );
+        assert!(
+            text.contains("| == step 1"),
+            "failed scenarios show their transcript"
+        );
+        let text = r.scenario_text(&s.scenarios[2]);
+        assert!(text.contains("snapshot mismatch"));
+        assert!(text.contains("      -a\n      +b"), "{text}");
+        assert!(!text.contains('\u{1b}'));
+        let text = r.summary_text(&s);
+        assert!(
+            text.contains("0 passed, 2 failed, 1 skipped, 0 errors"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let r = HumanReporter::new(
+            Box::new(std::io::sink()),
+            Style {
+                color: true,
+                progress: false,
+            },
+            true,
+        );
+        let s = sample();
+        let text = r.scenario_text(&s.scenarios[0]);
+        assert!(text.contains("\u{1b}[31mFAIL\u{1b}[0m"), "{text}");
+        assert!(
+            text.contains("ok\u{1b}[0m step 1"),
+            "verbose shows passed steps: {text}"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Reporters: turn run events and results into output — a terminal view (progress bar on a TTY
+//! only, per-step pass/fail, snapshot diffs, timings, `NO_COLOR`), JSON, and JUnit XML for GitLab
+//! CI's `artifacts:reports:junit`. Reporters never decide an outcome; they print what the runner
+//! returned.
+//!
+//! Files (no logic lives here):
+//! - `human`: [`HumanReporter`].
+//! - `json`: [`to_json`].
+//! - `junit`: [`to_junit`].
+
+pub mod human;
+pub mod json;
+pub mod junit;
+
+pub use human::HumanReporter;
+pub use json::to_json;
+pub use junit::to_junit;

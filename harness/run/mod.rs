@@ -1,0 +1,18 @@
+//! The run engine: executes checked scenarios on a target and returns their results, emitting
+//! [`RunEvent`]s on the way. It never prints; reporters (`report`) turn events and results into
+//! output, and never decide.
+//!
+//! Files (no logic lives here):
+//! - `runner`: [`run`], [`RunOptions`] — scheduling, jobs, fail-fast, snapshots.
+//! - `steps`: carrying out one step with the drivers, and the state kept between steps.
+//! - `outcome`: [`RunSummary`], [`ScenarioResult`], [`StepResult`].
+//! - `event`: [`RunEvent`], [`EventSink`].
+
+pub mod event;
+pub mod outcome;
+pub mod runner;
+pub mod steps;
+
+pub use event::{EventSink, RunEvent, RunEventKind, no_events};
+pub use outcome::{RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus};
+pub use runner::{RunOptions, run, skip_reason};

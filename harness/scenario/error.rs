@@ -1,0 +1,78 @@
+//! The scenario stage's error type: a file that cannot be read, or one that does not validate
+//! (with every diagnostic of the file, rendered with its line and caret).
+
+use std::path::PathBuf;
+
+use crate::diag::Diagnostic;
+
+/// What went wrong with a scenario file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScenarioErrorKind {
+    /// The file or directory could not be read.
+    Io,
+    /// The file is not a valid scenario (syntax, unknown keys, steps, placeholders...).
+    Invalid,
+    /// A scenario name or path given on the command line matches nothing.
+    NotFound,
+}
+
+/// A scenario file problem. `diagnostics` holds every error found in the file, not just the first.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ScenarioError {
+    pub kind: ScenarioErrorKind,
+    pub path: PathBuf,
+    pub message: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ScenarioError {
+    pub fn io(path: PathBuf, err: &std::io::Error) -> Self {
+        ScenarioError {
+            kind: ScenarioErrorKind::Io,
+            message: format!("failed to read {}: {err}", path.display()),
+            path,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    pub fn invalid(path: PathBuf, diagnostics: Vec<Diagnostic>) -> Self {
+        let n = diagnostics.len();
+        ScenarioError {
+            kind: ScenarioErrorKind::Invalid,
+            message: format!(
+                "{} is not a valid scenario ({n} error{})",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            ),
+            path,
+            diagnostics,
+        }
+    }
+
+    pub fn not_found(what: &str, hint: Option<&str>) -> Self {
+        let mut message = format!("no scenario named or at {what:?}");
+        if let Some(h) = hint {
+            message.push_str(&format!(" (did you mean `{h}`?)"));
+        }
+        ScenarioError {
+            kind: ScenarioErrorKind::NotFound,
+            path: PathBuf::from(what),
+            message,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Every diagnostic rendered with its source line and caret, then the summary line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&d.render());
+            out.push('\n');
+        }
+        out.push_str("error: ");
+        out.push_str(&self.message);
+        out.push('\n');
+        out
+    }
+}

@@ -1,0 +1,221 @@
+//! Reading one TOML table of a scenario file key by key, with spans: typed getters that record a
+//! diagnostic for a wrong type or a missing key, and a final check that reports every key nobody
+//! asked for as unknown, with a did-you-mean.
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diag::{Diagnostic, SourceFile, Span, did_you_mean};
+
+/// A spanned TOML value borrowed from the document.
+pub type Value<'a, 'i> = &'a Spanned<DeValue<'i>>;
+
+/// Collects diagnostics for one file.
+#[derive(Debug)]
+pub struct Sink<'f> {
+    pub file: &'f SourceFile,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl<'f> Sink<'f> {
+    pub fn new(file: &'f SourceFile) -> Self {
+        Sink {
+            file,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    pub fn error(&mut self, code: &str, span: Span, message: String, hint: Option<String>) {
+        let mut d = Diagnostic::error(code, message).at(self.file, span);
+        if let Some(h) = hint {
+            d = d.with_hint(h);
+        }
+        self.diagnostics.push(d);
+    }
+
+    pub fn type_error(&mut self, key: &str, expected: &str, v: Value<'_, '_>) {
+        self.error(
+            "scenario.type",
+            span_of(v),
+            format!(
+                "`{key}` must be {expected}, found {}",
+                v.get_ref().type_str()
+            ),
+            None,
+        );
+    }
+}
+
+pub fn span_of<T>(v: &Spanned<T>) -> Span {
+    let r = v.span();
+    Span::new(r.start, r.end)
+}
+
+/// One table being read: which keys were consumed, so the rest can be reported.
+pub struct Fields<'a, 'i> {
+    table: &'a DeTable<'i>,
+    /// Span of the whole table (for "missing key" errors).
+    span: Span,
+    /// Dotted path of this table, for messages (`steps[2].sso.sign_up`).
+    path: String,
+    known: Vec<&'static str>,
+}
+
+impl<'a, 'i> Fields<'a, 'i> {
+    pub fn new(table: &'a DeTable<'i>, span: Span, path: impl Into<String>) -> Self {
+        Fields {
+            table,
+            span,
+            path: path.into(),
+            known: Vec::new(),
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    fn qualified(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// The raw value of `key`, marking it as known.
+    pub fn raw(&mut self, key: &'static str) -> Option<Value<'a, 'i>> {
+        self.known.push(key);
+        self.table.get(key)
+    }
+
+    /// A required key's value (records "missing key" otherwise).
+    pub fn required(&mut self, sink: &mut Sink<'_>, key: &'static str) -> Option<Value<'a, 'i>> {
+        let v = self.raw(key);
+        if v.is_none() {
+            sink.error(
+                "scenario.missing-key",
+                self.span,
+                format!("missing key `{}`", self.qualified(key)),
+                None,
+            );
+        }
+        v
+    }
+
+    pub fn opt_str(&mut self, sink: &mut Sink<'_>, key: &'static str) -> Option<(String, Span)> {
+        let v = self.raw(key)?;
+        match v.get_ref().as_str() {
+            Some(s) => Some((s.to_string(), span_of(v))),
+            None => {
+                sink.type_error(&self.qualified(key), "a string", v);
+                None
+            }
+        }
+    }
+
+    pub fn req_str(&mut self, sink: &mut Sink<'_>, key: &'static str) -> Option<(String, Span)> {
+        let v = self.required(sink, key)?;
+        match v.get_ref().as_str() {
+            Some(s) => Some((s.to_string(), span_of(v))),
+            None => {
+                sink.type_error(&self.qualified(key), "a string", v);
+                None
+            }
+        }
+    }
+
+    pub fn opt_bool(&mut self, sink: &mut Sink<'_>, key: &'static str) -> Option<bool> {
+        let v = self.raw(key)?;
+        match v.get_ref().as_bool() {
+            Some(b) => Some(b),
+            None => {
+                sink.type_error(&self.qualified(key), "true or false", v);
+                None
+            }
+        }
+    }
+
+    /// A non-negative integer that fits `max`.
+    pub fn opt_uint(&mut self, sink: &mut Sink<'_>, key: &'static str, max: u64) -> Option<u64> {
+        let v = self.raw(key)?;
+        let parsed = v
+            .get_ref()
+            .as_integer()
+            .and_then(|i| {
+                let radix = i.radix();
+                u64::from_str_radix(&i.as_str().replace('_', ""), radix).ok()
+            })
+            .filter(|n| *n <= max);
+        if parsed.is_none() {
+            sink.type_error(
+                &self.qualified(key),
+                &format!("an integer from 0 to {max}"),
+                v,
+            );
+        }
+        parsed
+    }
+
+    pub fn opt_str_list(
+        &mut self,
+        sink: &mut Sink<'_>,
+        key: &'static str,
+    ) -> Option<Vec<(String, Span)>> {
+        let v = self.raw(key)?;
+        let Some(arr) = v.get_ref().as_array() else {
+            sink.type_error(&self.qualified(key), "an array of strings", v);
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in arr.iter() {
+            match item.get_ref().as_str() {
+                Some(s) => out.push((s.to_string(), span_of(item))),
+                None => sink.type_error(&self.qualified(key), "an array of strings", item),
+            }
+        }
+        Some(out)
+    }
+
+    /// Report every key of the table that no getter asked for.
+    pub fn finish(self, sink: &mut Sink<'_>) {
+        for (k, _) in self.table.iter() {
+            let name: &str = k.get_ref();
+            if !self.known.contains(&name) {
+                let hint = did_you_mean(name, self.known.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .or_else(|| {
+                        Some(format!(
+                            "expected one of: {}",
+                            self.known
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    });
+                sink.error(
+                    "scenario.unknown-key",
+                    span_of(k),
+                    format!("unknown key `{}`", self.qualified(name)),
+                    hint,
+                );
+            }
+        }
+    }
+}
+
+/// The table inside a value, or a type error.
+pub fn as_table<'a, 'i>(
+    sink: &mut Sink<'_>,
+    key: &str,
+    v: Value<'a, 'i>,
+) -> Option<&'a DeTable<'i>> {
+    match v.get_ref().as_table() {
+        Some(t) => Some(t),
+        None => {
+            sink.type_error(key, "a table", v);
+            None
+        }
+    }
+}

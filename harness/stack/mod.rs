@@ -1,0 +1,23 @@
+//! Targets and stacks: where a scenario runs. A [`Stack`] is a running GitLab + Mattermost (the
+//! embedded twin, an existing installation, later containers), described by a [`StackInfo`] the
+//! drivers use (URLs, address book, CA roots, accounts) and able to apply a host's new settings
+//! (`host.reconfigure`).
+//!
+//! Files (no logic lives here):
+//! - `model`: [`TargetSpec`], [`StackInfo`], [`Account`].
+//! - `resolve`: a host's gitlab.rb text → typed `HostSettings` through the configuration model.
+//! - `twin`: the twin target (in-process, loopback).
+//! - `live`: the live target (URLs and credentials from the environment; read-only by default).
+//! - `running`: [`Stack`], a running target of any kind.
+//! - `error`: [`StackError`].
+
+pub mod error;
+pub mod live;
+pub mod model;
+pub mod resolve;
+pub mod running;
+pub mod twin;
+
+pub use error::{StackError, StackErrorKind};
+pub use model::{Account, LiveOptions, MailboxMessage, StackInfo, TargetSpec, parse_resolve};
+pub use running::Stack;

@@ -1,0 +1,105 @@
+//! [`Stack`]: a running target, whatever kind. The runner brings one up per scenario, hands its
+//! [`StackInfo`] to the drivers, asks it to apply re-resolved host settings, and takes it down.
+
+use crate::config::HostSettings;
+use crate::scenario::{Action, Scenario, TargetKind};
+
+use super::error::{StackError, StackErrorKind};
+use super::live;
+use super::model::{MailboxMessage, StackInfo, TargetSpec};
+use super::twin::TwinStack;
+
+/// A running stack.
+pub enum Stack {
+    Twin(Box<TwinStack>),
+    Live(Box<StackInfo>),
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stack::Twin(_) => f.write_str("Stack::Twin"),
+            Stack::Live(_) => f.write_str("Stack::Live"),
+        }
+    }
+}
+
+impl Stack {
+    /// Bring up the target for a scenario whose hosts resolved to `hosts` (name, settings).
+    pub async fn up(
+        spec: &TargetSpec,
+        scenario: &Scenario,
+        hosts: &[(String, HostSettings)],
+    ) -> Result<Stack, StackError> {
+        match spec.kind {
+            TargetKind::Twin => Ok(Stack::Twin(Box::new(
+                TwinStack::start(scenario, hosts).await?,
+            ))),
+            TargetKind::Docker => Err(StackError::new(
+                StackErrorKind::NotAvailable,
+                "the docker target is not yet available in this version of mm-harness; use --target twin or --target live",
+            )),
+            TargetKind::Live => {
+                let users: Vec<String> = scenario
+                    .steps
+                    .iter()
+                    .filter_map(|s| match &s.action {
+                        Action::Sso { user, .. } => Some(user.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let env = |k: &str| std::env::var(k).ok();
+                let info = live::connect(
+                    &spec.live,
+                    scenario.gitlab_version,
+                    &users,
+                    &env,
+                    spec.request_timeout,
+                )
+                .await?;
+                Ok(Stack::Live(Box::new(info)))
+            }
+        }
+    }
+
+    pub fn info(&self) -> &StackInfo {
+        match self {
+            Stack::Twin(t) => t.info(),
+            Stack::Live(i) => i,
+        }
+    }
+
+    /// Apply a host's re-resolved settings (`host.reconfigure`).
+    pub async fn reconfigure(
+        &mut self,
+        host: &str,
+        settings: &HostSettings,
+    ) -> Result<(), StackError> {
+        match self {
+            Stack::Twin(t) => t.reconfigure(host, settings),
+            Stack::Live(_) => Err(StackError::new(
+                StackErrorKind::Refused,
+                format!(
+                    "the live target does not reconfigure hosts: apply host `{host}`'s gitlab.rb there and run `gitlab-ctl reconfigure`"
+                ),
+            )),
+        }
+    }
+
+    /// The messages the stack's mail sink received, or `None` when the target has no sink the
+    /// harness can read (live). The hook for `mail.*` steps.
+    pub fn mailbox(&self) -> Option<Vec<MailboxMessage>> {
+        match self {
+            Stack::Twin(t) => Some(t.mailbox()),
+            Stack::Live(_) => None,
+        }
+    }
+
+    /// Stop the stack (twin: every listener).
+    pub async fn down(self) {
+        match self {
+            Stack::Twin(t) => t.shutdown().await,
+            Stack::Live(_) => {}
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The twin target: the embedded reference GitLab + Mattermost started in-process on loopback
+//! (`twin::bringup::Twin::start`) with the scenario's resolved hosts and faults; its accounts, CA
+//! and address book become the [`StackInfo`]. `host.reconfigure` of the Mattermost host replaces
+//! the running Mattermost's settings, as omnibus re-renders them from gitlab.rb.
+
+use std::str::FromStr;
+
+use url::Url;
+
+use crate::config::HostSettings;
+use crate::scenario::Scenario;
+use crate::twin::bringup::{Twin, TwinHandle, TwinOptions};
+use crate::twin::fault::Fault;
+
+use super::error::{StackError, StackErrorKind};
+use super::model::{Account, MailboxMessage, StackInfo};
+
+/// A running twin and what the drivers need to reach it.
+pub struct TwinStack {
+    handle: TwinHandle,
+    info: StackInfo,
+    /// Host names (scenario tables) and whether each runs Mattermost.
+    hosts: Vec<(String, bool)>,
+}
+
+fn parse_url(raw: &str) -> Result<Url, StackError> {
+    Url::parse(raw).map_err(|e| {
+        StackError::new(
+            StackErrorKind::Configuration,
+            format!("the twin reports an invalid URL {raw:?}: {e}"),
+        )
+    })
+}
+
+impl TwinStack {
+    pub async fn start(
+        scenario: &Scenario,
+        hosts: &[(String, HostSettings)],
+    ) -> Result<TwinStack, StackError> {
+        let profile = crate::config::Profile::for_gitlab(scenario.gitlab_version);
+        let mut opts = TwinOptions::single_server(profile);
+        opts.hosts = hosts.iter().map(|(_, h)| h.clone()).collect();
+        for name in &scenario.faults {
+            let fault = Fault::from_str(name)
+                .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))?;
+            opts = opts.with_fault(fault);
+        }
+        let users: Vec<Account> = opts
+            .gitlab_users
+            .iter()
+            .map(|u| Account {
+                login: u.username.clone(),
+                password: u.password.clone(),
+            })
+            .collect();
+        let handle = Twin::start(opts).await.map_err(|e| {
+            StackError::new(
+                StackErrorKind::Configuration,
+                crate::drive::error::chain(&e),
+            )
+        })?;
+        let gitlab = handle.gitlab();
+        let mattermost = handle.mattermost();
+        let info = StackInfo {
+            gitlab_url: gitlab.as_ref().map(|g| parse_url(&g.url)).transpose()?,
+            mattermost_url: mattermost.as_ref().map(|m| parse_url(&m.url)).transpose()?,
+            book: handle.address_book().clone(),
+            roots: vec![handle.ca_der()],
+            gitlab_version: profile.gitlab_version(),
+            mattermost_version: profile.mattermost_version(),
+            gitlab_root: gitlab.as_ref().map(|g| Account {
+                login: g.root_username.clone(),
+                password: g.root_password.clone(),
+            }),
+            gitlab_admin_token: gitlab.as_ref().map(|g| g.admin_token.clone()),
+            // Email sign-in is on in every profile (username sign-in is off on the 8.12 omnibus
+            // defaults), so the administrator logs in with the email address.
+            mattermost_admin: mattermost.as_ref().map(|m| Account {
+                login: m.admin_email.clone(),
+                password: m.admin_password.clone(),
+            }),
+            users,
+        };
+        Ok(TwinStack {
+            handle,
+            info,
+            hosts: hosts
+                .iter()
+                .map(|(n, h)| (n.clone(), h.mattermost_enabled))
+                .collect(),
+        })
+    }
+
+    pub fn info(&self) -> &StackInfo {
+        &self.info
+    }
+
+    /// Apply the re-resolved settings of a host to the running twin.
+    pub fn reconfigure(&mut self, host: &str, settings: &HostSettings) -> Result<(), StackError> {
+        let runs_mattermost = self
+            .hosts
+            .iter()
+            .find(|(n, _)| n == host)
+            .map(|(_, m)| *m)
+            .unwrap_or(false);
+        if !runs_mattermost || !settings.mattermost_enabled {
+            return Err(StackError::new(
+                StackErrorKind::Configuration,
+                format!(
+                    "host `{host}` does not run Mattermost; the twin reconfigures only Mattermost's settings"
+                ),
+            ));
+        }
+        let mm = self.handle.mattermost().ok_or_else(|| {
+            StackError::new(StackErrorKind::Configuration, "the twin runs no Mattermost")
+        })?;
+        let new = settings.mattermost.clone();
+        mm.twin.update_settings(move |s| *s = new);
+        Ok(())
+    }
+
+    /// What the twin's SMTP server received so far (none when the scenario configures no SMTP
+    /// server other than localhost).
+    pub fn mailbox(&self) -> Vec<MailboxMessage> {
+        self.handle
+            .mail_server()
+            .map(|m| {
+                m.messages()
+                    .into_iter()
+                    .map(|r| MailboxMessage {
+                        subject: r.header("subject").map(str::to_string),
+                        envelope_from: r.from,
+                        envelope_to: r.to,
+                        body: r.body,
+                        tls: r.tls,
+                        auth_user: r.auth_user,
+                        ehlo_name: r.ehlo_name,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub async fn shutdown(self) {
+        self.handle.shutdown().await;
+    }
+}

@@ -1,0 +1,393 @@
+//! `mm-harness run` as a user and CI call it: the built binary, its exit codes (0/1/2/3), its error
+//! messages, the JSON and JUnit reports, snapshot mismatch and update, shards and tags. The
+//! scenarios here use the twin's GitLab side only (applications API and admin area, TLS, the
+//! http→https redirect), written into a temporary directory.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mm-harness"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+const GITLAB_ONLY: &str = r#"
+name = "gitlab-apps"
+summary = "an administrator creates and revokes an OAuth application over https"
+seed = "Authorise GitLab Mattermost"
+tags = ["admin"]
+
+[hosts.gitlab]
+gitlab_rb = '''
+external_url 'https://gitlab.example.com'
+nginx['redirect_http_to_https'] = true
+'''
+
+[[steps]]
+gitlab.create_oauth_app = { as = "app", callbacks = ["http://mattermost.example.com/signup/gitlab/complete", "http://mattermost.example.com/login/gitlab/complete"] }
+
+[[steps]]
+gitlab.revoke_oauth_app = { app = "app" }
+
+[[steps]]
+https.certificate = { service = "gitlab" }
+expect = { certificate = { subject_cn = "gitlab.example.com", san = "gitlab.example.com", trusted = true } }
+
+[[steps]]
+https.redirect = { service = "gitlab" }
+expect = { redirect = { status = 301, location = "https://gitlab.example.com/" } }
+"#;
+
+fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("scenarios")).expect("mkdir");
+    for (name, body) in files {
+        std::fs::write(dir.path().join("scenarios").join(name), body).expect("write");
+    }
+    dir
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("run the binary")
+}
+
+#[test]
+fn docker_target_is_not_yet_available_exit_3() {
+    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    let o = run_in(dir.path(), &["--target", "docker"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("not yet available"), "{err}");
+}
+
+#[test]
+fn unknown_scenario_name_is_bad_input_with_a_suggestion() {
+    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    let o = run_in(dir.path(), &["gitlab-ap"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("did you mean `gitlab-apps`?"), "{err}");
+}
+
+#[test]
+fn invalid_scenario_file_is_bad_input_with_position_and_caret() {
+    let bad = GITLAB_ONLY.replace("gitlab.revoke_oauth_app", "gitlab.revoke_oauth_ap");
+    let dir = workspace(&[("gitlab-apps.toml", &bad)]);
+    let o = run_in(dir.path(), &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("scenarios/gitlab-apps.toml:17:8"), "{err}");
+    assert!(err.contains("^^^^"), "{err}");
+    assert!(
+        err.contains("did you mean `gitlab.revoke_oauth_app`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_new_snapshot_fails_until_written_then_passes() {
+    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    let o = run_in(dir.path(), &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("no snapshot stored"), "{out}");
+
+    let o = run_in(dir.path(), &["--update-snapshots"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let snap = std::fs::read_to_string(dir.path().join("snapshots/gitlab-apps.snap"))
+        .expect("snapshot written");
+    assert!(snap.starts_with("---\n"), "{snap}");
+    assert!(snap.contains("DELETE https://gitlab.example.com/api/v4/applications/[app-record-1]"));
+    assert!(!snap.contains("Twin-root-pass1"));
+
+    let o = run_in(dir.path(), &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("1 passed, 0 failed"), "{out}");
+    assert!(!out.contains('\u{1b}'), "NO_COLOR output has escape codes");
+}
+
+#[test]
+fn a_changed_transcript_shows_a_diff_and_exits_1() {
+    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    std::fs::create_dir_all(dir.path().join("snapshots")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("snapshots/gitlab-apps.snap"),
+        "---\nsource: tests/scenarios.rs\nexpression: transcript\n---\n== step 1: something else\n",
+    )
+    .expect("write");
+    let o = run_in(dir.path(), &[]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("snapshot mismatch"), "{out}");
+    assert!(out.contains("-== step 1: something else"), "{out}");
+    assert!(out.contains("+== step 1: gitlab.create_oauth_app"), "{out}");
+}
+
+#[test]
+fn json_and_junit_reports() {
+    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    let o = run_in(dir.path(), &["--update-snapshots", "--format", "json"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
+    assert_eq!(v["passed"], 1);
+    assert_eq!(v["scenarios"][0]["name"], "gitlab-apps");
+    assert_eq!(v["scenarios"][0]["steps"].as_array().map(Vec::len), Some(4));
+    assert_eq!(v["scenarios"][0]["steps"][0]["status"], "passed");
+
+    let o = run_in(dir.path(), &["--format", "junit"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.starts_with("<?xml"), "{out}");
+    assert!(out.contains("<testsuite name=\"gitlab-apps\""), "{out}");
+    assert!(out.contains("step 1: gitlab.create_oauth_app"), "{out}");
+    assert!(
+        out.contains("classname=\"Authorise GitLab Mattermost\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn shards_and_tags_select_scenarios() {
+    let second = GITLAB_ONLY
+        .replace("name = \"gitlab-apps\"", "name = \"gitlab-apps-2\"")
+        .replace("tags = [\"admin\"]", "tags = [\"other\"]");
+    let dir = workspace(&[
+        ("gitlab-apps.toml", GITLAB_ONLY),
+        ("gitlab-apps-2.toml", &second),
+    ]);
+    let o = run_in(
+        dir.path(),
+        &["--update-snapshots", "--format", "json", "--shard", "2/2"],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["scenarios"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["scenarios"][0]["name"], "gitlab-apps-2");
+
+    let o = run_in(
+        dir.path(),
+        &[
+            "--update-snapshots",
+            "--format",
+            "json",
+            "--tag",
+            "admin",
+            "--jobs",
+            "2",
+        ],
+    );
+    let (out, _) = text(&o);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["scenarios"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["scenarios"][0]["name"], "gitlab-apps");
+
+    let o = run_in(dir.path(), &["--shard", "3/2"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn live_target_needs_urls_and_reports_unreachable_as_environment() {
+    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    let o = run_in(dir.path(), &["--target", "live"]);
+    assert_eq!(o.status.code(), Some(2));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let url = format!("http://127.0.0.1:{port}/");
+    let o = run_in(
+        dir.path(),
+        &[
+            "--target",
+            "live",
+            "--gitlab-url",
+            &url,
+            "--allow-writes",
+            "--timeout",
+            "2",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(out.contains("unreachable"), "{out}");
+}
+
+#[test]
+fn live_target_is_read_only_without_allow_writes() {
+    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    let o = run_in(
+        dir.path(),
+        &[
+            "--target",
+            "live",
+            "--gitlab-url",
+            "http://127.0.0.1:9/",
+            "--format",
+            "json",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["skipped"], 1);
+    assert!(
+        v["scenarios"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--allow-writes")),
+        "{out}"
+    );
+}
+
+/// The live target against a running installation — here the twin, started in this process and
+/// reached only through `--resolve`, with every credential from the environment, exactly as an
+/// operator would point the harness at production. Nothing twin-specific reaches the drivers.
+#[test]
+fn live_target_drives_a_running_installation_through_resolve() {
+    use mm_harness::config::Profile;
+    use mm_harness::twin::bringup::{Twin, TwinOptions};
+
+    mm_harness::crypto::install_default_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    let alice = opts
+        .gitlab_users
+        .iter()
+        .find(|u| u.username == "alice")
+        .expect("alice")
+        .password
+        .expose()
+        .to_string();
+    let twin = rt.block_on(Twin::start(opts)).expect("twin starts");
+    let mm = twin.mattermost().expect("mattermost");
+    let mut resolve = Vec::new();
+    for e in &twin.address_book().entries {
+        resolve.push("--resolve".to_string());
+        resolve.push(format!("{}:{}:{}", e.host, e.port, e.addr));
+    }
+    let smoke = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/smoke.toml"),
+    )
+    .expect("smoke scenario");
+    let dir = workspace(&[("smoke.toml", &smoke)]);
+    let mut args = vec![
+        "--target",
+        "live",
+        "--gitlab-url",
+        "http://gitlab.example.com",
+        "--mattermost-url",
+        "http://mattermost.example.com",
+        "--update-snapshots",
+        "--format",
+        "json",
+    ];
+    args.extend(resolve.iter().map(String::as_str));
+    let o = bin()
+        .current_dir(dir.path())
+        .arg("run")
+        .args(&args)
+        .env("MM_HARNESS_USER_ALICE_PASSWORD", &alice)
+        .env("MM_HARNESS_MATTERMOST_ADMIN_USER", &mm.admin_username)
+        .env(
+            "MM_HARNESS_MATTERMOST_ADMIN_PASSWORD",
+            mm.admin_password.expose(),
+        )
+        .output()
+        .expect("run");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["target"], "live");
+    assert_eq!(v["passed"], 1, "{out}");
+    let transcript = v["scenarios"][0]["transcript"].as_str().unwrap_or_default();
+    assert!(
+        transcript.contains("signed in: alice <alice@example.com> auth_service=gitlab"),
+        "{transcript}"
+    );
+    assert!(
+        !transcript.contains(&alice),
+        "a password reached the transcript"
+    );
+    // The live snapshot is kept apart from the twin's.
+    assert!(dir.path().join("snapshots/smoke@live.snap").is_file());
+    rt.block_on(twin.shutdown());
+}
+
+#[test]
+fn a_failed_expectation_names_the_step_line_and_the_difference() {
+    let wrong = GITLAB_ONLY.replace(
+        "san = \"gitlab.example.com\", trusted = true",
+        "san = \"mattermost.example.com\", trusted = true",
+    );
+    let dir = workspace(&[("gitlab-apps.toml", &wrong)]);
+    let o = run_in(dir.path(), &["--update-snapshots"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL gitlab-apps"), "{out}");
+    assert!(
+        out.contains("FAILED step 3: https.certificate service=gitlab"),
+        "{out}"
+    );
+    assert!(out.contains("--> scenarios/gitlab-apps.toml:20:7"), "{out}");
+    assert!(
+        out.contains(
+            "the certificate's SANs [gitlab.example.com] do not include \"mattermost.example.com\""
+        ),
+        "{out}"
+    );
+    // The failed scenario's normalised transcript is shown, and no snapshot is written for it.
+    assert!(
+        out.contains("| == step 3: https.certificate service=gitlab"),
+        "{out}"
+    );
+    assert!(!dir.path().join("snapshots/gitlab-apps.snap").exists());
+}
+
+#[test]
+fn fail_fast_stops_starting_scenarios() {
+    let wrong = GITLAB_ONLY
+        .replace("name = \"gitlab-apps\"", "name = \"a-fails\"")
+        .replace("status = 301", "status = 302");
+    let dir = workspace(&[
+        ("a-fails.toml", &wrong),
+        (
+            "b-passes.toml",
+            &GITLAB_ONLY.replace("name = \"gitlab-apps\"", "name = \"b-passes\""),
+        ),
+    ]);
+    let o = run_in(
+        dir.path(),
+        &["--fail-fast", "--update-snapshots", "--format", "json"],
+    );
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["failed"], 1, "{out}");
+    assert_eq!(v["skipped"], 1, "{out}");
+    assert_eq!(v["scenarios"][1]["name"], "b-passes");
+    assert!(
+        v["scenarios"][1]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--fail-fast")),
+        "{out}"
+    );
+}

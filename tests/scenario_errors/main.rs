@@ -1,0 +1,78 @@
+//! Bad scenario files side by side with the exact error text `mm-harness run` prints for them
+//! (every error of a file at once, with file:line:column, the source line, a caret and a hint).
+//! Set `MM_HARNESS_BLESS=1` to rewrite the `.stderr` files after a deliberate change.
+
+use std::path::PathBuf;
+
+fn case(name: &str) {
+    let dir = PathBuf::from("tests/scenario_errors");
+    let toml = dir.join(format!("{name}.toml"));
+    let expected_path = dir.join(format!("{name}.stderr"));
+    let err = match mm_harness::scenario::load_file(&toml) {
+        Ok(_) => panic!("{} should not validate", toml.display()),
+        Err(e) => e,
+    };
+    let actual = err.render();
+    if std::env::var_os("MM_HARNESS_BLESS").is_some() {
+        std::fs::write(&expected_path, &actual).expect("write .stderr");
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", expected_path.display()));
+    if expected != actual {
+        panic!(
+            "{} renders differently:\n{}",
+            toml.display(),
+            similar::TextDiff::from_lines(&expected, &actual)
+                .unified_diff()
+                .header("expected", "actual")
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_get_a_did_you_mean() {
+    case("unknown-key");
+}
+
+#[test]
+fn unknown_steps_and_step_keys_get_a_did_you_mean() {
+    case("unknown-step");
+}
+
+#[test]
+fn bad_placeholders_and_hosts_are_reported() {
+    case("bad-placeholder");
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_at_once() {
+    case("many-errors");
+}
+
+#[test]
+fn bindings_must_be_created_before_use() {
+    case("binding-order");
+}
+
+#[test]
+fn toml_syntax_errors_point_at_the_line() {
+    case("syntax");
+}
+
+#[test]
+fn gitlab_rb_syntax_errors_point_into_the_scenario_file() {
+    case("bad-gitlab-rb");
+}
+
+#[test]
+fn every_bad_file_has_expected_output() {
+    let dir = PathBuf::from("tests/scenario_errors");
+    for e in std::fs::read_dir(&dir).expect("dir").flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let stderr = p.with_extension("stderr");
+            assert!(stderr.is_file(), "{} has no .stderr", p.display());
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Every scenario of scenarios/ on the twin, asserted with insta against snapshots/<name>.snap
+//! (the same files `mm-harness run` reads and writes), plus checks on the scenario files
+//! themselves: they parse, each `seed` is a real heading of the documentation, negative scenarios
+//! declare their failure, and no snapshot holds a secret.
+
+use std::path::{Path, PathBuf};
+
+use mm_harness::check::SnapshotMode;
+use mm_harness::run::{RunOptions, ScenarioResult, ScenarioStatus, StepStatus, no_events, run};
+use mm_harness::scenario::{Expectation, Selection, load_file, select};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scenario_dir() -> PathBuf {
+    root().join("scenarios")
+}
+
+/// Run one scenario on the twin; the runner writes its own snapshot copy into a temporary
+/// directory so that insta alone asserts the checked-in file.
+fn run_on_twin(name: &str) -> ScenarioResult {
+    mm_harness::crypto::install_default_provider();
+    let path = scenario_dir().join(format!("{name}.toml"));
+    let scenario = load_file(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut opts = RunOptions::twin(tmp.path().to_path_buf());
+    opts.snapshots = SnapshotMode::Update;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut summary = rt.block_on(run(vec![scenario], opts, no_events()));
+    summary.scenarios.remove(0)
+}
+
+fn explain(r: &ScenarioResult) -> String {
+    let mut out = format!("{} ended {:?}\n", r.name, r.status);
+    for s in &r.steps {
+        out.push_str(&format!(
+            "  step {} {}: {:?}\n",
+            s.number, s.label, s.status
+        ));
+    }
+    out.push_str(&r.transcript);
+    out
+}
+
+fn check_scenario(name: &str) {
+    let r = run_on_twin(name);
+    assert_eq!(r.status, ScenarioStatus::Passed, "{}", explain(&r));
+    assert!(
+        r.steps.iter().all(|s| s.status == StepStatus::Passed),
+        "{}",
+        explain(&r)
+    );
+    insta::with_settings!({
+        snapshot_path => "../snapshots",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name, r.transcript);
+    });
+}
+
+macro_rules! scenario_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                check_scenario($name);
+            }
+        )*
+        const COVERED: &[&str] = &[$($name),*];
+    };
+}
+
+scenario_tests! {
+    single_server => "single-server",
+    split_server => "split-server",
+    split_server_8_12 => "split-server-8.12",
+    split_server_api_v3_fails_with_410 => "split-server-api-v3",
+    wrong_secret_fails_with_bad_response => "wrong-secret",
+    unregistered_redirect_uri_stops_at_gitlab => "unregistered-redirect-uri",
+    reauthorise => "reauthorise",
+    https => "https",
+    https_untrusted_certificate_fails_token_request => "https-untrusted-certificate",
+    webhooks => "webhooks",
+    webhooks_disabled_refuses_hooks => "webhooks-disabled",
+    gitlab_only_sign_up => "gitlab-only-sign-up",
+    smoke => "smoke",
+    single_server_8_12 => "single-server-8.12",
+    webhooks_8_12 => "webhooks-8.12",
+    webhooks_disabled_8_12_by_default => "webhooks-disabled-8.12",
+}
+
+#[test]
+fn every_scenario_file_has_a_test() {
+    let all = select(&scenario_dir(), &Selection::default())
+        .unwrap_or_else(|errs| panic!("{}", errs.iter().map(|e| e.render()).collect::<String>()));
+    for s in &all {
+        assert!(
+            COVERED.contains(&s.name.as_str()),
+            "scenario {} has no test in tests/scenarios.rs",
+            s.name
+        );
+    }
+    assert_eq!(all.len(), COVERED.len());
+}
+
+/// Headings of the seed documentation, without the `#` marks.
+fn seed_headings() -> Vec<String> {
+    let seed = root().join("../shared/seed/gitlab-mattermost.md");
+    let text = std::fs::read_to_string(&seed)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", seed.display()));
+    let mut in_code = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code && line.starts_with('#') {
+            out.push(line.trim_start_matches('#').trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_seed_value_is_a_heading_of_the_documentation() {
+    let headings = seed_headings();
+    assert!(headings.iter().any(|h| h == "Getting started"));
+    let all = select(&scenario_dir(), &Selection::default()).expect("scenarios parse");
+    for s in &all {
+        assert!(
+            headings.contains(&s.seed),
+            "{}: seed {:?} is not a heading of shared/seed/gitlab-mattermost.md",
+            s.path.display(),
+            s.seed
+        );
+    }
+}
+
+#[test]
+fn negative_scenarios_declare_the_documented_failure() {
+    let all = select(&scenario_dir(), &Selection::default()).expect("scenarios parse");
+    let negative: Vec<_> = all
+        .iter()
+        .filter(|s| s.tags.iter().any(|t| t == "negative"))
+        .collect();
+    assert!(negative.len() >= 5, "{} negative scenarios", negative.len());
+    for s in negative {
+        let declared = s.steps.iter().any(|st| {
+            matches!(
+                st.expect,
+                Some(
+                    Expectation::SsoError { .. }
+                        | Expectation::GitlabError { .. }
+                        | Expectation::WebhookError { .. }
+                        | Expectation::ApiError { .. }
+                        | Expectation::Certificate {
+                            trusted: Some(false),
+                            ..
+                        }
+                )
+            )
+        });
+        assert!(declared, "{} declares no expected failure", s.name);
+    }
+}
+
+fn snap_files() -> Vec<PathBuf> {
+    let dir = root().join("snapshots");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "snap"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[test]
+fn no_snapshot_holds_a_secret() {
+    let mut secrets: Vec<String> = mm_harness::twin::gitlab::GitlabUser::defaults()
+        .into_iter()
+        .map(|u| u.password.expose().to_string())
+        .collect();
+    secrets.retain(|s| !s.is_empty());
+    let token_like = regex::Regex::new(
+        r"(glpat-|gloas-|gldt-|[0-9a-f]{32,}|MMAUTHTOKEN=[^\[;\s]|password=[^\[&\s]|secret=[^\[&\s])",
+    )
+    .expect("regex");
+    let files = snap_files();
+    assert!(!files.is_empty(), "no snapshots found");
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("readable snapshot");
+        for s in &secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "{} contains a twin password",
+                f.display()
+            );
+        }
+        if let Some(m) = token_like.find(&text) {
+            panic!(
+                "{} contains a token-like value at {:?}",
+                f.display(),
+                m.as_str()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_snapshot_belongs_to_a_scenario() {
+    for f in snap_files() {
+        let stem = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = stem.split('@').next().unwrap_or_default().to_string();
+        assert!(
+            Path::new(&scenario_dir().join(format!("{name}.toml"))).is_file(),
+            "snapshot {} has no scenario",
+            f.display()
+        );
+    }
+}
+
+/// The stack exposes the twin's SMTP sink (the slot the `mail.*` steps of a later issue read): an
+/// email sign-up with email notifications on and an SMTP server configured in gitlab.rb (through
+/// `mattermost['env']` on GitLab 18) makes the account an administrator creates leave
+/// Mattermost's welcome mail there. (SSO sign-ups send none, as on the real server.)
+#[test]
+fn twin_stack_exposes_the_mail_sink() {
+    use mm_harness::config::Secret;
+    use mm_harness::drive::mattermost_admin::MattermostApi;
+    use mm_harness::drive::{Browser, Reach, Transcript};
+    use mm_harness::scenario::parse_scenario;
+    use mm_harness::stack::resolve::resolve_host;
+    use mm_harness::stack::{Stack, TargetSpec};
+
+    mm_harness::crypto::install_default_provider();
+    let text = r#"
+name = "mail-sink"
+summary = "x"
+seed = "Setting up SMTP for GitLab Mattermost"
+[hosts.omnibus]
+gitlab_rb = '''
+external_url 'http://gitlab.example.com'
+mattermost_external_url 'http://mattermost.example.com'
+mattermost['env'] = {
+  'MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS' => 'true',
+  'MM_EMAILSETTINGS_SMTPSERVER' => 'smtp.example.com',
+  'MM_EMAILSETTINGS_SMTPPORT' => '25',
+  'MM_EMAILSETTINGS_FEEDBACKEMAIL' => 'mattermost@example.com',
+}
+'''
+[[steps]]
+mattermost.ping = {}
+"#;
+    let file = mm_harness::diag::SourceFile::new("mail-sink.toml", text);
+    let scenario = parse_scenario(&file, Path::new("mail-sink.toml"))
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let (settings, _) = resolve_host(
+        &scenario,
+        &scenario.hosts[0],
+        &Default::default(),
+        scenario.gitlab_version,
+    )
+    .expect("gitlab.rb resolves");
+    assert_eq!(settings.mattermost.email.smtp_server, "smtp.example.com");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let stack = Stack::up(
+            &TargetSpec::twin(),
+            &scenario,
+            &[("omnibus".to_string(), settings)],
+        )
+        .await
+        .expect("twin up");
+        let info = stack.info().clone();
+        let reach = Reach {
+            book: info.book.clone(),
+            roots: info.roots.clone(),
+            timeout: std::time::Duration::from_secs(10),
+            accept_invalid_certs: false,
+        };
+        let browser = Browser::api_client(&reach).expect("client");
+        let mut tr = Transcript::new();
+        let admin = info.mattermost_admin.clone().expect("admin");
+        let api = MattermostApi::login(
+            &browser,
+            &info.mattermost_url.clone().expect("mattermost"),
+            &admin.login,
+            &admin.password,
+            &mut tr,
+        )
+        .await
+        .expect("admin login");
+        api.create_user(
+            &browser,
+            "carol",
+            "carol@example.com",
+            &Secret::new("Carol-pass-123"),
+            &mut tr,
+        )
+        .await
+        .expect("create user");
+        let mut mails = Vec::new();
+        for _ in 0..50 {
+            mails = stack.mailbox().expect("the twin has a mail sink");
+            if !mails.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!mails.is_empty(), "no mail reached the sink");
+        assert_eq!(mails[0].envelope_from, "mattermost@example.com");
+        assert_eq!(mails[0].envelope_to, vec!["carol@example.com".to_string()]);
+        assert_eq!(mails[0].ehlo_name, "mattermost.example.com");
+        stack.down().await;
+    });
+}
