@@ -82,9 +82,9 @@ fn form(html: &str, selector: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// One sign-up of a fresh GitLab user through Mattermost; returns the callback status.
-async fn sign_up(handle: &TwinHandle, username: &str, password: &str) -> u16 {
-    let http = client(handle, Arc::new(Jar::default()));
+/// One sign-up of a fresh GitLab user through Mattermost with a fresh browser (`http`, its own
+/// cookie jar); returns the callback status.
+async fn sign_up(http: &reqwest::Client, username: &str, password: &str) -> u16 {
     let gitlab = "http://gitlab.example.com";
     let resp = http
         .get("http://mattermost.example.com/oauth/gitlab/signup")
@@ -146,7 +146,8 @@ fn sso_round_trip(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("sign_up_round_trip_18_11", |b| {
         b.iter_batched(
-            // Untimed: a new GitLab account, so every round trip signs up a new Mattermost user.
+            // Untimed: a new GitLab account, so every round trip signs up a new Mattermost user,
+            // and a new browser (client + empty cookie jar).
             || {
                 let id = next.fetch_add(1, Ordering::Relaxed);
                 let created = gitlab.create_user(GitlabUser {
@@ -158,10 +159,13 @@ fn sso_round_trip(c: &mut Criterion) {
                     admin: false,
                 });
                 assert!(created);
-                format!("user{id}")
+                (
+                    format!("user{id}"),
+                    client(&handle, Arc::new(Jar::default())),
+                )
             },
-            |username| {
-                let status = rt.block_on(sign_up(&handle, &username, "Bench-pass-1"));
+            |(username, http)| {
+                let status = rt.block_on(sign_up(&http, &username, "Bench-pass-1"));
                 assert_eq!(status, 307, "callback status");
             },
             BatchSize::SmallInput,

@@ -150,6 +150,13 @@ fn json_and_junit_reports() {
     assert_eq!(v["scenarios"][0]["steps"].as_array().map(Vec::len), Some(4));
     assert_eq!(v["scenarios"][0]["steps"][0]["status"], "passed");
 
+    let o = run_in(dir.path(), &["--junit", "report.xml"]);
+    assert_eq!(o.status.code(), Some(0));
+    let file = std::fs::read_to_string(dir.path().join("report.xml")).expect("--junit file");
+    assert!(file.contains("<testsuite name=\"gitlab-apps\""), "{file}");
+    let (human, _) = text(&o);
+    assert!(human.contains("PASS gitlab-apps"), "{human}");
+
     let o = run_in(dir.path(), &["--format", "junit"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");

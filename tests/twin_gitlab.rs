@@ -1052,3 +1052,151 @@ async fn given_endpoints_are_kept_as_omnibus_does() {
         format!("{GITLAB}/oauth/authorize")
     );
 }
+
+#[tokio::test]
+async fn token_type_is_lower_case_on_8_12() {
+    let h = start(Profile::Gitlab8_12).await;
+    let app = app(&h);
+    let b = Browser::new(h.address_book(), None);
+    let code = code_for(&h, &b, &app).await;
+    let (s, body) = exchange(
+        &h,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SIGNUP_CB),
+            ("client_id", &app.uid),
+            ("client_secret", app.secret.expose()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "bearer");
+    // The token reads the v3 user, as Mattermost 3.4 does with omnibus 8.12's endpoint.
+    let c = client_for(h.address_book(), "http", None, None, false);
+    let me: Value = c
+        .get(format!("{GITLAB}/api/v3/user"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "alice");
+    assert_eq!(me["is_admin"], false);
+}
+
+#[tokio::test]
+async fn password_grant_issues_a_token_for_valid_credentials_only() {
+    let h = start(Profile::Gitlab18_11).await;
+    let (s, body) = exchange(
+        &h,
+        &[
+            ("grant_type", "password"),
+            ("username", "bob"),
+            ("password", "Twin-bob-pass1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "api");
+    let (s, body) = exchange(
+        &h,
+        &[
+            ("grant_type", "password"),
+            ("username", "bob"),
+            ("password", "wrong"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session() {
+    let h = start(Profile::Gitlab18_11).await;
+    let b = Browser::new(h.address_book(), None);
+    b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
+    let resp = b.get(&format!("{GITLAB}/users/sign_in")).await;
+    assert_status(&resp, StatusCode::FOUND);
+    assert_eq!(
+        location(&resp),
+        format!("{GITLAB}/"),
+        "signed in: sign-in page sends home"
+    );
+    let dash = b.get(&format!("{GITLAB}/")).await.text().await.unwrap();
+    let out = form_fields(&dash, "form[action='/users/sign_out']");
+    assert_eq!(field(&out, "_method"), Some("delete"));
+    let resp = b.post_form(&format!("{GITLAB}/users/sign_out"), &out).await;
+    assert_status(&resp, StatusCode::FOUND);
+    assert_eq!(location(&resp), format!("{GITLAB}/users/sign_in"));
+    let resp = b.get(&format!("{GITLAB}/")).await;
+    assert_status(&resp, StatusCode::FOUND);
+    assert_eq!(location(&resp), format!("{GITLAB}/users/sign_in"));
+}
+
+#[tokio::test]
+async fn admin_area_renews_a_secret_on_18() {
+    let h = start(Profile::Gitlab18_11).await;
+    let app = app(&h);
+    let b = Browser::new(h.address_book(), None);
+    b.sign_in(GITLAB, "root", "Twin-root-pass1").await;
+    let show_url = format!("{GITLAB}/admin/applications/{}", app.id);
+    let page = b.get(&show_url).await.text().await.unwrap();
+    assert!(
+        attr_of(&page, "input#secret", "value").is_none(),
+        "hidden after creation"
+    );
+    assert!(page.contains("Renew secret"));
+    let token = attr_of(&page, "meta[name=csrf-token]", "content").unwrap();
+    let resp = b
+        .post_form(
+            &format!("{show_url}/renew"),
+            &[("authenticity_token".to_string(), token)],
+        )
+        .await;
+    assert_status(&resp, StatusCode::FOUND);
+    let page = b.get(&show_url).await.text().await.unwrap();
+    let secret = attr_of(&page, "input#secret", "value").expect("shown once after renewal");
+    assert_ne!(secret, app.secret.expose());
+    let now = h.gitlab().unwrap().twin.applications();
+    assert_eq!(now[0].secret.expose(), secret);
+}
+
+#[tokio::test]
+async fn given_gitlab_id_and_secret_create_the_application_with_them() {
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    opts.hosts[0].mattermost.gitlab.id = "12345656".to_string();
+    opts.hosts[0].mattermost.gitlab.secret = mm_harness::config::model::Secret::new("123456789");
+    let h = Twin::start(opts).await.unwrap();
+    let plan = h.mattermost_plan().unwrap();
+    let app = plan.registered_application.clone().unwrap();
+    assert_eq!(app.uid, "12345656");
+    assert_eq!(app.secret.expose(), "123456789");
+    assert_eq!(plan.settings.gitlab.id, "12345656");
+    assert!(plan.settings.gitlab.enable);
+    assert_eq!(h.gitlab().unwrap().twin.applications().len(), 1);
+    // The application works with those credentials.
+    let b = Browser::new(h.address_book(), None);
+    let code = code_for(&h, &b, &app).await;
+    let (s, body) = exchange(
+        &h,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SIGNUP_CB),
+            ("client_id", "12345656"),
+            ("client_secret", "123456789"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}

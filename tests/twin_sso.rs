@@ -140,8 +140,10 @@ async fn assert_mattermost_error(outcome: Outcome, status: StatusCode, message: 
         Outcome::GitlabPage(p) => panic!("GitLab stopped the flow:\n{p}"),
     };
     let got = resp.status();
+    let base = resp.url().clone();
     let target = match resp.headers().get("location") {
-        Some(l) => l.to_str().unwrap().to_string(),
+        // 3.x answers with a path; resolve it against the callback URL.
+        Some(l) => base.join(l.to_str().unwrap()).unwrap().to_string(),
         None => {
             // Inside <noscript>, which an HTML parser with scripting on keeps as text.
             let body = resp.text().await.unwrap();

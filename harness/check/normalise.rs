@@ -47,6 +47,10 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "time",
             1,
         ),
+        // Unix times (seconds or milliseconds), e.g. in certificate validity errors.
+        rule(r"\b(1[0-9]{9}(?:[0-9]{3})?)\b", "unix-time", 1),
+        // Certificate ages in rustls' validity errors.
+        rule(r"\(([0-9]+) seconds (?:ago|from now)\)", "seconds", 1),
         // Loopback ports (the documented names never carry them, but error texts may).
         rule(r"127\.0\.0\.1:(\d+)", "port", 1),
         // Mattermost ids: 26 lower-case base32 characters.

@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// Output format (written to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: FormatArg,
+    /// Also write the JUnit XML report to this file (whatever --format prints), for CI's
+    /// `artifacts:reports:junit` next to a readable job log.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// Also show passed steps and gitlab.rb warnings.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -219,6 +223,16 @@ pub fn execute(args: RunArgs) -> Exit {
         FormatArg::Human => {}
         FormatArg::Json => println!("{}", to_json(&summary)),
         FormatArg::Junit => println!("{}", to_junit(&summary)),
+    }
+    if let Some(path) = &args.junit
+        && let Err(e) = std::fs::write(path, to_junit(&summary))
+    {
+        let _ = writeln!(
+            stderr.lock(),
+            "error: cannot write the JUnit report to {}: {e}",
+            path.display()
+        );
+        return Exit::Environment;
     }
     if summary.environment_error() {
         Exit::Environment

@@ -139,14 +139,26 @@ impl HumanReporter {
             ScenarioStatus::Skipped { .. } => ("SKIP", "33"),
             ScenarioStatus::Error { .. } => ("ERROR", "31;1"),
         };
+        let passed_steps = r
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Passed)
+            .count();
+        let steps = if r.steps.is_empty() {
+            String::new()
+        } else {
+            format!(", {passed_steps}/{} steps", r.steps.len())
+        };
         let _ = writeln!(
             out,
-            "{} {} [{}] ({})",
+            "{} {} [{}] ({}{steps})",
             self.paint(code, tag),
             r.name,
             r.target,
             secs(r.duration)
         );
+        // Every step of a failed scenario is listed; of a passed one only with --verbose.
+        let list_all = self.verbose || !matches!(r.status, ScenarioStatus::Passed);
         match &r.status {
             ScenarioStatus::Skipped { reason } => {
                 let _ = writeln!(out, "    {reason}");
@@ -161,7 +173,7 @@ impl HumanReporter {
         for step in &r.steps {
             match &step.status {
                 StepStatus::Passed => {
-                    if self.verbose {
+                    if list_all {
                         let _ = writeln!(
                             out,
                             "    {} step {}: {} ({})",
@@ -187,7 +199,7 @@ impl HumanReporter {
                     }
                 }
                 StepStatus::NotRun => {
-                    if self.verbose {
+                    if list_all {
                         let _ =
                             writeln!(out, "    -- step {}: {} (not run)", step.number, step.label);
                     }
@@ -272,13 +284,28 @@ mod tests {
         let r = HumanReporter::new(Box::new(std::io::sink()), Style::plain(), false);
         let s = sample();
         let text = r.scenario_text(&s.scenarios[0]);
-        assert!(text.starts_with("FAIL x [twin]"), "{text}");
+        assert!(
+            text.starts_with("FAIL x [twin] (20.0ms, 1/3 steps)"),
+            "{text}"
+        );
         assert!(text.contains("FAILED step 2: sso.sign_up user=u2"));
         assert!(text.contains("--> scenarios/x.toml:2:1"));
         assert!(text.contains("expected to be signed in, but access was denied"));
         assert!(
-            !text.contains("ok step 1"),
-            "passed steps only with --verbose: {text}"
+            text.contains("ok step 1"),
+            "a failed scenario lists every step: {text}"
+        );
+        assert!(
+            text.contains("-- step 3: sso.sign_up user=u3 (not run)"),
+            "{text}"
+        );
+        let mut passed = s.scenarios[0].clone();
+        passed.status = ScenarioStatus::Passed;
+        passed.steps.truncate(1);
+        let text_passed = r.scenario_text(&passed);
+        assert!(
+            !text_passed.contains("ok step 1"),
+            "passed steps only with --verbose: {text_passed}"
         );
         assert!(
             text.contains("| == step 1"),

@@ -1031,3 +1031,43 @@ webhook.post = { hook = "h", text = "x" }
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALID: &str = include_str!("../../scenarios/split-server.toml");
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary text never panics the scenario parser.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+            let file = SourceFile::new("p.toml", text);
+            let _ = parse_scenario(&file, Path::new("p.toml"));
+        }
+
+        /// A real scenario with a slice cut out or a byte changed never panics it either, and
+        /// every error it reports has a position inside the file.
+        #[test]
+        fn damaged_scenarios_report_positions(cut in 0usize..2000, len in 0usize..40, ch in proptest::char::any()) {
+            let mut text = VALID.to_string();
+            let start = cut.min(text.len());
+            let mut start_b = start;
+            while !text.is_char_boundary(start_b) { start_b -= 1; }
+            let mut end_b = (start_b + len).min(text.len());
+            while !text.is_char_boundary(end_b) { end_b -= 1; }
+            text.replace_range(start_b..end_b.max(start_b), &ch.to_string());
+            let file = SourceFile::new("d.toml", text.clone());
+            if let Err(e) = parse_scenario(&file, Path::new("d.toml")) {
+                for d in &e.diagnostics {
+                    if let Some(l) = &d.location {
+                        prop_assert!(l.line >= 1 && l.line <= text.lines().count().max(1) + 1);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -616,25 +616,24 @@ fn plan_mattermost(
                 format!("{site}/login/gitlab/complete"),
             ]
         };
-        let existing = gitlab
-            .twin
-            .applications()
-            .into_iter()
-            .find(|a| !settings.gitlab.id.is_empty() && a.uid == settings.gitlab.id);
-        let app = match existing {
-            Some(app) => app,
-            None => {
-                let app = gitlab.twin.register_application(
-                    MATTERMOST_APP_NAME,
-                    &callbacks,
-                    "",
-                    false,
-                    true,
-                );
-                settings.gitlab.id = app.uid.clone();
-                settings.gitlab.secret = app.secret.clone();
-                app
-            }
+        let app = if settings.gitlab.id.is_empty() {
+            let app =
+                gitlab
+                    .twin
+                    .register_application(MATTERMOST_APP_NAME, &callbacks, "", false, true);
+            settings.gitlab.id = app.uid.clone();
+            settings.gitlab.secret = app.secret.clone();
+            app
+        } else {
+            // gitlab_id / gitlab_secret given: omnibus finds or creates the application with them.
+            let app = gitlab.twin.find_or_create_application(
+                &settings.gitlab.id,
+                &settings.gitlab.secret,
+                MATTERMOST_APP_NAME,
+                &callbacks,
+            );
+            settings.gitlab.secret = app.secret.clone();
+            app
         };
         settings.gitlab.enable = true;
         settings.gitlab.scope = String::new();

@@ -253,6 +253,69 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn delayed_listener_holds_requests_back() {
+        let listener = bind_loopback().await.unwrap();
+        let served = serve(
+            listener,
+            Router::new().route("/", axum::routing::get(|| async { "ok" })),
+            ListenOptions {
+                tls: None,
+                delay: Some(Duration::from_millis(300)),
+            },
+        )
+        .unwrap();
+        let early = tokio::time::timeout(
+            Duration::from_millis(50),
+            raw_get(
+                served.addr(),
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            ),
+        )
+        .await;
+        assert!(early.is_err(), "answered before the delay");
+        let late = tokio::time::timeout(
+            Duration::from_secs(5),
+            raw_get(
+                served.addr(),
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            ),
+        )
+        .await
+        .expect("answered after the delay");
+        assert!(late.ends_with("ok"), "{late}");
+    }
+
+    #[tokio::test]
+    async fn tls_listener_completes_a_handshake_with_the_twin_ca() {
+        crate::crypto::install_default_provider();
+        let ca = crate::twin::tls::TwinCa::generate();
+        let listener = bind_loopback().await.unwrap();
+        let served = serve(
+            listener,
+            Router::new().route("/", axum::routing::get(|| async { "ok" })),
+            ListenOptions {
+                tls: Some(
+                    ca.server_config("gitlab.example.com", crate::twin::tls::CertKind::Valid),
+                ),
+                delay: None,
+            },
+        )
+        .unwrap();
+        assert!(served.is_tls());
+        let connector = tokio_rustls::TlsConnector::from(ca.client_config());
+        let tcp = tokio::net::TcpStream::connect(served.addr()).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("gitlab.example.com").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: gitlab.example.com\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = tls.read_to_end(&mut out).await;
+        let reply = String::from_utf8_lossy(&out);
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    }
+
+    #[tokio::test]
     async fn closed_port_refuses_connections() {
         let addr = closed_port().unwrap();
         assert!(addr.ip().is_loopback());

@@ -179,11 +179,57 @@ pub struct PersonalAccessToken {
     pub scopes: Vec<String>,
 }
 
+/// A password as the twin stores it: PBKDF2-HMAC-SHA256 with a random salt. GitLab (Devise) uses
+/// bcrypt; the twin uses a cheap iteration count because every SSO round trip signs in, and the
+/// hash never appears on the wire.
+#[derive(Clone)]
+pub struct PasswordHash {
+    salt: [u8; 16],
+    hash: [u8; 32],
+}
+
+const PBKDF2_ITERATIONS: u32 = 100;
+
+impl PasswordHash {
+    pub fn new(password: &str) -> PasswordHash {
+        use rand::RngCore;
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let mut hash = [0u8; 32];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            std::num::NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(std::num::NonZeroU32::MIN),
+            &salt,
+            password.as_bytes(),
+            &mut hash,
+        );
+        PasswordHash { salt, hash }
+    }
+
+    /// Constant-time check of a candidate password.
+    pub fn verify(&self, password: &str) -> bool {
+        ring::pbkdf2::verify(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            std::num::NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(std::num::NonZeroU32::MIN),
+            &self.salt,
+            password.as_bytes(),
+            &self.hash,
+        )
+        .is_ok()
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(pbkdf2-sha256)")
+    }
+}
+
 /// A user plus the password hash GitLab keeps instead of the password.
 #[derive(Debug, Clone)]
 pub struct StoredUser {
     pub user: GitlabUser,
-    pub encrypted_password: String,
+    pub encrypted_password: PasswordHash,
     /// The account's private token (GitLab 8.x `authentication_token`, shown by `/api/v3/user`).
     pub private_token: Secret,
     pub created_at: SystemTime,
@@ -379,6 +425,17 @@ mod tests {
         for secret in ["session-id-123", "csrf-abc", "code-xyz", "tok-1", "ref-1"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
+    }
+
+    #[test]
+    fn password_hashes_verify_only_the_password() {
+        let h = PasswordHash::new("Twin-alice-pass1");
+        assert!(h.verify("Twin-alice-pass1"));
+        assert!(!h.verify("twin-alice-pass1"));
+        assert!(!h.verify(""));
+        let other = PasswordHash::new("Twin-alice-pass1");
+        assert_ne!(h.salt, other.salt, "salted");
+        assert!(!format!("{h:?}").contains("Twin"));
     }
 
     #[test]

@@ -309,8 +309,9 @@ pub fn admin_application(csrf: &str, app: &OAuthApplication, show_secret: bool) 
     } else {
         "<span class=\"gl-text-secondary\">This is the only time the secret is accessible. \
          Copy the secret and store it securely.</span> <form action=\"/admin/applications/ID/renew\" method=\"post\">\
-         <button type=\"submit\">Renew secret</button></form>"
+         AUTH<button type=\"submit\">Renew secret</button></form>"
             .replace("ID", &app.id.to_string())
+            .replace("AUTH", &hidden("authenticity_token", csrf))
     };
     let callbacks: String = app
         .redirect_uris

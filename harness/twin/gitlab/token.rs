@@ -184,7 +184,7 @@ fn password(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     let mut store = twin.store();
     let user_id = store
         .user_by_login(login)
-        .filter(|u| bcrypt::verify(password, &u.encrypted_password).unwrap_or(false))
+        .filter(|u| u.encrypted_password.verify(password))
         .map(|u| u.user.id);
     let Some(user_id) = user_id else {
         return invalid_grant();

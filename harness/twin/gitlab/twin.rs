@@ -18,14 +18,11 @@ use crate::config::model::Secret;
 use crate::config::version::Profile;
 
 use super::model::{
-    GitlabStore, GitlabTwinConfig, GitlabUser, OAuthApplication, PersonalAccessToken, StoredUser,
-    random_hex, random_token,
+    GitlabStore, GitlabTwinConfig, GitlabUser, OAuthApplication, PasswordHash, PersonalAccessToken,
+    StoredUser, random_hex, random_token,
 };
 use super::request::{GitlabRequest, html, json};
 use super::{api, pages, token, web};
-
-/// bcrypt cost for the seeded passwords: the minimum, so sign-in stays fast on loopback.
-const PASSWORD_COST: u32 = 4;
 
 /// The twin's GitLab.
 #[derive(Debug)]
@@ -44,8 +41,7 @@ impl GitlabTwin {
             .users
             .iter()
             .map(|u| StoredUser {
-                encrypted_password: bcrypt::hash(u.password.expose(), PASSWORD_COST)
-                    .unwrap_or_default(),
+                encrypted_password: PasswordHash::new(u.password.expose()),
                 user: u.clone(),
                 private_token: Secret::new(random_token(20)),
                 created_at,
@@ -122,27 +118,65 @@ impl GitlabTwin {
         let mut store = self.store();
         self.insert_application(
             &mut store,
+            NewApplication {
+                name,
+                redirect_uris,
+                scopes,
+                trusted,
+                confidential,
+                credentials: None,
+            },
+        )
+    }
+
+    /// Find the application with client id `uid`, or create it with exactly these credentials
+    /// (omnibus's `authorize_with_gitlab` when `gitlab_id`/`gitlab_secret` are already set).
+    pub fn find_or_create_application(
+        &self,
+        uid: &str,
+        secret: &Secret,
+        name: &str,
+        redirect_uris: &[String],
+    ) -> OAuthApplication {
+        let mut store = self.store();
+        if let Some(app) = store.application_by_uid(uid) {
+            return app.clone();
+        }
+        self.insert_application(
+            &mut store,
+            NewApplication {
+                name,
+                redirect_uris,
+                scopes: "",
+                trusted: false,
+                confidential: true,
+                credentials: Some((uid, secret)),
+            },
+        )
+    }
+
+    fn insert_application(
+        &self,
+        store: &mut GitlabStore,
+        new: NewApplication<'_>,
+    ) -> OAuthApplication {
+        let NewApplication {
             name,
             redirect_uris,
             scopes,
             trusted,
             confidential,
-        )
-    }
-
-    pub(crate) fn insert_application(
-        &self,
-        store: &mut GitlabStore,
-        name: &str,
-        redirect_uris: &[String],
-        scopes: &str,
-        trusted: bool,
-        confidential: bool,
-    ) -> OAuthApplication {
+            credentials,
+        } = new;
+        let (uid, secret) = match credentials {
+            Some((uid, secret)) if !secret.is_empty() => (uid.to_string(), secret.clone()),
+            Some((uid, _)) => (uid.to_string(), Secret::new(self.new_client_secret())),
+            None => (random_hex(32), Secret::new(self.new_client_secret())),
+        };
         let app = OAuthApplication {
             id: store.next_application_id,
-            uid: random_hex(32),
-            secret: Secret::new(self.new_client_secret()),
+            uid,
+            secret,
             name: name.to_string(),
             redirect_uris: redirect_uris.to_vec(),
             scopes: scopes.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -185,8 +219,7 @@ impl GitlabTwin {
             return false;
         }
         store.users.push(StoredUser {
-            encrypted_password: bcrypt::hash(user.password.expose(), PASSWORD_COST)
-                .unwrap_or_default(),
+            encrypted_password: PasswordHash::new(user.password.expose()),
             private_token: Secret::new(random_token(20)),
             created_at: SystemTime::now(),
             user,
@@ -211,6 +244,17 @@ impl GitlabTwin {
         });
         Some(token)
     }
+}
+
+/// What a new application is created from.
+struct NewApplication<'a> {
+    name: &'a str,
+    redirect_uris: &'a [String],
+    scopes: &'a str,
+    trusted: bool,
+    confidential: bool,
+    /// Given client id and secret (else generated).
+    credentials: Option<(&'a str, &'a Secret)>,
 }
 
 fn personal_token_value(profile: Profile) -> String {

@@ -137,7 +137,7 @@ pub fn sign_in(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
         let store = twin.store();
         store
             .user_by_login(login)
-            .filter(|u| bcrypt::verify(password, &u.encrypted_password).unwrap_or(false))
+            .filter(|u| u.encrypted_password.verify(password))
             .map(|u| u.user.id)
     };
     let Some(user_id) = user_id else {
