@@ -517,7 +517,7 @@ impl<'a> Lexer<'a> {
                         Span::new(esc_start, self.pos),
                         "invalid unicode escape",
                         "not a unicode code point",
-                        "write \\uXXXX with four hex digits or \\u{X...}",
+                        "write \\u with four hex digits (\\u00e9) or braces (\\u{1F600})",
                     );
                 }
             }
