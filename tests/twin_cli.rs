@@ -104,3 +104,37 @@ fn twin_up_serves_until_interrupted() {
         "CA file removed on exit"
     );
 }
+
+#[test]
+fn bad_gitlab_rb_is_bad_input_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gitlab.rb");
+    std::fs::write(
+        &path,
+        "external_url 'http://gitlab.example.com'\nmattermost['gitlab_enable' = true\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["twin", "up", "--gitlab-rb"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("gitlab.rb:2:"), "{err}");
+}
+
+#[test]
+fn gitlab_rb_without_any_service_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gitlab.rb");
+    std::fs::write(&path, "# nothing configured\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["twin", "up", "--profile", "gitlab-8.12", "--gitlab-rb"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no host runs GitLab or Mattermost"), "{err}");
+}

@@ -32,8 +32,12 @@ pub struct UpArgs {
     #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
     pub faults: Vec<Fault>,
     /// Serve both hosts over https with a generated CA, plus http→https redirects.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "gitlab_rb")]
     pub https: bool,
+    /// Configure the twin from this gitlab.rb (one omnibus host), read for the profile's GitLab
+    /// version, instead of the built-in single-server setup.
+    #[arg(long, value_name = "PATH")]
+    pub gitlab_rb: Option<PathBuf>,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -75,12 +79,21 @@ fn up(args: UpArgs) -> Exit {
             return Exit::Environment;
         }
     };
+    let mut opts = if args.https {
+        TwinOptions::single_server_https(args.profile)
+    } else {
+        TwinOptions::single_server(args.profile)
+    };
+    if let Some(path) = &args.gitlab_rb {
+        match host_from_gitlab_rb(path, args.profile) {
+            Ok(host) => opts.hosts = vec![host],
+            Err(message) => {
+                eprint!("{message}");
+                return Exit::BadInput;
+            }
+        }
+    }
     runtime.block_on(async move {
-        let mut opts = if args.https {
-            TwinOptions::single_server_https(args.profile)
-        } else {
-            TwinOptions::single_server(args.profile)
-        };
         for f in &args.faults {
             opts = opts.with_fault(*f);
         }
@@ -122,6 +135,27 @@ fn up(args: UpArgs) -> Exit {
             }
         }
     })
+}
+
+/// Resolve a gitlab.rb for the profile's GitLab version; every diagnostic is printed (warnings
+/// too), errors refuse to start.
+fn host_from_gitlab_rb(
+    path: &Path,
+    profile: Profile,
+) -> Result<crate::config::model::HostSettings, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+    let file = crate::diag::SourceFile::new(path.display().to_string(), text);
+    let resolved = crate::config::resolve::resolve(&file, profile.gitlab_version());
+    let mut rendered = String::new();
+    for d in &resolved.diagnostics {
+        rendered.push_str(&d.render());
+    }
+    if resolved.has_errors() {
+        return Err(rendered);
+    }
+    eprint!("{rendered}");
+    Ok(resolved.host)
 }
 
 fn write_ca(pem: &str) -> std::io::Result<PathBuf> {
@@ -264,6 +298,42 @@ mod tests {
         assert_eq!(parse_fault("slow-endpoint"), Ok(Fault::SlowEndpoint));
         let err = parse_fault("slow-endpiont").unwrap_err();
         assert!(err.contains("did you mean \"slow-endpoint\""), "{err}");
+    }
+
+    #[test]
+    fn gitlab_rb_sets_the_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gitlab.rb");
+        std::fs::write(
+            &path,
+            "external_url 'https://gitlab.example.com'\n\
+             mattermost_external_url 'https://mattermost.example.com'\n\
+             nginx['redirect_http_to_https'] = true\n",
+        )
+        .unwrap();
+        let host = host_from_gitlab_rb(&path, Profile::Gitlab18_11).unwrap();
+        assert_eq!(
+            host.external_url.as_deref(),
+            Some("https://gitlab.example.com")
+        );
+        assert!(host.mattermost_enabled);
+        assert!(host.gitlab_nginx.redirect_http_to_https);
+    }
+
+    #[test]
+    fn gitlab_rb_errors_point_at_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gitlab.rb");
+        std::fs::write(
+            &path,
+            "external_url 'http://gitlab.example.com'\nmattermost['gitlab_enable' = true\n",
+        )
+        .unwrap();
+        let err = host_from_gitlab_rb(&path, Profile::Gitlab18_11).unwrap_err();
+        assert!(err.contains("gitlab.rb:2:"), "{err}");
+        let missing =
+            host_from_gitlab_rb(&dir.path().join("nope.rb"), Profile::Gitlab18_11).unwrap_err();
+        assert!(missing.contains("cannot read"), "{missing}");
     }
 
     #[test]
