@@ -503,3 +503,59 @@ async fn https_sign_up_and_certificate_faults_on_8_12() {
         .await;
     }
 }
+
+/// `gitlab-ctl reconfigure` on the single server after the first one registered "GitLab
+/// Mattermost": omnibus remembers the id and secret (gitlab-secrets.json) instead of registering
+/// again, so SSO keeps working and GitLab still holds exactly one such application.
+#[tokio::test]
+async fn reconfigure_remembers_the_registered_application() {
+    let opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    let host = opts.hosts[0].clone();
+    let mut h = Twin::start(opts).await.unwrap();
+    let before = h
+        .mattermost_plan()
+        .unwrap()
+        .registered_application
+        .clone()
+        .unwrap();
+    h.reconfigure(&host).unwrap();
+    let plan = h.mattermost_plan().unwrap();
+    assert_eq!(plan.settings.gitlab.id, before.uid);
+    assert_eq!(plan.settings.gitlab.secret, before.secret);
+    let live = h.mattermost().unwrap().twin.settings();
+    assert_eq!(live.gitlab.id, before.uid);
+    assert!(live.gitlab.enable);
+    let apps = h.gitlab().unwrap().twin.applications();
+    assert_eq!(
+        apps.iter()
+            .filter(|a| a.name == "GitLab Mattermost")
+            .count(),
+        1,
+        "registered once"
+    );
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(
+        &h,
+        &b,
+        Profile::Gitlab18_11,
+        "signup",
+        ("alice", "Twin-alice-pass1"),
+    )
+    .await;
+    let Outcome::Callback(resp) = outcome else {
+        panic!("GitLab stopped the flow")
+    };
+    assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert!(mattermost_user(&h, "alice").await.is_some());
+}
+
+/// Reconfigure can change settings but cannot move Mattermost to another URL.
+#[tokio::test]
+async fn reconfigure_refuses_to_move_mattermost() {
+    let opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    let mut host = opts.hosts[0].clone();
+    let mut h = Twin::start(opts).await.unwrap();
+    host.mattermost_external_url = Some("http://chat.example.com".to_string());
+    let err = h.reconfigure(&host).unwrap_err().to_string();
+    assert!(err.contains("cannot move Mattermost"), "{err}");
+}

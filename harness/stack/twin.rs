@@ -1,7 +1,8 @@
 //! The twin target: the embedded reference GitLab + Mattermost started in-process on loopback
 //! (`twin::bringup::Twin::start`) with the scenario's resolved hosts and faults; its accounts, CA
-//! and address book become the [`StackInfo`]. `host.reconfigure` of the Mattermost host replaces
-//! the running Mattermost's settings, as omnibus re-renders them from gitlab.rb.
+//! and address book become the [`StackInfo`]. `host.reconfigure` of the Mattermost host is the
+//! twin's own omnibus reconfigure (`TwinHandle::reconfigure`): settings re-rendered from gitlab.rb,
+//! the application registered earlier remembered.
 
 use std::str::FromStr;
 
@@ -111,12 +112,9 @@ impl TwinStack {
                 ),
             ));
         }
-        let mm = self.handle.mattermost().ok_or_else(|| {
-            StackError::new(StackErrorKind::Configuration, "the twin runs no Mattermost")
-        })?;
-        let new = settings.mattermost.clone();
-        mm.twin.update_settings(move |s| *s = new);
-        Ok(())
+        self.handle
+            .reconfigure(settings)
+            .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))
     }
 
     /// What the twin's SMTP server received so far (none when the scenario configures no SMTP

@@ -166,6 +166,12 @@ pub enum TwinErrorKind {
     },
     #[error("no users to seed: GitLab needs at least one admin account")]
     NoAdmin,
+    #[error("reconfigure needs a host running Mattermost (mattermost_external_url)")]
+    ReconfigureWithoutMattermost,
+    #[error(
+        "reconfigure cannot move Mattermost from {from} to {to}: the twin keeps its listeners; start a new twin"
+    )]
+    ReconfigureMovesMattermost { from: String, to: String },
     #[error(transparent)]
     Listen(#[from] ListenError),
     #[error(transparent)]
@@ -241,6 +247,8 @@ pub struct TwinHandle {
     mattermost_plan: Option<MattermostPlan>,
     mail_server: Option<MailServer>,
     listeners: Vec<ServedListener>,
+    /// What the twin was started with (faults and users stay for every reconfigure).
+    opts: TwinOptions,
 }
 
 impl std::fmt::Debug for TwinHandle {
@@ -254,6 +262,42 @@ impl std::fmt::Debug for TwinHandle {
 }
 
 impl TwinHandle {
+    /// `gitlab-ctl reconfigure` on the Mattermost host with a new gitlab.rb: omnibus renders the
+    /// new settings (endpoints derived from `external_url` where not given, the application it
+    /// registered earlier remembered rather than registered again) and the faults still apply;
+    /// Mattermost restarts with the result. Listeners, users, applications and posts stay.
+    pub fn reconfigure(&mut self, host: &HostSettings) -> Result<(), TwinError> {
+        let (Some(mattermost), Some(previous)) = (&self.mattermost, &self.mattermost_plan) else {
+            return Err(TwinErrorKind::ReconfigureWithoutMattermost.into());
+        };
+        if !host.mattermost_enabled {
+            return Err(TwinErrorKind::ReconfigureWithoutMattermost.into());
+        }
+        let raw = host.mattermost_external_url.as_deref().unwrap_or_default();
+        let served = parse_url("mattermost_external_url", raw)?;
+        if served.url.as_str().trim_end_matches('/') != previous.url {
+            return Err(TwinErrorKind::ReconfigureMovesMattermost {
+                from: previous.url.clone(),
+                to: served.url.to_string(),
+            }
+            .into());
+        }
+        let mut plan = plan_mattermost(
+            &self.opts,
+            host,
+            &served,
+            self.gitlab.as_ref(),
+            &self.ca,
+            &previous.outbound_book,
+            previous.registered_application.as_ref(),
+        )?;
+        plan.outbound_book = previous.outbound_book.clone();
+        let settings = plan.settings.clone();
+        mattermost.twin.update_settings(move |s| *s = settings);
+        self.mattermost_plan = Some(plan);
+        Ok(())
+    }
+
     /// Where every documented host name is reachable.
     pub fn address_book(&self) -> &AddressBook {
         &self.address_book
@@ -435,7 +479,8 @@ impl Twin {
         if let Some(host) = mattermost_host {
             let raw = host.mattermost_external_url.as_deref().unwrap_or_default();
             let served = parse_url("mattermost_external_url", raw)?;
-            let mut plan = plan_mattermost(&opts, host, &served, gitlab.as_ref(), &ca, &book)?;
+            let mut plan =
+                plan_mattermost(&opts, host, &served, gitlab.as_ref(), &ca, &book, None)?;
             let admin = MattermostAdmin::default();
             let twin = MattermostTwin::new(MattermostTwinConfig {
                 profile: plan.profile,
@@ -486,6 +531,7 @@ impl Twin {
             mattermost_plan,
             mail_server,
             listeners,
+            opts,
         })
     }
 }
@@ -560,6 +606,10 @@ async fn serve_host(
 }
 
 /// Omnibus's reconfigure and the faults, applied to the Mattermost host's settings.
+///
+/// `remembered` is the application a previous reconfigure registered: omnibus keeps its id and
+/// secret in `/etc/gitlab/gitlab-secrets.json` and registers only once, so a later reconfigure
+/// reuses them where gitlab.rb gives none (and never registers again).
 fn plan_mattermost(
     opts: &TwinOptions,
     host: &HostSettings,
@@ -567,6 +617,7 @@ fn plan_mattermost(
     gitlab: Option<&GitlabAccess>,
     ca: &TwinCa,
     book: &AddressBook,
+    remembered: Option<&OAuthApplication>,
 ) -> Result<MattermostPlan, TwinError> {
     let mut settings = host.mattermost.clone();
     let mm_url = served.url.as_str().trim_end_matches('/').to_string();
@@ -597,7 +648,14 @@ fn plan_mattermost(
     let same_host_gitlab = gitlab.filter(|_| {
         host.gitlab_rails_enabled && host.external_url.is_some() && host.register_as_oauth_app
     });
-    if let Some(gitlab) = same_host_gitlab {
+    if let (Some(app), Some(_)) = (remembered, same_host_gitlab) {
+        if settings.gitlab.id.is_empty() {
+            settings.gitlab.id = app.uid.clone();
+            settings.gitlab.secret = app.secret.clone();
+            settings.gitlab.enable = true;
+        }
+        registered_application = Some(app.clone());
+    } else if let Some(gitlab) = same_host_gitlab {
         let site = settings.service.site_url.trim_end_matches('/').to_string();
         let callbacks = if opts.has(Fault::UnregisteredRedirectUri) {
             // The application still names the other scheme (e.g. http after moving to https).
