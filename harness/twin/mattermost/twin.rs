@@ -3,7 +3,7 @@
 //! site URL, profile dispatch).
 //!
 //! Owns: [`MattermostTwinConfig`], [`MattermostAdmin`], [`MattermostTwin`] (the contract with
-//! bring-up), and [`RequestCtx`]. The routes themselves live in `api4`, `api3`, `sso` and
+//! bring-up), and [`Caller`] (the session extractor of API routes). The routes themselves live in `api4`, `api3`, `sso` and
 //! `webhook`.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -294,12 +294,6 @@ pub(crate) fn protocol(headers: &HeaderMap) -> &'static str {
     }
 }
 
-/// Per-request values every handler may need.
-#[derive(Debug, Clone)]
-pub struct RequestCtx {
-    pub request_id: String,
-}
-
 /// Where the session token of a request came from (`app.TokenLocation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenLocation {
@@ -407,6 +401,22 @@ impl MattermostTwin {
     }
 }
 
+/// The signed-in user of an API request ([`MattermostTwin::session`]); a request without a valid
+/// session is refused with the session error before the handler runs.
+pub(crate) struct Caller(pub User);
+
+impl axum::extract::FromRequestParts<Arc<MattermostTwin>> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        twin: &Arc<MattermostTwin>,
+    ) -> Result<Caller, AppError> {
+        let (_, user) = twin.session(&parts.method, &parts.headers, parts.uri.query())?;
+        Ok(Caller(user))
+    }
+}
+
 pub(crate) fn permission_denied() -> AppError {
     AppError::new(
         "api.context.permissions.app_error",
@@ -415,17 +425,19 @@ pub(crate) fn permission_denied() -> AppError {
     )
 }
 
-/// Adds `X-Request-Id` and `X-Version-Id` to every reply and hands handlers their request id.
+/// Adds `X-Request-Id` and `X-Version-Id` to every reply and renders a handler's `AppError` as
+/// the profile's API JSON.
 async fn request_plumbing(
     State(twin): State<Arc<MattermostTwin>>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let request_id = super::store::new_id();
-    req.extensions_mut().insert(RequestCtx {
-        request_id: request_id.clone(),
-    });
     let mut resp = next.run(req).await;
+    if let Some(err) = resp.extensions_mut().remove::<AppError>() {
+        let v3 = twin.profile == Profile::Gitlab8_12;
+        resp = err.api_response(&request_id, v3);
+    }
     let headers = resp.headers_mut();
     if !headers.contains_key("x-request-id")
         && let Ok(v) = HeaderValue::from_str(&request_id)
@@ -440,13 +452,9 @@ async fn request_plumbing(
 
 /// Unknown paths: API paths answer Mattermost's JSON 404, everything else the web app's page
 /// (the single-page app serves every other path with 200).
-async fn fallback(
-    State(twin): State<Arc<MattermostTwin>>,
-    axum::Extension(ctx): axum::Extension<RequestCtx>,
-    uri: axum::http::Uri,
-) -> Response {
+async fn fallback(State(twin): State<Arc<MattermostTwin>>, uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        let err = AppError::new(
+        return AppError::new(
             "api.context.404.app_error",
             "Sorry, we could not find the page.",
             404,
@@ -454,12 +462,8 @@ async fn fallback(
         .with_detail(format!(
             "There doesn't appear to be an api call for the url='{}'",
             uri.path()
-        ));
-        return err.api_response(
-            &ctx.request_id,
-            HeaderMap::new(),
-            twin.profile == Profile::Gitlab8_12,
-        );
+        ))
+        .into_response();
     }
     let site_name = twin.settings().team.site_name;
     Html(format!(

@@ -23,7 +23,7 @@ use axum::routing::post;
 use serde_json::{Map, Value};
 
 use super::error::AppError;
-use super::twin::{MattermostTwin, RequestCtx};
+use super::twin::MattermostTwin;
 use crate::config::version::Profile;
 
 /// The `/hooks/{id}` route.
@@ -255,11 +255,9 @@ fn err(id: &'static str, msg: &str, status: u16) -> AppError {
 
 async fn incoming_webhook(
     State(twin): State<Arc<MattermostTwin>>,
-    axum::Extension(ctx): axum::Extension<RequestCtx>,
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let v3 = twin.profile == Profile::Gitlab8_12;
     let headers = req.headers().clone();
     match handle(&twin, &id, req, &headers).await {
         Ok(()) => {
@@ -268,7 +266,7 @@ async fn incoming_webhook(
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             resp
         }
-        Err(e) => e.api_response(&ctx.request_id, HeaderMap::new(), v3),
+        Err(e) => e.into_response(),
     }
 }
 
