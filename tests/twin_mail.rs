@@ -15,52 +15,15 @@ use mm_harness::twin::mail::{
     send_mail, send_mail_as,
 };
 use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
-use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 
 const SMTP_HOST: &str = "smtp.example.com";
 const SITE: &str = "https://mattermost.example.com";
 
-/// A CA and a server certificate for `host` (optionally already expired).
-struct Certs {
-    ca: CertificateDer<'static>,
-    server: Arc<rustls::ServerConfig>,
-    cert_pem: String,
-    key_pem: String,
-}
+#[path = "support/mattermost.rs"]
+mod mm_support;
 
-fn certs(host: &str, expired: bool) -> Certs {
-    mm_harness::crypto::install_default_provider();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Mail Test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let ca = ca_cert.der().clone();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
-    if expired {
-        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-    }
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone(), ca.clone()],
-            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    Certs {
-        ca,
-        server: Arc::new(server),
-        cert_pem: format!("{}{}", cert.pem(), ca_cert.pem()),
-        key_pem: key.serialize_pem(),
-    }
-}
+use mm_support::{MM_SITE, MmApi, TestCerts as Certs, serve, test_certs as certs};
 
 async fn mail_server(
     security: MailServerSecurity,
@@ -581,15 +544,6 @@ async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() 
 
 // ---- The Mattermost twin's own emails ----
 
-async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
-
 #[tokio::test]
 async fn test_email_and_welcome_email_arrive_over_smtp() {
     let c = certs(SMTP_HOST, false);
@@ -619,27 +573,14 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         ..Default::default()
     });
     let addr = serve(twin.router()).await;
-    let http = reqwest::Client::builder()
-        .resolve("mattermost.example.com", addr)
-        .build()
-        .unwrap();
-    let site = "http://mattermost.example.com";
-    let resp = http
-        .post(format!("{site}/api/v4/users/login"))
-        .json(&json!({"login_id": "sysadmin", "password": "Sys-Admin-Passw0rd!"}))
-        .send()
+    let api = MmApi::login(addr, "v4", "sysadmin", "Sys-Admin-Passw0rd!")
         .await
         .unwrap();
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
 
-    let resp = http
-        .post(format!("{site}/api/v4/email/test"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "OK"}));
+    let post = reqwest::Method::POST;
+    let (status, body) = api.call(post.clone(), "/api/v4/email/test", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"status": "OK"}));
     let got = server.wait_for_messages(1, Duration::from_secs(5)).await;
     assert_eq!(got[0].to, vec!["sysadmin@example.com".to_string()]);
     assert_eq!(got[0].header("Subject"), Some("Test email"));
@@ -647,51 +588,32 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
     assert_eq!(got[0].ehlo_name, "mattermost.example.com");
 
     // The System Console posts its form with the placeholder password: still the saved one.
-    let resp = http
-        .get(format!("{site}/api/v4/config"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let cfg: Value = resp.json().await.unwrap();
+    let (_, cfg) = api.call(reqwest::Method::GET, "/api/v4/config", None).await;
     assert_eq!(
         cfg["EmailSettings"]["SMTPPassword"],
         "********************************"
     );
-    let resp = http
-        .post(format!("{site}/api/v4/email/test"))
-        .bearer_auth(&token)
-        .json(&cfg)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let (status, _) = api
+        .call(post.clone(), "/api/v4/email/test", Some(cfg.clone()))
+        .await;
+    assert_eq!(status, 200);
     let mut changed = cfg.clone();
     changed["EmailSettings"]["SMTPUsername"] = json!("someone-else");
-    let resp = http
-        .post(format!("{site}/api/v4/email/test"))
-        .bearer_auth(&token)
-        .json(&changed)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["id"],
-        "api.admin.test_email.reenter_password"
-    );
+    let (status, err) = api
+        .call(post.clone(), "/api/v4/email/test", Some(changed))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["id"], "api.admin.test_email.reenter_password");
 
     // An admin-created email account gets the welcome email.
-    let resp = http
-        .post(format!("{site}/api/v4/users"))
-        .bearer_auth(&token)
-        .json(
-            &json!({"username": "dora", "email": "dora@example.com", "password": "Dora-Passw0rd!"}),
+    let (status, _) = api
+        .call(
+            post.clone(),
+            "/api/v4/users",
+            Some(json!({"username": "dora", "email": "dora@example.com", "password": "Dora-Passw0rd!"})),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+        .await;
+    assert_eq!(status, 201);
     let got = server.wait_for_messages(3, Duration::from_secs(5)).await;
     let welcome = got
         .iter()
@@ -719,26 +641,12 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         ..Default::default()
     });
     let addr2 = serve(twin2.router()).await;
-    let http2 = reqwest::Client::builder()
-        .resolve("mattermost.example.com", addr2)
-        .build()
-        .unwrap();
     let admin = MattermostAdmin::default();
-    let resp = http2
-        .post(format!("{site}/api/v4/users/login"))
-        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
-        .send()
+    let api2 = MmApi::login(addr2, "v4", &admin.username, admin.password.expose())
         .await
         .unwrap();
-    let token2 = resp.headers()["token"].to_str().unwrap().to_string();
-    let resp = http2
-        .post(format!("{site}/api/v4/email/test"))
-        .bearer_auth(&token2)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 500);
-    let err: Value = resp.json().await.unwrap();
+    let (status, err) = api2.call(post, "/api/v4/email/test", None).await;
+    assert_eq!(status, 500);
     assert_eq!(
         err["message"],
         "Connection unsuccessful: authentication failed: unencrypted connection"
@@ -759,29 +667,14 @@ async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
         ..Default::default()
     });
     let addr = serve(twin.router()).await;
-    let http = reqwest::Client::builder()
-        .resolve("mattermost.example.com", addr)
-        .build()
-        .unwrap();
-    let site = "http://mattermost.example.com";
     let admin = MattermostAdmin::default();
-    let resp = http
-        .post(format!("{site}/api/v4/users/login"))
-        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
-        .send()
+    let api = MmApi::login(addr, "v4", &admin.username, admin.password.expose())
         .await
         .unwrap();
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    let (http, site) = (&api.http, MM_SITE);
     let call = |method: reqwest::Method, path: String, body: Value| {
-        let req = http
-            .request(method, format!("{site}{path}"))
-            .bearer_auth(&token)
-            .json(&body);
-        async move {
-            let resp = req.send().await.unwrap();
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
+        let api = &api;
+        async move { api.call(method, &path, Some(body)).await }
     };
     let (_, dora) = call(
         reqwest::Method::POST,
@@ -997,28 +890,18 @@ async fn required_verification_sends_a_verify_link() {
         ..Default::default()
     });
     let addr = serve(twin.router()).await;
-    let http = reqwest::Client::builder()
-        .resolve("mattermost.example.com", addr)
-        .build()
-        .unwrap();
     let admin = MattermostAdmin::default();
-    let resp = http
-        .post("http://mattermost.example.com/api/v4/users/login")
-        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
-        .send()
+    let api = MmApi::login(addr, "v4", &admin.username, admin.password.expose())
         .await
         .unwrap();
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
-    let resp = http
-        .post("http://mattermost.example.com/api/v4/users")
-        .bearer_auth(&token)
-        .json(
-            &json!({"username": "erin", "email": "erin@example.com", "password": "Erin-Passw0rd!"}),
+    let (status, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v4/users",
+            Some(json!({"username": "erin", "email": "erin@example.com", "password": "Erin-Passw0rd!"})),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+        .await;
+    assert_eq!(status, 201);
     let got = server.wait_for_messages(1, Duration::from_secs(5)).await;
     assert_eq!(got.len(), 1);
     assert!(
