@@ -6,7 +6,7 @@
 //! bring-up), and [`Caller`] (the session extractor of API routes). The routes themselves live in `api4`, `api3`, `sso` and
 //! `webhook`.
 
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -90,6 +90,9 @@ pub struct MailAttempt {
 pub struct MattermostTwin {
     pub(crate) profile: Profile,
     pub(crate) settings: RwLock<MattermostSettings>,
+    /// `X-Version-Id` of the current settings, recomputed when they change (every reply
+    /// carries it, so it is not hashed per request).
+    version_id: RwLock<String>,
     pub(crate) address_book: AddressBook,
     pub(crate) trusted_roots: Vec<CertificateDer<'static>>,
     pub(crate) outbound_timeout: Duration,
@@ -123,6 +126,7 @@ impl MattermostTwin {
         );
         Arc::new(MattermostTwin {
             profile: cfg.profile,
+            version_id: RwLock::new(version_id_of(&cfg.settings)),
             settings: RwLock::new(cfg.settings),
             address_book: cfg.address_book,
             trusted_roots: cfg.trusted_roots,
@@ -165,10 +169,16 @@ impl MattermostTwin {
 
     /// Change the settings in place (omnibus writing the GitLab id/secret, a test flipping a switch).
     pub fn update_settings(&self, f: impl FnOnce(&mut MattermostSettings)) {
-        match self.settings.write() {
-            Ok(mut s) => f(&mut s),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
+        let mut settings = self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&mut settings);
+        let id = version_id_of(&settings);
+        *self
+            .version_id
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = id;
     }
 
     /// The id of the seeded system admin.
@@ -251,19 +261,12 @@ impl MattermostTwin {
         }
     }
 
-    /// `X-Version-Id`: `<version>.<build number>.<config hash>.<licensed>`.
+    /// `X-Version-Id` of the current settings.
     pub(crate) fn version_id(&self) -> String {
-        let settings = self.settings();
-        let json = serde_json::to_string(&settings).unwrap_or_default();
-        let digest = ring::digest::digest(&ring::digest::SHA256, json.as_bytes());
-        let hash: String = digest
-            .as_ref()
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let v = settings.version;
-        format!("{v}.{v}.{hash}.false")
+        self.version_id
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The site URL as the server uses it: `SiteURL` without a trailing slash, else the request's
@@ -280,6 +283,20 @@ impl MattermostTwin {
             .unwrap_or("localhost");
         format!("{}://{host}", protocol(headers))
     }
+}
+
+/// `X-Version-Id`: `<version>.<build number>.<config hash>.<licensed>`.
+fn version_id_of(settings: &MattermostSettings) -> String {
+    let json = serde_json::to_string(settings).unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA256, json.as_bytes());
+    let hash: String = digest
+        .as_ref()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let v = &settings.version;
+    format!("{v}.{v}.{hash}.false")
 }
 
 /// `GetProtocol(r)`: https when `X-Forwarded-Proto: https` (what omnibus nginx and the twin's TLS
