@@ -303,26 +303,23 @@ async fn decode_request(twin: &MattermostTwin, req: Request) -> Result<WebhookRe
         .to_ascii_lowercase();
     let query = req.uri().query().unwrap_or("").to_string();
     if media_type == "multipart/form-data" && !v3 {
+        let multipart_err = |detail: String| {
+            err(
+                "web.incoming_webhook.parse_multipart.app_error",
+                "Unable to parse the multipart payload of incoming webhook.",
+                400,
+            )
+            .with_detail(detail)
+        };
         let mut multipart = axum::extract::Multipart::from_request(req, &())
             .await
-            .map_err(|e| {
-                err(
-                    "web.incoming_webhook.parse_multipart.app_error",
-                    "Unable to parse the multipart payload of incoming webhook.",
-                    400,
-                )
-                .with_detail(e.to_string())
-            })?;
+            .map_err(|e| multipart_err(e.to_string()))?;
         let mut out = WebhookRequest::default();
         loop {
-            let next = multipart.next_field().await.map_err(|e| {
-                err(
-                    "web.incoming_webhook.parse_multipart.app_error",
-                    "Unable to parse the multipart payload of incoming webhook.",
-                    400,
-                )
-                .with_detail(e.to_string())
-            })?;
+            let next = multipart
+                .next_field()
+                .await
+                .map_err(|e| multipart_err(e.to_string()))?;
             let Some(f) = next else { break };
             let name = f.name().unwrap_or("").to_ascii_lowercase();
             let value = f.text().await.map_err(|e| decode_err(e.to_string()))?;
