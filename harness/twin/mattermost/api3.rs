@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ use super::config_json;
 use super::email;
 use super::error::AppError;
 use super::store::now_millis;
-use super::twin::{Caller, MattermostTwin, permission_denied};
+use super::twin::{Caller, MattermostTwin, MaybeCaller, permission_denied};
 
 type Twin = State<Arc<MattermostTwin>>;
 
@@ -104,15 +104,12 @@ async fn login(State(twin): Twin, body: Bytes) -> ApiResult {
 
 async fn create_user(
     State(twin): Twin,
-    method: Method,
+    MaybeCaller(creator): MaybeCaller,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult {
     let props = parse_body(&body, "user")?;
-    let as_admin = twin
-        .session(&method, &headers, q.as_deref())
-        .is_ok_and(|(_, u)| u.is_system_admin());
+    let as_admin = creator.is_some_and(|u| u.is_system_admin());
     if !as_admin {
         check_email_sign_up_allowed(&twin)?;
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ use super::config_json;
 use super::email;
 use super::error::AppError;
 use super::store::{BCRYPT_COST, Session, User, now_millis};
-use super::twin::{Caller, MattermostTwin, permission_denied};
+use super::twin::{Caller, MattermostTwin, MaybeCaller, permission_denied};
 
 type Twin = State<Arc<MattermostTwin>>;
 /// What an API handler answers: its reply, or the `AppError` the plumbing renders as JSON.
@@ -335,15 +335,12 @@ pub(crate) fn insert_email_user(
 
 async fn create_user(
     State(twin): Twin,
-    method: Method,
+    MaybeCaller(creator): MaybeCaller,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult {
     let props = parse_body(&body, "user")?;
-    let as_admin = twin
-        .session(&method, &headers, q.as_deref())
-        .is_ok_and(|(_, u)| u.is_system_admin());
+    let as_admin = creator.is_some_and(|u| u.is_system_admin());
     if !as_admin {
         // CreateUserFromSignup → IsUserSignUpAllowed, then the open-server rule.
         check_email_sign_up_allowed(&twin)?;

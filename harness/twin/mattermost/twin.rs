@@ -434,6 +434,21 @@ impl axum::extract::FromRequestParts<Arc<MattermostTwin>> for Caller {
     }
 }
 
+/// The signed-in user of a request to a route open to anonymous callers, if any.
+pub(crate) struct MaybeCaller(pub Option<User>);
+
+impl axum::extract::FromRequestParts<Arc<MattermostTwin>> for MaybeCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        twin: &Arc<MattermostTwin>,
+    ) -> Result<MaybeCaller, Self::Rejection> {
+        let session = twin.session(&parts.method, &parts.headers, parts.uri.query());
+        Ok(MaybeCaller(session.ok().map(|(_, user)| user)))
+    }
+}
+
 pub(crate) fn permission_denied() -> AppError {
     AppError::new(
         "api.context.permissions.app_error",
