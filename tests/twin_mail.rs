@@ -11,10 +11,11 @@ use mm_harness::config::model::{EmailSettings, MattermostSettings, Secret};
 use mm_harness::config::version::Profile;
 use mm_harness::net::AddressBook;
 use mm_harness::twin::mail::{
-    MailErrorKind, MailServer, MailServerOptions, MailServerSecurity, MailerEra, OutgoingMail,
-    send_mail, send_mail_as,
+    MailError, MailErrorKind, MailServer, MailServerOptions, MailServerSecurity, MailerEra,
+    OutgoingMail, SmtpSessionLog, send_mail, send_mail_as,
 };
 use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
+use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 
 const SMTP_HOST: &str = "smtp.example.com";
@@ -71,12 +72,20 @@ fn msg() -> OutgoingMail {
     }
 }
 
+/// [`send_mail`] of [`msg`] with `e` from [`SITE`], the SMTP server of `e` being at `addr`.
+async fn deliver(
+    e: &EmailSettings,
+    addr: SocketAddr,
+    roots: &[CertificateDer<'static>],
+) -> Result<SmtpSessionLog, MailError> {
+    let port = e.smtp_port.parse().unwrap();
+    send_mail(e, SITE, &book(port, addr), roots, &msg()).await
+}
+
 #[tokio::test]
 async fn plain_delivery_uses_feedback_email_and_the_site_host_as_ehlo_name() {
     let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
-    let log = send_mail(&email(25, ""), SITE, &book(25, server.addr()), &[], &msg())
-        .await
-        .unwrap();
+    let log = deliver(&email(25, ""), server.addr(), &[]).await.unwrap();
     assert!(!log.tls);
     assert_eq!(log.ehlo_name, "mattermost.example.com");
     let got = server.messages();
@@ -123,15 +132,9 @@ async fn starttls_upgrades_and_authenticates_with_plain() {
     e.enable_smtp_auth = true;
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("Smtp-Passw0rd");
-    let log = send_mail(
-        &e,
-        SITE,
-        &book(587, server.addr()),
-        std::slice::from_ref(&c.ca),
-        &msg(),
-    )
-    .await
-    .unwrap();
+    let log = deliver(&e, server.addr(), std::slice::from_ref(&c.ca))
+        .await
+        .unwrap();
     assert!(log.tls);
     assert!(!log.starttls_downgraded);
     assert_eq!(log.auth_mechanism.as_deref(), Some("PLAIN"));
@@ -144,9 +147,7 @@ async fn starttls_upgrades_and_authenticates_with_plain() {
 
     // A wrong password: the server's 535, worded as Mattermost words it.
     e.smtp_password = Secret::new("wrong");
-    let err = send_mail(&e, SITE, &book(587, server.addr()), &[c.ca], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&e, server.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Auth);
     assert_eq!(
         err.message,
@@ -164,12 +165,10 @@ async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
         None,
     )
     .await;
-    let log = send_mail(
+    let log = deliver(
         &email(587, "STARTTLS"),
-        SITE,
-        &book(587, server.addr()),
+        server.addr(),
         std::slice::from_ref(&c.ca),
-        &msg(),
     )
     .await
     .unwrap();
@@ -190,9 +189,7 @@ async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
     e.enable_smtp_auth = true;
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("pw");
-    let err = send_mail(&e, SITE, &book(587, server.addr()), &[c.ca], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&e, server.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(err.message, "authentication failed: unencrypted connection");
     assert!(server.messages().is_empty());
 }
@@ -204,9 +201,7 @@ async fn auth_over_plaintext_is_refused() {
     e.enable_smtp_auth = true;
     e.smtp_username = "u".into();
     e.smtp_password = Secret::new("p");
-    let err = send_mail(&e, SITE, &book(25, server.addr()), &[], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&e, server.addr(), &[]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Auth);
     assert_eq!(err.message, "authentication failed: unencrypted connection");
     assert!(err.log.render().contains("C: QUIT"));
@@ -226,21 +221,20 @@ async fn implicit_tls_verifies_the_certificate_unless_told_not_to() {
     e.enable_smtp_auth = true;
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("pw");
-    let b = book(465, server.addr());
-    let log = send_mail(&e, SITE, &b, std::slice::from_ref(&c.ca), &msg())
+    let log = deliver(&e, server.addr(), std::slice::from_ref(&c.ca))
         .await
         .unwrap();
     assert!(log.tls);
     assert!(server.messages()[0].tls);
 
-    let err = send_mail(&e, SITE, &b, &[], &msg()).await.unwrap_err();
+    let err = deliver(&e, server.addr(), &[]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Connect);
     assert_eq!(
         err.message,
         "unable to connect to the SMTP server through TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority"
     );
     e.skip_server_certificate_verification = true;
-    send_mail(&e, SITE, &b, &[], &msg()).await.unwrap();
+    deliver(&e, server.addr(), &[]).await.unwrap();
     assert_eq!(server.messages().len(), 2);
 }
 
@@ -254,15 +248,9 @@ async fn expired_and_wrong_host_certificates_are_refused() {
         None,
     )
     .await;
-    let err = send_mail(
-        &email(465, "TLS"),
-        SITE,
-        &book(465, server.addr()),
-        &[expired.ca],
-        &msg(),
-    )
-    .await
-    .unwrap_err();
+    let err = deliver(&email(465, "TLS"), server.addr(), &[expired.ca])
+        .await
+        .unwrap_err();
     assert!(
         err.message.contains("certificate has expired"),
         "{}",
@@ -277,12 +265,10 @@ async fn expired_and_wrong_host_certificates_are_refused() {
         None,
     )
     .await;
-    let err = send_mail(
+    let err = deliver(
         &email(465, "TLS"),
-        SITE,
-        &book(465, server.addr()),
+        server.addr(),
         std::slice::from_ref(&wrong.ca),
-        &msg(),
     )
     .await
     .unwrap_err();
@@ -300,15 +286,9 @@ async fn expired_and_wrong_host_certificates_are_refused() {
         None,
     )
     .await;
-    let err = send_mail(
-        &email(587, "STARTTLS"),
-        SITE,
-        &book(587, server.addr()),
-        &[wrong.ca],
-        &msg(),
-    )
-    .await
-    .unwrap_err();
+    let err = deliver(&email(587, "STARTTLS"), server.addr(), &[wrong.ca])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, MailErrorKind::From);
     assert!(
         err.message
@@ -324,15 +304,9 @@ async fn mismatched_security_modes_fail_like_go() {
     let c = certs(SMTP_HOST, false);
     // Implicit TLS against a plaintext port.
     let plain = mail_server(MailServerSecurity::Plain, false, None, None).await;
-    let err = send_mail(
-        &email(25, "TLS"),
-        SITE,
-        &book(25, plain.addr()),
-        std::slice::from_ref(&c.ca),
-        &msg(),
-    )
-    .await
-    .unwrap_err();
+    let err = deliver(&email(25, "TLS"), plain.addr(), std::slice::from_ref(&c.ca))
+        .await
+        .unwrap_err();
     assert!(
         err.message
             .starts_with("unable to connect to the SMTP server through TLS: "),
@@ -349,9 +323,7 @@ async fn mismatched_security_modes_fail_like_go() {
     .await;
     let mut e = email(465, "");
     e.smtp_server_timeout = 1;
-    let err = send_mail(&e, SITE, &book(465, tls.addr()), &[c.ca], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&e, tls.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(
         err.message,
         "unable to connect to the SMTP server: i/o timeout"
@@ -361,9 +333,7 @@ async fn mismatched_security_modes_fail_like_go() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let err = send_mail(&email(25, ""), SITE, &book(25, closed), &[], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&email(25, ""), closed, &[]).await.unwrap_err();
     assert_eq!(
         err.message,
         "unable to connect to the SMTP server: dial tcp smtp.example.com:25: connect: connection refused"
@@ -375,9 +345,7 @@ async fn mismatched_security_modes_fail_like_go() {
         err.message,
         "unable to connect to the SMTP server: dial tcp: lookup smtp.example.com: no such host"
     );
-    let err = send_mail(&email(25, "SSL"), SITE, &book(25, closed), &[], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&email(25, "SSL"), closed, &[]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Config);
 }
 
@@ -510,9 +478,7 @@ fn start_mailin(sink: Sink, tls: Option<&Certs>, login_auth: bool) -> SocketAddr
 async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() {
     let sink = Sink::default();
     let addr = start_mailin(sink.clone(), None, false);
-    send_mail(&email(25, ""), SITE, &book(25, addr), &[], &msg())
-        .await
-        .unwrap();
+    deliver(&email(25, ""), addr, &[]).await.unwrap();
     let seen = sink.seen.lock().unwrap().clone();
     assert_eq!(seen[0].0, "mattermost@example.com");
     assert!(seen[0].1.contains("Subject: Test email"));
@@ -526,15 +492,9 @@ async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() 
     e.enable_smtp_auth = true;
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("pw");
-    let log = send_mail(
-        &e,
-        SITE,
-        &book(587, addr),
-        std::slice::from_ref(&c.ca),
-        &msg(),
-    )
-    .await
-    .unwrap();
+    let log = deliver(&e, addr, std::slice::from_ref(&c.ca))
+        .await
+        .unwrap();
     assert!(log.tls);
     assert_eq!(log.auth_mechanism.as_deref(), Some("LOGIN"));
     assert!(!log.render().contains("pw\n"));
@@ -653,14 +613,17 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
     );
 }
 
-#[tokio::test]
-async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
+/// A plain SMTP server and a 10.11 twin mailing to it (email settings changed by `tweak`),
+/// signed in as the default admin.
+async fn plain_mail_twin(
+    tweak: impl FnOnce(&mut EmailSettings),
+) -> (MailServer, Arc<MattermostTwin>, MmApi) {
     mm_harness::crypto::install_default_provider();
     let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
     let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
     settings.service.site_url = "http://mattermost.example.com".into();
     settings.email = email(25, "");
-    settings.email.send_email_notifications = true;
+    tweak(&mut settings.email);
     let twin = MattermostTwin::new(MattermostTwinConfig {
         settings,
         address_book: book(25, server.addr()),
@@ -671,6 +634,12 @@ async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
     let api = MmApi::login(addr, "v4", &admin.username, admin.password.expose())
         .await
         .unwrap();
+    (server, twin, api)
+}
+
+#[tokio::test]
+async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
+    let (server, twin, api) = plain_mail_twin(|e| e.send_email_notifications = true).await;
     let (http, site) = (&api.http, MM_SITE);
     let call = |method: reqwest::Method, path: String, body: Value| {
         let api = &api;
@@ -877,23 +846,11 @@ async fn the_mail_server_advertises_starttls_and_auth_as_configured() {
 
 #[tokio::test]
 async fn required_verification_sends_a_verify_link() {
-    mm_harness::crypto::install_default_provider();
-    let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
-    let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
-    settings.service.site_url = "http://mattermost.example.com".into();
-    settings.email = email(25, "");
-    settings.email.send_email_notifications = false;
-    settings.email.require_email_verification = true;
-    let twin = MattermostTwin::new(MattermostTwinConfig {
-        settings,
-        address_book: book(25, server.addr()),
-        ..Default::default()
-    });
-    let addr = serve(twin.router()).await;
-    let admin = MattermostAdmin::default();
-    let api = MmApi::login(addr, "v4", &admin.username, admin.password.expose())
-        .await
-        .unwrap();
+    let (server, twin, api) = plain_mail_twin(|e| {
+        e.send_email_notifications = false;
+        e.require_email_verification = true;
+    })
+    .await;
     let (status, _) = api
         .call(
             reqwest::Method::POST,
