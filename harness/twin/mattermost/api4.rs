@@ -114,14 +114,20 @@ pub(crate) fn user_json(user: &User, viewer_is_self_or_admin: bool) -> Value {
     v
 }
 
+/// A cookie's `Expires` `max_age` seconds from now, as Go's `http.Cookie` writes it
+/// (`Mon, 02 Jan 2006 15:04:05 GMT`).
+pub(crate) fn cookie_expires(max_age: i64) -> String {
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(max_age);
+    expires
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default()
+        .replace("+0000", "GMT")
+}
+
 /// `AttachSessionCookies`: `MMAUTHTOKEN` (HttpOnly), `MMUSERID`, `MMCSRF`, 720 h, Secure on https.
 pub(crate) fn attach_session_cookies(headers: &mut HeaderMap, session: &Session, secure: bool) {
     let max_age = 720 * 60 * 60;
-    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(max_age);
-    let expires = expires
-        .format(&time::format_description::well_known::Rfc2822)
-        .unwrap_or_default()
-        .replace("+0000", "GMT");
+    let expires = cookie_expires(max_age);
     let secure = if secure { "; Secure" } else { "" };
     let cookies = [
         format!(
