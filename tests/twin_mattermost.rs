@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 #[path = "support/mattermost.rs"]
 mod mm_support;
 
-use mm_support::{MM_SITE as SITE, MmApi, serve, test_certs};
+use mm_support::{MM_SITE as SITE, MmApi, assert_app_error, serve, test_certs};
 
 async fn serve_tls(router: axum::Router, cfg: Arc<rustls::ServerConfig>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -979,10 +979,7 @@ async fn login_users_and_the_sign_up_rules() {
     let (s, err) = admin
         .call(reqwest::Method::POST, "/api/v4/users", Some(body))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("app.user.save.username_exists.app_error"))
-    );
+    assert_app_error(s, &err, 400, "app.user.save.username_exists.app_error");
     let (s, found) = admin
         .call(reqwest::Method::GET, "/api/v4/users/username/carol", None)
         .await;
@@ -993,10 +990,7 @@ async fn login_users_and_the_sign_up_rules() {
     let (s, err) = admin
         .call(reqwest::Method::GET, "/api/v4/users/username/nobody", None)
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (404, Some("app.user.get_by_username.app_error"))
-    );
+    assert_app_error(s, &err, 404, "app.user.get_by_username.app_error");
 
     // A GitLab SSO account cannot sign in with a password.
     assert_eq!(st.sign_up("alice").await.status(), 307);
@@ -1033,10 +1027,7 @@ async fn teams_members_and_channels() {
             Some(json!({"name": "dev", "display_name": "Dev", "type": "O"})),
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("app.team.save.existing.app_error"))
-    );
+    assert_app_error(s, &err, 400, "app.team.save.existing.app_error");
     let (s, err) = admin
         .call(
             reqwest::Method::POST,
@@ -1044,10 +1035,7 @@ async fn teams_members_and_channels() {
             Some(json!({"name": "D", "display_name": "Dev", "type": "O"})),
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("model.team.is_valid.characters.app_error"))
-    );
+    assert_app_error(s, &err, 400, "model.team.is_valid.characters.app_error");
     let (s, got) = admin
         .call(reqwest::Method::GET, "/api/v4/teams/name/dev", None)
         .await;
@@ -1055,10 +1043,7 @@ async fn teams_members_and_channels() {
     let (s, err) = admin
         .call(reqwest::Method::GET, "/api/v4/teams/name/none", None)
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (404, Some("app.team.get_by_name.missing.app_error"))
-    );
+    assert_app_error(s, &err, 404, "app.team.get_by_name.missing.app_error");
 
     let (s, ch) = admin
         .call(reqwest::Method::POST, "/api/v4/channels", Some(json!({"team_id": team_id, "name": "builds", "display_name": "Builds", "type": "O"})))
@@ -1068,9 +1053,11 @@ async fn teams_members_and_channels() {
     let (s, err) = admin
         .call(reqwest::Method::POST, "/api/v4/channels", Some(json!({"team_id": team_id, "name": "builds", "display_name": "Builds", "type": "O"})))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("store.sql_channel.save_channel.exists.app_error"))
+    assert_app_error(
+        s,
+        &err,
+        400,
+        "store.sql_channel.save_channel.exists.app_error",
     );
     let (s, err) = admin
         .call(
@@ -1079,10 +1066,7 @@ async fn teams_members_and_channels() {
             None,
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (404, Some("app.channel.get_by_name.missing.app_error"))
-    );
+    assert_app_error(s, &err, 404, "app.channel.get_by_name.missing.app_error");
 
     // A GitLab user joins the team and may then read its channels.
     let signed_up = st.sign_up("alice").await;
@@ -1214,9 +1198,11 @@ async fn config_is_redacted_editable_and_env_overrides_stick() {
     let (s, err) = admin
         .call(reqwest::Method::PUT, "/api/v4/config", Some(bad))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("model.config.is_valid.email_security.app_error"))
+    assert_app_error(
+        s,
+        &err,
+        400,
+        "model.config.is_valid.email_security.app_error",
     );
 
     assert_eq!(st.sign_up("alice").await.status(), 307);
@@ -1265,10 +1251,7 @@ async fn test_email_reports_connection_failures_like_mattermost() {
     let (s, err) = admin
         .call(reqwest::Method::POST, "/api/v4/email/test", None)
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("api.admin.test_email.missing_server"))
-    );
+    assert_app_error(s, &err, 400, "api.admin.test_email.missing_server");
 }
 
 #[tokio::test]

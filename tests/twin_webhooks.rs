@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 #[path = "support/mattermost.rs"]
 mod mm_support;
 
-use mm_support::{MM_SITE as SITE, MmApi, mm_client, serve};
+use mm_support::{MM_SITE as SITE, MmApi, assert_app_error, mm_client, serve};
 
 struct Mm {
     twin: Arc<MattermostTwin>,
@@ -276,10 +276,7 @@ async fn direct_messages_by_username_go_to_the_direct_channel() {
     let (s, _, err) = mm
         .hook_json(&hook, json!({"text": "psst", "channel": "@nobody"}))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("web.incoming_webhook.user.app_error"))
-    );
+    assert_app_error(s, &err, 400, "web.incoming_webhook.user.app_error");
 }
 
 #[tokio::test]
@@ -347,10 +344,7 @@ async fn every_documented_webhook_error_has_its_id_and_status() {
     mm.twin
         .update_settings(|s| s.service.enable_incoming_webhooks = false);
     let (s, _, err) = mm.hook_json(&hook, json!({"text": "t"})).await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (501, Some("web.incoming_webhook.disabled.app_error"))
-    );
+    assert_app_error(s, &err, 501, "web.incoming_webhook.disabled.app_error");
     assert_eq!(
         err["message"],
         "Incoming webhooks have been disabled by the system admin."
@@ -358,10 +352,7 @@ async fn every_documented_webhook_error_has_its_id_and_status() {
     let (s, _, err) = mm
         .hook_json("nosuchhook1234567890abcdef", json!({"text": "t"}))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (501, Some("web.incoming_webhook.disabled.app_error"))
-    );
+    assert_app_error(s, &err, 501, "web.incoming_webhook.disabled.app_error");
     // Creating hooks is refused too.
     let (s, err) = mm
         .api(
@@ -370,10 +361,7 @@ async fn every_documented_webhook_error_has_its_id_and_status() {
             Some(json!({"channel_id": "x"})),
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (501, Some("api.incoming_webhook.disabled.app_error"))
-    );
+    assert_app_error(s, &err, 501, "api.incoming_webhook.disabled.app_error");
 }
 
 impl Mm {
@@ -434,10 +422,7 @@ async fn hooks_are_listed_and_deleted_through_the_api() {
         .await;
     assert_eq!((s, body), (200, json!({"status": "OK"})));
     let (s, _, err) = mm.hook_json(&hook, json!({"text": "t"})).await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("web.incoming_webhook.invalid.app_error"))
-    );
+    assert_app_error(s, &err, 400, "web.incoming_webhook.invalid.app_error");
     let (s, err) = mm
         .api(
             reqwest::Method::DELETE,
@@ -445,10 +430,7 @@ async fn hooks_are_listed_and_deleted_through_the_api() {
             None,
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (404, Some("app.webhooks.get_incoming.app_error"))
-    );
+    assert_app_error(s, &err, 404, "app.webhooks.get_incoming.app_error");
 }
 
 #[tokio::test]

@@ -141,3 +141,13 @@ impl MmApi {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// Assert that an API reply is Mattermost's error `want_id` with status `want_status`.
+#[track_caller]
+pub fn assert_app_error(status: u16, body: &Value, want_status: u16, want_id: &str) {
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (want_status, Some(want_id)),
+        "{body}"
+    );
+}
