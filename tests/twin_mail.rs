@@ -58,6 +58,15 @@ fn email(port: u16, security: &str) -> EmailSettings {
     e
 }
 
+/// [`email`] with SMTP auth as `username`/`password`.
+fn email_with_auth(port: u16, security: &str, username: &str, password: &str) -> EmailSettings {
+    let mut e = email(port, security);
+    e.enable_smtp_auth = true;
+    e.smtp_username = username.into();
+    e.smtp_password = Secret::new(password);
+    e
+}
+
 fn book(port: u16, addr: SocketAddr) -> AddressBook {
     let mut b = AddressBook::new();
     b.insert("smtp", SMTP_HOST, port, addr);
@@ -128,10 +137,7 @@ async fn starttls_upgrades_and_authenticates_with_plain() {
         Some(("mailer", "Smtp-Passw0rd")),
     )
     .await;
-    let mut e = email(587, "STARTTLS");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "mailer".into();
-    e.smtp_password = Secret::new("Smtp-Passw0rd");
+    let mut e = email_with_auth(587, "STARTTLS", "mailer", "Smtp-Passw0rd");
     let log = deliver(&e, server.addr(), std::slice::from_ref(&c.ca))
         .await
         .unwrap();
@@ -185,10 +191,7 @@ async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
         Some(("mailer", "pw")),
     )
     .await;
-    let mut e = email(587, "STARTTLS");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "mailer".into();
-    e.smtp_password = Secret::new("pw");
+    let e = email_with_auth(587, "STARTTLS", "mailer", "pw");
     let err = deliver(&e, server.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(err.message, "authentication failed: unencrypted connection");
     assert!(server.messages().is_empty());
@@ -197,10 +200,7 @@ async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
 #[tokio::test]
 async fn auth_over_plaintext_is_refused() {
     let server = mail_server(MailServerSecurity::Plain, false, None, Some(("u", "p"))).await;
-    let mut e = email(25, "");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "u".into();
-    e.smtp_password = Secret::new("p");
+    let e = email_with_auth(25, "", "u", "p");
     let err = deliver(&e, server.addr(), &[]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Auth);
     assert_eq!(err.message, "authentication failed: unencrypted connection");
@@ -217,10 +217,7 @@ async fn implicit_tls_verifies_the_certificate_unless_told_not_to() {
         Some(("mailer", "pw")),
     )
     .await;
-    let mut e = email(465, "TLS");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "mailer".into();
-    e.smtp_password = Secret::new("pw");
+    let mut e = email_with_auth(465, "TLS", "mailer", "pw");
     let log = deliver(&e, server.addr(), std::slice::from_ref(&c.ca))
         .await
         .unwrap();
@@ -488,10 +485,7 @@ async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() 
     let c = certs(SMTP_HOST, false);
     let sink = Sink::default();
     let addr = start_mailin(sink.clone(), Some(&c), true);
-    let mut e = email(587, "STARTTLS");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "mailer".into();
-    e.smtp_password = Secret::new("pw");
+    let e = email_with_auth(587, "STARTTLS", "mailer", "pw");
     let log = deliver(&e, addr, std::slice::from_ref(&c.ca))
         .await
         .unwrap();
@@ -516,10 +510,7 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
     .await;
     let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
     settings.service.site_url = "http://mattermost.example.com".into();
-    settings.email = email(587, "STARTTLS");
-    settings.email.enable_smtp_auth = true;
-    settings.email.smtp_username = "mailer".into();
-    settings.email.smtp_password = Secret::new("Smtp-Passw0rd");
+    settings.email = email_with_auth(587, "STARTTLS", "mailer", "Smtp-Passw0rd");
     settings.email.send_email_notifications = true;
     let twin = MattermostTwin::new(MattermostTwinConfig {
         settings,
