@@ -11,8 +11,8 @@ use mm_harness::config::model::{EmailSettings, MattermostSettings, Secret};
 use mm_harness::config::version::Profile;
 use mm_harness::net::AddressBook;
 use mm_harness::twin::mail::{
-    MailErrorKind, MailServer, MailServerOptions, MailServerSecurity, MailerEra, OutgoingMail,
-    send_mail, send_mail_as,
+    MailError, MailErrorKind, MailServer, MailServerOptions, MailServerSecurity, MailerEra,
+    OutgoingMail, SmtpSessionLog, send_mail, send_mail_as,
 };
 use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use rustls_pki_types::CertificateDer;
@@ -21,46 +21,10 @@ use serde_json::{Value, json};
 const SMTP_HOST: &str = "smtp.example.com";
 const SITE: &str = "https://mattermost.example.com";
 
-/// A CA and a server certificate for `host` (optionally already expired).
-struct Certs {
-    ca: CertificateDer<'static>,
-    server: Arc<rustls::ServerConfig>,
-    cert_pem: String,
-    key_pem: String,
-}
+#[path = "support/mattermost.rs"]
+mod mm_support;
 
-fn certs(host: &str, expired: bool) -> Certs {
-    mm_harness::crypto::install_default_provider();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Mail Test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let ca = ca_cert.der().clone();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
-    if expired {
-        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-    }
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone(), ca.clone()],
-            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    Certs {
-        ca,
-        server: Arc::new(server),
-        cert_pem: format!("{}{}", cert.pem(), ca_cert.pem()),
-        key_pem: key.serialize_pem(),
-    }
-}
+use mm_support::{MM_SITE, MmApi, TestCerts as Certs, serve, test_certs as certs};
 
 async fn mail_server(
     security: MailServerSecurity,
@@ -94,6 +58,15 @@ fn email(port: u16, security: &str) -> EmailSettings {
     e
 }
 
+/// [`email`] with SMTP auth as `username`/`password`.
+fn email_with_auth(port: u16, security: &str, username: &str, password: &str) -> EmailSettings {
+    let mut e = email(port, security);
+    e.enable_smtp_auth = true;
+    e.smtp_username = username.into();
+    e.smtp_password = Secret::new(password);
+    e
+}
+
 fn book(port: u16, addr: SocketAddr) -> AddressBook {
     let mut b = AddressBook::new();
     b.insert("smtp", SMTP_HOST, port, addr);
@@ -108,12 +81,20 @@ fn msg() -> OutgoingMail {
     }
 }
 
+/// [`send_mail`] of [`msg`] with `e` from [`SITE`], the SMTP server of `e` being at `addr`.
+async fn deliver(
+    e: &EmailSettings,
+    addr: SocketAddr,
+    roots: &[CertificateDer<'static>],
+) -> Result<SmtpSessionLog, MailError> {
+    let port = e.smtp_port.parse().unwrap();
+    send_mail(e, SITE, &book(port, addr), roots, &msg()).await
+}
+
 #[tokio::test]
 async fn plain_delivery_uses_feedback_email_and_the_site_host_as_ehlo_name() {
     let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
-    let log = send_mail(&email(25, ""), SITE, &book(25, server.addr()), &[], &msg())
-        .await
-        .unwrap();
+    let log = deliver(&email(25, ""), server.addr(), &[]).await.unwrap();
     assert!(!log.tls);
     assert_eq!(log.ehlo_name, "mattermost.example.com");
     let got = server.messages();
@@ -156,19 +137,10 @@ async fn starttls_upgrades_and_authenticates_with_plain() {
         Some(("mailer", "Smtp-Passw0rd")),
     )
     .await;
-    let mut e = email(587, "STARTTLS");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "mailer".into();
-    e.smtp_password = Secret::new("Smtp-Passw0rd");
-    let log = send_mail(
-        &e,
-        SITE,
-        &book(587, server.addr()),
-        std::slice::from_ref(&c.ca),
-        &msg(),
-    )
-    .await
-    .unwrap();
+    let mut e = email_with_auth(587, "STARTTLS", "mailer", "Smtp-Passw0rd");
+    let log = deliver(&e, server.addr(), std::slice::from_ref(&c.ca))
+        .await
+        .unwrap();
     assert!(log.tls);
     assert!(!log.starttls_downgraded);
     assert_eq!(log.auth_mechanism.as_deref(), Some("PLAIN"));
@@ -181,9 +153,7 @@ async fn starttls_upgrades_and_authenticates_with_plain() {
 
     // A wrong password: the server's 535, worded as Mattermost words it.
     e.smtp_password = Secret::new("wrong");
-    let err = send_mail(&e, SITE, &book(587, server.addr()), &[c.ca], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&e, server.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Auth);
     assert_eq!(
         err.message,
@@ -201,12 +171,10 @@ async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
         None,
     )
     .await;
-    let log = send_mail(
+    let log = deliver(
         &email(587, "STARTTLS"),
-        SITE,
-        &book(587, server.addr()),
+        server.addr(),
         std::slice::from_ref(&c.ca),
-        &msg(),
     )
     .await
     .unwrap();
@@ -223,13 +191,8 @@ async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
         Some(("mailer", "pw")),
     )
     .await;
-    let mut e = email(587, "STARTTLS");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "mailer".into();
-    e.smtp_password = Secret::new("pw");
-    let err = send_mail(&e, SITE, &book(587, server.addr()), &[c.ca], &msg())
-        .await
-        .unwrap_err();
+    let e = email_with_auth(587, "STARTTLS", "mailer", "pw");
+    let err = deliver(&e, server.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(err.message, "authentication failed: unencrypted connection");
     assert!(server.messages().is_empty());
 }
@@ -237,13 +200,8 @@ async fn starttls_not_offered_silently_downgrades_and_then_refuses_auth() {
 #[tokio::test]
 async fn auth_over_plaintext_is_refused() {
     let server = mail_server(MailServerSecurity::Plain, false, None, Some(("u", "p"))).await;
-    let mut e = email(25, "");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "u".into();
-    e.smtp_password = Secret::new("p");
-    let err = send_mail(&e, SITE, &book(25, server.addr()), &[], &msg())
-        .await
-        .unwrap_err();
+    let e = email_with_auth(25, "", "u", "p");
+    let err = deliver(&e, server.addr(), &[]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Auth);
     assert_eq!(err.message, "authentication failed: unencrypted connection");
     assert!(err.log.render().contains("C: QUIT"));
@@ -259,25 +217,21 @@ async fn implicit_tls_verifies_the_certificate_unless_told_not_to() {
         Some(("mailer", "pw")),
     )
     .await;
-    let mut e = email(465, "TLS");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "mailer".into();
-    e.smtp_password = Secret::new("pw");
-    let b = book(465, server.addr());
-    let log = send_mail(&e, SITE, &b, std::slice::from_ref(&c.ca), &msg())
+    let mut e = email_with_auth(465, "TLS", "mailer", "pw");
+    let log = deliver(&e, server.addr(), std::slice::from_ref(&c.ca))
         .await
         .unwrap();
     assert!(log.tls);
     assert!(server.messages()[0].tls);
 
-    let err = send_mail(&e, SITE, &b, &[], &msg()).await.unwrap_err();
+    let err = deliver(&e, server.addr(), &[]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Connect);
     assert_eq!(
         err.message,
         "unable to connect to the SMTP server through TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority"
     );
     e.skip_server_certificate_verification = true;
-    send_mail(&e, SITE, &b, &[], &msg()).await.unwrap();
+    deliver(&e, server.addr(), &[]).await.unwrap();
     assert_eq!(server.messages().len(), 2);
 }
 
@@ -291,15 +245,9 @@ async fn expired_and_wrong_host_certificates_are_refused() {
         None,
     )
     .await;
-    let err = send_mail(
-        &email(465, "TLS"),
-        SITE,
-        &book(465, server.addr()),
-        &[expired.ca],
-        &msg(),
-    )
-    .await
-    .unwrap_err();
+    let err = deliver(&email(465, "TLS"), server.addr(), &[expired.ca])
+        .await
+        .unwrap_err();
     assert!(
         err.message.contains("certificate has expired"),
         "{}",
@@ -314,12 +262,10 @@ async fn expired_and_wrong_host_certificates_are_refused() {
         None,
     )
     .await;
-    let err = send_mail(
+    let err = deliver(
         &email(465, "TLS"),
-        SITE,
-        &book(465, server.addr()),
+        server.addr(),
         std::slice::from_ref(&wrong.ca),
-        &msg(),
     )
     .await
     .unwrap_err();
@@ -337,15 +283,9 @@ async fn expired_and_wrong_host_certificates_are_refused() {
         None,
     )
     .await;
-    let err = send_mail(
-        &email(587, "STARTTLS"),
-        SITE,
-        &book(587, server.addr()),
-        &[wrong.ca],
-        &msg(),
-    )
-    .await
-    .unwrap_err();
+    let err = deliver(&email(587, "STARTTLS"), server.addr(), &[wrong.ca])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, MailErrorKind::From);
     assert!(
         err.message
@@ -361,15 +301,9 @@ async fn mismatched_security_modes_fail_like_go() {
     let c = certs(SMTP_HOST, false);
     // Implicit TLS against a plaintext port.
     let plain = mail_server(MailServerSecurity::Plain, false, None, None).await;
-    let err = send_mail(
-        &email(25, "TLS"),
-        SITE,
-        &book(25, plain.addr()),
-        std::slice::from_ref(&c.ca),
-        &msg(),
-    )
-    .await
-    .unwrap_err();
+    let err = deliver(&email(25, "TLS"), plain.addr(), std::slice::from_ref(&c.ca))
+        .await
+        .unwrap_err();
     assert!(
         err.message
             .starts_with("unable to connect to the SMTP server through TLS: "),
@@ -386,9 +320,7 @@ async fn mismatched_security_modes_fail_like_go() {
     .await;
     let mut e = email(465, "");
     e.smtp_server_timeout = 1;
-    let err = send_mail(&e, SITE, &book(465, tls.addr()), &[c.ca], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&e, tls.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(
         err.message,
         "unable to connect to the SMTP server: i/o timeout"
@@ -398,9 +330,7 @@ async fn mismatched_security_modes_fail_like_go() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let err = send_mail(&email(25, ""), SITE, &book(25, closed), &[], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&email(25, ""), closed, &[]).await.unwrap_err();
     assert_eq!(
         err.message,
         "unable to connect to the SMTP server: dial tcp smtp.example.com:25: connect: connection refused"
@@ -412,9 +342,7 @@ async fn mismatched_security_modes_fail_like_go() {
         err.message,
         "unable to connect to the SMTP server: dial tcp: lookup smtp.example.com: no such host"
     );
-    let err = send_mail(&email(25, "SSL"), SITE, &book(25, closed), &[], &msg())
-        .await
-        .unwrap_err();
+    let err = deliver(&email(25, "SSL"), closed, &[]).await.unwrap_err();
     assert_eq!(err.kind, MailErrorKind::Config);
 }
 
@@ -547,9 +475,7 @@ fn start_mailin(sink: Sink, tls: Option<&Certs>, login_auth: bool) -> SocketAddr
 async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() {
     let sink = Sink::default();
     let addr = start_mailin(sink.clone(), None, false);
-    send_mail(&email(25, ""), SITE, &book(25, addr), &[], &msg())
-        .await
-        .unwrap();
+    deliver(&email(25, ""), addr, &[]).await.unwrap();
     let seen = sink.seen.lock().unwrap().clone();
     assert_eq!(seen[0].0, "mattermost@example.com");
     assert!(seen[0].1.contains("Subject: Test email"));
@@ -559,19 +485,10 @@ async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() 
     let c = certs(SMTP_HOST, false);
     let sink = Sink::default();
     let addr = start_mailin(sink.clone(), Some(&c), true);
-    let mut e = email(587, "STARTTLS");
-    e.enable_smtp_auth = true;
-    e.smtp_username = "mailer".into();
-    e.smtp_password = Secret::new("pw");
-    let log = send_mail(
-        &e,
-        SITE,
-        &book(587, addr),
-        std::slice::from_ref(&c.ca),
-        &msg(),
-    )
-    .await
-    .unwrap();
+    let e = email_with_auth(587, "STARTTLS", "mailer", "pw");
+    let log = deliver(&e, addr, std::slice::from_ref(&c.ca))
+        .await
+        .unwrap();
     assert!(log.tls);
     assert_eq!(log.auth_mechanism.as_deref(), Some("LOGIN"));
     assert!(!log.render().contains("pw\n"));
@@ -580,15 +497,6 @@ async fn delivers_to_an_independent_smtp_server_plain_and_starttls_with_login() 
 }
 
 // ---- The Mattermost twin's own emails ----
-
-async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
 
 #[tokio::test]
 async fn test_email_and_welcome_email_arrive_over_smtp() {
@@ -602,10 +510,7 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
     .await;
     let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
     settings.service.site_url = "http://mattermost.example.com".into();
-    settings.email = email(587, "STARTTLS");
-    settings.email.enable_smtp_auth = true;
-    settings.email.smtp_username = "mailer".into();
-    settings.email.smtp_password = Secret::new("Smtp-Passw0rd");
+    settings.email = email_with_auth(587, "STARTTLS", "mailer", "Smtp-Passw0rd");
     settings.email.send_email_notifications = true;
     let twin = MattermostTwin::new(MattermostTwinConfig {
         settings,
@@ -619,27 +524,14 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         ..Default::default()
     });
     let addr = serve(twin.router()).await;
-    let http = reqwest::Client::builder()
-        .resolve("mattermost.example.com", addr)
-        .build()
-        .unwrap();
-    let site = "http://mattermost.example.com";
-    let resp = http
-        .post(format!("{site}/api/v4/users/login"))
-        .json(&json!({"login_id": "sysadmin", "password": "Sys-Admin-Passw0rd!"}))
-        .send()
+    let api = MmApi::login(addr, "v4", "sysadmin", "Sys-Admin-Passw0rd!")
         .await
         .unwrap();
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
 
-    let resp = http
-        .post(format!("{site}/api/v4/email/test"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "OK"}));
+    let post = reqwest::Method::POST;
+    let (status, body) = api.call(post.clone(), "/api/v4/email/test", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"status": "OK"}));
     let got = server.wait_for_messages(1, Duration::from_secs(5)).await;
     assert_eq!(got[0].to, vec!["sysadmin@example.com".to_string()]);
     assert_eq!(got[0].header("Subject"), Some("Test email"));
@@ -647,51 +539,32 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
     assert_eq!(got[0].ehlo_name, "mattermost.example.com");
 
     // The System Console posts its form with the placeholder password: still the saved one.
-    let resp = http
-        .get(format!("{site}/api/v4/config"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let cfg: Value = resp.json().await.unwrap();
+    let (_, cfg) = api.call(reqwest::Method::GET, "/api/v4/config", None).await;
     assert_eq!(
         cfg["EmailSettings"]["SMTPPassword"],
         "********************************"
     );
-    let resp = http
-        .post(format!("{site}/api/v4/email/test"))
-        .bearer_auth(&token)
-        .json(&cfg)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let (status, _) = api
+        .call(post.clone(), "/api/v4/email/test", Some(cfg.clone()))
+        .await;
+    assert_eq!(status, 200);
     let mut changed = cfg.clone();
     changed["EmailSettings"]["SMTPUsername"] = json!("someone-else");
-    let resp = http
-        .post(format!("{site}/api/v4/email/test"))
-        .bearer_auth(&token)
-        .json(&changed)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["id"],
-        "api.admin.test_email.reenter_password"
-    );
+    let (status, err) = api
+        .call(post.clone(), "/api/v4/email/test", Some(changed))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["id"], "api.admin.test_email.reenter_password");
 
     // An admin-created email account gets the welcome email.
-    let resp = http
-        .post(format!("{site}/api/v4/users"))
-        .bearer_auth(&token)
-        .json(
-            &json!({"username": "dora", "email": "dora@example.com", "password": "Dora-Passw0rd!"}),
+    let (status, _) = api
+        .call(
+            post.clone(),
+            "/api/v4/users",
+            Some(json!({"username": "dora", "email": "dora@example.com", "password": "Dora-Passw0rd!"})),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+        .await;
+    assert_eq!(status, 201);
     let got = server.wait_for_messages(3, Duration::from_secs(5)).await;
     let welcome = got
         .iter()
@@ -719,69 +592,49 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         ..Default::default()
     });
     let addr2 = serve(twin2.router()).await;
-    let http2 = reqwest::Client::builder()
-        .resolve("mattermost.example.com", addr2)
-        .build()
-        .unwrap();
     let admin = MattermostAdmin::default();
-    let resp = http2
-        .post(format!("{site}/api/v4/users/login"))
-        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
-        .send()
+    let api2 = MmApi::login(addr2, "v4", &admin.username, admin.password.expose())
         .await
         .unwrap();
-    let token2 = resp.headers()["token"].to_str().unwrap().to_string();
-    let resp = http2
-        .post(format!("{site}/api/v4/email/test"))
-        .bearer_auth(&token2)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 500);
-    let err: Value = resp.json().await.unwrap();
+    let (status, err) = api2.call(post, "/api/v4/email/test", None).await;
+    assert_eq!(status, 500);
     assert_eq!(
         err["message"],
         "Connection unsuccessful: authentication failed: unencrypted connection"
     );
 }
 
-#[tokio::test]
-async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
+/// A plain SMTP server and a 10.11 twin mailing to it (email settings changed by `tweak`),
+/// signed in as the default admin.
+async fn plain_mail_twin(
+    tweak: impl FnOnce(&mut EmailSettings),
+) -> (MailServer, Arc<MattermostTwin>, MmApi) {
     mm_harness::crypto::install_default_provider();
     let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
     let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
     settings.service.site_url = "http://mattermost.example.com".into();
     settings.email = email(25, "");
-    settings.email.send_email_notifications = true;
+    tweak(&mut settings.email);
     let twin = MattermostTwin::new(MattermostTwinConfig {
         settings,
         address_book: book(25, server.addr()),
         ..Default::default()
     });
     let addr = serve(twin.router()).await;
-    let http = reqwest::Client::builder()
-        .resolve("mattermost.example.com", addr)
-        .build()
-        .unwrap();
-    let site = "http://mattermost.example.com";
     let admin = MattermostAdmin::default();
-    let resp = http
-        .post(format!("{site}/api/v4/users/login"))
-        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
-        .send()
+    let api = MmApi::login(addr, "v4", &admin.username, admin.password.expose())
         .await
         .unwrap();
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    (server, twin, api)
+}
+
+#[tokio::test]
+async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
+    let (server, twin, api) = plain_mail_twin(|e| e.send_email_notifications = true).await;
+    let (http, site) = (&api.http, MM_SITE);
     let call = |method: reqwest::Method, path: String, body: Value| {
-        let req = http
-            .request(method, format!("{site}{path}"))
-            .bearer_auth(&token)
-            .json(&body);
-        async move {
-            let resp = req.send().await.unwrap();
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
+        let api = &api;
+        async move { api.call(method, &path, Some(body)).await }
     };
     let (_, dora) = call(
         reqwest::Method::POST,
@@ -984,41 +837,19 @@ async fn the_mail_server_advertises_starttls_and_auth_as_configured() {
 
 #[tokio::test]
 async fn required_verification_sends_a_verify_link() {
-    mm_harness::crypto::install_default_provider();
-    let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
-    let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
-    settings.service.site_url = "http://mattermost.example.com".into();
-    settings.email = email(25, "");
-    settings.email.send_email_notifications = false;
-    settings.email.require_email_verification = true;
-    let twin = MattermostTwin::new(MattermostTwinConfig {
-        settings,
-        address_book: book(25, server.addr()),
-        ..Default::default()
-    });
-    let addr = serve(twin.router()).await;
-    let http = reqwest::Client::builder()
-        .resolve("mattermost.example.com", addr)
-        .build()
-        .unwrap();
-    let admin = MattermostAdmin::default();
-    let resp = http
-        .post("http://mattermost.example.com/api/v4/users/login")
-        .json(&json!({"login_id": admin.username, "password": admin.password.expose()}))
-        .send()
-        .await
-        .unwrap();
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
-    let resp = http
-        .post("http://mattermost.example.com/api/v4/users")
-        .bearer_auth(&token)
-        .json(
-            &json!({"username": "erin", "email": "erin@example.com", "password": "Erin-Passw0rd!"}),
+    let (server, twin, api) = plain_mail_twin(|e| {
+        e.send_email_notifications = false;
+        e.require_email_verification = true;
+    })
+    .await;
+    let (status, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v4/users",
+            Some(json!({"username": "erin", "email": "erin@example.com", "password": "Erin-Passw0rd!"})),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+        .await;
+    assert_eq!(status, 201);
     let got = server.wait_for_messages(1, Duration::from_secs(5)).await;
     assert_eq!(got.len(), 1);
     assert!(

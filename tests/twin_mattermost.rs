@@ -19,16 +19,10 @@ use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTw
 use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 
-const SITE: &str = "http://mattermost.example.com";
+#[path = "support/mattermost.rs"]
+mod mm_support;
 
-async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
+use mm_support::{MM_SITE as SITE, MmApi, assert_app_error, serve, test_certs};
 
 async fn serve_tls(router: axum::Router, cfg: Arc<rustls::ServerConfig>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -504,20 +498,6 @@ async fn every_sso_error_of_the_wire_table() {
             "Bad response from token request.",
         ),
         (
-            Box::new(|_| {}),
-            "token-type-mac",
-            "signup",
-            500,
-            "Bad token type.",
-        ),
-        (
-            Box::new(|_| {}),
-            "token-empty",
-            "signup",
-            500,
-            "Missing access token.",
-        ),
-        (
             Box::new(|s| s.gitlab.token_endpoint = "http://nowhere.example.com/oauth/token".into()),
             "alice",
             "signup",
@@ -533,35 +513,41 @@ async fn every_sso_error_of_the_wire_table() {
             500,
             "Received invalid response from OAuth service provider.",
         ),
+    ];
+    // Failures the stand-in's reply to one authorization code causes, settings unchanged.
+    let by_code: Vec<(&str, &str, u16, &str)> = vec![
+        ("token-type-mac", "signup", 500, "Bad token type."),
+        ("token-empty", "signup", 500, "Missing access token."),
         (
-            Box::new(|_| {}),
             "unknown-user",
             "login",
             500,
             "Received invalid response from OAuth service provider.",
         ),
         (
-            Box::new(|_| {}),
             "noid",
             "login",
             400,
             "Could not parse auth data out of gitlab user object.",
         ),
         (
-            Box::new(|_| {}),
             "noemail",
             "login",
             400,
             "Could not parse auth data out of gitlab user object.",
         ),
         (
-            Box::new(|_| {}),
             "noid",
             "signup",
             500,
             "Could not create user out of gitlab user object.",
         ),
     ];
+    let cases = cases.into_iter().chain(by_code.into_iter().map(
+        |(code, action, status, message)| -> (SettingsTweak, &str, &str, u16, &str) {
+            (Box::new(|_| {}), code, action, status, message)
+        },
+    ));
     for (tweak, code, action, status, message) in cases {
         let got = sso_error(tweak, code, action).await;
         assert_eq!(
@@ -701,39 +687,11 @@ async fn disabled_gitlab_sso_is_501_and_sign_up_needs_user_creation() {
     assert_eq!(resp.status(), 302, "login still starts");
 }
 
-fn ca_and_server(
-    host: &str,
-) -> (
-    rcgen::Issuer<'static, rcgen::KeyPair>,
-    CertificateDer<'static>,
-    Arc<rustls::ServerConfig>,
-) {
-    mm_harness::crypto::install_default_provider();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Twin Test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let ca_der = ca_cert.der().clone();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let cfg = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone(), ca_der.clone()],
-            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    (issuer, ca_der, Arc::new(cfg))
-}
-
 #[tokio::test]
 async fn https_gitlab_is_trusted_only_through_the_configured_roots() {
-    let (_issuer, ca, cfg) = ca_and_server("gitlab.example.com");
+    let mm_support::TestCerts {
+        ca, server: cfg, ..
+    } = test_certs("gitlab.example.com", false);
     let st = stack(Options {
         gitlab_tls: Some((cfg.clone(), vec![ca.clone()])),
         ..Default::default()
@@ -757,7 +715,11 @@ async fn https_gitlab_is_trusted_only_through_the_configured_roots() {
         .update_settings(|s| s.service.enable_insecure_outgoing_connections = true);
     assert_eq!(st.sign_up("alice").await.status(), 307);
 
-    let (_issuer, ca, wrong_host) = ca_and_server("other.example.com");
+    let mm_support::TestCerts {
+        ca,
+        server: wrong_host,
+        ..
+    } = test_certs("other.example.com", false);
     let st = stack(Options {
         gitlab_tls: Some((wrong_host, vec![ca])),
         ..Default::default()
@@ -892,43 +854,11 @@ async fn mattermost_3_4_sso_uses_api_v3_routes_a_hashed_state_and_no_status_chec
 
 // ---- API v4 ----
 
-struct Api {
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Api {
-    async fn login(st: &Stack, login_id: &str, password: &str) -> Result<Api, (u16, Value)> {
-        let http = reqwest::Client::builder()
-            .resolve("mattermost.example.com", st.mm_addr)
-            .build()
-            .unwrap();
-        let resp = http
-            .post(format!("{SITE}/api/v4/users/login"))
-            .json(&json!({"login_id": login_id, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        if resp.status() != 200 {
-            let s = resp.status().as_u16();
-            return Err((s, resp.json().await.unwrap()));
-        }
-        let token = resp.headers()["token"].to_str().unwrap().to_string();
-        Ok(Api { http, token })
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{SITE}{path}"))
-            .header("Authorization", format!("Token {}", self.token));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let s = resp.status().as_u16();
-        (s, resp.json().await.unwrap_or(Value::Null))
-    }
+/// The twin's API v4 signed in with the `Token` authorization scheme.
+async fn api_login(st: &Stack, login_id: &str, password: &str) -> Result<MmApi, (u16, Value)> {
+    Ok(MmApi::login(st.mm_addr, "v4", login_id, password)
+        .await?
+        .with_scheme("Token"))
 }
 
 #[tokio::test]
@@ -983,13 +913,13 @@ async fn ping_version_header_and_request_ids() {
 #[tokio::test]
 async fn login_users_and_the_sign_up_rules() {
     let st = stack(Options::default()).await;
-    let err = Api::login(&st, "sysadmin", "wrong").await.err().unwrap();
+    let err = api_login(&st, "sysadmin", "wrong").await.err().unwrap();
     assert_eq!(err.0, 401);
     assert_eq!(
         err.1["id"],
         "api.user.login.invalid_credentials_email_username"
     );
-    let admin = Api::login(&st, "sysadmin@example.com", "Sys-Admin-Passw0rd!")
+    let admin = api_login(&st, "sysadmin@example.com", "Sys-Admin-Passw0rd!")
         .await
         .ok()
         .unwrap();
@@ -1041,10 +971,7 @@ async fn login_users_and_the_sign_up_rules() {
     let (s, err) = admin
         .call(reqwest::Method::POST, "/api/v4/users", Some(body))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("app.user.save.username_exists.app_error"))
-    );
+    assert_app_error(s, &err, 400, "app.user.save.username_exists.app_error");
     let (s, found) = admin
         .call(reqwest::Method::GET, "/api/v4/users/username/carol", None)
         .await;
@@ -1055,14 +982,11 @@ async fn login_users_and_the_sign_up_rules() {
     let (s, err) = admin
         .call(reqwest::Method::GET, "/api/v4/users/username/nobody", None)
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (404, Some("app.user.get_by_username.app_error"))
-    );
+    assert_app_error(s, &err, 404, "app.user.get_by_username.app_error");
 
     // A GitLab SSO account cannot sign in with a password.
     assert_eq!(st.sign_up("alice").await.status(), 307);
-    let err = Api::login(&st, "alice@example.com", "whatever")
+    let err = api_login(&st, "alice@example.com", "whatever")
         .await
         .err()
         .unwrap();
@@ -1075,7 +999,7 @@ async fn login_users_and_the_sign_up_rules() {
 #[tokio::test]
 async fn teams_members_and_channels() {
     let st = stack(Options::default()).await;
-    let admin = Api::login(&st, "sysadmin", "Sys-Admin-Passw0rd!")
+    let admin = api_login(&st, "sysadmin", "Sys-Admin-Passw0rd!")
         .await
         .ok()
         .unwrap();
@@ -1095,10 +1019,7 @@ async fn teams_members_and_channels() {
             Some(json!({"name": "dev", "display_name": "Dev", "type": "O"})),
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("app.team.save.existing.app_error"))
-    );
+    assert_app_error(s, &err, 400, "app.team.save.existing.app_error");
     let (s, err) = admin
         .call(
             reqwest::Method::POST,
@@ -1106,10 +1027,7 @@ async fn teams_members_and_channels() {
             Some(json!({"name": "D", "display_name": "Dev", "type": "O"})),
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("model.team.is_valid.characters.app_error"))
-    );
+    assert_app_error(s, &err, 400, "model.team.is_valid.characters.app_error");
     let (s, got) = admin
         .call(reqwest::Method::GET, "/api/v4/teams/name/dev", None)
         .await;
@@ -1117,10 +1035,7 @@ async fn teams_members_and_channels() {
     let (s, err) = admin
         .call(reqwest::Method::GET, "/api/v4/teams/name/none", None)
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (404, Some("app.team.get_by_name.missing.app_error"))
-    );
+    assert_app_error(s, &err, 404, "app.team.get_by_name.missing.app_error");
 
     let (s, ch) = admin
         .call(reqwest::Method::POST, "/api/v4/channels", Some(json!({"team_id": team_id, "name": "builds", "display_name": "Builds", "type": "O"})))
@@ -1130,9 +1045,11 @@ async fn teams_members_and_channels() {
     let (s, err) = admin
         .call(reqwest::Method::POST, "/api/v4/channels", Some(json!({"team_id": team_id, "name": "builds", "display_name": "Builds", "type": "O"})))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("store.sql_channel.save_channel.exists.app_error"))
+    assert_app_error(
+        s,
+        &err,
+        400,
+        "store.sql_channel.save_channel.exists.app_error",
     );
     let (s, err) = admin
         .call(
@@ -1141,10 +1058,7 @@ async fn teams_members_and_channels() {
             None,
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (404, Some("app.channel.get_by_name.missing.app_error"))
-    );
+    assert_app_error(s, &err, 404, "app.channel.get_by_name.missing.app_error");
 
     // A GitLab user joins the team and may then read its channels.
     let signed_up = st.sign_up("alice").await;
@@ -1235,7 +1149,7 @@ async fn teams_members_and_channels() {
 #[tokio::test]
 async fn config_is_redacted_editable_and_env_overrides_stick() {
     let st = stack(Options::default()).await;
-    let admin = Api::login(&st, "sysadmin", "Sys-Admin-Passw0rd!")
+    let admin = api_login(&st, "sysadmin", "Sys-Admin-Passw0rd!")
         .await
         .ok()
         .unwrap();
@@ -1276,9 +1190,11 @@ async fn config_is_redacted_editable_and_env_overrides_stick() {
     let (s, err) = admin
         .call(reqwest::Method::PUT, "/api/v4/config", Some(bad))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("model.config.is_valid.email_security.app_error"))
+    assert_app_error(
+        s,
+        &err,
+        400,
+        "model.config.is_valid.email_security.app_error",
     );
 
     assert_eq!(st.sign_up("alice").await.status(), 307);
@@ -1305,7 +1221,7 @@ async fn test_email_reports_connection_failures_like_mattermost() {
         ..Default::default()
     })
     .await;
-    let admin = Api::login(&st, "sysadmin", "Sys-Admin-Passw0rd!")
+    let admin = api_login(&st, "sysadmin", "Sys-Admin-Passw0rd!")
         .await
         .ok()
         .unwrap();
@@ -1327,10 +1243,7 @@ async fn test_email_reports_connection_failures_like_mattermost() {
     let (s, err) = admin
         .call(reqwest::Method::POST, "/api/v4/email/test", None)
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("api.admin.test_email.missing_server"))
-    );
+    assert_app_error(s, &err, 400, "api.admin.test_email.missing_server");
 }
 
 #[tokio::test]

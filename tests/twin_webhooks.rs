@@ -3,7 +3,6 @@
 //! integration sends) and multipart bodies; channel resolution, overrides, attachments, and every
 //! error of wire/mattermost.md on both profiles.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mm_harness::config::model::{MattermostSettings, Secret};
@@ -11,21 +10,15 @@ use mm_harness::config::version::Profile;
 use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use serde_json::{Value, json};
 
-const SITE: &str = "http://mattermost.example.com";
+#[path = "support/mattermost.rs"]
+mod mm_support;
 
-async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
+use mm_support::{MM_SITE as SITE, MmApi, assert_app_error, mm_client, serve};
 
 struct Mm {
     twin: Arc<MattermostTwin>,
     http: reqwest::Client,
-    token: String,
+    client: MmApi,
 }
 
 impl Mm {
@@ -45,38 +38,23 @@ impl Mm {
             ..Default::default()
         });
         let addr = serve(twin.router()).await;
-        let http = reqwest::Client::builder()
-            .resolve("mattermost.example.com", addr)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
         let v = if profile == Profile::Gitlab8_12 {
             "v3"
         } else {
             "v4"
         };
-        let resp = http
-            .post(format!("{SITE}/api/{v}/users/login"))
-            .json(&json!({"login_id": "root@example.com", "password": "Root-Passw0rd!"}))
-            .send()
+        let client = MmApi::login(addr, v, "root@example.com", "Root-Passw0rd!")
             .await
             .unwrap();
-        assert_eq!(resp.status(), 200);
-        let token = resp.headers()["token"].to_str().unwrap().to_string();
-        Mm { twin, http, token }
+        Mm {
+            twin,
+            http: mm_client(addr),
+            client,
+        }
     }
 
     async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{SITE}{path}"))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        self.client.call(method, path, body).await
     }
 
     /// Team `dev` (with town-square, off-topic) and a hook on town-square: (team id, hook id).
@@ -298,10 +276,7 @@ async fn direct_messages_by_username_go_to_the_direct_channel() {
     let (s, _, err) = mm
         .hook_json(&hook, json!({"text": "psst", "channel": "@nobody"}))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("web.incoming_webhook.user.app_error"))
-    );
+    assert_app_error(s, &err, 400, "web.incoming_webhook.user.app_error");
 }
 
 #[tokio::test]
@@ -369,10 +344,7 @@ async fn every_documented_webhook_error_has_its_id_and_status() {
     mm.twin
         .update_settings(|s| s.service.enable_incoming_webhooks = false);
     let (s, _, err) = mm.hook_json(&hook, json!({"text": "t"})).await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (501, Some("web.incoming_webhook.disabled.app_error"))
-    );
+    assert_app_error(s, &err, 501, "web.incoming_webhook.disabled.app_error");
     assert_eq!(
         err["message"],
         "Incoming webhooks have been disabled by the system admin."
@@ -380,10 +352,7 @@ async fn every_documented_webhook_error_has_its_id_and_status() {
     let (s, _, err) = mm
         .hook_json("nosuchhook1234567890abcdef", json!({"text": "t"}))
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (501, Some("web.incoming_webhook.disabled.app_error"))
-    );
+    assert_app_error(s, &err, 501, "web.incoming_webhook.disabled.app_error");
     // Creating hooks is refused too.
     let (s, err) = mm
         .api(
@@ -392,10 +361,7 @@ async fn every_documented_webhook_error_has_its_id_and_status() {
             Some(json!({"channel_id": "x"})),
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (501, Some("api.incoming_webhook.disabled.app_error"))
-    );
+    assert_app_error(s, &err, 501, "api.incoming_webhook.disabled.app_error");
 }
 
 impl Mm {
@@ -456,10 +422,7 @@ async fn hooks_are_listed_and_deleted_through_the_api() {
         .await;
     assert_eq!((s, body), (200, json!({"status": "OK"})));
     let (s, _, err) = mm.hook_json(&hook, json!({"text": "t"})).await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (400, Some("web.incoming_webhook.invalid.app_error"))
-    );
+    assert_app_error(s, &err, 400, "web.incoming_webhook.invalid.app_error");
     let (s, err) = mm
         .api(
             reqwest::Method::DELETE,
@@ -467,10 +430,7 @@ async fn hooks_are_listed_and_deleted_through_the_api() {
             None,
         )
         .await;
-    assert_eq!(
-        (s, err["id"].as_str()),
-        (404, Some("app.webhooks.get_incoming.app_error"))
-    );
+    assert_app_error(s, &err, 404, "app.webhooks.get_incoming.app_error");
 }
 
 #[tokio::test]

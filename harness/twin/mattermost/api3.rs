@@ -9,24 +9,25 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::api4::{
-    authenticate, can_read_channel, channel_not_found, insert_channel, insert_email_user,
-    insert_incoming_hook, parse_body, post_list, str_field, user_json,
+    ApiResult, authenticate, can_read_channel, check_email_sign_up_allowed, insert_channel,
+    insert_email_user, insert_incoming_hook, join_default_channels, join_team, parse_body,
+    post_list, readable_channel, require_admin, save_config_document, str_field, to_json,
+    user_json, valid_handle, visible_hooks,
 };
 use super::config_json;
 use super::email;
 use super::error::AppError;
 use super::store::now_millis;
-use super::twin::{MattermostTwin, RequestCtx, permission_denied};
+use super::twin::{Caller, MattermostTwin, MaybeCaller, permission_denied};
 
 type Twin = State<Arc<MattermostTwin>>;
-type Ctx = axum::Extension<RequestCtx>;
 
 /// The `/api/v3` routes.
 pub fn routes() -> Router<Arc<MattermostTwin>> {
@@ -67,10 +68,6 @@ pub fn routes() -> Router<Arc<MattermostTwin>> {
         .route("/api/v3/admin/test_email", post(test_email))
 }
 
-fn reply(ctx: &RequestCtx, result: Result<Response, AppError>) -> Response {
-    result.unwrap_or_else(|e| e.api_response(&ctx.request_id, HeaderMap::new(), true))
-}
-
 fn ok_json(value: Value) -> Response {
     (StatusCode::OK, axum::Json(value)).into_response()
 }
@@ -82,409 +79,211 @@ async fn ping(State(twin): Twin) -> Response {
     }))
 }
 
-async fn login(State(twin): Twin, ctx: Ctx, body: Bytes) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let props = parse_body(&body, "login_id")?;
-            let login_id = str_field(&props, "login_id");
-            let user = authenticate(&twin, &login_id, &str_field(&props, "password"))?;
-            let session = twin.store().create_session(&user.id);
-            let mut resp = ok_json(user_json(&user, true));
-            if let Ok(v) = HeaderValue::from_str(&session.token) {
-                resp.headers_mut().insert("token", v);
-            }
-            let cookie = format!(
-                "MMAUTHTOKEN={}; Path=/; Max-Age={}; HttpOnly",
-                session.token,
-                30 * 24 * 60 * 60
-            );
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                resp.headers_mut().append(header::SET_COOKIE, v);
-            }
-            Ok(resp)
-        })(),
-    )
+async fn login(State(twin): Twin, body: Bytes) -> ApiResult {
+    let props = parse_body(&body, "login_id")?;
+    let user = authenticate(
+        &twin,
+        &str_field(&props, "login_id"),
+        &str_field(&props, "password"),
+    )?;
+    let session = twin.store().create_session(&user.id);
+    let mut resp = ok_json(user_json(&user, true));
+    if let Ok(v) = HeaderValue::from_str(&session.token) {
+        resp.headers_mut().insert("token", v);
+    }
+    let cookie = format!(
+        "MMAUTHTOKEN={}; Path=/; Max-Age={}; HttpOnly",
+        session.token,
+        30 * 24 * 60 * 60
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(resp)
 }
 
 async fn create_user(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
+    MaybeCaller(creator): MaybeCaller,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let props = parse_body(&body, "user")?;
-            let as_admin = twin
-                .session(&method, &headers, q.as_deref())
-                .is_ok_and(|(_, u)| u.is_system_admin());
-            let settings = twin.settings();
-            if !as_admin
-                && (!settings.email.enable_sign_up_with_email
-                    || !settings.team.enable_user_creation)
-            {
-                return Err(AppError::new(
-                    "api.user.create_user.signup_email_disabled.app_error",
-                    "User sign-up with email is disabled.",
-                    501,
-                ));
-            }
-            let user = insert_email_user(&twin, &props)?;
-            email::send_welcome_email(&twin, &user, &headers);
-            Ok(ok_json(user_json(&user, true)))
-        })(),
-    )
+) -> ApiResult {
+    let props = parse_body(&body, "user")?;
+    let as_admin = creator.is_some_and(|u| u.is_system_admin());
+    if !as_admin {
+        check_email_sign_up_allowed(&twin)?;
+    }
+    let user = insert_email_user(&twin, &props)?;
+    email::send_welcome_email(&twin, &user, &headers);
+    Ok(ok_json(user_json(&user, true)))
 }
 
-async fn me(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            Ok(ok_json(user_json(&user, true)))
-        })(),
-    )
+async fn me(Caller(user): Caller) -> ApiResult {
+    Ok(ok_json(user_json(&user, true)))
 }
 
-async fn create_team(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "team")?;
-            let name = str_field(&props, "name");
-            if !super::api4::valid_handle(&name) {
-                return Err(AppError::new(
-                    "model.team.is_valid.characters.app_error",
-                    "Name must be 2 or more lowercase alphanumeric characters",
-                    400,
-                ));
-            }
-            let mut store = twin.store();
-            if store.team_by_name(&name).is_some() {
-                return Err(AppError::new(
-                    "store.sql_team.save.domain_exists.app_error",
-                    "A team with that domain already exists",
-                    400,
-                ));
-            }
-            let team_type = match str_field(&props, "type").as_str() {
-                "I" => "I",
-                _ => "O",
-            };
-            let team = store.insert_team(
-                &name,
-                &str_field(&props, "display_name"),
-                team_type,
-                &user.id,
-            );
-            for c in store.channels.iter_mut().filter(|c| c.team_id == team.id) {
-                c.members.push(user.id.clone());
-            }
-            Ok(ok_json(serde_json::to_value(&team).unwrap_or(Value::Null)))
-        })(),
-    )
+async fn create_team(State(twin): Twin, Caller(user): Caller, body: Bytes) -> ApiResult {
+    let props = parse_body(&body, "team")?;
+    let name = str_field(&props, "name");
+    if !valid_handle(&name) {
+        return Err(AppError::new(
+            "model.team.is_valid.characters.app_error",
+            "Name must be 2 or more lowercase alphanumeric characters",
+            400,
+        ));
+    }
+    let mut store = twin.store();
+    if store.team_by_name(&name).is_some() {
+        return Err(AppError::new(
+            "store.sql_team.save.domain_exists.app_error",
+            "A team with that domain already exists",
+            400,
+        ));
+    }
+    let team_type = match str_field(&props, "type").as_str() {
+        "I" => "I",
+        _ => "O",
+    };
+    let team = store.insert_team(
+        &name,
+        &str_field(&props, "display_name"),
+        team_type,
+        &user.id,
+    );
+    join_default_channels(&mut store, &team.id, &user.id);
+    Ok(ok_json(to_json(&team)))
 }
 
-async fn all_teams(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            twin.session(&method, &headers, q.as_deref())?;
-            let store = twin.store();
-            let map: serde_json::Map<String, Value> = store
-                .teams
-                .iter()
-                .map(|t| (t.id.clone(), serde_json::to_value(t).unwrap_or(Value::Null)))
-                .collect();
-            Ok(ok_json(Value::Object(map)))
-        })(),
-    )
+async fn all_teams(State(twin): Twin, _: Caller) -> ApiResult {
+    let store = twin.store();
+    let map: serde_json::Map<String, Value> = store
+        .teams
+        .iter()
+        .map(|t| (t.id.clone(), to_json(t)))
+        .collect();
+    Ok(ok_json(Value::Object(map)))
 }
 
-async fn find_team_by_name(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "name")?;
-            let found = twin
-                .store()
-                .team_by_name(&str_field(&props, "name"))
-                .is_some();
-            Ok(ok_json(Value::Bool(found)))
-        })(),
-    )
+async fn find_team_by_name(State(twin): Twin, _: Caller, body: Bytes) -> ApiResult {
+    let props = parse_body(&body, "name")?;
+    let found = twin
+        .store()
+        .team_by_name(&str_field(&props, "name"))
+        .is_some();
+    Ok(ok_json(Value::Bool(found)))
 }
 
 async fn add_user_to_team(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(actor): Caller,
     Path(team_id): Path<String>,
     body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, actor) = twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "user_id")?;
-            let user_id = str_field(&props, "user_id");
-            let mut store = twin.store();
-            let team = store.team(&team_id).cloned().ok_or_else(|| {
-                AppError::new(
-                    "store.sql_team.get.find.app_error",
-                    "We couldn't find the existing team",
-                    404,
-                )
-            })?;
-            if !actor.is_system_admin() && !team.members.contains(&actor.id) {
-                return Err(permission_denied());
-            }
-            if store.user(&user_id).is_none() {
-                return Err(AppError::new(
-                    "store.sql_user.missing_account.const",
-                    "We couldn't find an existing account matching your email address for this team. This team may require an invite from the team owner to join.",
-                    404,
-                ));
-            }
-            if let Some(t) = store.teams.iter_mut().find(|t| t.id == team_id)
-                && !t.members.contains(&user_id)
-            {
-                t.members.push(user_id.clone());
-            }
-            for c in store.channels.iter_mut().filter(|c| {
-                c.team_id == team_id && (c.name == "town-square" || c.name == "off-topic")
-            }) {
-                if !c.members.contains(&user_id) {
-                    c.members.push(user_id.clone());
-                }
-            }
-            Ok(ok_json(json!({"team_id": team_id, "user_id": user_id})))
-        })(),
-    )
+) -> ApiResult {
+    let props = parse_body(&body, "user_id")?;
+    let user_id = str_field(&props, "user_id");
+    let mut store = twin.store();
+    let team = store.team(&team_id).cloned().ok_or_else(|| {
+        AppError::new(
+            "store.sql_team.get.find.app_error",
+            "We couldn't find the existing team",
+            404,
+        )
+    })?;
+    if !actor.is_system_admin() && !team.members.contains(&actor.id) {
+        return Err(permission_denied());
+    }
+    if store.user(&user_id).is_none() {
+        return Err(AppError::new(
+            "store.sql_user.missing_account.const",
+            "We couldn't find an existing account matching your email address for this team. This team may require an invite from the team owner to join.",
+            404,
+        ));
+    }
+    join_team(&mut store, &team_id, &user_id);
+    Ok(ok_json(json!({"team_id": team_id, "user_id": user_id})))
 }
 
 async fn create_channel(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(user): Caller,
     Path(team_id): Path<String>,
     body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "channel")?;
-            let channel = insert_channel(&twin, &user, &team_id, &props)?;
-            Ok(ok_json(
-                serde_json::to_value(&channel).unwrap_or(Value::Null),
-            ))
-        })(),
-    )
+) -> ApiResult {
+    let props = parse_body(&body, "channel")?;
+    let channel = insert_channel(&twin, &user, &team_id, &props)?;
+    Ok(ok_json(to_json(&channel)))
 }
 
 async fn channel_by_name(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(user): Caller,
     Path((team_id, name)): Path<(String, String)>,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let store = twin.store();
-            let channel = store
-                .channel_by_name(&team_id, &name)
-                .cloned()
-                .ok_or_else(|| {
-                    AppError::new(
-                        "store.sql_channel.get_by_name.missing.app_error",
-                        "Channel does not exist",
-                        404,
-                    )
-                })?;
-            if !can_read_channel(&store, &user, &channel) {
-                return Err(permission_denied());
-            }
-            Ok(ok_json(
-                serde_json::to_value(&channel).unwrap_or(Value::Null),
-            ))
-        })(),
-    )
+) -> ApiResult {
+    let store = twin.store();
+    let channel = store
+        .channel_by_name(&team_id, &name)
+        .cloned()
+        .ok_or_else(|| {
+            AppError::new(
+                "store.sql_channel.get_by_name.missing.app_error",
+                "Channel does not exist",
+                404,
+            )
+        })?;
+    if !can_read_channel(&store, &user, &channel) {
+        return Err(permission_denied());
+    }
+    Ok(ok_json(to_json(&channel)))
 }
 
-async fn create_hook(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "incoming_webhook")?;
-            let hook = insert_incoming_hook(&twin, &user, &props)?;
-            Ok(ok_json(serde_json::to_value(&hook).unwrap_or(Value::Null)))
-        })(),
-    )
+async fn create_hook(State(twin): Twin, Caller(user): Caller, body: Bytes) -> ApiResult {
+    let props = parse_body(&body, "incoming_webhook")?;
+    let hook = insert_incoming_hook(&twin, &user, &props)?;
+    Ok(ok_json(to_json(&hook)))
 }
 
 async fn list_hooks(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(user): Caller,
     Path(team_id): Path<String>,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let store = twin.store();
-            let hooks: Vec<Value> = store
-                .hooks
-                .iter()
-                .filter(|h| {
-                    h.team_id == team_id && (user.is_system_admin() || h.user_id == user.id)
-                })
-                .map(|h| serde_json::to_value(h).unwrap_or(Value::Null))
-                .collect();
-            Ok(ok_json(Value::Array(hooks)))
-        })(),
-    )
+) -> ApiResult {
+    Ok(ok_json(visible_hooks(&twin, &user, Some(&team_id))))
 }
 
 async fn posts(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(user): Caller,
     Path((_team_id, channel_id, _offset, _limit)): Path<(String, String, String, String)>,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let store = twin.store();
-            let channel = store
-                .channel(&channel_id)
-                .cloned()
-                .ok_or_else(channel_not_found)?;
-            if !can_read_channel(&store, &user, &channel) {
-                return Err(permission_denied());
-            }
-            let mut list = post_list(&store, &channel_id);
-            if let Value::Object(m) = &mut list {
-                m.remove("next_post_id");
-                m.remove("prev_post_id");
-                m.remove("has_next");
-            }
-            Ok(ok_json(list))
-        })(),
-    )
+) -> ApiResult {
+    let store = twin.store();
+    readable_channel(&store, &user, &channel_id)?;
+    let mut list = post_list(&store, &channel_id);
+    if let Value::Object(m) = &mut list {
+        m.remove("next_post_id");
+        m.remove("prev_post_id");
+        m.remove("has_next");
+    }
+    Ok(ok_json(list))
 }
 
-async fn get_config(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            if !user.is_system_admin() {
-                return Err(permission_denied());
-            }
-            Ok(ok_json(config_json::to_json(&twin.settings(), true)))
-        })(),
-    )
+async fn get_config(State(twin): Twin, Caller(user): Caller) -> ApiResult {
+    require_admin(&user)?;
+    Ok(ok_json(config_json::to_json(&twin.settings(), true)))
 }
 
-async fn save_config(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            if !user.is_system_admin() {
-                return Err(permission_denied());
-            }
-            let doc: Value =
-                serde_json::from_slice(&body).map_err(|_| super::api4::invalid_body("config"))?;
-            let updated = config_json::apply_json(&twin.settings(), &doc, &twin.env_overrides)?;
-            twin.update_settings(|s| *s = updated);
-            Ok(ok_json(json!({"status": "OK"})))
-        })(),
-    )
+async fn save_config(State(twin): Twin, Caller(user): Caller, body: Bytes) -> ApiResult {
+    save_config_document(&twin, &user, &body)?;
+    Ok(ok_json(json!({"status": "OK"})))
 }
 
 async fn test_email(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
+    Caller(user): Caller,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
-) -> Response {
-    let user = match twin.session(&method, &headers, q.as_deref()) {
-        Ok((_, u)) if u.is_system_admin() => u,
-        Ok(_) => return reply(&ctx, Err(permission_denied())),
-        Err(e) => return reply(&ctx, Err(e)),
-    };
+) -> ApiResult {
+    require_admin(&user)?;
     let body: Option<Value> = serde_json::from_slice(&body).ok();
-    let result = email::test_email(&twin, &user, body.as_ref(), &headers).await;
-    reply(&ctx, result.map(|()| ok_json(json!({"SUCCESS": "true"}))))
+    email::test_email(&twin, &user, body.as_ref(), &headers).await?;
+    Ok(ok_json(json!({"SUCCESS": "true"})))
 }

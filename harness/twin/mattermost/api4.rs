@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
@@ -19,10 +19,11 @@ use super::config_json;
 use super::email;
 use super::error::AppError;
 use super::store::{BCRYPT_COST, Session, User, now_millis};
-use super::twin::{MattermostTwin, RequestCtx, permission_denied};
+use super::twin::{Caller, MattermostTwin, MaybeCaller, permission_denied};
 
 type Twin = State<Arc<MattermostTwin>>;
-type Ctx = axum::Extension<RequestCtx>;
+/// What an API handler answers: its reply, or the `AppError` the plumbing renders as JSON.
+pub(crate) type ApiResult = Result<Response, AppError>;
 
 /// The `/api/v4` routes.
 pub fn routes() -> Router<Arc<MattermostTwin>> {
@@ -54,13 +55,13 @@ pub fn routes() -> Router<Arc<MattermostTwin>> {
         .route("/api/v4/email/test", post(test_email))
 }
 
-/// Turn a handler result into the wire reply.
-fn reply(ctx: &RequestCtx, result: Result<Response, AppError>) -> Response {
-    result.unwrap_or_else(|e| e.api_response(&ctx.request_id, HeaderMap::new(), false))
-}
-
 fn json_reply(status: StatusCode, value: Value) -> Response {
     (status, axum::Json(value)).into_response()
+}
+
+/// A store record as JSON (`Null` if it cannot be serialised, which the derived impls never do).
+pub(crate) fn to_json(record: &impl serde::Serialize) -> Value {
+    serde_json::to_value(record).unwrap_or(Value::Null)
 }
 
 pub(crate) fn invalid_body(name: &str) -> AppError {
@@ -88,7 +89,7 @@ pub(crate) fn str_field(m: &serde_json::Map<String, Value>, key: &str) -> String
         .to_string()
 }
 
-fn require_admin(user: &User) -> Result<(), AppError> {
+pub(crate) fn require_admin(user: &User) -> Result<(), AppError> {
     if user.is_system_admin() {
         Ok(())
     } else {
@@ -99,7 +100,7 @@ fn require_admin(user: &User) -> Result<(), AppError> {
 /// The user as the API shows it to `viewer` (`User.Sanitize`: no password; auth data only to
 /// the user and admins).
 pub(crate) fn user_json(user: &User, viewer_is_self_or_admin: bool) -> Value {
-    let mut v = serde_json::to_value(user).unwrap_or(Value::Null);
+    let mut v = to_json(user);
     if let Value::Object(m) = &mut v {
         if !viewer_is_self_or_admin {
             m.insert("auth_data".into(), Value::String(String::new()));
@@ -113,14 +114,20 @@ pub(crate) fn user_json(user: &User, viewer_is_self_or_admin: bool) -> Value {
     v
 }
 
+/// A cookie's `Expires` `max_age` seconds from now, as Go's `http.Cookie` writes it
+/// (`Mon, 02 Jan 2006 15:04:05 GMT`).
+pub(crate) fn cookie_expires(max_age: i64) -> String {
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(max_age);
+    expires
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default()
+        .replace("+0000", "GMT")
+}
+
 /// `AttachSessionCookies`: `MMAUTHTOKEN` (HttpOnly), `MMUSERID`, `MMCSRF`, 720 h, Secure on https.
 pub(crate) fn attach_session_cookies(headers: &mut HeaderMap, session: &Session, secure: bool) {
     let max_age = 720 * 60 * 60;
-    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(max_age);
-    let expires = expires
-        .format(&time::format_description::well_known::Rfc2822)
-        .unwrap_or_default()
-        .replace("+0000", "GMT");
+    let expires = cookie_expires(max_age);
     let secure = if secure { "; Secure" } else { "" };
     let cookies = [
         format!(
@@ -215,70 +222,45 @@ pub(crate) fn authenticate(
     Ok(user)
 }
 
-async fn login(State(twin): Twin, ctx: Ctx, headers: HeaderMap, body: Bytes) -> Response {
-    reply(
-        &ctx,
-        async {
-            let props = parse_body(&body, "login_id")?;
-            let login_id = str_field(&props, "login_id");
-            let password = str_field(&props, "password");
-            let user = authenticate(&twin, &login_id, &password)?;
-            let session = twin.store().create_session(&user.id);
-            let mut resp = json_reply(StatusCode::OK, user_json(&user, true));
-            if let Ok(v) = HeaderValue::from_str(&session.token) {
-                resp.headers_mut().insert("token", v);
-            }
-            let secure = super::twin::protocol(&headers) == "https";
-            attach_session_cookies(resp.headers_mut(), &session, secure);
-            Ok(resp)
-        }
-        .await,
-    )
+async fn login(State(twin): Twin, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let props = parse_body(&body, "login_id")?;
+    let user = authenticate(
+        &twin,
+        &str_field(&props, "login_id"),
+        &str_field(&props, "password"),
+    )?;
+    let session = twin.store().create_session(&user.id);
+    let mut resp = json_reply(StatusCode::OK, user_json(&user, true));
+    if let Ok(v) = HeaderValue::from_str(&session.token) {
+        resp.headers_mut().insert("token", v);
+    }
+    let secure = super::twin::protocol(&headers) == "https";
+    attach_session_cookies(resp.headers_mut(), &session, secure);
+    Ok(resp)
 }
 
-async fn me(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            Ok(json_reply(StatusCode::OK, user_json(&user, true)))
-        })(),
-    )
+async fn me(Caller(user): Caller) -> ApiResult {
+    Ok(json_reply(StatusCode::OK, user_json(&user, true)))
 }
 
 async fn user_by_username(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(viewer): Caller,
     Path(username): Path<String>,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, viewer) = twin.session(&method, &headers, q.as_deref())?;
-            let user = twin
-            .store()
-            .user_by_username(&username)
-            .cloned()
-            .ok_or_else(|| {
-                AppError::new(
-                    "app.user.get_by_username.app_error",
-                    "Unable to find an existing account matching your username for this team. This team may require an invite from the team owner to join.",
-                    404,
-                )
-            })?;
-            let privileged = viewer.id == user.id || viewer.is_system_admin();
-            Ok(json_reply(StatusCode::OK, user_json(&user, privileged)))
-        })(),
-    )
+) -> ApiResult {
+    let user = twin
+        .store()
+        .user_by_username(&username)
+        .cloned()
+        .ok_or_else(|| {
+            AppError::new(
+                "app.user.get_by_username.app_error",
+                "Unable to find an existing account matching your username for this team. This team may require an invite from the team owner to join.",
+                404,
+            )
+        })?;
+    let privileged = viewer.id == user.id || viewer.is_system_admin();
+    Ok(json_reply(StatusCode::OK, user_json(&user, privileged)))
 }
 
 /// `model.IsValidUsername`: 3-22 characters, lower-case letters, digits, `.`, `-`, `_`, starting
@@ -359,42 +341,40 @@ pub(crate) fn insert_email_user(
 
 async fn create_user(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
+    MaybeCaller(creator): MaybeCaller,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let props = parse_body(&body, "user")?;
-            let creator = twin.session(&method, &headers, q.as_deref()).ok();
-            let settings = twin.settings();
-            let as_admin = creator.as_ref().is_some_and(|(_, u)| u.is_system_admin());
-            if !as_admin {
-                // CreateUserFromSignup → IsUserSignUpAllowed, then the open-server rule.
-                if !settings.email.enable_sign_up_with_email || !settings.team.enable_user_creation
-                {
-                    return Err(AppError::new(
-                        "api.user.create_user.signup_email_disabled.app_error",
-                        "User sign-up with email is disabled.",
-                        501,
-                    ));
-                }
-                if !twin.store().users.is_empty() {
-                    return Err(AppError::new(
-                        "api.user.create_user.no_open_server",
-                        "This server does not allow open signups. Please speak with your Administrator to receive an invitation.",
-                        403,
-                    ));
-                }
-            }
-            let user = insert_email_user(&twin, &props)?;
-            email::send_welcome_email(&twin, &user, &headers);
-            Ok(json_reply(StatusCode::CREATED, user_json(&user, true)))
-        })(),
-    )
+) -> ApiResult {
+    let props = parse_body(&body, "user")?;
+    let as_admin = creator.is_some_and(|u| u.is_system_admin());
+    if !as_admin {
+        // CreateUserFromSignup → IsUserSignUpAllowed, then the open-server rule.
+        check_email_sign_up_allowed(&twin)?;
+        if !twin.store().users.is_empty() {
+            return Err(AppError::new(
+                "api.user.create_user.no_open_server",
+                "This server does not allow open signups. Please speak with your Administrator to receive an invitation.",
+                403,
+            ));
+        }
+    }
+    let user = insert_email_user(&twin, &props)?;
+    email::send_welcome_email(&twin, &user, &headers);
+    Ok(json_reply(StatusCode::CREATED, user_json(&user, true)))
+}
+
+/// `IsUserSignUpAllowed`: email sign-up needs `EnableSignUpWithEmail` and `EnableUserCreation`.
+pub(crate) fn check_email_sign_up_allowed(twin: &MattermostTwin) -> Result<(), AppError> {
+    let settings = twin.settings();
+    if settings.email.enable_sign_up_with_email && settings.team.enable_user_creation {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            "api.user.create_user.signup_email_disabled.app_error",
+            "User sign-up with email is disabled.",
+            501,
+        ))
+    }
 }
 
 fn team_not_found() -> AppError {
@@ -405,69 +385,54 @@ fn team_not_found() -> AppError {
     )
 }
 
-async fn create_team(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "team")?;
-            if !twin.settings().team.enable_team_creation && !user.is_system_admin() {
-                return Err(AppError::new(
-                    "api.team.is_team_creation_allowed.disabled.app_error",
-                    "Team creation has been disabled. Please ask your System Administrator for details.",
-                    403,
-                ));
-            }
-            let name = str_field(&props, "name");
-            let display_name = str_field(&props, "display_name");
-            let team_type = str_field(&props, "type");
-            if !valid_handle(&name) {
-                return Err(AppError::new(
-                    "model.team.is_valid.characters.app_error",
-                    "Name must be 2 or more lowercase alphanumeric characters.",
-                    400,
-                ));
-            }
-            if display_name.is_empty() || display_name.chars().count() > 64 {
-                return Err(AppError::new(
-                    "model.team.is_valid.name.app_error",
-                    "Invalid name.",
-                    400,
-                ));
-            }
-            if team_type != "O" && team_type != "I" {
-                return Err(AppError::new(
-                    "model.team.is_valid.type.app_error",
-                    "Invalid type.",
-                    400,
-                ));
-            }
-            let mut store = twin.store();
-            if store.team_by_name(&name).is_some() {
-                return Err(AppError::new(
-                    "app.team.save.existing.app_error",
-                    "A team with that name already exists.",
-                    400,
-                ));
-            }
-            let team = store.insert_team(&name, &display_name, &team_type, &user.id);
-            join_default_channels(&mut store, &team.id, &user.id);
-            Ok(json_reply(
-                StatusCode::CREATED,
-                serde_json::to_value(&team).unwrap_or(Value::Null),
-            ))
-        })(),
-    )
+async fn create_team(State(twin): Twin, Caller(user): Caller, body: Bytes) -> ApiResult {
+    let props = parse_body(&body, "team")?;
+    if !twin.settings().team.enable_team_creation && !user.is_system_admin() {
+        return Err(AppError::new(
+            "api.team.is_team_creation_allowed.disabled.app_error",
+            "Team creation has been disabled. Please ask your System Administrator for details.",
+            403,
+        ));
+    }
+    let name = str_field(&props, "name");
+    let display_name = str_field(&props, "display_name");
+    let team_type = str_field(&props, "type");
+    if !valid_handle(&name) {
+        return Err(AppError::new(
+            "model.team.is_valid.characters.app_error",
+            "Name must be 2 or more lowercase alphanumeric characters.",
+            400,
+        ));
+    }
+    if display_name.is_empty() || display_name.chars().count() > 64 {
+        return Err(AppError::new(
+            "model.team.is_valid.name.app_error",
+            "Invalid name.",
+            400,
+        ));
+    }
+    if team_type != "O" && team_type != "I" {
+        return Err(AppError::new(
+            "model.team.is_valid.type.app_error",
+            "Invalid type.",
+            400,
+        ));
+    }
+    let mut store = twin.store();
+    if store.team_by_name(&name).is_some() {
+        return Err(AppError::new(
+            "app.team.save.existing.app_error",
+            "A team with that name already exists.",
+            400,
+        ));
+    }
+    let team = store.insert_team(&name, &display_name, &team_type, &user.id);
+    join_default_channels(&mut store, &team.id, &user.id);
+    Ok(json_reply(StatusCode::CREATED, to_json(&team)))
 }
 
-fn join_default_channels(store: &mut super::store::Store, team_id: &str, user_id: &str) {
+/// Add a user to a team's `town-square` and `off-topic` channels (what joining a team does).
+pub(crate) fn join_default_channels(store: &mut super::store::Store, team_id: &str, user_id: &str) {
     for c in store.channels.iter_mut() {
         if c.team_id == team_id
             && (c.name == "town-square" || c.name == "off-topic")
@@ -490,84 +455,60 @@ pub(crate) fn valid_handle(name: &str) -> bool {
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-async fn team_by_name(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    Path(name): Path<String>,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            twin.session(&method, &headers, q.as_deref())?;
-            let team = twin.store().team_by_name(&name).cloned().ok_or_else(|| {
-                AppError::new(
-                    "app.team.get_by_name.missing.app_error",
-                    "Unable to find the existing team.",
-                    404,
-                )
-            })?;
-            Ok(json_reply(
-                StatusCode::OK,
-                serde_json::to_value(&team).unwrap_or(Value::Null),
-            ))
-        })(),
-    )
+async fn team_by_name(State(twin): Twin, _: Caller, Path(name): Path<String>) -> ApiResult {
+    let team = twin.store().team_by_name(&name).cloned().ok_or_else(|| {
+        AppError::new(
+            "app.team.get_by_name.missing.app_error",
+            "Unable to find the existing team.",
+            404,
+        )
+    })?;
+    Ok(json_reply(StatusCode::OK, to_json(&team)))
 }
 
 async fn add_team_member(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(actor): Caller,
     Path(team_id): Path<String>,
     body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, actor) = twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "team_member")?;
-            let user_id = str_field(&props, "user_id");
-            if str_field(&props, "team_id") != team_id {
-                return Err(AppError::new(
-                    "api.context.invalid_body_param.app_error",
-                    "Invalid or missing team_id in request body.",
-                    400,
-                ));
-            }
-            let mut store = twin.store();
-            let team = store.team(&team_id).cloned().ok_or_else(team_not_found)?;
-            let actor_is_member = team.members.contains(&actor.id);
-            let self_join_open = actor.id == user_id && team.team_type == "O";
-            if !actor.is_system_admin() && !actor_is_member && !self_join_open {
-                return Err(permission_denied());
-            }
-            if store.user(&user_id).is_none() {
-                return Err(AppError::new(
-                    "app.user.missing_account.const",
-                    "Unable to find the user.",
-                    404,
-                ));
-            }
-            if let Some(t) = store.teams.iter_mut().find(|t| t.id == team_id)
-                && !t.members.contains(&user_id)
-            {
-                t.members.push(user_id.clone());
-            }
-            join_default_channels(&mut store, &team_id, &user_id);
-            Ok(json_reply(
-                StatusCode::CREATED,
-                json!({
-                    "team_id": team_id, "user_id": user_id, "roles": "team_user", "delete_at": 0,
-                    "scheme_guest": false, "scheme_user": true, "scheme_admin": false, "explicit_roles": "",
-                }),
-            ))
-        })(),
-    )
+) -> ApiResult {
+    let props = parse_body(&body, "team_member")?;
+    let user_id = str_field(&props, "user_id");
+    if str_field(&props, "team_id") != team_id {
+        return Err(invalid_body("team_id"));
+    }
+    let mut store = twin.store();
+    let team = store.team(&team_id).cloned().ok_or_else(team_not_found)?;
+    let actor_is_member = team.members.contains(&actor.id);
+    let self_join_open = actor.id == user_id && team.team_type == "O";
+    if !actor.is_system_admin() && !actor_is_member && !self_join_open {
+        return Err(permission_denied());
+    }
+    if store.user(&user_id).is_none() {
+        return Err(AppError::new(
+            "app.user.missing_account.const",
+            "Unable to find the user.",
+            404,
+        ));
+    }
+    join_team(&mut store, &team_id, &user_id);
+    Ok(json_reply(
+        StatusCode::CREATED,
+        json!({
+            "team_id": team_id, "user_id": user_id, "roles": "team_user", "delete_at": 0,
+            "scheme_guest": false, "scheme_user": true, "scheme_admin": false, "explicit_roles": "",
+        }),
+    ))
+}
+
+/// Make a user a member of a team and of its default channels.
+pub(crate) fn join_team(store: &mut super::store::Store, team_id: &str, user_id: &str) {
+    if let Some(t) = store.teams.iter_mut().find(|t| t.id == team_id)
+        && !t.members.iter().any(|m| m == user_id)
+    {
+        t.members.push(user_id.to_string());
+    }
+    join_default_channels(store, team_id, user_id);
 }
 
 pub(crate) fn channel_not_found() -> AppError {
@@ -578,27 +519,11 @@ pub(crate) fn channel_not_found() -> AppError {
     )
 }
 
-async fn create_channel(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "channel")?;
-            let team_id = str_field(&props, "team_id");
-            let channel = insert_channel(&twin, &user, &team_id, &props)?;
-            Ok(json_reply(
-                StatusCode::CREATED,
-                serde_json::to_value(&channel).unwrap_or(Value::Null),
-            ))
-        })(),
-    )
+async fn create_channel(State(twin): Twin, Caller(user): Caller, body: Bytes) -> ApiResult {
+    let props = parse_body(&body, "channel")?;
+    let team_id = str_field(&props, "team_id");
+    let channel = insert_channel(&twin, &user, &team_id, &props)?;
+    Ok(json_reply(StatusCode::CREATED, to_json(&channel)))
 }
 
 /// Channel creation checks shared with API v3.
@@ -649,37 +574,25 @@ pub(crate) fn insert_channel(
 
 async fn channel_by_name(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(user): Caller,
     Path((team_id, name)): Path<(String, String)>,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let store = twin.store();
-            let team = store.team(&team_id).cloned().ok_or_else(team_not_found)?;
-            if !user.is_system_admin() && !team.members.contains(&user.id) {
-                return Err(permission_denied());
-            }
-            let channel = store
-                .channel_by_name(&team_id, &name)
-                .cloned()
-                .ok_or_else(|| {
-                    AppError::new(
-                        "app.channel.get_by_name.missing.app_error",
-                        "Channel does not exist.",
-                        404,
-                    )
-                })?;
-            Ok(json_reply(
-                StatusCode::OK,
-                serde_json::to_value(&channel).unwrap_or(Value::Null),
-            ))
-        })(),
-    )
+) -> ApiResult {
+    let store = twin.store();
+    let team = store.team(&team_id).cloned().ok_or_else(team_not_found)?;
+    if !user.is_system_admin() && !team.members.contains(&user.id) {
+        return Err(permission_denied());
+    }
+    let channel = store
+        .channel_by_name(&team_id, &name)
+        .cloned()
+        .ok_or_else(|| {
+            AppError::new(
+                "app.channel.get_by_name.missing.app_error",
+                "Channel does not exist.",
+                404,
+            )
+        })?;
+    Ok(json_reply(StatusCode::OK, to_json(&channel)))
 }
 
 /// Whether a user may read a channel: admins; members of the team for open channels; members
@@ -707,36 +620,48 @@ pub(crate) fn post_list(store: &super::store::Store, channel_id: &str) -> Value 
         .collect();
     posts.sort_by_key(|p| std::cmp::Reverse(p.create_at));
     let order: Vec<&str> = posts.iter().map(|p| p.id.as_str()).collect();
-    let map: serde_json::Map<String, Value> = posts
-        .iter()
-        .map(|p| (p.id.clone(), serde_json::to_value(p).unwrap_or(Value::Null)))
-        .collect();
+    let map: serde_json::Map<String, Value> =
+        posts.iter().map(|p| (p.id.clone(), to_json(p))).collect();
     json!({"order": order, "posts": map, "next_post_id": "", "prev_post_id": "", "has_next": false})
 }
 
 async fn channel_posts(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(user): Caller,
     Path(channel_id): Path<String>,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let store = twin.store();
-            let channel = store
-                .channel(&channel_id)
-                .cloned()
-                .ok_or_else(channel_not_found)?;
-            if !can_read_channel(&store, &user, &channel) {
-                return Err(permission_denied());
-            }
-            Ok(json_reply(StatusCode::OK, post_list(&store, &channel_id)))
-        })(),
-    )
+) -> ApiResult {
+    let store = twin.store();
+    let channel = readable_channel(&store, &user, &channel_id)?;
+    Ok(json_reply(StatusCode::OK, post_list(&store, &channel.id)))
+}
+
+/// A channel the user may read, else 404 (unknown) or 403.
+pub(crate) fn readable_channel(
+    store: &super::store::Store,
+    user: &User,
+    channel_id: &str,
+) -> Result<super::store::Channel, AppError> {
+    let channel = store
+        .channel(channel_id)
+        .cloned()
+        .ok_or_else(channel_not_found)?;
+    if !can_read_channel(store, user, &channel) {
+        return Err(permission_denied());
+    }
+    Ok(channel)
+}
+
+/// `EnableIncomingWebhooks` off: 501 on the hook management API.
+fn check_incoming_webhooks_enabled(twin: &MattermostTwin) -> Result<(), AppError> {
+    if twin.settings().service.enable_incoming_webhooks {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            "api.incoming_webhook.disabled.app_error",
+            "Incoming webhooks have been disabled by the system admin.",
+            501,
+        ))
+    }
 }
 
 /// Incoming webhook creation checks shared with API v3.
@@ -745,13 +670,7 @@ pub(crate) fn insert_incoming_hook(
     user: &User,
     props: &serde_json::Map<String, Value>,
 ) -> Result<super::store::IncomingHook, AppError> {
-    if !twin.settings().service.enable_incoming_webhooks {
-        return Err(AppError::new(
-            "api.incoming_webhook.disabled.app_error",
-            "Incoming webhooks have been disabled by the system admin.",
-            501,
-        ));
-    }
+    check_incoming_webhooks_enabled(twin)?;
     let channel_id = str_field(props, "channel_id");
     let mut store = twin.store();
     let channel = store
@@ -792,176 +711,105 @@ pub(crate) fn insert_incoming_hook(
     Ok(hook)
 }
 
-async fn create_incoming_hook(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let props = parse_body(&body, "incoming_webhook")?;
-            let hook = insert_incoming_hook(&twin, &user, &props)?;
-            Ok(json_reply(
-                StatusCode::CREATED,
-                serde_json::to_value(&hook).unwrap_or(Value::Null),
-            ))
-        })(),
-    )
+async fn create_incoming_hook(State(twin): Twin, Caller(user): Caller, body: Bytes) -> ApiResult {
+    let props = parse_body(&body, "incoming_webhook")?;
+    let hook = insert_incoming_hook(&twin, &user, &props)?;
+    Ok(json_reply(StatusCode::CREATED, to_json(&hook)))
 }
 
 async fn list_incoming_hooks(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
+    Caller(user): Caller,
     RawQuery(q): RawQuery,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            let team_filter = q.as_deref().and_then(|q| {
-                url::form_urlencoded::parse(q.as_bytes())
-                    .find(|(k, _)| k == "team_id")
-                    .map(|(_, v)| v.into_owned())
-            });
-            let store = twin.store();
-            let hooks: Vec<Value> = store
-                .hooks
-                .iter()
-                .filter(|h| team_filter.as_deref().is_none_or(|t| h.team_id == t))
-                .filter(|h| user.is_system_admin() || h.user_id == user.id)
-                .map(|h| serde_json::to_value(h).unwrap_or(Value::Null))
-                .collect();
-            Ok(json_reply(StatusCode::OK, Value::Array(hooks)))
-        })(),
-    )
+) -> ApiResult {
+    let team_filter = q.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "team_id")
+            .map(|(_, v)| v.into_owned())
+    });
+    let hooks = visible_hooks(&twin, &user, team_filter.as_deref());
+    Ok(json_reply(StatusCode::OK, hooks))
+}
+
+/// The incoming hooks a user may see (admins all, others their own), of one team or all.
+pub(crate) fn visible_hooks(twin: &MattermostTwin, user: &User, team_id: Option<&str>) -> Value {
+    let store = twin.store();
+    let hooks: Vec<Value> = store
+        .hooks
+        .iter()
+        .filter(|h| team_id.is_none_or(|t| h.team_id == t))
+        .filter(|h| user.is_system_admin() || h.user_id == user.id)
+        .map(to_json)
+        .collect();
+    Value::Array(hooks)
 }
 
 async fn delete_incoming_hook(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Caller(user): Caller,
     Path(hook_id): Path<String>,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            if !twin.settings().service.enable_incoming_webhooks {
-                return Err(AppError::new(
-                    "api.incoming_webhook.disabled.app_error",
-                    "Incoming webhooks have been disabled by the system admin.",
-                    501,
-                ));
-            }
-            let mut store = twin.store();
-            let hook = store.hook(&hook_id).cloned().ok_or_else(|| {
-                AppError::new(
-                    "app.webhooks.get_incoming.app_error",
-                    "Unable to get the webhook.",
-                    404,
-                )
-            })?;
-            if !user.is_system_admin() && hook.user_id != user.id {
-                return Err(permission_denied());
-            }
-            store.hooks.retain(|h| h.id != hook_id);
-            Ok(json_reply(StatusCode::OK, json!({"status": "OK"})))
-        })(),
-    )
+) -> ApiResult {
+    check_incoming_webhooks_enabled(&twin)?;
+    let mut store = twin.store();
+    let hook = store.hook(&hook_id).cloned().ok_or_else(|| {
+        AppError::new(
+            "app.webhooks.get_incoming.app_error",
+            "Unable to get the webhook.",
+            404,
+        )
+    })?;
+    if !user.is_system_admin() && hook.user_id != user.id {
+        return Err(permission_denied());
+    }
+    store.hooks.retain(|h| h.id != hook_id);
+    Ok(json_reply(StatusCode::OK, json!({"status": "OK"})))
 }
 
-async fn get_config(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            require_admin(&user)?;
-            Ok(json_reply(
-                StatusCode::OK,
-                config_json::to_json(&twin.settings(), true),
-            ))
-        })(),
-    )
+async fn get_config(State(twin): Twin, Caller(user): Caller) -> ApiResult {
+    require_admin(&user)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        config_json::to_json(&twin.settings(), true),
+    ))
 }
 
-async fn update_config(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            require_admin(&user)?;
-            let doc: Value = serde_json::from_slice(&body).map_err(|_| invalid_body("config"))?;
-            let updated = config_json::apply_json(&twin.settings(), &doc, &twin.env_overrides)?;
-            twin.update_settings(|s| *s = updated.clone());
-            Ok(json_reply(
-                StatusCode::OK,
-                config_json::to_json(&updated, true),
-            ))
-        })(),
-    )
+async fn update_config(State(twin): Twin, Caller(user): Caller, body: Bytes) -> ApiResult {
+    let updated = save_config_document(&twin, &user, &body)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        config_json::to_json(&updated, true),
+    ))
 }
 
-async fn config_environment(
-    State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    reply(
-        &ctx,
-        (|| {
-            let (_, user) = twin.session(&method, &headers, q.as_deref())?;
-            require_admin(&user)?;
-            Ok(json_reply(
-                StatusCode::OK,
-                config_json::environment_map(&twin.env_overrides),
-            ))
-        })(),
-    )
+/// An admin's config document applied to the current settings (env-set keys kept) and saved.
+pub(crate) fn save_config_document(
+    twin: &MattermostTwin,
+    user: &User,
+    body: &Bytes,
+) -> Result<crate::config::model::MattermostSettings, AppError> {
+    require_admin(user)?;
+    let doc: Value = serde_json::from_slice(body).map_err(|_| invalid_body("config"))?;
+    let updated = config_json::apply_json(&twin.settings(), &doc, &twin.env_overrides)?;
+    twin.update_settings(|s| *s = updated.clone());
+    Ok(updated)
+}
+
+async fn config_environment(State(twin): Twin, Caller(user): Caller) -> ApiResult {
+    require_admin(&user)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        config_json::environment_map(&twin.env_overrides),
+    ))
 }
 
 async fn test_email(
     State(twin): Twin,
-    ctx: Ctx,
-    method: Method,
+    Caller(user): Caller,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
-) -> Response {
-    let user = match twin.session(&method, &headers, q.as_deref()) {
-        Ok((_, user)) => user,
-        Err(e) => return reply(&ctx, Err(e)),
-    };
-    if let Err(e) = require_admin(&user) {
-        return reply(&ctx, Err(e));
-    }
+) -> ApiResult {
+    require_admin(&user)?;
     let body: Option<Value> = serde_json::from_slice(&body).ok();
-    let result = email::test_email(&twin, &user, body.as_ref(), &headers).await;
-    reply(
-        &ctx,
-        result.map(|()| json_reply(StatusCode::OK, json!({"status": "OK"}))),
-    )
+    email::test_email(&twin, &user, body.as_ref(), &headers).await?;
+    Ok(json_reply(StatusCode::OK, json!({"status": "OK"})))
 }

@@ -16,7 +16,7 @@
 //! filled in. Like the real server in its default (non-developer) mode, `detailed_error` is blanked
 //! before an error leaves the server ([`AppError::wire_detail`] keeps it for the twin's own log).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
@@ -58,41 +58,39 @@ impl AppError {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// The JSON body of an API error.
-    pub fn to_json(&self, request_id: &str) -> serde_json::Value {
-        serde_json::json!({
+    /// The JSON body of an API error; Mattermost 3.x (`v3`) added `is_oauth`.
+    pub fn to_json(&self, request_id: &str, v3: bool) -> serde_json::Value {
+        let mut body = serde_json::json!({
             "id": self.id,
             "message": self.message,
             "detailed_error": self.wire_detail(),
             "request_id": request_id,
             "status_code": self.status,
-        })
+        });
+        if v3 {
+            body["is_oauth"] = serde_json::Value::Bool(false);
+        }
+        body
     }
 
-    /// The JSON body of an API v3 error (Mattermost 3.x added `is_oauth`).
-    pub fn to_json_v3(&self, request_id: &str) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "message": self.message,
-            "detailed_error": self.wire_detail(),
-            "request_id": request_id,
-            "status_code": self.status,
-            "is_oauth": false,
-        })
-    }
-
-    /// The API response: status, JSON body, `X-Request-Id` (and the caller's extra headers).
-    pub fn api_response(&self, request_id: &str, extra: HeaderMap, v3: bool) -> Response {
-        let body = if v3 {
-            self.to_json_v3(request_id)
-        } else {
-            self.to_json(request_id)
-        };
+    /// The API response: status, JSON body and `X-Request-Id`.
+    pub fn api_response(&self, request_id: &str, v3: bool) -> Response {
+        let body = self.to_json(request_id, v3);
         let mut resp = (self.status_code(), axum::Json(body)).into_response();
-        resp.headers_mut().extend(extra);
         if let Ok(v) = HeaderValue::from_str(request_id) {
             resp.headers_mut().insert("x-request-id", v);
         }
+        resp
+    }
+}
+
+/// A handler's error on its way out of an API route: the bare status with the error in the
+/// response extensions, which the twin's request plumbing renders as the profile's JSON shape
+/// with the request id ([`AppError::api_response`]).
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let mut resp = self.status_code().into_response();
+        resp.extensions_mut().insert(self);
         resp
     }
 }

@@ -34,7 +34,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::api4::{attach_session_cookies, valid_username};
+use super::api4::{attach_session_cookies, cookie_expires, valid_username};
 use super::error::{
     AppError, go_query_escape, redirect, render_web_app_error, render_web_error,
     render_web_error_v3,
@@ -177,11 +177,7 @@ fn authorization_redirect(
     } else {
         ""
     };
-    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(1800);
-    let expires = expires
-        .format(&time::format_description::well_known::Rfc2822)
-        .unwrap_or_default()
-        .replace("+0000", "GMT");
+    let expires = cookie_expires(1800);
     let set = format!(
         "MMOAUTH={cookie_value}; Path=/; Expires={expires}; Max-Age=1800; HttpOnly{secure}"
     );

@@ -72,12 +72,23 @@ impl User {
     }
 }
 
-/// `model.Session` (the parts the twin uses).
-#[derive(Debug, Clone)]
+/// `model.Session` (the parts the twin uses). Its Debug output leaves out the token and the CSRF
+/// token, which are credentials.
+#[derive(Clone)]
 pub struct Session {
     pub token: String,
     pub user_id: String,
     pub csrf: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &crate::config::model::REDACTED)
+            .field("user_id", &self.user_id)
+            .field("csrf", &crate::config::model::REDACTED)
+            .finish()
+    }
 }
 
 /// `model.Team`.
@@ -159,8 +170,8 @@ pub struct StateToken {
     pub create_at: i64,
 }
 
-/// The whole database.
-#[derive(Debug, Default)]
+/// The whole database (no Debug: sessions and state tokens are keyed by their secret values).
+#[derive(Default)]
 pub struct Store {
     pub users: Vec<User>,
     pub sessions: HashMap<String, Session>,

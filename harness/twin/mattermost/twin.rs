@@ -3,10 +3,10 @@
 //! site URL, profile dispatch).
 //!
 //! Owns: [`MattermostTwinConfig`], [`MattermostAdmin`], [`MattermostTwin`] (the contract with
-//! bring-up), and [`RequestCtx`]. The routes themselves live in `api4`, `api3`, `sso` and
+//! bring-up), and [`Caller`] (the session extractor of API routes). The routes themselves live in `api4`, `api3`, `sso` and
 //! `webhook`.
 
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -90,6 +90,9 @@ pub struct MailAttempt {
 pub struct MattermostTwin {
     pub(crate) profile: Profile,
     pub(crate) settings: RwLock<MattermostSettings>,
+    /// `X-Version-Id` of the current settings, recomputed when they change (every reply
+    /// carries it, so it is not hashed per request).
+    version_id: RwLock<String>,
     pub(crate) address_book: AddressBook,
     pub(crate) trusted_roots: Vec<CertificateDer<'static>>,
     pub(crate) outbound_timeout: Duration,
@@ -123,6 +126,7 @@ impl MattermostTwin {
         );
         Arc::new(MattermostTwin {
             profile: cfg.profile,
+            version_id: RwLock::new(version_id_of(&cfg.settings)),
             settings: RwLock::new(cfg.settings),
             address_book: cfg.address_book,
             trusted_roots: cfg.trusted_roots,
@@ -165,10 +169,16 @@ impl MattermostTwin {
 
     /// Change the settings in place (omnibus writing the GitLab id/secret, a test flipping a switch).
     pub fn update_settings(&self, f: impl FnOnce(&mut MattermostSettings)) {
-        match self.settings.write() {
-            Ok(mut s) => f(&mut s),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
+        let mut settings = self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&mut settings);
+        let id = version_id_of(&settings);
+        *self
+            .version_id
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = id;
     }
 
     /// The id of the seeded system admin.
@@ -251,19 +261,12 @@ impl MattermostTwin {
         }
     }
 
-    /// `X-Version-Id`: `<version>.<build number>.<config hash>.<licensed>`.
+    /// `X-Version-Id` of the current settings.
     pub(crate) fn version_id(&self) -> String {
-        let settings = self.settings();
-        let json = serde_json::to_string(&settings).unwrap_or_default();
-        let digest = ring::digest::digest(&ring::digest::SHA256, json.as_bytes());
-        let hash: String = digest
-            .as_ref()
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let v = settings.version;
-        format!("{v}.{v}.{hash}.false")
+        self.version_id
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The site URL as the server uses it: `SiteURL` without a trailing slash, else the request's
@@ -282,6 +285,20 @@ impl MattermostTwin {
     }
 }
 
+/// `X-Version-Id`: `<version>.<build number>.<config hash>.<licensed>`.
+fn version_id_of(settings: &MattermostSettings) -> String {
+    let json = serde_json::to_string(settings).unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA256, json.as_bytes());
+    let hash: String = digest
+        .as_ref()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let v = &settings.version;
+    format!("{v}.{v}.{hash}.false")
+}
+
 /// `GetProtocol(r)`: https when `X-Forwarded-Proto: https` (what omnibus nginx and the twin's TLS
 /// listener send), else http.
 pub(crate) fn protocol(headers: &HeaderMap) -> &'static str {
@@ -292,12 +309,6 @@ pub(crate) fn protocol(headers: &HeaderMap) -> &'static str {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     }
-}
-
-/// Per-request values every handler may need.
-#[derive(Debug, Clone)]
-pub struct RequestCtx {
-    pub request_id: String,
 }
 
 /// Where the session token of a request came from (`app.TokenLocation`).
@@ -407,6 +418,37 @@ impl MattermostTwin {
     }
 }
 
+/// The signed-in user of an API request ([`MattermostTwin::session`]); a request without a valid
+/// session is refused with the session error before the handler runs.
+pub(crate) struct Caller(pub User);
+
+impl axum::extract::FromRequestParts<Arc<MattermostTwin>> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        twin: &Arc<MattermostTwin>,
+    ) -> Result<Caller, AppError> {
+        let (_, user) = twin.session(&parts.method, &parts.headers, parts.uri.query())?;
+        Ok(Caller(user))
+    }
+}
+
+/// The signed-in user of a request to a route open to anonymous callers, if any.
+pub(crate) struct MaybeCaller(pub Option<User>);
+
+impl axum::extract::FromRequestParts<Arc<MattermostTwin>> for MaybeCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        twin: &Arc<MattermostTwin>,
+    ) -> Result<MaybeCaller, Self::Rejection> {
+        let session = twin.session(&parts.method, &parts.headers, parts.uri.query());
+        Ok(MaybeCaller(session.ok().map(|(_, user)| user)))
+    }
+}
+
 pub(crate) fn permission_denied() -> AppError {
     AppError::new(
         "api.context.permissions.app_error",
@@ -415,17 +457,19 @@ pub(crate) fn permission_denied() -> AppError {
     )
 }
 
-/// Adds `X-Request-Id` and `X-Version-Id` to every reply and hands handlers their request id.
+/// Adds `X-Request-Id` and `X-Version-Id` to every reply and renders a handler's `AppError` as
+/// the profile's API JSON.
 async fn request_plumbing(
     State(twin): State<Arc<MattermostTwin>>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let request_id = super::store::new_id();
-    req.extensions_mut().insert(RequestCtx {
-        request_id: request_id.clone(),
-    });
     let mut resp = next.run(req).await;
+    if let Some(err) = resp.extensions_mut().remove::<AppError>() {
+        let v3 = twin.profile == Profile::Gitlab8_12;
+        resp = err.api_response(&request_id, v3);
+    }
     let headers = resp.headers_mut();
     if !headers.contains_key("x-request-id")
         && let Ok(v) = HeaderValue::from_str(&request_id)
@@ -440,13 +484,9 @@ async fn request_plumbing(
 
 /// Unknown paths: API paths answer Mattermost's JSON 404, everything else the web app's page
 /// (the single-page app serves every other path with 200).
-async fn fallback(
-    State(twin): State<Arc<MattermostTwin>>,
-    axum::Extension(ctx): axum::Extension<RequestCtx>,
-    uri: axum::http::Uri,
-) -> Response {
+async fn fallback(State(twin): State<Arc<MattermostTwin>>, uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        let err = AppError::new(
+        return AppError::new(
             "api.context.404.app_error",
             "Sorry, we could not find the page.",
             404,
@@ -454,12 +494,8 @@ async fn fallback(
         .with_detail(format!(
             "There doesn't appear to be an api call for the url='{}'",
             uri.path()
-        ));
-        return err.api_response(
-            &ctx.request_id,
-            HeaderMap::new(),
-            twin.profile == Profile::Gitlab8_12,
-        );
+        ))
+        .into_response();
     }
     let site_name = twin.settings().team.site_name;
     Html(format!(

@@ -23,7 +23,7 @@ use axum::routing::post;
 use serde_json::{Map, Value};
 
 use super::error::AppError;
-use super::twin::{MattermostTwin, RequestCtx};
+use super::twin::MattermostTwin;
 use crate::config::version::Profile;
 
 /// The `/hooks/{id}` route.
@@ -255,11 +255,9 @@ fn err(id: &'static str, msg: &str, status: u16) -> AppError {
 
 async fn incoming_webhook(
     State(twin): State<Arc<MattermostTwin>>,
-    axum::Extension(ctx): axum::Extension<RequestCtx>,
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let v3 = twin.profile == Profile::Gitlab8_12;
     let headers = req.headers().clone();
     match handle(&twin, &id, req, &headers).await {
         Ok(()) => {
@@ -268,7 +266,7 @@ async fn incoming_webhook(
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             resp
         }
-        Err(e) => e.api_response(&ctx.request_id, HeaderMap::new(), v3),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -305,26 +303,23 @@ async fn decode_request(twin: &MattermostTwin, req: Request) -> Result<WebhookRe
         .to_ascii_lowercase();
     let query = req.uri().query().unwrap_or("").to_string();
     if media_type == "multipart/form-data" && !v3 {
+        let multipart_err = |detail: String| {
+            err(
+                "web.incoming_webhook.parse_multipart.app_error",
+                "Unable to parse the multipart payload of incoming webhook.",
+                400,
+            )
+            .with_detail(detail)
+        };
         let mut multipart = axum::extract::Multipart::from_request(req, &())
             .await
-            .map_err(|e| {
-                err(
-                    "web.incoming_webhook.parse_multipart.app_error",
-                    "Unable to parse the multipart payload of incoming webhook.",
-                    400,
-                )
-                .with_detail(e.to_string())
-            })?;
+            .map_err(|e| multipart_err(e.to_string()))?;
         let mut out = WebhookRequest::default();
         loop {
-            let next = multipart.next_field().await.map_err(|e| {
-                err(
-                    "web.incoming_webhook.parse_multipart.app_error",
-                    "Unable to parse the multipart payload of incoming webhook.",
-                    400,
-                )
-                .with_detail(e.to_string())
-            })?;
+            let next = multipart
+                .next_field()
+                .await
+                .map_err(|e| multipart_err(e.to_string()))?;
             let Some(f) = next else { break };
             let name = f.name().unwrap_or("").to_ascii_lowercase();
             let value = f.text().await.map_err(|e| decode_err(e.to_string()))?;
