@@ -50,6 +50,33 @@ impl ScenarioError {
         }
     }
 
+    /// The scenario directory cannot be listed (the usual cause: not run from the project root).
+    pub fn directory(path: PathBuf, err: &std::io::Error) -> Self {
+        ScenarioError {
+            kind: ScenarioErrorKind::Io,
+            message: format!(
+                "cannot read the scenario directory `{}`: {err}; run from the project root, pass --scenario-dir DIR, or give scenario files by path",
+                path.display()
+            ),
+            path,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// A `--tag` that no selected scenario carries.
+    pub fn unknown_tag(tag: &str, hint: Option<&str>) -> Self {
+        let mut message = format!("no scenario is tagged {tag:?}");
+        if let Some(h) = hint {
+            message.push_str(&format!(" (did you mean `{h}`?)"));
+        }
+        ScenarioError {
+            kind: ScenarioErrorKind::NotFound,
+            path: PathBuf::from(tag),
+            message,
+            diagnostics: Vec::new(),
+        }
+    }
+
     pub fn not_found(what: &str, hint: Option<&str>) -> Self {
         let mut message = format!("no scenario named or at {what:?}");
         if let Some(h) = hint {
