@@ -423,31 +423,24 @@ pub async fn ping_version(
     v3: bool,
     tr: &mut Transcript,
 ) -> Result<(String, Option<String>), DriveError> {
+    let path = if v3 {
+        "/api/v3/general/ping"
+    } else {
+        "/api/v4/system/ping"
+    };
+    let page = browser
+        .send(Request::get(api_url(base, path)?), Some("ping"), tr)
+        .await?;
+    let v = check(&page, &[200], "ping")?;
+    let header = page.header("x-version-id").map(str::to_string);
     if v3 {
-        let page = browser
-            .send(
-                Request::get(api_url(base, "/api/v3/general/ping")?),
-                Some("ping"),
-                tr,
-            )
-            .await?;
-        let v = check(&page, &[200], "ping")?;
+        // Mattermost 3.x answers `{"version": ...}` and no status.
         let version = v
             .get("version")
             .and_then(|x| x.as_str())
             .map(str::to_string)
-            .or_else(|| page.header("x-version-id").map(str::to_string));
+            .or(header);
         return Ok(("OK".to_string(), version));
     }
-    let page = browser
-        .send(
-            Request::get(api_url(base, "/api/v4/system/ping")?),
-            Some("ping"),
-            tr,
-        )
-        .await?;
-    let v = check(&page, &[200], "ping")?;
-    let status = str_field(&v, "status", "ping")?;
-    let version = page.header("x-version-id").map(str::to_string);
-    Ok((status, version))
+    Ok((str_field(&v, "status", "ping")?, header))
 }

@@ -63,22 +63,16 @@ impl ScenarioError {
         }
     }
 
-    /// A `--tag` that no selected scenario carries.
+    /// A `--tag` that no scenario of the directory carries.
     pub fn unknown_tag(tag: &str, hint: Option<&str>) -> Self {
-        let mut message = format!("no scenario is tagged {tag:?}");
-        if let Some(h) = hint {
-            message.push_str(&format!(" (did you mean `{h}`?)"));
-        }
-        ScenarioError {
-            kind: ScenarioErrorKind::NotFound,
-            path: PathBuf::from(tag),
-            message,
-            diagnostics: Vec::new(),
-        }
+        Self::nothing_matches(format!("no scenario is tagged {tag:?}"), tag, hint)
     }
 
     pub fn not_found(what: &str, hint: Option<&str>) -> Self {
-        let mut message = format!("no scenario named or at {what:?}");
+        Self::nothing_matches(format!("no scenario named or at {what:?}"), what, hint)
+    }
+
+    fn nothing_matches(mut message: String, what: &str, hint: Option<&str>) -> Self {
         if let Some(h) = hint {
             message.push_str(&format!(" (did you mean `{h}`?)"));
         }
