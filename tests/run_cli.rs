@@ -155,6 +155,9 @@ fn json_and_junit_reports() {
     assert_eq!(v["scenarios"][0]["name"], "gitlab-apps");
     assert_eq!(v["scenarios"][0]["steps"].as_array().map(Vec::len), Some(4));
     assert_eq!(v["scenarios"][0]["steps"][0]["status"], "passed");
+    // A new snapshot, written by --update-snapshots (was `"snapshot": {"snapshot": ...}`).
+    assert_eq!(v["scenarios"][0]["snapshot"]["status"], "missing", "{out}");
+    assert_eq!(v["scenarios"][0]["snapshot"]["written"], true, "{out}");
 
     let (human, _) = run_expect(dir.path(), &["--junit", "report.xml"], 0);
     let file = std::fs::read_to_string(dir.path().join("report.xml")).expect("--junit file");

@@ -227,7 +227,8 @@ pub fn execute(args: RunArgs) -> Exit {
     match args.format {
         FormatArg::Human => {}
         FormatArg::Json => println!("{}", to_json(&summary)),
-        FormatArg::Junit => println!("{}", to_junit(&summary)),
+        // The XML ends with its own newline.
+        FormatArg::Junit => print!("{}", to_junit(&summary)),
     }
     if let Some(path) = &args.junit
         && let Err(e) = std::fs::write(path, to_junit(&summary))

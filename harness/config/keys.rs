@@ -396,6 +396,11 @@ mod tests {
 
     #[test]
     fn gitlab_rails_and_nginx_keys_come_from_the_templates() {
+        // Not in the 8.12 template, but an omnibus attribute the seed's split server sets.
+        assert_eq!(
+            key_status("gitlab_rails", "enable", v("8.12")),
+            KeyStatus::Known
+        );
         assert_eq!(
             key_status("gitlab_rails", "smtp_user_name", v("18.11")),
             KeyStatus::Known
