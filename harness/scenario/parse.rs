@@ -92,6 +92,15 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
     let gitlab_version = match top.opt_str(&mut sink, "gitlab_version") {
         None => DEFAULT_GITLAB_VERSION,
         Some((v, span)) => match v.parse::<Version>() {
+            Ok(v) if v.major < 8 => {
+                sink.error(
+                    "scenario.version",
+                    span,
+                    format!("GitLab {v} has no bundled Mattermost"),
+                    Some("omnibus bundles Mattermost from GitLab 8.0; use e.g. \"8.12\"".into()),
+                );
+                DEFAULT_GITLAB_VERSION
+            }
             Ok(v) => v,
             Err(e) => {
                 sink.error("scenario.version", span, e.to_string(), None);
@@ -954,6 +963,18 @@ webhook.post = { hook = "h", text = "x" }
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         let file = SourceFile::new("s.toml", text);
         parse_scenario(&file, Path::new("s.toml"))
+    }
+
+    #[test]
+    fn a_gitlab_version_before_bundled_mattermost_is_rejected() {
+        // Regression: "7.14" was accepted and run on the 8.12 profile.
+        let e = parse(&GOOD.replace("\"8.12\"", "\"7.14\"")).expect_err("7.14 rejected");
+        let text = e.render();
+        assert!(
+            text.contains("GitLab 7.14.0 has no bundled Mattermost"),
+            "{text}"
+        );
+        assert!(text.contains("s.toml:7:18"), "{text}");
     }
 
     #[test]
