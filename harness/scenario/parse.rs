@@ -144,7 +144,10 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
                 .map(|l| (l.line, l.column))
                 .unwrap_or((0, 0))
         });
-        return Err(ScenarioError::invalid(path.to_path_buf(), diags));
+        return Err(ScenarioError::invalid(
+            path.to_path_buf(),
+            merge_missing_keys(diags),
+        ));
     }
     Ok(Scenario {
         path: path.to_path_buf(),
@@ -914,6 +917,34 @@ fn hint_for_dyn(input: &str, names: &[&str]) -> String {
     }
 }
 
+/// Missing keys of one table (same place) as one error: "missing keys `seed`, `hosts`, `steps`",
+/// not one caret per key on the same line.
+fn merge_missing_keys(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    const ONE: &str = "missing key ";
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    for d in diags {
+        if d.code == "scenario.missing-key"
+            && let Some(prev) = out.last_mut()
+            && prev.code == d.code
+            && prev.location == d.location
+            && let Some(key) = d.message.strip_prefix(ONE)
+        {
+            let keys = prev
+                .message
+                .strip_prefix(ONE)
+                .or_else(|| prev.message.strip_prefix("missing keys "))
+                .unwrap_or_default()
+                .to_string();
+            prev.message = format!("missing keys {keys}, {key}");
+            prev.hint =
+                Some("add them to this table (docs/scenarios.md lists every key)".to_string());
+            continue;
+        }
+        out.push(d);
+    }
+    out
+}
+
 fn sink_line_offset(file: &SourceFile, line: usize) -> usize {
     let mut offset = 0;
     for (i, l) in file.text().split_inclusive('\n').enumerate() {
@@ -963,6 +994,18 @@ webhook.post = { hook = "h", text = "x" }
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         let file = SourceFile::new("s.toml", text);
         parse_scenario(&file, Path::new("s.toml"))
+    }
+
+    #[test]
+    fn missing_keys_of_one_table_are_one_error() {
+        let e = parse("name = \"x\"\nsummary = \"y\"\n").expect_err("incomplete");
+        let text = e.render();
+        assert!(
+            text.contains("error: missing keys `seed`, `hosts`, `steps`"),
+            "{text}"
+        );
+        assert_eq!(text.matches(" --> s.toml:1:1").count(), 1, "{text}");
+        assert!(text.contains("(1 error)"), "{text}");
     }
 
     #[test]
