@@ -190,6 +190,24 @@ fn unparsable_input_exits_2_with_location_and_caret() {
 }
 
 #[test]
+fn gitlab_version_before_bundled_mattermost_is_bad_input() {
+    // Regression: `--gitlab-version 7` explained the file as GitLab 7.0.0 on the 8.12 tables.
+    let dir = tempfile::tempdir().unwrap();
+    let rb = write(
+        dir.path(),
+        "gitlab.rb",
+        "mattermost_external_url 'http://m.example.com'\n",
+    );
+    let out = explain(&["--gitlab-version", "7.14", rb.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("GitLab 7.14.0 has no bundled Mattermost"),
+        "{err}"
+    );
+}
+
+#[test]
 fn drift_against_config_json_is_reported_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let rb = write(

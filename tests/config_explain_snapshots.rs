@@ -6,31 +6,8 @@ use mm_harness::cli::config_cmd::human_report;
 use mm_harness::config::{drift, read_config_json, resolve};
 use mm_harness::diag::SourceFile;
 
-const SPLIT_SERVER: &str = r#"mattermost_external_url 'http://mattermost.example.com'
-
-# Tell GitLab Mattermost to integrate with gitlab.example.com
-
-mattermost['gitlab_enable'] = true
-mattermost['gitlab_id'] = "12345656"
-mattermost['gitlab_secret'] = "123456789"
-mattermost['gitlab_scope'] = ""
-mattermost['gitlab_auth_endpoint'] = "http://gitlab.example.com/oauth/authorize"
-mattermost['gitlab_token_endpoint'] = "http://gitlab.example.com/oauth/token"
-mattermost['gitlab_user_api_endpoint'] = "http://gitlab.example.com/api/v3/user"
-
-# Shut down GitLab services on the Mattermost server
-gitlab_rails['enable'] = false
-"#;
-
-const SMTP_TLS: &str = r#"mattermost['email_enable_sign_up_with_email'] = true
-mattermost['email_smtp_username'] = "username"
-mattermost['email_smtp_password'] = "password"
-mattermost['email_smtp_server'] = "smtp.example.com"
-mattermost['email_smtp_port'] = "587"
-mattermost['email_connection_security'] = 'TLS' # Or 'STARTTLS'
-mattermost['email_feedback_name'] = "GitLab Mattermost"
-mattermost['email_feedback_email'] = "email@example.com"
-"#;
+mod config_common;
+use config_common::{SMTP_TLS, SPLIT_SERVER};
 
 fn report(text: &str, version: &str) -> String {
     let file = SourceFile::new("gitlab.rb", text);

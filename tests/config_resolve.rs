@@ -5,33 +5,8 @@
 use mm_harness::config::{KeyEra, REDACTED, Resolved, SettingSource, render_mm_env, resolve};
 use mm_harness::diag::{Severity, SourceFile};
 
-const SPLIT_SERVER: &str = r#"mattermost_external_url 'http://mattermost.example.com'
-
-# Tell GitLab Mattermost to integrate with gitlab.example.com
-
-mattermost['gitlab_enable'] = true
-mattermost['gitlab_id'] = "12345656"
-mattermost['gitlab_secret'] = "123456789"
-mattermost['gitlab_scope'] = ""
-mattermost['gitlab_auth_endpoint'] = "http://gitlab.example.com/oauth/authorize"
-mattermost['gitlab_token_endpoint'] = "http://gitlab.example.com/oauth/token"
-mattermost['gitlab_user_api_endpoint'] = "http://gitlab.example.com/api/v3/user"
-
-# Shut down GitLab services on the Mattermost server
-gitlab_rails['enable'] = false
-"#;
-
-const SMTP_PLAIN: &str = r#"mattermost['email_enable_sign_in_with_email'] = false
-mattermost['email_enable_sign_up_with_email'] = false
-mattermost['email_send_email_notifications'] = true
-mattermost['email_smtp_username'] = "username"
-mattermost['email_smtp_password'] = "password"
-mattermost['email_smtp_server'] = "smtp.example.com"
-mattermost['email_smtp_port'] = "465"
-mattermost['email_connection_security'] = nil
-mattermost['email_feedback_name'] = "GitLab Mattermost"
-mattermost['email_feedback_email'] = "email@example.com"
-"#;
+mod config_common;
+use config_common::{SMTP_PLAIN, SPLIT_SERVER};
 
 fn run(text: &str, version: &str) -> Resolved {
     resolve(
@@ -525,4 +500,15 @@ fn disabled_secrets_file_stops_automatic_oauth_registration() {
     let on = run(&text.replace("= false", "= true"), "18.11");
     assert!(on.host.register_as_oauth_app);
     assert!(codes(&on, "config.no-oauth-registration").is_empty());
+}
+
+#[test]
+fn gitlab_rails_enable_false_shuts_gitlab_down_on_every_release_line() {
+    // The seed's split-server text is 8.12-era: its `gitlab_rails['enable'] = false` is an
+    // omnibus attribute on every release line, though older templates do not list it.
+    for version in ["8.12", "10.8", "18.11"] {
+        let r = run(SPLIT_SERVER, version);
+        assert!(codes(&r, "config.unknown-key").is_empty(), "{version}");
+        assert!(!r.host.gitlab_rails_enabled, "{version}");
+    }
 }

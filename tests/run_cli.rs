@@ -64,21 +64,39 @@ fn run_in(dir: &Path, args: &[&str]) -> Output {
         .expect("run the binary")
 }
 
+/// Run in `dir`, assert the exit code, return (stdout, stderr).
+fn run_expect(dir: &Path, args: &[&str], code: i32) -> (String, String) {
+    let o = run_in(dir, args);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(code), "{out}{err}");
+    (out, err)
+}
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not a JSON report ({e}): {out}"))
+}
+
+/// Why the i-th scenario of a JSON report was skipped ("" when it was not).
+fn skip_reason(v: &serde_json::Value, i: usize) -> &str {
+    v["scenarios"][i]["reason"].as_str().unwrap_or_default()
+}
+
+/// A temporary project holding the one GitLab-only scenario.
+fn gitlab_apps() -> tempfile::TempDir {
+    workspace(&[("gitlab-apps.toml", GITLAB_ONLY)])
+}
+
 #[test]
 fn docker_target_is_not_yet_available_exit_3() {
-    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
-    let o = run_in(dir.path(), &["--target", "docker"]);
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(3), "{err}");
+    let dir = gitlab_apps();
+    let (_, err) = run_expect(dir.path(), &["--target", "docker"], 3);
     assert!(err.contains("not yet available"), "{err}");
 }
 
 #[test]
 fn unknown_scenario_name_is_bad_input_with_a_suggestion() {
-    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
-    let o = run_in(dir.path(), &["gitlab-ap"]);
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let dir = gitlab_apps();
+    let (_, err) = run_expect(dir.path(), &["gitlab-ap"], 2);
     assert!(err.contains("did you mean `gitlab-apps`?"), "{err}");
 }
 
@@ -86,9 +104,7 @@ fn unknown_scenario_name_is_bad_input_with_a_suggestion() {
 fn invalid_scenario_file_is_bad_input_with_position_and_caret() {
     let bad = GITLAB_ONLY.replace("gitlab.revoke_oauth_app", "gitlab.revoke_oauth_ap");
     let dir = workspace(&[("gitlab-apps.toml", &bad)]);
-    let o = run_in(dir.path(), &[]);
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (_, err) = run_expect(dir.path(), &[], 2);
     assert!(err.contains("scenarios/gitlab-apps.toml:17:8"), "{err}");
     assert!(err.contains("^^^^"), "{err}");
     assert!(
@@ -99,40 +115,32 @@ fn invalid_scenario_file_is_bad_input_with_position_and_caret() {
 
 #[test]
 fn a_new_snapshot_fails_until_written_then_passes() {
-    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
-    let o = run_in(dir.path(), &[]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let dir = gitlab_apps();
+    let (out, _) = run_expect(dir.path(), &[], 1);
     assert!(out.contains("no snapshot stored"), "{out}");
 
-    let o = run_in(dir.path(), &["--update-snapshots"]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    run_expect(dir.path(), &["--update-snapshots"], 0);
     let snap = std::fs::read_to_string(dir.path().join("snapshots/gitlab-apps.snap"))
         .expect("snapshot written");
     assert!(snap.starts_with("---\n"), "{snap}");
     assert!(snap.contains("DELETE https://gitlab.example.com/api/v4/applications/[app-record-1]"));
     assert!(!snap.contains("Twin-root-pass1"));
 
-    let o = run_in(dir.path(), &[]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let (out, _) = run_expect(dir.path(), &[], 0);
     assert!(out.contains("1 passed, 0 failed"), "{out}");
     assert!(!out.contains('\u{1b}'), "NO_COLOR output has escape codes");
 }
 
 #[test]
 fn a_changed_transcript_shows_a_diff_and_exits_1() {
-    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    let dir = gitlab_apps();
     std::fs::create_dir_all(dir.path().join("snapshots")).expect("mkdir");
     std::fs::write(
         dir.path().join("snapshots/gitlab-apps.snap"),
         "---\nsource: tests/scenarios.rs\nexpression: transcript\n---\n== step 1: something else\n",
     )
     .expect("write");
-    let o = run_in(dir.path(), &[]);
-    let (out, _) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
+    let (out, _) = run_expect(dir.path(), &[], 1);
     assert!(out.contains("snapshot mismatch"), "{out}");
     assert!(out.contains("-== step 1: something else"), "{out}");
     assert!(out.contains("+== step 1: gitlab.create_oauth_app"), "{out}");
@@ -140,26 +148,23 @@ fn a_changed_transcript_shows_a_diff_and_exits_1() {
 
 #[test]
 fn json_and_junit_reports() {
-    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
-    let o = run_in(dir.path(), &["--update-snapshots", "--format", "json"]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
+    let dir = gitlab_apps();
+    let (out, _) = run_expect(dir.path(), &["--update-snapshots", "--format", "json"], 0);
+    let v = json(&out);
     assert_eq!(v["passed"], 1);
     assert_eq!(v["scenarios"][0]["name"], "gitlab-apps");
     assert_eq!(v["scenarios"][0]["steps"].as_array().map(Vec::len), Some(4));
     assert_eq!(v["scenarios"][0]["steps"][0]["status"], "passed");
+    // A new snapshot, written by --update-snapshots (was `"snapshot": {"snapshot": ...}`).
+    assert_eq!(v["scenarios"][0]["snapshot"]["status"], "missing", "{out}");
+    assert_eq!(v["scenarios"][0]["snapshot"]["written"], true, "{out}");
 
-    let o = run_in(dir.path(), &["--junit", "report.xml"]);
-    assert_eq!(o.status.code(), Some(0));
+    let (human, _) = run_expect(dir.path(), &["--junit", "report.xml"], 0);
     let file = std::fs::read_to_string(dir.path().join("report.xml")).expect("--junit file");
     assert!(file.contains("<testsuite name=\"gitlab-apps\""), "{file}");
-    let (human, _) = text(&o);
     assert!(human.contains("PASS gitlab-apps"), "{human}");
 
-    let o = run_in(dir.path(), &["--format", "junit"]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    let (out, _) = run_expect(dir.path(), &["--format", "junit"], 0);
     assert!(out.starts_with("<?xml"), "{out}");
     assert!(out.contains("<testsuite name=\"gitlab-apps\""), "{out}");
     assert!(out.contains("step 1: gitlab.create_oauth_app"), "{out}");
@@ -178,17 +183,16 @@ fn shards_and_tags_select_scenarios() {
         ("gitlab-apps.toml", GITLAB_ONLY),
         ("gitlab-apps-2.toml", &second),
     ]);
-    let o = run_in(
+    let (out, _) = run_expect(
         dir.path(),
         &["--update-snapshots", "--format", "json", "--shard", "2/2"],
+        0,
     );
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let v = json(&out);
     assert_eq!(v["scenarios"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["scenarios"][0]["name"], "gitlab-apps-2");
 
-    let o = run_in(
+    let (out, _) = run_expect(
         dir.path(),
         &[
             "--update-snapshots",
@@ -199,26 +203,24 @@ fn shards_and_tags_select_scenarios() {
             "--jobs",
             "2",
         ],
+        0,
     );
-    let (out, _) = text(&o);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let v = json(&out);
     assert_eq!(v["scenarios"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["scenarios"][0]["name"], "gitlab-apps");
 
-    let o = run_in(dir.path(), &["--shard", "3/2"]);
-    assert_eq!(o.status.code(), Some(2));
+    run_expect(dir.path(), &["--shard", "3/2"], 2);
 }
 
 #[test]
 fn live_target_needs_urls_and_reports_unreachable_as_environment() {
-    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
-    let o = run_in(dir.path(), &["--target", "live"]);
-    assert_eq!(o.status.code(), Some(2));
+    let dir = gitlab_apps();
+    run_expect(dir.path(), &["--target", "live"], 2);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
     let url = format!("http://127.0.0.1:{port}/");
-    let o = run_in(
+    let (out, _) = run_expect(
         dir.path(),
         &[
             "--target",
@@ -229,16 +231,15 @@ fn live_target_needs_urls_and_reports_unreachable_as_environment() {
             "--timeout",
             "2",
         ],
+        3,
     );
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(3), "{out}{err}");
     assert!(out.contains("unreachable"), "{out}");
 }
 
 #[test]
 fn live_target_is_read_only_without_allow_writes() {
-    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
-    let o = run_in(
+    let dir = gitlab_apps();
+    let (out, _) = run_expect(
         dir.path(),
         &[
             "--target",
@@ -248,17 +249,11 @@ fn live_target_is_read_only_without_allow_writes() {
             "--format",
             "json",
         ],
+        0,
     );
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let v = json(&out);
     assert_eq!(v["skipped"], 1);
-    assert!(
-        v["scenarios"][0]["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("--allow-writes")),
-        "{out}"
-    );
+    assert!(skip_reason(&v, 0).contains("--allow-writes"), "{out}");
 }
 
 /// The live target against a running installation — here the twin, started in this process and
@@ -322,7 +317,7 @@ fn live_target_drives_a_running_installation_through_resolve() {
         .expect("run");
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let v = json(&out);
     assert_eq!(v["target"], "live");
     assert_eq!(v["passed"], 1, "{out}");
     let transcript = v["scenarios"][0]["transcript"].as_str().unwrap_or_default();
@@ -346,9 +341,7 @@ fn a_failed_expectation_names_the_step_line_and_the_difference() {
         "san = \"mattermost.example.com\", trusted = true",
     );
     let dir = workspace(&[("gitlab-apps.toml", &wrong)]);
-    let o = run_in(dir.path(), &["--update-snapshots"]);
-    let (out, _) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
+    let (out, _) = run_expect(dir.path(), &["--update-snapshots"], 1);
     assert!(out.contains("FAIL gitlab-apps"), "{out}");
     assert!(
         out.contains("FAILED step 3: https.certificate service=gitlab"),
@@ -381,20 +374,62 @@ fn fail_fast_stops_starting_scenarios() {
             &GITLAB_ONLY.replace("name = \"gitlab-apps\"", "name = \"b-passes\""),
         ),
     ]);
-    let o = run_in(
+    let (out, _) = run_expect(
         dir.path(),
         &["--fail-fast", "--update-snapshots", "--format", "json"],
+        1,
     );
-    let (out, _) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let v = json(&out);
     assert_eq!(v["failed"], 1, "{out}");
     assert_eq!(v["skipped"], 1, "{out}");
     assert_eq!(v["scenarios"][1]["name"], "b-passes");
+    assert!(skip_reason(&v, 1).contains("--fail-fast"), "{out}");
+}
+
+#[test]
+fn a_scenario_path_runs_outside_the_project_directory() {
+    // Regression: naming a file by path read ./scenarios first and failed when it did not exist.
+    let dir = gitlab_apps();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("scenarios/gitlab-apps.toml");
+    let (out, _) = run_expect(
+        elsewhere.path(),
+        &[file.to_str().expect("utf-8 path"), "--update-snapshots"],
+        0,
+    );
+    assert!(out.contains("1 passed, 0 failed"), "{out}");
+    // Without a path, the missing directory is named with what to do.
+    let (_, err) = run_expect(elsewhere.path(), &[], 2);
     assert!(
-        v["scenarios"][1]["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("--fail-fast")),
-        "{out}"
+        err.contains("cannot read the scenario directory `scenarios`"),
+        "{err}"
+    );
+    assert!(err.contains("--scenario-dir"), "{err}");
+}
+
+#[test]
+fn a_misspelt_tag_is_bad_input_not_an_empty_green_run() {
+    // Regression: `--tag admn` selected nothing and exited 0, so a CI job with a typo passed.
+    let dir = gitlab_apps();
+    let (_, err) = run_expect(dir.path(), &["--tag", "admn"], 2);
+    assert!(
+        err.contains("no scenario is tagged \"admn\" (did you mean `admin`?)"),
+        "{err}"
+    );
+    // An empty shard is not an error, and the warning reads as a sentence.
+    let (_, err) = run_expect(dir.path(), &["--shard", "2/2"], 0);
+    assert!(
+        err.contains("warning: no scenario in shard 2/2 to run"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_directory_given_as_a_scenario_points_at_scenario_dir() {
+    let dir = gitlab_apps();
+    let (_, err) = run_expect(dir.path(), &["scenarios"], 2);
+    assert!(
+        err.contains("did you mean `--scenario-dir scenarios`?"),
+        "{err}"
     );
 }

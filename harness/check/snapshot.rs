@@ -22,7 +22,7 @@ pub enum SnapshotMode {
 
 /// The result of comparing a transcript with its snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "snapshot", rename_all = "snake_case")]
+#[serde(tag = "status", rename_all = "snake_case")]
 pub enum SnapshotOutcome {
     Matched,
     /// No snapshot existed; `written` when it was created.

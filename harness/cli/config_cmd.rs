@@ -52,7 +52,13 @@ pub struct ExplainArgs {
 }
 
 fn parse_version(s: &str) -> Result<Version, String> {
-    s.parse::<Version>().map_err(|e| e.to_string())
+    let v = s.parse::<Version>().map_err(|e| e.to_string())?;
+    if v.major < 8 {
+        return Err(format!(
+            "GitLab {v} has no bundled Mattermost (omnibus bundles it from 8.0); use 8.x to 19.x"
+        ));
+    }
+    Ok(v)
 }
 
 pub fn execute(cmd: ConfigCommand) -> Exit {

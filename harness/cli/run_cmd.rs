@@ -164,12 +164,17 @@ pub fn execute(args: RunArgs) -> Exit {
         }
     };
     if scenarios.is_empty() {
+        let mut what = String::new();
+        if !args.tags.is_empty() {
+            what.push_str(&format!(" tagged {}", args.tags.join(" or ")));
+        }
+        if let Some((k, n)) = args.shard {
+            what.push_str(&format!(" in shard {k}/{n}"));
+        }
         let _ = writeln!(
             stderr.lock(),
-            "warning: no scenario matches the selection (directory {}, tags {:?}, shard {:?})",
-            args.scenario_dir.display(),
-            args.tags,
-            args.shard
+            "warning: no scenario{what} to run (scenario directory {})",
+            args.scenario_dir.display()
         );
     }
     let opts = RunOptions {
@@ -222,7 +227,8 @@ pub fn execute(args: RunArgs) -> Exit {
     match args.format {
         FormatArg::Human => {}
         FormatArg::Json => println!("{}", to_json(&summary)),
-        FormatArg::Junit => println!("{}", to_junit(&summary)),
+        // The XML ends with its own newline.
+        FormatArg::Junit => print!("{}", to_junit(&summary)),
     }
     if let Some(path) = &args.junit
         && let Err(e) = std::fs::write(path, to_junit(&summary))

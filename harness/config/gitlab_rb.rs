@@ -428,16 +428,7 @@ impl<'a> Parser<'a> {
     /// Split the token stream into statements and parse each.
     fn run(&mut self) {
         let mut i = 0;
-        while i < self.toks.len() {
-            if is_separator(&self.toks[i]) {
-                i += 1;
-                continue;
-            }
-            let (stmt, next) = self.split_statement(i);
-            i = next;
-            if stmt.is_empty() {
-                continue;
-            }
+        while let Some(stmt) = self.next_statement(&mut i) {
             // Conditionals, loops, definitions and `do ... end` blocks: keep the whole block.
             let opens_block = match &stmt[0].tok {
                 Tok::Ident(w) => is_block_opener(w),
@@ -449,6 +440,23 @@ impl<'a> Parser<'a> {
             }
             self.statement(&stmt);
         }
+    }
+
+    /// The next non-empty statement from `*i` (separators skipped), advancing `*i` past it;
+    /// `None` at the end of the file.
+    fn next_statement(&mut self, i: &mut usize) -> Option<Vec<&'a Token>> {
+        while *i < self.toks.len() {
+            if is_separator(&self.toks[*i]) {
+                *i += 1;
+                continue;
+            }
+            let (stmt, next) = self.split_statement(*i);
+            *i = next;
+            if !stmt.is_empty() {
+                return Some(stmt);
+            }
+        }
+        None
     }
 
     /// The tokens of one statement from `start` (separators inside brackets dropped) and the index
@@ -573,16 +581,9 @@ impl<'a> Parser<'a> {
             .max()
             .unwrap_or(start_span.end);
         let mut depth = count_openers(&first) as isize - count_ends(&first) as isize;
-        while depth > 0 && i < self.toks.len() {
-            if is_separator(&self.toks[i]) {
-                i += 1;
-                continue;
-            }
-            let (stmt, next) = self.split_statement(i);
-            i = next;
-            if stmt.is_empty() {
-                continue;
-            }
+        while depth > 0
+            && let Some(stmt) = self.next_statement(&mut i)
+        {
             depth += count_openers(&stmt) as isize - count_ends(&stmt) as isize;
             end = end.max(stmt.iter().map(|t| t.extent_end()).max().unwrap_or(end));
         }

@@ -101,13 +101,26 @@ impl KeyTable {
     pub fn keys_of(&self, root: &str) -> Option<Vec<&'static str>> {
         match root {
             "mattermost" => Some(self.mattermost.iter().map(|k| k.key).collect()),
-            "gitlab_rails" => Some(self.gitlab_rails.to_vec()),
+            "gitlab_rails" => {
+                let mut keys = self.gitlab_rails.to_vec();
+                keys.extend(
+                    GITLAB_RAILS_ATTRIBUTE_KEYS
+                        .iter()
+                        .filter(|k| !self.gitlab_rails.contains(k)),
+                );
+                Some(keys)
+            }
             "nginx" => Some(self.nginx.to_vec()),
             "mattermost_nginx" => Some(self.mattermost_nginx.to_vec()),
             _ => None,
         }
     }
 }
+
+/// `gitlab_rails[...]` keys omnibus's attributes define on every release line although older
+/// gitlab.rb templates do not show them: `enable` (`default['gitlab']['gitlab-rails']['enable']`)
+/// is how the seed's 8.12-era split-server text shuts GitLab down on the Mattermost server.
+const GITLAB_RAILS_ATTRIBUTE_KEYS: &[&str] = &["enable"];
 
 /// What a `root['key']` means for a GitLab version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,6 +396,11 @@ mod tests {
 
     #[test]
     fn gitlab_rails_and_nginx_keys_come_from_the_templates() {
+        // Not in the 8.12 template, but an omnibus attribute the seed's split server sets.
+        assert_eq!(
+            key_status("gitlab_rails", "enable", v("8.12")),
+            KeyStatus::Known
+        );
         assert_eq!(
             key_status("gitlab_rails", "smtp_user_name", v("18.11")),
             KeyStatus::Known

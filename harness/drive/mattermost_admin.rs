@@ -162,6 +162,34 @@ impl MattermostApi {
         check(&page, want, what)
     }
 
+    /// `POST` a JSON object that creates something (200 on API v3, 201 on v4); returns its `id`.
+    async fn create(
+        &self,
+        browser: &Browser,
+        path: &str,
+        body: serde_json::Value,
+        what: &str,
+        tr: &mut Transcript,
+    ) -> Result<String, DriveError> {
+        let want = if self.v3 { 200 } else { 201 };
+        let req = Request::post(api_url(&self.base, path)?, Body::Json(body));
+        let v = self.call(browser, req, &[want], what, tr).await?;
+        str_field(&v, "id", what)
+    }
+
+    /// `GET` one object; returns its `id`.
+    async fn find_id(
+        &self,
+        browser: &Browser,
+        path: &str,
+        what: &str,
+        tr: &mut Transcript,
+    ) -> Result<String, DriveError> {
+        let req = Request::get(api_url(&self.base, path)?);
+        let v = self.call(browser, req, &[200], what, tr).await?;
+        str_field(&v, "id", what)
+    }
+
     /// `POST /api/v4/users` as the administrator (what an invitation-less server allows); returns
     /// the new user's id.
     pub async fn create_user(
@@ -173,28 +201,15 @@ impl MattermostApi {
         tr: &mut Transcript,
     ) -> Result<String, DriveError> {
         tr.secret(password.expose());
-        let v = self
-            .call(
-                browser,
-                Request::post(
-                    api_url(
-                        &self.base,
-                        if self.v3 {
-                            "/api/v3/users/create"
-                        } else {
-                            "/api/v4/users"
-                        },
-                    )?,
-                    Body::Json(serde_json::json!({
-                        "username": username, "email": email, "password": password.expose()
-                    })),
-                ),
-                &[if self.v3 { 200 } else { 201 }],
-                "create user",
-                tr,
-            )
-            .await?;
-        str_field(&v, "id", "create user")
+        let path = if self.v3 {
+            "/api/v3/users/create"
+        } else {
+            "/api/v4/users"
+        };
+        let body = serde_json::json!({
+            "username": username, "email": email, "password": password.expose()
+        });
+        self.create(browser, path, body, "create user", tr).await
     }
 
     /// `POST /api/v4/teams` (open team); returns the team id.
@@ -204,26 +219,13 @@ impl MattermostApi {
         name: &str,
         tr: &mut Transcript,
     ) -> Result<String, DriveError> {
-        let (path, want) = if self.v3 {
-            ("/api/v3/teams/create", 200)
+        let path = if self.v3 {
+            "/api/v3/teams/create"
         } else {
-            ("/api/v4/teams", 201)
+            "/api/v4/teams"
         };
-        let v = self
-            .call(
-                browser,
-                Request::post(
-                    api_url(&self.base, path)?,
-                    Body::Json(
-                        serde_json::json!({"name": name, "display_name": name, "type": "O"}),
-                    ),
-                ),
-                &[want],
-                "create team",
-                tr,
-            )
-            .await?;
-        str_field(&v, "id", "create team")
+        let body = serde_json::json!({"name": name, "display_name": name, "type": "O"});
+        self.create(browser, path, body, "create team", tr).await
     }
 
     /// `GET /api/v4/teams/name/{name}`; returns the team id.
@@ -254,16 +256,13 @@ impl MattermostApi {
                 .map(str::to_string)
                 .ok_or_else(|| DriveError::protocol(format!("find team: no team named {name:?}")));
         }
-        let v = self
-            .call(
-                browser,
-                Request::get(api_url(&self.base, &format!("/api/v4/teams/name/{name}"))?),
-                &[200],
-                "find team",
-                tr,
-            )
-            .await?;
-        str_field(&v, "id", "find team")
+        self.find_id(
+            browser,
+            &format!("/api/v4/teams/name/{name}"),
+            "find team",
+            tr,
+        )
+        .await
     }
 
     /// `POST /api/v4/channels` (open channel); returns the channel id.
@@ -275,26 +274,16 @@ impl MattermostApi {
         tr: &mut Transcript,
     ) -> Result<String, DriveError> {
         let team_id = self.team_id(browser, team, tr).await?;
-        let (path, want) = if self.v3 {
-            (format!("/api/v3/teams/{team_id}/channels/create"), 200)
+        let path = if self.v3 {
+            format!("/api/v3/teams/{team_id}/channels/create")
         } else {
-            ("/api/v4/channels".to_string(), 201)
+            "/api/v4/channels".to_string()
         };
-        let v = self
-            .call(
-                browser,
-                Request::post(
-                    api_url(&self.base, &path)?,
-                    Body::Json(serde_json::json!({
-                        "team_id": team_id, "name": name, "display_name": name, "type": "O"
-                    })),
-                ),
-                &[want],
-                "create channel",
-                tr,
-            )
-            .await?;
-        str_field(&v, "id", "create channel")
+        let body = serde_json::json!({
+            "team_id": team_id, "name": name, "display_name": name, "type": "O"
+        });
+        self.create(browser, &path, body, "create channel", tr)
+            .await
     }
 
     /// `GET /api/v4/teams/{team_id}/channels/name/{name}`; returns `(team id, channel id)`.
@@ -306,22 +295,10 @@ impl MattermostApi {
         tr: &mut Transcript,
     ) -> Result<(String, String), DriveError> {
         let team_id = self.team_id(browser, team, tr).await?;
-        let v = self
-            .call(
-                browser,
-                Request::get(api_url(
-                    &self.base,
-                    &format!(
-                        "/api/{}/teams/{team_id}/channels/name/{name}",
-                        if self.v3 { "v3" } else { "v4" }
-                    ),
-                )?),
-                &[200],
-                "find channel",
-                tr,
-            )
-            .await?;
-        Ok((team_id, str_field(&v, "id", "find channel")?))
+        let api = if self.v3 { "v3" } else { "v4" };
+        let path = format!("/api/{api}/teams/{team_id}/channels/name/{name}");
+        let channel_id = self.find_id(browser, &path, "find channel", tr).await?;
+        Ok((team_id, channel_id))
     }
 
     /// `POST /api/v4/hooks/incoming`; returns the hook id (the secret part of its URL).
@@ -332,31 +309,19 @@ impl MattermostApi {
         channel_id: &str,
         tr: &mut Transcript,
     ) -> Result<Secret, DriveError> {
-        let (path, want) = if self.v3 {
-            (
-                format!("/api/v3/teams/{team_id}/hooks/incoming/create"),
-                200,
-            )
+        let path = if self.v3 {
+            format!("/api/v3/teams/{team_id}/hooks/incoming/create")
         } else {
-            ("/api/v4/hooks/incoming".to_string(), 201)
+            "/api/v4/hooks/incoming".to_string()
         };
-        let v = self
-            .call(
-                browser,
-                Request::post(
-                    api_url(&self.base, &path)?,
-                    Body::Json(serde_json::json!({
-                        "channel_id": channel_id,
-                        "display_name": "GitLab",
-                        "description": "GitLab notifications",
-                    })),
-                ),
-                &[want],
-                "create incoming webhook",
-                tr,
-            )
+        let body = serde_json::json!({
+            "channel_id": channel_id,
+            "display_name": "GitLab",
+            "description": "GitLab notifications",
+        });
+        let id = self
+            .create(browser, &path, body, "create incoming webhook", tr)
             .await?;
-        let id = str_field(&v, "id", "create incoming webhook")?;
         tr.secret(&id);
         Ok(Secret::new(id))
     }
@@ -458,31 +423,24 @@ pub async fn ping_version(
     v3: bool,
     tr: &mut Transcript,
 ) -> Result<(String, Option<String>), DriveError> {
+    let path = if v3 {
+        "/api/v3/general/ping"
+    } else {
+        "/api/v4/system/ping"
+    };
+    let page = browser
+        .send(Request::get(api_url(base, path)?), Some("ping"), tr)
+        .await?;
+    let v = check(&page, &[200], "ping")?;
+    let header = page.header("x-version-id").map(str::to_string);
     if v3 {
-        let page = browser
-            .send(
-                Request::get(api_url(base, "/api/v3/general/ping")?),
-                Some("ping"),
-                tr,
-            )
-            .await?;
-        let v = check(&page, &[200], "ping")?;
+        // Mattermost 3.x answers `{"version": ...}` and no status.
         let version = v
             .get("version")
             .and_then(|x| x.as_str())
             .map(str::to_string)
-            .or_else(|| page.header("x-version-id").map(str::to_string));
+            .or(header);
         return Ok(("OK".to_string(), version));
     }
-    let page = browser
-        .send(
-            Request::get(api_url(base, "/api/v4/system/ping")?),
-            Some("ping"),
-            tr,
-        )
-        .await?;
-    let v = check(&page, &[200], "ping")?;
-    let status = str_field(&v, "status", "ping")?;
-    let version = page.header("x-version-id").map(str::to_string);
-    Ok((status, version))
+    Ok((str_field(&v, "status", "ping")?, header))
 }

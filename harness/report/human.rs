@@ -171,43 +171,31 @@ impl HumanReporter {
             _ => {}
         }
         for step in &r.steps {
-            match &step.status {
-                StepStatus::Passed => {
-                    if list_all {
-                        let _ = writeln!(
-                            out,
-                            "    {} step {}: {} ({})",
-                            self.paint("32", "ok"),
-                            step.number,
-                            step.label,
-                            secs(step.duration)
-                        );
-                    }
+            let (mark, reason) = match &step.status {
+                StepStatus::Passed if list_all => (self.paint("32", "ok"), None),
+                StepStatus::Failed { reason } => (self.paint("31", "FAILED"), Some(reason)),
+                StepStatus::NotRun if list_all => {
+                    let _ = writeln!(out, "    -- step {}: {} (not run)", step.number, step.label);
+                    continue;
                 }
-                StepStatus::Failed { reason } => {
-                    let _ = writeln!(
-                        out,
-                        "    {} step {}: {} ({})",
-                        self.paint("31", "FAILED"),
-                        step.number,
-                        step.label,
-                        secs(step.duration)
-                    );
-                    let _ = writeln!(out, "      --> {}", step.location);
-                    for l in reason.lines() {
-                        let _ = writeln!(out, "      {l}");
-                    }
-                }
-                StepStatus::NotRun => {
-                    if list_all {
-                        let _ =
-                            writeln!(out, "    -- step {}: {} (not run)", step.number, step.label);
-                    }
+                _ => continue,
+            };
+            let _ = writeln!(
+                out,
+                "    {mark} step {}: {} ({})",
+                step.number,
+                step.label,
+                secs(step.duration)
+            );
+            if let Some(reason) = reason {
+                let _ = writeln!(out, "      --> {}", step.location);
+                for l in reason.lines() {
+                    let _ = writeln!(out, "      {l}");
                 }
             }
         }
-        for w in &r.config_warnings {
-            if self.verbose {
+        if self.verbose {
+            for w in &r.config_warnings {
                 let _ = writeln!(out, "    {} gitlab.rb: {w}", self.paint("33", "warning"));
             }
         }

@@ -47,6 +47,17 @@ impl RunState {
             config_warnings: Vec::new(),
         }
     }
+
+    /// The GitLab administrator's browser, opened on first use and kept, so the admin area's
+    /// sign-in (GitLab 8.x) happens once per run.
+    fn admin_browser(&mut self) -> Result<&Browser, DriveError> {
+        if self.admin_browser.is_none() {
+            self.admin_browser = Some(browser(&self.reach)?);
+        }
+        self.admin_browser
+            .as_ref()
+            .ok_or_else(|| fail("no administrator session"))
+    }
 }
 
 fn need<'a, T>(v: &'a Option<T>, what: &str) -> Result<&'a T, DriveError> {
@@ -157,13 +168,7 @@ async fn execute_inner(
                 Some(c) => c.clone(),
                 None => mattermost_callbacks(need(&info.mattermost_url, "Mattermost")?),
             };
-            if state.admin_browser.is_none() {
-                state.admin_browser = Some(browser(&state.reach)?);
-            }
-            let b = state
-                .admin_browser
-                .as_ref()
-                .ok_or_else(|| fail("no administrator session"))?;
+            let b = state.admin_browser()?;
             let app = gitlab_admin::create_app(b, &admin, name, &callbacks, scopes, tr).await?;
             state
                 .bindings
@@ -178,13 +183,7 @@ async fn execute_inner(
                 state.apps.get(app).cloned().ok_or_else(|| {
                     fail(format!("application `{app}` was not created in this run"))
                 })?;
-            if state.admin_browser.is_none() {
-                state.admin_browser = Some(browser(&state.reach)?);
-            }
-            let b = state
-                .admin_browser
-                .as_ref()
-                .ok_or_else(|| fail("no administrator session"))?;
+            let b = state.admin_browser()?;
             gitlab_admin::revoke_app(b, &admin, &created, tr).await?;
             state.apps.remove(app);
             Ok(StepOutput::Done)

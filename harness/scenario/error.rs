@@ -50,8 +50,29 @@ impl ScenarioError {
         }
     }
 
+    /// The scenario directory cannot be listed (the usual cause: not run from the project root).
+    pub fn directory(path: PathBuf, err: &std::io::Error) -> Self {
+        ScenarioError {
+            kind: ScenarioErrorKind::Io,
+            message: format!(
+                "cannot read the scenario directory `{}`: {err}; run from the project root, pass --scenario-dir DIR, or give scenario files by path",
+                path.display()
+            ),
+            path,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// A `--tag` that no scenario of the directory carries.
+    pub fn unknown_tag(tag: &str, hint: Option<&str>) -> Self {
+        Self::nothing_matches(format!("no scenario is tagged {tag:?}"), tag, hint)
+    }
+
     pub fn not_found(what: &str, hint: Option<&str>) -> Self {
-        let mut message = format!("no scenario named or at {what:?}");
+        Self::nothing_matches(format!("no scenario named or at {what:?}"), what, hint)
+    }
+
+    fn nothing_matches(mut message: String, what: &str, hint: Option<&str>) -> Self {
         if let Some(h) = hint {
             message.push_str(&format!(" (did you mean `{h}`?)"));
         }

@@ -97,7 +97,9 @@ impl<'a, 'i> Fields<'a, 'i> {
                 "scenario.missing-key",
                 self.span,
                 format!("missing key `{}`", self.qualified(key)),
-                None,
+                Some(format!(
+                    "add `{key} = ...` to this table (docs/scenarios.md lists every key)"
+                )),
             );
         }
         v

@@ -19,7 +19,8 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Every `*.toml` file directly in `dir`, sorted by name.
 pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ScenarioError::io(dir.to_path_buf(), &e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ScenarioError::directory(dir.to_path_buf(), &e))?;
     let mut out: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -40,36 +41,50 @@ pub struct Selection {
 }
 
 /// Load and select scenarios. Every file is parsed; all invalid files are reported together.
+/// The directory is read only when it is needed (no names given, or a name that is not a path).
 pub fn select(dir: &Path, sel: &Selection) -> Result<Vec<Scenario>, Vec<ScenarioError>> {
     let mut paths = Vec::new();
     let mut errors = Vec::new();
-    let available = discover(dir).map_err(|e| vec![e])?;
+    let mut available: Option<Vec<PathBuf>> = None;
+    let mut directory = || -> Result<Vec<PathBuf>, Vec<ScenarioError>> {
+        if available.is_none() {
+            available = Some(discover(dir).map_err(|e| vec![e])?);
+        }
+        Ok(available.clone().unwrap_or_default())
+    };
     if sel.names.is_empty() {
-        paths = available.clone();
-    } else {
-        for name in &sel.names {
-            let as_path = PathBuf::from(name);
-            if as_path.extension().is_some_and(|x| x == "toml") || as_path.is_file() {
-                if as_path.is_file() {
-                    paths.push(as_path);
-                } else {
-                    errors.push(ScenarioError::not_found(name, None));
-                }
-                continue;
+        paths = directory()?;
+    }
+    for name in &sel.names {
+        let as_path = PathBuf::from(name);
+        if as_path.is_dir() {
+            errors.push(ScenarioError::not_found(
+                name,
+                Some(&format!("--scenario-dir {name}")),
+            ));
+            continue;
+        }
+        if as_path.extension().is_some_and(|x| x == "toml") || as_path.is_file() {
+            if as_path.is_file() {
+                paths.push(as_path);
+            } else {
+                errors.push(ScenarioError::not_found(name, None));
             }
-            match available
-                .iter()
-                .find(|p| p.file_stem().is_some_and(|s| s == name.as_str()))
-            {
-                Some(p) => paths.push(p.clone()),
-                None => {
-                    let stems: Vec<String> = available
-                        .iter()
-                        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                        .collect();
-                    let hint = did_you_mean(name, stems.iter().map(String::as_str));
-                    errors.push(ScenarioError::not_found(name, hint));
-                }
+            continue;
+        }
+        let available = directory()?;
+        match available
+            .iter()
+            .find(|p| p.file_stem().is_some_and(|s| s == name.as_str()))
+        {
+            Some(p) => paths.push(p.clone()),
+            None => {
+                let stems: Vec<String> = available
+                    .iter()
+                    .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .collect();
+                let hint = did_you_mean(name, stems.iter().map(String::as_str));
+                errors.push(ScenarioError::not_found(name, hint));
             }
         }
     }
@@ -103,6 +118,22 @@ pub fn select(dir: &Path, sel: &Selection) -> Result<Vec<Scenario>, Vec<Scenario
         return Err(errors);
     }
     scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    if !sel.tags.is_empty() && sel.names.is_empty() {
+        // A tag no scenario of the directory carries is a typo, not an empty (green) selection.
+        let known: std::collections::BTreeSet<&str> = scenarios
+            .iter()
+            .flat_map(|s| s.tags.iter().map(String::as_str))
+            .collect();
+        let unknown: Vec<ScenarioError> = sel
+            .tags
+            .iter()
+            .filter(|t| !known.contains(t.as_str()))
+            .map(|t| ScenarioError::unknown_tag(t, did_you_mean(t, known.iter().copied())))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(unknown);
+        }
+    }
     if !sel.tags.is_empty() {
         scenarios.retain(|s| s.tags.iter().any(|t| sel.tags.contains(t)));
     }

@@ -92,6 +92,15 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
     let gitlab_version = match top.opt_str(&mut sink, "gitlab_version") {
         None => DEFAULT_GITLAB_VERSION,
         Some((v, span)) => match v.parse::<Version>() {
+            Ok(v) if v.major < 8 => {
+                sink.error(
+                    "scenario.version",
+                    span,
+                    format!("GitLab {v} has no bundled Mattermost"),
+                    Some("omnibus bundles Mattermost from GitLab 8.0; use e.g. \"8.12\"".into()),
+                );
+                DEFAULT_GITLAB_VERSION
+            }
             Ok(v) => v,
             Err(e) => {
                 sink.error("scenario.version", span, e.to_string(), None);
@@ -135,7 +144,10 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
                 .map(|l| (l.line, l.column))
                 .unwrap_or((0, 0))
         });
-        return Err(ScenarioError::invalid(path.to_path_buf(), diags));
+        return Err(ScenarioError::invalid(
+            path.to_path_buf(),
+            merge_missing_keys(diags),
+        ));
     }
     Ok(Scenario {
         path: path.to_path_buf(),
@@ -905,6 +917,34 @@ fn hint_for_dyn(input: &str, names: &[&str]) -> String {
     }
 }
 
+/// Missing keys of one table (same place) as one error: "missing keys `seed`, `hosts`, `steps`",
+/// not one caret per key on the same line.
+fn merge_missing_keys(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    const ONE: &str = "missing key ";
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    for d in diags {
+        if d.code == "scenario.missing-key"
+            && let Some(prev) = out.last_mut()
+            && prev.code == d.code
+            && prev.location == d.location
+            && let Some(key) = d.message.strip_prefix(ONE)
+        {
+            let keys = prev
+                .message
+                .strip_prefix(ONE)
+                .or_else(|| prev.message.strip_prefix("missing keys "))
+                .unwrap_or_default()
+                .to_string();
+            prev.message = format!("missing keys {keys}, {key}");
+            prev.hint =
+                Some("add them to this table (docs/scenarios.md lists every key)".to_string());
+            continue;
+        }
+        out.push(d);
+    }
+    out
+}
+
 fn sink_line_offset(file: &SourceFile, line: usize) -> usize {
     let mut offset = 0;
     for (i, l) in file.text().split_inclusive('\n').enumerate() {
@@ -954,6 +994,30 @@ webhook.post = { hook = "h", text = "x" }
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         let file = SourceFile::new("s.toml", text);
         parse_scenario(&file, Path::new("s.toml"))
+    }
+
+    #[test]
+    fn missing_keys_of_one_table_are_one_error() {
+        let e = parse("name = \"x\"\nsummary = \"y\"\n").expect_err("incomplete");
+        let text = e.render();
+        assert!(
+            text.contains("error: missing keys `seed`, `hosts`, `steps`"),
+            "{text}"
+        );
+        assert_eq!(text.matches(" --> s.toml:1:1").count(), 1, "{text}");
+        assert!(text.contains("(1 error)"), "{text}");
+    }
+
+    #[test]
+    fn a_gitlab_version_before_bundled_mattermost_is_rejected() {
+        // Regression: "7.14" was accepted and run on the 8.12 profile.
+        let e = parse(&GOOD.replace("\"8.12\"", "\"7.14\"")).expect_err("7.14 rejected");
+        let text = e.render();
+        assert!(
+            text.contains("GitLab 7.14.0 has no bundled Mattermost"),
+            "{text}"
+        );
+        assert!(text.contains("s.toml:7:18"), "{text}");
     }
 
     #[test]
