@@ -217,14 +217,14 @@ pub fn render_summary(
             m.admin_email
         );
     }
-    if let Some(m) = handle.mattermost_plan() {
-        if let Some(app) = &m.registered_application {
-            let _ = writeln!(
-                out,
-                "  GitLab SSO: application \"{}\" (id {}) registered by omnibus",
-                app.name, app.uid
-            );
-        }
+    if let Some(m) = handle.mattermost_plan()
+        && let Some(app) = &m.registered_application
+    {
+        let _ = writeln!(
+            out,
+            "  GitLab SSO: application \"{}\" (id {}) registered by omnibus",
+            app.name, app.uid
+        );
     }
     if let Some(mail) = handle.mail_server() {
         let smtp = handle

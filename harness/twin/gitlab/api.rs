@@ -99,36 +99,35 @@ fn authenticate(twin: &GitlabTwin, req: &GitlabRequest) -> Result<ApiCaller, Aut
             scopes: vec!["api".to_string()],
         });
     }
-    if let Some(token) = private.as_deref().or(bearer.as_deref()) {
-        if let Some(pat) = store
+    if let Some(token) = private.as_deref().or(bearer.as_deref())
+        && let Some(pat) = store
             .personal_tokens
             .iter()
             .find(|p| p.token.expose() == token)
-        {
-            let user = store
-                .user(pat.user_id)
-                .cloned()
-                .ok_or(AuthFailure::Missing)?;
-            return Ok(ApiCaller {
-                user,
-                scopes: pat.scopes.clone(),
-            });
-        }
+    {
+        let user = store
+            .user(pat.user_id)
+            .cloned()
+            .ok_or(AuthFailure::Missing)?;
+        return Ok(ApiCaller {
+            user,
+            scopes: pat.scopes.clone(),
+        });
     }
-    if let Some(token) = bearer.as_deref() {
-        if let Some(t) = store.tokens.iter().find(|t| t.token == token) {
-            if t.revoked {
-                return Err(AuthFailure::Revoked);
-            }
-            if t.expired(Instant::now()) {
-                return Err(AuthFailure::Expired);
-            }
-            let user = store.user(t.user_id).cloned().ok_or(AuthFailure::Missing)?;
-            return Ok(ApiCaller {
-                user,
-                scopes: t.scopes.split_whitespace().map(str::to_string).collect(),
-            });
+    if let Some(token) = bearer.as_deref()
+        && let Some(t) = store.tokens.iter().find(|t| t.token == token)
+    {
+        if t.revoked {
+            return Err(AuthFailure::Revoked);
         }
+        if t.expired(Instant::now()) {
+            return Err(AuthFailure::Expired);
+        }
+        let user = store.user(t.user_id).cloned().ok_or(AuthFailure::Missing)?;
+        return Ok(ApiCaller {
+            user,
+            scopes: t.scopes.split_whitespace().map(str::to_string).collect(),
+        });
     }
     Err(AuthFailure::Missing)
 }

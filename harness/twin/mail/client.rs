@@ -272,10 +272,10 @@ impl Conn {
 
 fn io_text(e: &std::io::Error, server_name: &str) -> String {
     let text = e.to_string();
-    if let Some(inner) = e.get_ref() {
-        if inner.downcast_ref::<rustls::Error>().is_some() {
-            return go_tls_error_text(&format!("{inner:?}"), server_name);
-        }
+    if let Some(inner) = e.get_ref()
+        && inner.downcast_ref::<rustls::Error>().is_some()
+    {
+        return go_tls_error_text(&format!("{inner:?}"), server_name);
     }
     if text.contains("peer closed connection") || e.kind() == std::io::ErrorKind::UnexpectedEof {
         return "EOF".to_string();
@@ -385,11 +385,11 @@ pub async fn send_mail_as(
         poisoned: None,
         tls: false,
     };
-    if security == Security::Tls {
-        if let Err(e) = conn.upgrade(tls_config.clone()).await {
-            let log = std::mem::take(&mut conn.log);
-            return Err(fail(MailErrorKind::Connect, tls_connect_err(e), log));
-        }
+    if security == Security::Tls
+        && let Err(e) = conn.upgrade(tls_config.clone()).await
+    {
+        let log = std::mem::take(&mut conn.log);
+        return Err(fail(MailErrorKind::Connect, tls_connect_err(e), log));
     }
     let result = session(era, email, site_url, security, tls_config, &mut conn, msg).await;
     let log = std::mem::take(&mut conn.log);
