@@ -101,6 +101,16 @@ fn unknown_scenario_name_is_bad_input_with_a_suggestion() {
 }
 
 #[test]
+fn unknown_scenario_name_far_from_any_lists_the_known_scenarios() {
+    let dir = gitlab_apps();
+    let (_, err) = run_expect(dir.path(), &["zzz"], 2);
+    assert!(
+        err.contains("no scenario named or at \"zzz\"; known scenarios: gitlab-apps"),
+        "{err}"
+    );
+}
+
+#[test]
 fn invalid_scenario_file_is_bad_input_with_position_and_caret() {
     let bad = GITLAB_ONLY.replace("gitlab.revoke_oauth_app", "gitlab.revoke_oauth_ap");
     let dir = workspace(&[("gitlab-apps.toml", &bad)]);

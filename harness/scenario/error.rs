@@ -72,6 +72,20 @@ impl ScenarioError {
         Self::nothing_matches(format!("no scenario named or at {what:?}"), what, hint)
     }
 
+    /// A scenario name that is neither a file nor a scenario of the directory, and is not close to
+    /// one: the error lists what the directory holds.
+    pub fn unknown_name(what: &str, available: &[String]) -> Self {
+        let mut e = Self::not_found(what, None);
+        if available.is_empty() {
+            e.message
+                .push_str(" (the scenario directory holds no scenarios)");
+        } else {
+            e.message
+                .push_str(&format!("; known scenarios: {}", available.join(", ")));
+        }
+        e
+    }
+
     fn nothing_matches(mut message: String, what: &str, hint: Option<&str>) -> Self {
         if let Some(h) = hint {
             message.push_str(&format!(" (did you mean `{h}`?)"));

@@ -83,8 +83,10 @@ pub fn select(dir: &Path, sel: &Selection) -> Result<Vec<Scenario>, Vec<Scenario
                     .iter()
                     .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
                     .collect();
-                let hint = did_you_mean(name, stems.iter().map(String::as_str));
-                errors.push(ScenarioError::not_found(name, hint));
+                match did_you_mean(name, stems.iter().map(String::as_str)) {
+                    Some(hint) => errors.push(ScenarioError::not_found(name, Some(hint))),
+                    None => errors.push(ScenarioError::unknown_name(name, &stems)),
+                }
             }
         }
     }
