@@ -77,10 +77,49 @@ async fn exchange(
     (status, resp.json().await.unwrap())
 }
 
-async fn code_for(handle: &TwinHandle, b: &Browser, app: &OAuthApplication) -> String {
+/// Exchange `code` for a token as the registered Mattermost does: the sign-up callback, with
+/// `client_id`/`client_secret` in the body.
+async fn exchange_code(
+    handle: &TwinHandle,
+    app: &OAuthApplication,
+    code: &str,
+) -> (StatusCode, Value) {
+    exchange(
+        handle,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", SIGNUP_CB),
+            ("client_id", &app.uid),
+            ("client_secret", app.secret.expose()),
+        ],
+        None,
+    )
+    .await
+}
+
+/// Exchange `refresh` for a new token with the application's credentials in the body.
+async fn exchange_refresh(
+    handle: &TwinHandle,
+    app: &OAuthApplication,
+    refresh: &str,
+) -> (StatusCode, Value) {
+    exchange(
+        handle,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", &app.uid),
+            ("client_secret", app.secret.expose()),
+        ],
+        None,
+    )
+    .await
+}
+
+async fn code_for(b: &Browser, app: &OAuthApplication) -> String {
     let page = consent_page(b, app, "st").await;
     let cb = approve(b, &page).await;
-    let _ = handle;
     field(&query(&cb), "code").unwrap().to_string()
 }
 
@@ -240,18 +279,7 @@ async fn approve_then_exchange_code_for_token_and_read_user() {
     let q = query(&cb);
     assert_eq!(field(&q, "state"), Some("st8"));
     let code = field(&q, "code").unwrap().to_string();
-    let (status, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (status, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 7200);
@@ -279,18 +307,7 @@ async fn approve_then_exchange_code_for_token_and_read_user() {
     assert_eq!(user["state"], "active");
     assert!(user.get("is_admin").is_none(), "only admins see is_admin");
     // Code is single use.
-    let (status, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (status, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
 }
@@ -300,7 +317,7 @@ async fn token_errors_follow_doorkeeper() {
     let h = start(Profile::Gitlab18_11).await;
     let app = app(&h);
     let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
+    let code = code_for(&b, &app).await;
     let base = |code: &str, redirect: &str, secret: &str| {
         vec![
             ("grant_type".to_string(), "authorization_code".to_string()),
@@ -359,7 +376,7 @@ async fn client_credentials_by_http_basic_and_refresh_grant() {
     let h = start(Profile::Gitlab18_11).await;
     let app = app(&h);
     let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
+    let code = code_for(&b, &app).await;
     let (s, body) = exchange(
         &h,
         &[
@@ -373,17 +390,7 @@ async fn client_credentials_by_http_basic_and_refresh_grant() {
     assert_eq!(s, StatusCode::OK, "{body}");
     let old_access = body["access_token"].as_str().unwrap().to_string();
     let refresh = body["refresh_token"].as_str().unwrap().to_string();
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (s, body) = exchange_refresh(&h, &app, &refresh).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_ne!(body["access_token"].as_str().unwrap(), old_access);
     // The refreshed-away token is revoked; the refresh token is single use.
@@ -397,17 +404,7 @@ async fn client_credentials_by_http_basic_and_refresh_grant() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (s, body) = exchange_refresh(&h, &app, &refresh).await;
     assert_eq!(
         (s, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
@@ -529,19 +526,8 @@ async fn second_authorization_with_a_live_token_skips_consent() {
     let h = start(Profile::Gitlab18_11).await;
     let app = app(&h);
     let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
-    let (s, _) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let code = code_for(&b, &app).await;
+    let (s, _) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK);
     let resp = b.get(&authorize_url(&app, SIGNUP_CB, "again")).await;
     assert_status(&resp, StatusCode::OK);
@@ -1058,19 +1044,8 @@ async fn token_type_is_lower_case_on_8_12() {
     let h = start(Profile::Gitlab8_12).await;
     let app = app(&h);
     let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let code = code_for(&b, &app).await;
+    let (s, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "bearer");
     // The token reads the v3 user, as Mattermost 3.4 does with omnibus 8.12's endpoint.
@@ -1185,18 +1160,7 @@ async fn given_gitlab_id_and_secret_create_the_application_with_them() {
     assert_eq!(h.gitlab().unwrap().twin.applications().len(), 1);
     // The application works with those credentials.
     let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", "12345656"),
-            ("client_secret", "123456789"),
-        ],
-        None,
-    )
-    .await;
+    let code = code_for(&b, &app).await;
+    let (s, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK, "{body}");
 }
