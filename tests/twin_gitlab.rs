@@ -8,13 +8,43 @@ use mm_harness::config::model::HostSettings;
 use mm_harness::config::version::Profile;
 use mm_harness::twin::bringup::{Twin, TwinHandle, TwinOptions};
 use mm_harness::twin::gitlab::OAuthApplication;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use support::*;
 
 const GITLAB: &str = "http://gitlab.example.com";
 const MM: &str = "http://mattermost.example.com";
 const SIGNUP_CB: &str = "http://mattermost.example.com/signup/gitlab/complete";
+
+/// How an API request authenticates.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    Anonymous,
+    Bearer(&'a str),
+    PrivateToken(&'a str),
+}
+
+/// A plain HTTP client for the twin's GitLab API.
+struct Api(reqwest::Client);
+
+impl Api {
+    fn new(handle: &TwinHandle) -> Api {
+        Api(client_for(handle.address_book(), "http", None, None, false))
+    }
+
+    fn request(&self, method: Method, path: &str, auth: Auth<'_>) -> reqwest::RequestBuilder {
+        let req = self.0.request(method, format!("{GITLAB}{path}"));
+        match auth {
+            Auth::Anonymous => req,
+            Auth::Bearer(token) => req.bearer_auth(token),
+            Auth::PrivateToken(token) => req.header("PRIVATE-TOKEN", token),
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, auth: Auth<'_>) -> reqwest::Response {
+        self.request(method, path, auth).send().await.unwrap()
+    }
+}
 
 async fn start(profile: Profile) -> TwinHandle {
     Twin::start(TwinOptions::single_server(profile))
@@ -67,8 +97,10 @@ async fn exchange(
     fields: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> (StatusCode, Value) {
-    let c = client_for(handle.address_book(), "http", None, None, false);
-    let mut req = c.post(format!("{GITLAB}/oauth/token")).form(fields);
+    let c = Api::new(handle);
+    let mut req = c
+        .request(Method::POST, "/oauth/token", Auth::Anonymous)
+        .form(fields);
     if let Some((u, p)) = basic {
         req = req.basic_auth(u, Some(p));
     }
@@ -291,13 +323,10 @@ async fn approve_then_exchange_code_for_token_and_read_user() {
     );
     assert!(body["created_at"].as_u64().is_some());
     let token = body["access_token"].as_str().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let user: Value = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .bearer_auth(token)
-        .send()
+        .send(Method::GET, "/api/v4/user", Auth::Bearer(token))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -394,13 +423,10 @@ async fn client_credentials_by_http_basic_and_refresh_grant() {
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_ne!(body["access_token"].as_str().unwrap(), old_access);
     // The refreshed-away token is revoked; the refresh token is single use.
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .bearer_auth(&old_access)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::GET, "/api/v4/user", Auth::Bearer(&old_access))
+        .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
@@ -540,41 +566,40 @@ async fn second_authorization_with_a_live_token_skips_consent() {
 async fn api_authentication_failures_have_grape_shapes() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
-    let resp = c.get(format!("{GITLAB}/api/v4/user")).send().await.unwrap();
+    let c = Api::new(&h);
+    let resp = c.send(Method::GET, "/api/v4/user", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         resp.json::<Value>().await.unwrap()["message"],
         "401 Unauthorized"
     );
     let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .bearer_auth("garbage")
-        .send()
-        .await
-        .unwrap();
+        .send(Method::GET, "/api/v4/user", Auth::Bearer("garbage"))
+        .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let weak = gitlab
         .twin
         .create_personal_access_token("alice", &["read_repository"])
         .unwrap();
     let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .header("PRIVATE-TOKEN", weak.expose())
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::GET,
+            "/api/v4/user",
+            Auth::PrivateToken(weak.expose()),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         resp.json::<Value>().await.unwrap()["error"],
         "insufficient_scope"
     );
     let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .header("PRIVATE-TOKEN", gitlab.admin_token.expose())
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::GET,
+            "/api/v4/user",
+            Auth::PrivateToken(gitlab.admin_token.expose()),
+        )
+        .await;
     let me: Value = resp.json().await.unwrap();
     assert_eq!(me["username"], "root");
     assert_eq!(me["is_admin"], true);
@@ -584,19 +609,18 @@ async fn api_authentication_failures_have_grape_shapes() {
 async fn version_needs_authentication() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let resp = c
-        .get(format!("{GITLAB}/api/v4/version"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::GET, "/api/v4/version", Auth::Anonymous)
+        .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let v: Value = c
-        .get(format!("{GITLAB}/api/v4/version"))
-        .bearer_auth(gitlab.admin_token.expose())
-        .send()
+        .send(
+            Method::GET,
+            "/api/v4/version",
+            Auth::Bearer(gitlab.admin_token.expose()),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -607,9 +631,9 @@ async fn version_needs_authentication() {
 #[tokio::test]
 async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     let h = start(Profile::Gitlab18_11).await;
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     for path in ["/api/v3/user", "/api/v3/projects", "/api/v3/whatever/else"] {
-        let resp = c.get(format!("{GITLAB}{path}")).send().await.unwrap();
+        let resp = c.send(Method::GET, path, Auth::Anonymous).await;
         assert_eq!(resp.status(), StatusCode::GONE, "{path}");
         assert_eq!(
             resp.json::<Value>().await.unwrap()["error"],
@@ -618,20 +642,22 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     }
     let h = start(Profile::Gitlab8_12).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .bearer_auth(gitlab.admin_token.expose())
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::GET,
+            "/api/v4/user",
+            Auth::Bearer(gitlab.admin_token.expose()),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let resp = c
-        .get(format!("{GITLAB}/api/v3/user"))
-        .header("PRIVATE-TOKEN", gitlab.admin_token.expose())
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::GET,
+            "/api/v3/user",
+            Auth::PrivateToken(gitlab.admin_token.expose()),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let me: Value = resp.json().await.unwrap();
     assert_eq!(me["username"], "root");
@@ -639,12 +665,14 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     // 8.x's /user carried the account's private token, which itself authenticates.
     let private = me["private_token"].as_str().unwrap();
     let again = c
-        .get(format!("{GITLAB}/api/v3/user?private_token={private}"))
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::GET,
+            &format!("/api/v3/user?private_token={private}"),
+            Auth::Anonymous,
+        )
+        .await;
     assert_eq!(again.status(), StatusCode::OK);
-    let resp = c.get(format!("{GITLAB}/api/v3/user")).send().await.unwrap();
+    let resp = c.send(Method::GET, "/api/v3/user", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -652,11 +680,9 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
 async fn applications_api_create_list_renew_delete() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let admin = gitlab.admin_token.expose().to_string();
-    let resp = c
-        .post(format!("{GITLAB}/api/v4/applications"))
-        .header("PRIVATE-TOKEN", &admin)
+    let resp = c.request(Method::POST, "/api/v4/applications", Auth::PrivateToken(&admin))
         .form(&[
             ("name", "Split Mattermost"),
             (
@@ -676,11 +702,8 @@ async fn applications_api_create_list_renew_delete() {
     assert_eq!(created["callback_url"].as_str().unwrap().lines().count(), 2);
     let id = created["id"].as_u64().unwrap();
     let list: Value = c
-        .get(format!("{GITLAB}/api/v4/applications"))
-        .bearer_auth(&admin)
-        .send()
+        .send(Method::GET, "/api/v4/applications", Auth::Bearer(&admin))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -688,29 +711,32 @@ async fn applications_api_create_list_renew_delete() {
     assert_eq!(list.len(), 2, "omnibus's GitLab Mattermost + the new one");
     assert!(list.iter().all(|a| a.get("secret").is_none()));
     let renewed: Value = c
-        .post(format!("{GITLAB}/api/v4/applications/{id}/renew-secret"))
-        .bearer_auth(&admin)
-        .send()
+        .send(
+            Method::POST,
+            &format!("/api/v4/applications/{id}/renew-secret"),
+            Auth::Bearer(&admin),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_ne!(renewed["secret"], created["secret"]);
     assert_eq!(renewed["application_id"], created["application_id"]);
     let resp = c
-        .delete(format!("{GITLAB}/api/v4/applications/{id}"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::DELETE,
+            &format!("/api/v4/applications/{id}"),
+            Auth::Bearer(&admin),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let resp = c
-        .delete(format!("{GITLAB}/api/v4/applications/{id}"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::DELETE,
+            &format!("/api/v4/applications/{id}"),
+            Auth::Bearer(&admin),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 
@@ -718,28 +744,30 @@ async fn applications_api_create_list_renew_delete() {
 async fn applications_api_refuses_non_admins_and_bad_input() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let alice = gitlab
         .twin
         .create_personal_access_token("alice", &["api"])
         .unwrap();
     let resp = c
-        .get(format!("{GITLAB}/api/v4/applications"))
-        .header("PRIVATE-TOKEN", alice.expose())
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::GET,
+            "/api/v4/applications",
+            Auth::PrivateToken(alice.expose()),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = c
-        .get(format!("{GITLAB}/api/v4/applications"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::GET, "/api/v4/applications", Auth::Anonymous)
+        .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let admin = gitlab.admin_token.expose().to_string();
     let resp = c
-        .post(format!("{GITLAB}/api/v4/applications"))
-        .header("PRIVATE-TOKEN", &admin)
+        .request(
+            Method::POST,
+            "/api/v4/applications",
+            Auth::PrivateToken(&admin),
+        )
         .form(&[("name", "x")])
         .send()
         .await
@@ -748,8 +776,11 @@ async fn applications_api_refuses_non_admins_and_bad_input() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "redirect_uri is missing, scopes is missing");
     let resp = c
-        .post(format!("{GITLAB}/api/v4/applications"))
-        .header("PRIVATE-TOKEN", &admin)
+        .request(
+            Method::POST,
+            "/api/v4/applications",
+            Auth::PrivateToken(&admin),
+        )
         .form(&[
             ("name", "x"),
             ("redirect_uri", "not a uri"),
@@ -770,14 +801,15 @@ async fn applications_api_refuses_non_admins_and_bad_input() {
 async fn applications_api_does_not_exist_on_8_12() {
     let h = start(Profile::Gitlab8_12).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     for path in ["/api/v4/applications", "/api/v3/applications"] {
         let resp = c
-            .get(format!("{GITLAB}{path}"))
-            .header("PRIVATE-TOKEN", gitlab.admin_token.expose())
-            .send()
-            .await
-            .unwrap();
+            .send(
+                Method::GET,
+                path,
+                Auth::PrivateToken(gitlab.admin_token.expose()),
+            )
+            .await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
     }
 }
@@ -1049,13 +1081,14 @@ async fn token_type_is_lower_case_on_8_12() {
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "bearer");
     // The token reads the v3 user, as Mattermost 3.4 does with omnibus 8.12's endpoint.
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let me: Value = c
-        .get(format!("{GITLAB}/api/v3/user"))
-        .bearer_auth(body["access_token"].as_str().unwrap())
-        .send()
+        .send(
+            Method::GET,
+            "/api/v3/user",
+            Auth::Bearer(body["access_token"].as_str().unwrap()),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
