@@ -44,6 +44,10 @@ impl Api {
     async fn send(&self, method: Method, path: &str, auth: Auth<'_>) -> reqwest::Response {
         self.request(method, path, auth).send().await.unwrap()
     }
+
+    async fn get(&self, path: &str, auth: Auth<'_>) -> reqwest::Response {
+        self.send(Method::GET, path, auth).await
+    }
 }
 
 async fn start(profile: Profile) -> TwinHandle {
@@ -325,7 +329,7 @@ async fn approve_then_exchange_code_for_token_and_read_user() {
     let token = body["access_token"].as_str().unwrap();
     let c = Api::new(&h);
     let user: Value = c
-        .send(Method::GET, "/api/v4/user", Auth::Bearer(token))
+        .get("/api/v4/user", Auth::Bearer(token))
         .await
         .json()
         .await
@@ -424,9 +428,7 @@ async fn client_credentials_by_http_basic_and_refresh_grant() {
     assert_ne!(body["access_token"].as_str().unwrap(), old_access);
     // The refreshed-away token is revoked; the refresh token is single use.
     let c = Api::new(&h);
-    let resp = c
-        .send(Method::GET, "/api/v4/user", Auth::Bearer(&old_access))
-        .await;
+    let resp = c.get("/api/v4/user", Auth::Bearer(&old_access)).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
@@ -567,26 +569,20 @@ async fn api_authentication_failures_have_grape_shapes() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
     let c = Api::new(&h);
-    let resp = c.send(Method::GET, "/api/v4/user", Auth::Anonymous).await;
+    let resp = c.get("/api/v4/user", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         resp.json::<Value>().await.unwrap()["message"],
         "401 Unauthorized"
     );
-    let resp = c
-        .send(Method::GET, "/api/v4/user", Auth::Bearer("garbage"))
-        .await;
+    let resp = c.get("/api/v4/user", Auth::Bearer("garbage")).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let weak = gitlab
         .twin
         .create_personal_access_token("alice", &["read_repository"])
         .unwrap();
     let resp = c
-        .send(
-            Method::GET,
-            "/api/v4/user",
-            Auth::PrivateToken(weak.expose()),
-        )
+        .get("/api/v4/user", Auth::PrivateToken(weak.expose()))
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(
@@ -594,8 +590,7 @@ async fn api_authentication_failures_have_grape_shapes() {
         "insufficient_scope"
     );
     let resp = c
-        .send(
-            Method::GET,
+        .get(
             "/api/v4/user",
             Auth::PrivateToken(gitlab.admin_token.expose()),
         )
@@ -610,16 +605,10 @@ async fn version_needs_authentication() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
     let c = Api::new(&h);
-    let resp = c
-        .send(Method::GET, "/api/v4/version", Auth::Anonymous)
-        .await;
+    let resp = c.get("/api/v4/version", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let v: Value = c
-        .send(
-            Method::GET,
-            "/api/v4/version",
-            Auth::Bearer(gitlab.admin_token.expose()),
-        )
+        .get("/api/v4/version", Auth::Bearer(gitlab.admin_token.expose()))
         .await
         .json()
         .await
@@ -633,7 +622,7 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     let h = start(Profile::Gitlab18_11).await;
     let c = Api::new(&h);
     for path in ["/api/v3/user", "/api/v3/projects", "/api/v3/whatever/else"] {
-        let resp = c.send(Method::GET, path, Auth::Anonymous).await;
+        let resp = c.get(path, Auth::Anonymous).await;
         assert_eq!(resp.status(), StatusCode::GONE, "{path}");
         assert_eq!(
             resp.json::<Value>().await.unwrap()["error"],
@@ -644,16 +633,11 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     let gitlab = h.gitlab().unwrap();
     let c = Api::new(&h);
     let resp = c
-        .send(
-            Method::GET,
-            "/api/v4/user",
-            Auth::Bearer(gitlab.admin_token.expose()),
-        )
+        .get("/api/v4/user", Auth::Bearer(gitlab.admin_token.expose()))
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let resp = c
-        .send(
-            Method::GET,
+        .get(
             "/api/v3/user",
             Auth::PrivateToken(gitlab.admin_token.expose()),
         )
@@ -665,14 +649,13 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     // 8.x's /user carried the account's private token, which itself authenticates.
     let private = me["private_token"].as_str().unwrap();
     let again = c
-        .send(
-            Method::GET,
+        .get(
             &format!("/api/v3/user?private_token={private}"),
             Auth::Anonymous,
         )
         .await;
     assert_eq!(again.status(), StatusCode::OK);
-    let resp = c.send(Method::GET, "/api/v3/user", Auth::Anonymous).await;
+    let resp = c.get("/api/v3/user", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -702,7 +685,7 @@ async fn applications_api_create_list_renew_delete() {
     assert_eq!(created["callback_url"].as_str().unwrap().lines().count(), 2);
     let id = created["id"].as_u64().unwrap();
     let list: Value = c
-        .send(Method::GET, "/api/v4/applications", Auth::Bearer(&admin))
+        .get("/api/v4/applications", Auth::Bearer(&admin))
         .await
         .json()
         .await
@@ -750,16 +733,10 @@ async fn applications_api_refuses_non_admins_and_bad_input() {
         .create_personal_access_token("alice", &["api"])
         .unwrap();
     let resp = c
-        .send(
-            Method::GET,
-            "/api/v4/applications",
-            Auth::PrivateToken(alice.expose()),
-        )
+        .get("/api/v4/applications", Auth::PrivateToken(alice.expose()))
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let resp = c
-        .send(Method::GET, "/api/v4/applications", Auth::Anonymous)
-        .await;
+    let resp = c.get("/api/v4/applications", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let admin = gitlab.admin_token.expose().to_string();
     let resp = c
@@ -804,11 +781,7 @@ async fn applications_api_does_not_exist_on_8_12() {
     let c = Api::new(&h);
     for path in ["/api/v4/applications", "/api/v3/applications"] {
         let resp = c
-            .send(
-                Method::GET,
-                path,
-                Auth::PrivateToken(gitlab.admin_token.expose()),
-            )
+            .get(path, Auth::PrivateToken(gitlab.admin_token.expose()))
             .await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
     }
@@ -1083,8 +1056,7 @@ async fn token_type_is_lower_case_on_8_12() {
     // The token reads the v3 user, as Mattermost 3.4 does with omnibus 8.12's endpoint.
     let c = Api::new(&h);
     let me: Value = c
-        .send(
-            Method::GET,
+        .get(
             "/api/v3/user",
             Auth::Bearer(body["access_token"].as_str().unwrap()),
         )
