@@ -238,25 +238,33 @@ async fn assert_fault_fails_sign_up(
     h
 }
 
+/// The faults every profile's Mattermost reports as "Token request failed.": the token request
+/// got no answer (slow, closed) or no TLS session (certificates, over https). `(fault, https, message)`.
+fn token_request_failures() -> impl Iterator<Item = (Fault, bool, &'static str)> {
+    [
+        (Fault::SlowEndpoint, false),
+        (Fault::ClosedPort, false),
+        (Fault::ExpiredCertificate, true),
+        (Fault::WrongHostCertificate, true),
+        (Fault::UntrustedCertificate, true),
+    ]
+    .into_iter()
+    .map(|(fault, https)| (fault, https, "Token request failed."))
+}
+
 /// Each SSO fault on GitLab 18.11 + Mattermost 10.11 ends on the error Mattermost documents.
 #[tokio::test]
 async fn sso_faults_on_18() {
     let bad_token = "Bad response from token request.";
-    let failed = "Token request failed.";
+    let invalid = "Received invalid response from OAuth service provider.";
     for (fault, https, message) in [
         (Fault::WrongClientSecret, false, bad_token),
         (Fault::TokenEndpointHtml, false, bad_token),
-        (
-            Fault::UserApiV3,
-            false,
-            "Received invalid response from OAuth service provider.",
-        ),
-        (Fault::SlowEndpoint, false, failed),
-        (Fault::ClosedPort, false, failed),
-        (Fault::ExpiredCertificate, true, failed),
-        (Fault::WrongHostCertificate, true, failed),
-        (Fault::UntrustedCertificate, true, failed),
-    ] {
+        (Fault::UserApiV3, false, invalid),
+    ]
+    .into_iter()
+    .chain(token_request_failures())
+    {
         let h = assert_fault_fails_sign_up(
             Profile::Gitlab18_11,
             fault,
@@ -320,20 +328,14 @@ async fn sign_up_then_log_in_through_gitlab_on_8_12() {
 /// Mattermost 3.4 never checked the token reply's status: each fault shows as 3.x reads it.
 #[tokio::test]
 async fn sso_faults_on_8_12() {
-    let failed = "Token request failed.";
+    let bad_token = "Bad response from token request.";
     for (fault, https, message) in [
         (Fault::WrongClientSecret, false, "Bad token type."),
-        (
-            Fault::TokenEndpointHtml,
-            false,
-            "Bad response from token request.",
-        ),
-        (Fault::SlowEndpoint, false, failed),
-        (Fault::ClosedPort, false, failed),
-        (Fault::ExpiredCertificate, true, failed),
-        (Fault::WrongHostCertificate, true, failed),
-        (Fault::UntrustedCertificate, true, failed),
-    ] {
+        (Fault::TokenEndpointHtml, false, bad_token),
+    ]
+    .into_iter()
+    .chain(token_request_failures())
+    {
         let h = assert_fault_fails_sign_up(
             Profile::Gitlab8_12,
             fault,
