@@ -19,7 +19,7 @@ use crate::net::AddressBook;
 
 use super::fault::Fault;
 use super::gitlab::{GitlabTwin, GitlabTwinConfig, GitlabUser, OAuthApplication};
-use super::listen::{self, ListenError, ListenOptions, ServedListener};
+use super::listen::{self, ListenError, ServedListener};
 use super::mail::{MailServer, MailServerOptions, MailServerSecurity};
 use super::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use super::tls::{CertKind, TwinCa};
@@ -589,7 +589,7 @@ async fn serve_host(
     } else {
         None
     };
-    let main = listen::serve(listener, router, ListenOptions { tls, delay: None })?;
+    let main = listen::serve(listener, router, tls)?;
     book.insert(served.url.scheme(), &served.host, served.port, main.addr());
     listeners.push(main);
     if https && nginx.redirect_http_to_https {
@@ -597,7 +597,7 @@ async fn serve_host(
         let redirect = listen::serve(
             listener,
             listen::redirect_to_https_router(&served.host, served.port),
-            ListenOptions::default(),
+            None,
         )?;
         book.insert("http", &served.host, 80, redirect.addr());
         listeners.push(redirect);
