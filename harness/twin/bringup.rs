@@ -241,7 +241,6 @@ pub struct MattermostPlan {
 pub struct TwinHandle {
     address_book: AddressBook,
     ca: TwinCa,
-    ca_pem: String,
     gitlab: Option<GitlabAccess>,
     mattermost: Option<MattermostAccess>,
     mattermost_plan: Option<MattermostPlan>,
@@ -305,7 +304,7 @@ impl TwinHandle {
 
     /// The twin CA (PEM), what an operator puts in `/etc/gitlab/trusted-certs`.
     pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
+        self.ca.ca_pem_str()
     }
 
     pub fn ca_der(&self) -> CertificateDer<'static> {
@@ -524,7 +523,6 @@ impl Twin {
 
         Ok(TwinHandle {
             address_book: book,
-            ca_pem: ca.ca_pem(),
             ca,
             gitlab,
             mattermost,
