@@ -42,26 +42,13 @@ async fn code(h: &TwinHandle, redirect_uri: &str) -> String {
     let app = plan(h).registered_application.clone().unwrap();
     let b = Browser::new(h.address_book(), None);
     b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &app.uid)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", "s")
-        .finish();
     let page = b
-        .get(&format!("{GITLAB}/oauth/authorize?{q}"))
+        .get(&authorize_url(GITLAB, &app.uid, redirect_uri, "s"))
         .await
         .text()
         .await
         .unwrap();
-    let forms = all_forms(&page);
-    let approve = forms
-        .iter()
-        .find(|f| field(f, "_method").is_none())
-        .unwrap();
-    let resp = b
-        .post_form(&format!("{GITLAB}/oauth/authorize"), approve)
-        .await;
+    let resp = b.approve_consent(GITLAB, &page).await;
     field(&query(&location(&resp)), "code").unwrap().to_string()
 }
 

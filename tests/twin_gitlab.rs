@@ -64,13 +64,7 @@ fn app(handle: &TwinHandle) -> OAuthApplication {
 }
 
 fn authorize_url(app: &OAuthApplication, redirect_uri: &str, state: &str) -> String {
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &app.uid)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", state)
-        .finish();
-    format!("{GITLAB}/oauth/authorize?{q}")
+    support::authorize_url(GITLAB, &app.uid, redirect_uri, state)
 }
 
 /// Signed in as alice, consent page for the app; returns the page HTML.
@@ -84,14 +78,7 @@ async fn consent_page(b: &Browser, app: &OAuthApplication, state: &str) -> Strin
 
 /// Approve the consent page; returns the callback URL GitLab redirected to.
 async fn approve(b: &Browser, page: &str) -> String {
-    let forms = all_forms(page);
-    let approve = forms
-        .iter()
-        .find(|f| field(f, "_method").is_none())
-        .expect("approve form");
-    let resp = b
-        .post_form(&format!("{GITLAB}/oauth/authorize"), approve)
-        .await;
+    let resp = b.approve_consent(GITLAB, page).await;
     assert_status(&resp, StatusCode::FOUND);
     location(&resp)
 }

@@ -74,14 +74,7 @@ async fn sso(
         }
         let page = resp.text().await.unwrap();
         if page.contains("to use your account?") {
-            let forms = all_forms(&page);
-            let approve = forms
-                .iter()
-                .find(|f| field(f, "_method").is_none())
-                .expect("approve form");
-            let resp = b
-                .post_form(&format!("{gitlab}/oauth/authorize"), approve)
-                .await;
+            let resp = b.approve_consent(&gitlab, &page).await;
             assert_eq!(resp.status(), StatusCode::FOUND);
             next = location(&resp);
         } else if let Some(href) = attr_of(&page, "a[data-testid=redirect-link]", "href") {

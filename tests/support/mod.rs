@@ -104,6 +104,30 @@ impl Browser {
         self.post_form(&format!("{base}/users/sign_in"), &fields)
             .await
     }
+
+    /// Approve GitLab's consent `page` (POST its form without `_method=delete`, the other one
+    /// denies) at `base`; returns GitLab's answer.
+    pub async fn approve_consent(&self, base: &str, page: &str) -> Response {
+        let forms = all_forms(page);
+        let approve = forms
+            .iter()
+            .find(|f| field(f, "_method").is_none())
+            .unwrap_or_else(|| panic!("no approve form in:\n{page}"));
+        self.post_form(&format!("{base}/oauth/authorize"), approve)
+            .await
+    }
+}
+
+/// GitLab's `/oauth/authorize` URL at `base` for an authorization code, as Mattermost's GitLab
+/// button builds it.
+pub fn authorize_url(base: &str, client_id: &str, redirect_uri: &str, state: &str) -> String {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("state", state)
+        .finish();
+    format!("{base}/oauth/authorize?{q}")
 }
 
 /// A resolver that resolves nothing: every name the tests use is in the twin's address book, and
