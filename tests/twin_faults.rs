@@ -43,11 +43,8 @@ async fn code(h: &TwinHandle, redirect_uri: &str) -> String {
     let b = Browser::new(h.address_book(), None);
     b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
     let page = b
-        .get(&authorize_url(GITLAB, &app.uid, redirect_uri, "s"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page(&authorize_url(GITLAB, &app.uid, redirect_uri, "s"))
+        .await;
     let resp = b.approve_consent(GITLAB, &page).await;
     field(&query(&location(&resp)), "code").unwrap().to_string()
 }
@@ -119,12 +116,7 @@ async fn unregistered_redirect_uri_gets_the_error_page() {
                 &format!("{}/signup/gitlab/complete", p.settings.service.site_url),
             )
             .finish();
-        let page = b
-            .get(&format!("{GITLAB}/oauth/authorize?{q}"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = b.page(&format!("{GITLAB}/oauth/authorize?{q}")).await;
         assert!(page.contains("An error has occurred"));
         assert_eq!(
             text_of(&page, "pre").as_deref(),

@@ -140,6 +140,15 @@ async fn exchange_refresh(
     .await
 }
 
+/// A token endpoint answer is Doorkeeper's error JSON `error` with `status`.
+fn assert_oauth_error((got, body): (StatusCode, Value), status: StatusCode, error: &str) {
+    assert_eq!(
+        (got, body["error"].as_str()),
+        (status, Some(error)),
+        "{body}"
+    );
+}
+
 async fn code_for(b: &Browser, app: &OAuthApplication) -> String {
     let page = consent_page(b, app, "st").await;
     let cb = approve(b, &page).await;
@@ -226,7 +235,7 @@ async fn sign_in_by_email_renews_session_and_csrf_token() {
     assert_eq!(location(&resp), format!("{GITLAB}/"));
     let new_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
     assert_ne!(old_cookie, new_cookie, "session id is renewed on sign-in");
-    let dash = b.get(&format!("{GITLAB}/")).await.text().await.unwrap();
+    let dash = b.page(&format!("{GITLAB}/")).await;
     assert!(dash.contains("data-username=\"alice\""), "{dash}");
     let new_token = attr_of(&dash, "meta[name=csrf-token]", "content").unwrap();
     assert_ne!(old_token, new_token);
@@ -373,21 +382,21 @@ async fn token_errors_follow_doorkeeper() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
     // Unknown code.
-    let (s, body) = send(base("nope", SIGNUP_CB, app.secret.expose())).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        send(base("nope", SIGNUP_CB, app.secret.expose())).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
     // Missing grant type, unknown grant type.
-    let (s, body) = exchange(&h, &[("code", "x")], None).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    assert_oauth_error(
+        exchange(&h, &[("code", "x")], None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
     );
-    let (s, body) = exchange(&h, &[("grant_type", "magic")], None).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    assert_oauth_error(
+        exchange(&h, &[("grant_type", "magic")], None).await,
+        StatusCode::BAD_REQUEST,
+        "unsupported_grant_type",
     );
 }
 
@@ -419,10 +428,10 @@ async fn client_credentials_by_http_basic_and_refresh_grant() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
-    let (s, body) = exchange_refresh(&h, &app, &refresh).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        exchange_refresh(&h, &app, &refresh).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
@@ -464,12 +473,7 @@ async fn unknown_client_and_unregistered_redirect_get_the_error_page() {
         );
         let mut unknown = app.clone();
         unknown.uid = "0000".to_string();
-        let page = b
-            .get(&authorize_url(&unknown, SIGNUP_CB, "s"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = b.page(&authorize_url(&unknown, SIGNUP_CB, "s")).await;
         assert!(
             text_of(&page, "pre").unwrap().contains("unknown client"),
             "{page}"
@@ -496,7 +500,7 @@ async fn unsupported_response_type_and_bad_scope_get_the_error_page() {
         "{}&scope=launch_missiles",
         authorize_url(&app, SIGNUP_CB, "s")
     );
-    let page = b.get(&url).await.text().await.unwrap();
+    let page = b.page(&url).await;
     assert_eq!(
         text_of(&page, "pre").as_deref(),
         Some("The requested scope is invalid, unknown, or malformed.")
@@ -782,12 +786,7 @@ async fn admin_area_creates_shows_and_revokes_an_application() {
         let b = Browser::new(h.address_book(), None);
         let resp = b.sign_in(GITLAB, "root", "Twin-root-pass1").await;
         assert_status(&resp, StatusCode::FOUND);
-        let form_page = b
-            .get(&format!("{GITLAB}/admin/applications/new"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let form_page = b.page(&format!("{GITLAB}/admin/applications/new")).await;
         let mut fields = form_fields(&form_page, "form#new_doorkeeper_application");
         set(
             &mut fields,
@@ -806,13 +805,13 @@ async fn admin_area_creates_shows_and_revokes_an_application() {
         assert_status(&resp, StatusCode::FOUND);
         let show_url = location(&resp);
         assert!(show_url.starts_with(&format!("{GITLAB}/admin/applications/")));
-        let show = b.get(&show_url).await.text().await.unwrap();
+        let show = b.page(&show_url).await;
         let uid = attr_of(&show, "input#application_id", "value").unwrap();
         let secret = attr_of(&show, "input#secret", "value").expect("secret shown after creation");
         assert_eq!(uid.len(), 64);
         assert!(!secret.is_empty());
         assert!(show.contains("Application ID") && show.contains("Secret"));
-        let again = b.get(&show_url).await.text().await.unwrap();
+        let again = b.page(&show_url).await;
         assert_eq!(
             attr_of(&again, "input#secret", "value").is_some(),
             profile == Profile::Gitlab8_12,
@@ -847,12 +846,7 @@ async fn admin_area_validates_and_hides_from_non_admins() {
     let resp = b.get(&format!("{GITLAB}/admin/applications")).await;
     assert_status(&resp, StatusCode::FOUND);
     b.sign_in(GITLAB, "root", "Twin-root-pass1").await;
-    let form_page = b
-        .get(&format!("{GITLAB}/admin/applications/new"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let form_page = b.page(&format!("{GITLAB}/admin/applications/new")).await;
     let mut fields = form_fields(&form_page, "form#new_doorkeeper_application");
     set(
         &mut fields,
@@ -970,12 +964,7 @@ async fn public_application_asks_again_despite_a_live_token_on_18() {
             .register_application("Public", std::slice::from_ref(&cb), "", false, false);
     let b = Browser::new(h.address_book(), None);
     b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
-    let page = b
-        .get(&authorize_url(&public, &cb, "p"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = b.page(&authorize_url(&public, &cb, "p")).await;
     let cb_url = approve(&b, &page).await;
     let code = field(&query(&cb_url), "code").unwrap().to_string();
     // A public client exchanges its code without a secret.
@@ -991,12 +980,7 @@ async fn public_application_asks_again_despite_a_live_token_on_18() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let page = b
-        .get(&authorize_url(&public, &cb, "p2"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = b.page(&authorize_url(&public, &cb, "p2")).await;
     assert!(page.contains("to use your account?"), "{page}");
 }
 
@@ -1070,19 +1054,19 @@ async fn password_grant_issues_a_token_for_valid_credentials_only() {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "api");
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "password"),
-            ("username", "bob"),
-            ("password", "wrong"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        exchange(
+            &h,
+            &[
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", "wrong"),
+            ],
+            None,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
@@ -1098,7 +1082,7 @@ async fn sign_out_ends_the_session() {
         format!("{GITLAB}/"),
         "signed in: sign-in page sends home"
     );
-    let dash = b.get(&format!("{GITLAB}/")).await.text().await.unwrap();
+    let dash = b.page(&format!("{GITLAB}/")).await;
     let out = form_fields(&dash, "form[action='/users/sign_out']");
     assert_eq!(field(&out, "_method"), Some("delete"));
     let resp = b.post_form(&format!("{GITLAB}/users/sign_out"), &out).await;
@@ -1116,7 +1100,7 @@ async fn admin_area_renews_a_secret_on_18() {
     let b = Browser::new(h.address_book(), None);
     b.sign_in(GITLAB, "root", "Twin-root-pass1").await;
     let show_url = format!("{GITLAB}/admin/applications/{}", app.id);
-    let page = b.get(&show_url).await.text().await.unwrap();
+    let page = b.page(&show_url).await;
     assert!(
         attr_of(&page, "input#secret", "value").is_none(),
         "hidden after creation"
@@ -1130,7 +1114,7 @@ async fn admin_area_renews_a_secret_on_18() {
         )
         .await;
     assert_status(&resp, StatusCode::FOUND);
-    let page = b.get(&show_url).await.text().await.unwrap();
+    let page = b.page(&show_url).await;
     let secret = attr_of(&page, "input#secret", "value").expect("shown once after renewal");
     assert_ne!(secret, app.secret.expose());
     let now = h.gitlab().unwrap().twin.applications();

@@ -55,6 +55,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("GET {url}: {e:?}"))
     }
 
+    /// GET a page and return its text (whatever the status).
+    pub async fn page(&self, url: &str) -> String {
+        self.get(url)
+            .await
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e:?}"))
+    }
+
     pub async fn try_get(&self, url: &str) -> reqwest::Result<Response> {
         self.client(url).get(url).send().await
     }
@@ -92,12 +101,7 @@ impl Browser {
 
     /// Sign in to GitLab at `base` (GET the form, POST it) and return the POST's response.
     pub async fn sign_in(&self, base: &str, login: &str, password: &str) -> Response {
-        let page = self
-            .get(&format!("{base}/users/sign_in"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = self.page(&format!("{base}/users/sign_in")).await;
         let mut fields = form_fields(&page, "form#new_user");
         set(&mut fields, "user[login]", login);
         set(&mut fields, "user[password]", password);
