@@ -56,6 +56,14 @@ async fn start(profile: Profile) -> TwinHandle {
         .unwrap()
 }
 
+/// A twin of `profile`, the application omnibus registered, and a fresh browser.
+async fn start_with_app(profile: Profile) -> (TwinHandle, OAuthApplication, Browser) {
+    let h = start(profile).await;
+    let app = app(&h);
+    let b = Browser::new(h.address_book(), None);
+    (h, app, b)
+}
+
 fn app(handle: &TwinHandle) -> OAuthApplication {
     handle
         .mattermost_plan()
@@ -243,9 +251,7 @@ async fn sign_in_by_email_renews_session_and_csrf_token() {
 
 #[tokio::test]
 async fn authorize_signed_out_goes_to_sign_in_and_comes_back() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let url = authorize_url(&app, SIGNUP_CB, "xyz");
     let resp = b.get(&url).await;
     assert_status(&resp, StatusCode::FOUND);
@@ -257,9 +263,7 @@ async fn authorize_signed_out_goes_to_sign_in_and_comes_back() {
 
 #[tokio::test]
 async fn consent_page_carries_doorkeeper_fields_on_18() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let page = consent_page(&b, &app, "s1").await;
     assert!(
         page.contains("Authorize <strong>GitLab Mattermost</strong> to use your account?"),
@@ -290,9 +294,7 @@ async fn consent_page_carries_doorkeeper_fields_on_18() {
 
 #[tokio::test]
 async fn consent_page_of_8_12_has_no_pkce_fields() {
-    let h = start(Profile::Gitlab8_12).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab8_12).await;
     let page = consent_page(&b, &app, "s1").await;
     let forms = all_forms(&page);
     assert!(field(&forms[1], "nonce").is_none());
@@ -302,9 +304,7 @@ async fn consent_page_of_8_12_has_no_pkce_fields() {
 
 #[tokio::test]
 async fn approve_then_exchange_code_for_token_and_read_user() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let page = consent_page(&b, &app, "st8").await;
     let cb = approve(&b, &page).await;
     assert!(cb.starts_with(SIGNUP_CB), "{cb}");
@@ -343,9 +343,7 @@ async fn approve_then_exchange_code_for_token_and_read_user() {
 
 #[tokio::test]
 async fn token_errors_follow_doorkeeper() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let code = code_for(&b, &app).await;
     let base = |code: &str, redirect: &str, secret: &str| {
         vec![
@@ -402,9 +400,7 @@ async fn token_errors_follow_doorkeeper() {
 
 #[tokio::test]
 async fn client_credentials_by_http_basic_and_refresh_grant() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let code = code_for(&b, &app).await;
     let (s, body) = exchange(
         &h,
@@ -437,9 +433,7 @@ async fn client_credentials_by_http_basic_and_refresh_grant() {
 
 #[tokio::test]
 async fn deny_sends_access_denied_to_the_client() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let page = consent_page(&b, &app, "d1").await;
     let forms = all_forms(&page);
     let deny = &forms[0];
@@ -457,9 +451,7 @@ async fn deny_sends_access_denied_to_the_client() {
 #[tokio::test]
 async fn unknown_client_and_unregistered_redirect_get_the_error_page() {
     for profile in Profile::ALL {
-        let h = start(profile).await;
-        let app = app(&h);
-        let b = Browser::new(h.address_book(), None);
+        let (_h, app, b) = start_with_app(profile).await;
         b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
         let resp = b
             .get(&authorize_url(&app, "http://evil.example.com/cb", "s"))
@@ -483,9 +475,7 @@ async fn unknown_client_and_unregistered_redirect_get_the_error_page() {
 
 #[tokio::test]
 async fn unsupported_response_type_and_bad_scope_get_the_error_page() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
     let url =
         authorize_url(&app, SIGNUP_CB, "s").replace("response_type=code", "response_type=token");
@@ -542,9 +532,7 @@ async fn trusted_application_skips_consent_per_profile() {
 
 #[tokio::test]
 async fn second_authorization_with_a_live_token_skips_consent() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let code = code_for(&b, &app).await;
     let (s, _) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK);
@@ -1017,9 +1005,7 @@ async fn given_endpoints_are_kept_as_omnibus_does() {
 
 #[tokio::test]
 async fn token_type_is_lower_case_on_8_12() {
-    let h = start(Profile::Gitlab8_12).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (h, app, b) = start_with_app(Profile::Gitlab8_12).await;
     let code = code_for(&b, &app).await;
     let (s, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -1095,9 +1081,7 @@ async fn sign_out_ends_the_session() {
 
 #[tokio::test]
 async fn admin_area_renews_a_secret_on_18() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     b.sign_in(GITLAB, "root", "Twin-root-pass1").await;
     let show_url = format!("{GITLAB}/admin/applications/{}", app.id);
     let page = b.page(&show_url).await;
