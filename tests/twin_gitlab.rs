@@ -45,6 +45,16 @@ impl Api {
         self.request(method, path, auth).send().await.unwrap()
     }
 
+    async fn post_form(
+        &self,
+        path: &str,
+        auth: Auth<'_>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let req = self.request(Method::POST, path, auth).form(form);
+        req.send().await.unwrap()
+    }
+
     async fn get(&self, path: &str, auth: Auth<'_>) -> reqwest::Response {
         self.send(Method::GET, path, auth).await
     }
@@ -644,18 +654,14 @@ async fn applications_api_create_list_renew_delete() {
     let gitlab = h.gitlab().unwrap();
     let c = Api::new(&h);
     let admin = gitlab.admin_token.expose().to_string();
-    let resp = c.request(Method::POST, "/api/v4/applications", Auth::PrivateToken(&admin))
-        .form(&[
+    let resp = c.post_form("/api/v4/applications", Auth::PrivateToken(&admin), &[
             ("name", "Split Mattermost"),
             (
                 "redirect_uri",
                 "http://mm2.example.com/signup/gitlab/complete\nhttp://mm2.example.com/login/gitlab/complete",
             ),
             ("scopes", "read_user"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ]).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let created: Value = resp.json().await.unwrap();
     assert_eq!(created["application_name"], "Split Mattermost");
@@ -719,32 +725,26 @@ async fn applications_api_refuses_non_admins_and_bad_input() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let admin = gitlab.admin_token.expose().to_string();
     let resp = c
-        .request(
-            Method::POST,
+        .post_form(
             "/api/v4/applications",
             Auth::PrivateToken(&admin),
+            &[("name", "x")],
         )
-        .form(&[("name", "x")])
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "redirect_uri is missing, scopes is missing");
     let resp = c
-        .request(
-            Method::POST,
+        .post_form(
             "/api/v4/applications",
             Auth::PrivateToken(&admin),
+            &[
+                ("name", "x"),
+                ("redirect_uri", "not a uri"),
+                ("scopes", "api"),
+            ],
         )
-        .form(&[
-            ("name", "x"),
-            ("redirect_uri", "not a uri"),
-            ("scopes", "api"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
