@@ -97,21 +97,7 @@ fn cookie_names(resp: &reqwest::Response) -> Vec<String> {
 
 /// A user as Mattermost 10.11's API shows it to the seeded system admin.
 async fn mattermost_user(h: &TwinHandle, username: &str) -> Option<Value> {
-    let scheme = if site(h).starts_with("https") {
-        "https"
-    } else {
-        "http"
-    };
-    let c = client_for(h.address_book(), scheme, Some(h.ca_pem()), None, false);
-    let mm = h.mattermost().unwrap();
-    let resp = c
-        .post(format!("{}/api/v4/users/login", site(h)))
-        .json(&serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "admin login");
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    let (c, token) = mattermost_admin_session(h).await;
     let resp = c
         .get(format!("{}/api/v4/users/username/{username}", site(h)))
         .bearer_auth(token)

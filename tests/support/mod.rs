@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mm_harness::net::AddressBook;
+use mm_harness::twin::bringup::TwinHandle;
 use reqwest::cookie::Jar;
 use reqwest::{Client, Response, StatusCode};
 use scraper::{Html, Selector};
@@ -264,4 +265,25 @@ pub fn query(url: &str) -> Vec<(String, String)> {
 
 pub fn assert_status(resp: &Response, status: StatusCode) {
     assert_eq!(resp.status(), status, "{} {}", resp.url(), resp.status());
+}
+
+/// Log in to the twin's Mattermost (API v4, 10.11) as its seeded system admin; returns a client
+/// for Mattermost's scheme (trusting the twin CA) and the session token.
+pub async fn mattermost_admin_session(h: &TwinHandle) -> (Client, String) {
+    let mm = h.mattermost().expect("the twin runs Mattermost");
+    let scheme = if mm.url.starts_with("https://") {
+        "https"
+    } else {
+        "http"
+    };
+    let c = client_for(h.address_book(), scheme, Some(h.ca_pem()), None, false);
+    let resp = c
+        .post(format!("{}/api/v4/users/login", mm.url))
+        .json(&serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "admin login");
+    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    (c, token)
 }
