@@ -17,25 +17,32 @@ fn twin_faults_lists_the_catalogue() {
     assert!(text.contains("closed-port"));
 }
 
+/// `twin up` with `args` (and `--gitlab-rb` naming a file holding `gitlab_rb`, if given) refuses
+/// to start as bad input (exit 2); returns what it printed on stderr.
+fn bad_input(args: &[&str], gitlab_rb: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["twin", "up"]).args(args);
+    if let Some(text) = gitlab_rb {
+        let path = dir.path().join("gitlab.rb");
+        std::fs::write(&path, text).unwrap();
+        cmd.arg("--gitlab-rb").arg(&path);
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
+}
+
 #[test]
 fn unknown_fault_is_bad_input_with_a_suggestion() {
-    let out = Command::new(BIN)
-        .args(["twin", "up", "--fault", "user-api-v4"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = bad_input(&["--fault", "user-api-v4"], None);
     assert!(err.contains("did you mean \"user-api-v3\""), "{err}");
 }
 
 #[test]
 fn certificate_fault_without_https_is_bad_input_with_a_hint() {
-    let out = Command::new(BIN)
-        .args(["twin", "up", "--fault", "expired-certificate"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = bad_input(&["--fault", "expired-certificate"], None);
     assert!(err.contains("hint: add --https"), "{err}");
 }
 
@@ -107,34 +114,16 @@ fn twin_up_serves_until_interrupted() {
 
 #[test]
 fn bad_gitlab_rb_is_bad_input_with_its_location() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gitlab.rb");
-    std::fs::write(
-        &path,
-        "external_url 'http://gitlab.example.com'\nmattermost['gitlab_enable' = true\n",
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args(["twin", "up", "--gitlab-rb"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let rb = "external_url 'http://gitlab.example.com'\nmattermost['gitlab_enable' = true\n";
+    let err = bad_input(&[], Some(rb));
     assert!(err.contains("gitlab.rb:2:"), "{err}");
 }
 
 #[test]
 fn gitlab_rb_without_any_service_is_bad_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gitlab.rb");
-    std::fs::write(&path, "# nothing configured\n").unwrap();
-    let out = Command::new(BIN)
-        .args(["twin", "up", "--profile", "gitlab-8.12", "--gitlab-rb"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = bad_input(
+        &["--profile", "gitlab-8.12"],
+        Some("# nothing configured\n"),
+    );
     assert!(err.contains("no host runs GitLab or Mattermost"), "{err}");
 }

@@ -37,31 +37,23 @@ fn server_client(h: &TwinHandle, timeout: Duration) -> reqwest::Client {
     b.build().unwrap()
 }
 
+/// Mattermost's sign-up callback under the planned site URL.
+fn signup_callback(h: &TwinHandle) -> String {
+    format!(
+        "{}/signup/gitlab/complete",
+        plan(h).settings.service.site_url
+    )
+}
+
 /// Sign alice in, approve, return a code for the signup callback.
-async fn code(h: &TwinHandle, redirect_uri: &str) -> String {
+async fn code(h: &TwinHandle) -> String {
     let app = plan(h).registered_application.clone().unwrap();
     let b = Browser::new(h.address_book(), None);
     b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &app.uid)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", "s")
-        .finish();
     let page = b
-        .get(&format!("{GITLAB}/oauth/authorize?{q}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let forms = all_forms(&page);
-    let approve = forms
-        .iter()
-        .find(|f| field(f, "_method").is_none())
-        .unwrap();
-    let resp = b
-        .post_form(&format!("{GITLAB}/oauth/authorize"), approve)
+        .page(&authorize_url(GITLAB, &app.uid, &signup_callback(h), "s"))
         .await;
+    let resp = b.approve_consent(GITLAB, &page).await;
     field(&query(&location(&resp)), "code").unwrap().to_string()
 }
 
@@ -71,7 +63,7 @@ async fn mattermost_token_request(
     code: &str,
 ) -> reqwest::Result<reqwest::Response> {
     let p = plan(h);
-    let redirect_uri = format!("{}/signup/gitlab/complete", p.settings.service.site_url);
+    let redirect_uri = signup_callback(h);
     server_client(h, Duration::from_millis(200))
         .post(&p.settings.gitlab.token_endpoint)
         .header("Accept", "application/json")
@@ -89,8 +81,7 @@ async fn mattermost_token_request(
 #[tokio::test]
 async fn no_fault_token_request_succeeds() {
     let h = start(Profile::Gitlab18_11, Fault::WebhooksDisabled).await;
-    let site = plan(&h).settings.service.site_url.clone();
-    let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+    let code = code(&h).await;
     let resp = mattermost_token_request(&h, &code).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
@@ -102,11 +93,7 @@ async fn wrong_client_secret_gets_invalid_client() {
     let app = p.registered_application.clone().unwrap();
     assert_ne!(p.settings.gitlab.secret, app.secret);
     assert_eq!(p.settings.gitlab.id, app.uid);
-    let code = code(
-        &h,
-        &format!("{}/signup/gitlab/complete", p.settings.service.site_url),
-    )
-    .await;
+    let code = code(&h).await;
     let resp = mattermost_token_request(&h, &code).await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -127,17 +114,9 @@ async fn unregistered_redirect_uri_gets_the_error_page() {
         let q: String = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("response_type", "code")
             .append_pair("client_id", &p.settings.gitlab.id)
-            .append_pair(
-                "redirect_uri",
-                &format!("{}/signup/gitlab/complete", p.settings.service.site_url),
-            )
+            .append_pair("redirect_uri", &signup_callback(&h))
             .finish();
-        let page = b
-            .get(&format!("{GITLAB}/oauth/authorize?{q}"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = b.page(&format!("{GITLAB}/oauth/authorize?{q}")).await;
         assert!(page.contains("An error has occurred"));
         assert_eq!(
             text_of(&page, "pre").as_deref(),
@@ -158,8 +137,7 @@ async fn user_api_v3_is_410_on_18_and_works_on_8_12() {
             p.settings.gitlab.user_api_endpoint,
             format!("{GITLAB}/api/v3/user")
         );
-        let site = p.settings.service.site_url.clone();
-        let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+        let code = code(&h).await;
         let token: Value = mattermost_token_request(&h, &code)
             .await
             .unwrap()
@@ -184,8 +162,7 @@ async fn token_endpoint_html_answers_an_html_page() {
         p.settings.gitlab.token_endpoint,
         format!("{GITLAB}/oauth/access_token")
     );
-    let site = p.settings.service.site_url.clone();
-    let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+    let code = code(&h).await;
     let resp = mattermost_token_request(&h, &code).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert!(
@@ -211,9 +188,8 @@ async fn webhooks_disabled_turns_the_setting_off() {
 #[tokio::test]
 async fn slow_endpoint_outlasts_mattermost_timeout() {
     let h = start(Profile::Gitlab18_11, Fault::SlowEndpoint).await;
-    let site = plan(&h).settings.service.site_url.clone();
     // The browser-facing pages are not slowed.
-    let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+    let code = code(&h).await;
     let err = mattermost_token_request(&h, &code).await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
 }
@@ -231,8 +207,7 @@ async fn closed_port_refuses_mattermost_but_not_the_browser() {
         .unwrap();
     assert_ne!(public, outbound);
     assert!(outbound.ip().is_loopback());
-    let site = plan(&h).settings.service.site_url.clone();
-    let code = code(&h, &format!("{site}/signup/gitlab/complete")).await;
+    let code = code(&h).await;
     let err = mattermost_token_request(&h, &code).await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
 }
@@ -245,21 +220,6 @@ async fn sso_faults_need_both_sides() {
     opts.hosts[0].mattermost_external_url = None;
     let err = Twin::start(opts).await.unwrap_err();
     assert!(err.to_string().contains("wrong-client-secret"), "{err}");
-}
-
-/// Log in to Mattermost 10.11 as the seeded admin; returns an HTTP client and the session token.
-async fn mattermost_admin(h: &TwinHandle) -> (reqwest::Client, String) {
-    let mm = h.mattermost().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
-    let resp = c
-        .post(format!("{}/api/v4/users/login", mm.url))
-        .json(&serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
-    (c, token)
 }
 
 #[tokio::test]
@@ -277,7 +237,7 @@ async fn webhooks_disabled_answers_501_on_the_hook_url() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["id"], "web.incoming_webhook.disabled.app_error");
     // Creating a hook is refused too.
-    let (c, token) = mattermost_admin(&h).await;
+    let (c, token) = mattermost_admin_session(&h).await;
     let resp = c
         .post(format!("{}/api/v4/hooks/incoming", mm.url))
         .bearer_auth(&token)
@@ -303,7 +263,7 @@ fn smtp_opts(security: &str, port: &str, auth: bool) -> TwinOptions {
 
 async fn test_email(h: &TwinHandle) -> (StatusCode, Value) {
     let mm = h.mattermost().unwrap();
-    let (c, token) = mattermost_admin(h).await;
+    let (c, token) = mattermost_admin_session(h).await;
     let resp = c
         .post(format!("{}/api/v4/email/test", mm.url))
         .bearer_auth(&token)

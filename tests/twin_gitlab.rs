@@ -8,7 +8,7 @@ use mm_harness::config::model::HostSettings;
 use mm_harness::config::version::Profile;
 use mm_harness::twin::bringup::{Twin, TwinHandle, TwinOptions};
 use mm_harness::twin::gitlab::OAuthApplication;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use support::*;
 
@@ -16,10 +16,62 @@ const GITLAB: &str = "http://gitlab.example.com";
 const MM: &str = "http://mattermost.example.com";
 const SIGNUP_CB: &str = "http://mattermost.example.com/signup/gitlab/complete";
 
+/// How an API request authenticates.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    Anonymous,
+    Bearer(&'a str),
+    PrivateToken(&'a str),
+}
+
+/// A plain HTTP client for the twin's GitLab API.
+struct Api(reqwest::Client);
+
+impl Api {
+    fn new(handle: &TwinHandle) -> Api {
+        Api(client_for(handle.address_book(), "http", None, None, false))
+    }
+
+    fn request(&self, method: Method, path: &str, auth: Auth<'_>) -> reqwest::RequestBuilder {
+        let req = self.0.request(method, format!("{GITLAB}{path}"));
+        match auth {
+            Auth::Anonymous => req,
+            Auth::Bearer(token) => req.bearer_auth(token),
+            Auth::PrivateToken(token) => req.header("PRIVATE-TOKEN", token),
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, auth: Auth<'_>) -> reqwest::Response {
+        self.request(method, path, auth).send().await.unwrap()
+    }
+
+    async fn post_form(
+        &self,
+        path: &str,
+        auth: Auth<'_>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let req = self.request(Method::POST, path, auth).form(form);
+        req.send().await.unwrap()
+    }
+
+    async fn get(&self, path: &str, auth: Auth<'_>) -> reqwest::Response {
+        self.send(Method::GET, path, auth).await
+    }
+}
+
 async fn start(profile: Profile) -> TwinHandle {
     Twin::start(TwinOptions::single_server(profile))
         .await
         .unwrap()
+}
+
+/// A twin of `profile`, the application omnibus registered, and a fresh browser.
+async fn start_with_app(profile: Profile) -> (TwinHandle, OAuthApplication, Browser) {
+    let h = start(profile).await;
+    let app = app(&h);
+    let b = Browser::new(h.address_book(), None);
+    (h, app, b)
 }
 
 fn app(handle: &TwinHandle) -> OAuthApplication {
@@ -30,13 +82,7 @@ fn app(handle: &TwinHandle) -> OAuthApplication {
 }
 
 fn authorize_url(app: &OAuthApplication, redirect_uri: &str, state: &str) -> String {
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &app.uid)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", state)
-        .finish();
-    format!("{GITLAB}/oauth/authorize?{q}")
+    support::authorize_url(GITLAB, &app.uid, redirect_uri, state)
 }
 
 /// Signed in as alice, consent page for the app; returns the page HTML.
@@ -50,14 +96,7 @@ async fn consent_page(b: &Browser, app: &OAuthApplication, state: &str) -> Strin
 
 /// Approve the consent page; returns the callback URL GitLab redirected to.
 async fn approve(b: &Browser, page: &str) -> String {
-    let forms = all_forms(page);
-    let approve = forms
-        .iter()
-        .find(|f| field(f, "_method").is_none())
-        .expect("approve form");
-    let resp = b
-        .post_form(&format!("{GITLAB}/oauth/authorize"), approve)
-        .await;
+    let resp = b.approve_consent(GITLAB, page).await;
     assert_status(&resp, StatusCode::FOUND);
     location(&resp)
 }
@@ -67,8 +106,10 @@ async fn exchange(
     fields: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> (StatusCode, Value) {
-    let c = client_for(handle.address_book(), "http", None, None, false);
-    let mut req = c.post(format!("{GITLAB}/oauth/token")).form(fields);
+    let c = Api::new(handle);
+    let mut req = c
+        .request(Method::POST, "/oauth/token", Auth::Anonymous)
+        .form(fields);
     if let Some((u, p)) = basic {
         req = req.basic_auth(u, Some(p));
     }
@@ -77,10 +118,58 @@ async fn exchange(
     (status, resp.json().await.unwrap())
 }
 
-async fn code_for(handle: &TwinHandle, b: &Browser, app: &OAuthApplication) -> String {
+/// Exchange `code` for a token as the registered Mattermost does: the sign-up callback, with
+/// `client_id`/`client_secret` in the body.
+async fn exchange_code(
+    handle: &TwinHandle,
+    app: &OAuthApplication,
+    code: &str,
+) -> (StatusCode, Value) {
+    exchange(
+        handle,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", SIGNUP_CB),
+            ("client_id", &app.uid),
+            ("client_secret", app.secret.expose()),
+        ],
+        None,
+    )
+    .await
+}
+
+/// Exchange `refresh` for a new token with the application's credentials in the body.
+async fn exchange_refresh(
+    handle: &TwinHandle,
+    app: &OAuthApplication,
+    refresh: &str,
+) -> (StatusCode, Value) {
+    exchange(
+        handle,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", &app.uid),
+            ("client_secret", app.secret.expose()),
+        ],
+        None,
+    )
+    .await
+}
+
+/// A token endpoint answer is Doorkeeper's error JSON `error` with `status`.
+fn assert_oauth_error((got, body): (StatusCode, Value), status: StatusCode, error: &str) {
+    assert_eq!(
+        (got, body["error"].as_str()),
+        (status, Some(error)),
+        "{body}"
+    );
+}
+
+async fn code_for(b: &Browser, app: &OAuthApplication) -> String {
     let page = consent_page(b, app, "st").await;
     let cb = approve(b, &page).await;
-    let _ = handle;
     field(&query(&cb), "code").unwrap().to_string()
 }
 
@@ -164,7 +253,7 @@ async fn sign_in_by_email_renews_session_and_csrf_token() {
     assert_eq!(location(&resp), format!("{GITLAB}/"));
     let new_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
     assert_ne!(old_cookie, new_cookie, "session id is renewed on sign-in");
-    let dash = b.get(&format!("{GITLAB}/")).await.text().await.unwrap();
+    let dash = b.page(&format!("{GITLAB}/")).await;
     assert!(dash.contains("data-username=\"alice\""), "{dash}");
     let new_token = attr_of(&dash, "meta[name=csrf-token]", "content").unwrap();
     assert_ne!(old_token, new_token);
@@ -172,9 +261,7 @@ async fn sign_in_by_email_renews_session_and_csrf_token() {
 
 #[tokio::test]
 async fn authorize_signed_out_goes_to_sign_in_and_comes_back() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let url = authorize_url(&app, SIGNUP_CB, "xyz");
     let resp = b.get(&url).await;
     assert_status(&resp, StatusCode::FOUND);
@@ -186,9 +273,7 @@ async fn authorize_signed_out_goes_to_sign_in_and_comes_back() {
 
 #[tokio::test]
 async fn consent_page_carries_doorkeeper_fields_on_18() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let page = consent_page(&b, &app, "s1").await;
     assert!(
         page.contains("Authorize <strong>GitLab Mattermost</strong> to use your account?"),
@@ -219,9 +304,7 @@ async fn consent_page_carries_doorkeeper_fields_on_18() {
 
 #[tokio::test]
 async fn consent_page_of_8_12_has_no_pkce_fields() {
-    let h = start(Profile::Gitlab8_12).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab8_12).await;
     let page = consent_page(&b, &app, "s1").await;
     let forms = all_forms(&page);
     assert!(field(&forms[1], "nonce").is_none());
@@ -231,27 +314,14 @@ async fn consent_page_of_8_12_has_no_pkce_fields() {
 
 #[tokio::test]
 async fn approve_then_exchange_code_for_token_and_read_user() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let page = consent_page(&b, &app, "st8").await;
     let cb = approve(&b, &page).await;
     assert!(cb.starts_with(SIGNUP_CB), "{cb}");
     let q = query(&cb);
     assert_eq!(field(&q, "state"), Some("st8"));
     let code = field(&q, "code").unwrap().to_string();
-    let (status, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (status, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 7200);
@@ -263,13 +333,10 @@ async fn approve_then_exchange_code_for_token_and_read_user() {
     );
     assert!(body["created_at"].as_u64().is_some());
     let token = body["access_token"].as_str().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let user: Value = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .bearer_auth(token)
-        .send()
+        .get("/api/v4/user", Auth::Bearer(token))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -279,28 +346,15 @@ async fn approve_then_exchange_code_for_token_and_read_user() {
     assert_eq!(user["state"], "active");
     assert!(user.get("is_admin").is_none(), "only admins see is_admin");
     // Code is single use.
-    let (status, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (status, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
 }
 
 #[tokio::test]
 async fn token_errors_follow_doorkeeper() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
+    let code = code_for(&b, &app).await;
     let base = |code: &str, redirect: &str, secret: &str| {
         vec![
             ("grant_type".to_string(), "authorization_code".to_string()),
@@ -336,30 +390,28 @@ async fn token_errors_follow_doorkeeper() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
     // Unknown code.
-    let (s, body) = send(base("nope", SIGNUP_CB, app.secret.expose())).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        send(base("nope", SIGNUP_CB, app.secret.expose())).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
     // Missing grant type, unknown grant type.
-    let (s, body) = exchange(&h, &[("code", "x")], None).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    assert_oauth_error(
+        exchange(&h, &[("code", "x")], None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
     );
-    let (s, body) = exchange(&h, &[("grant_type", "magic")], None).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    assert_oauth_error(
+        exchange(&h, &[("grant_type", "magic")], None).await,
+        StatusCode::BAD_REQUEST,
+        "unsupported_grant_type",
     );
 }
 
 #[tokio::test]
 async fn client_credentials_by_http_basic_and_refresh_grant() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
+    let code = code_for(&b, &app).await;
     let (s, body) = exchange(
         &h,
         &[
@@ -373,52 +425,25 @@ async fn client_credentials_by_http_basic_and_refresh_grant() {
     assert_eq!(s, StatusCode::OK, "{body}");
     let old_access = body["access_token"].as_str().unwrap().to_string();
     let refresh = body["refresh_token"].as_str().unwrap().to_string();
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (s, body) = exchange_refresh(&h, &app, &refresh).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_ne!(body["access_token"].as_str().unwrap(), old_access);
     // The refreshed-away token is revoked; the refresh token is single use.
-    let c = client_for(h.address_book(), "http", None, None, false);
-    let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .bearer_auth(&old_access)
-        .send()
-        .await
-        .unwrap();
+    let c = Api::new(&h);
+    let resp = c.get("/api/v4/user", Auth::Bearer(&old_access)).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        exchange_refresh(&h, &app, &refresh).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
 #[tokio::test]
 async fn deny_sends_access_denied_to_the_client() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let page = consent_page(&b, &app, "d1").await;
     let forms = all_forms(&page);
     let deny = &forms[0];
@@ -436,9 +461,7 @@ async fn deny_sends_access_denied_to_the_client() {
 #[tokio::test]
 async fn unknown_client_and_unregistered_redirect_get_the_error_page() {
     for profile in Profile::ALL {
-        let h = start(profile).await;
-        let app = app(&h);
-        let b = Browser::new(h.address_book(), None);
+        let (_h, app, b) = start_with_app(profile).await;
         b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
         let resp = b
             .get(&authorize_url(&app, "http://evil.example.com/cb", "s"))
@@ -452,12 +475,7 @@ async fn unknown_client_and_unregistered_redirect_get_the_error_page() {
         );
         let mut unknown = app.clone();
         unknown.uid = "0000".to_string();
-        let page = b
-            .get(&authorize_url(&unknown, SIGNUP_CB, "s"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = b.page(&authorize_url(&unknown, SIGNUP_CB, "s")).await;
         assert!(
             text_of(&page, "pre").unwrap().contains("unknown client"),
             "{page}"
@@ -467,9 +485,7 @@ async fn unknown_client_and_unregistered_redirect_get_the_error_page() {
 
 #[tokio::test]
 async fn unsupported_response_type_and_bad_scope_get_the_error_page() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
     let url =
         authorize_url(&app, SIGNUP_CB, "s").replace("response_type=code", "response_type=token");
@@ -484,7 +500,7 @@ async fn unsupported_response_type_and_bad_scope_get_the_error_page() {
         "{}&scope=launch_missiles",
         authorize_url(&app, SIGNUP_CB, "s")
     );
-    let page = b.get(&url).await.text().await.unwrap();
+    let page = b.page(&url).await;
     assert_eq!(
         text_of(&page, "pre").as_deref(),
         Some("The requested scope is invalid, unknown, or malformed.")
@@ -526,22 +542,9 @@ async fn trusted_application_skips_consent_per_profile() {
 
 #[tokio::test]
 async fn second_authorization_with_a_live_token_skips_consent() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
-    let (s, _) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
+    let code = code_for(&b, &app).await;
+    let (s, _) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK);
     let resp = b.get(&authorize_url(&app, SIGNUP_CB, "again")).await;
     assert_status(&resp, StatusCode::OK);
@@ -554,41 +557,33 @@ async fn second_authorization_with_a_live_token_skips_consent() {
 async fn api_authentication_failures_have_grape_shapes() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
-    let resp = c.get(format!("{GITLAB}/api/v4/user")).send().await.unwrap();
+    let c = Api::new(&h);
+    let resp = c.get("/api/v4/user", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         resp.json::<Value>().await.unwrap()["message"],
         "401 Unauthorized"
     );
-    let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .bearer_auth("garbage")
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get("/api/v4/user", Auth::Bearer("garbage")).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let weak = gitlab
         .twin
         .create_personal_access_token("alice", &["read_repository"])
         .unwrap();
     let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .header("PRIVATE-TOKEN", weak.expose())
-        .send()
-        .await
-        .unwrap();
+        .get("/api/v4/user", Auth::PrivateToken(weak.expose()))
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         resp.json::<Value>().await.unwrap()["error"],
         "insufficient_scope"
     );
     let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .header("PRIVATE-TOKEN", gitlab.admin_token.expose())
-        .send()
-        .await
-        .unwrap();
+        .get(
+            "/api/v4/user",
+            Auth::PrivateToken(gitlab.admin_token.expose()),
+        )
+        .await;
     let me: Value = resp.json().await.unwrap();
     assert_eq!(me["username"], "root");
     assert_eq!(me["is_admin"], true);
@@ -598,19 +593,12 @@ async fn api_authentication_failures_have_grape_shapes() {
 async fn version_needs_authentication() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
-    let resp = c
-        .get(format!("{GITLAB}/api/v4/version"))
-        .send()
-        .await
-        .unwrap();
+    let c = Api::new(&h);
+    let resp = c.get("/api/v4/version", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let v: Value = c
-        .get(format!("{GITLAB}/api/v4/version"))
-        .bearer_auth(gitlab.admin_token.expose())
-        .send()
+        .get("/api/v4/version", Auth::Bearer(gitlab.admin_token.expose()))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -621,9 +609,9 @@ async fn version_needs_authentication() {
 #[tokio::test]
 async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     let h = start(Profile::Gitlab18_11).await;
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     for path in ["/api/v3/user", "/api/v3/projects", "/api/v3/whatever/else"] {
-        let resp = c.get(format!("{GITLAB}{path}")).send().await.unwrap();
+        let resp = c.get(path, Auth::Anonymous).await;
         assert_eq!(resp.status(), StatusCode::GONE, "{path}");
         assert_eq!(
             resp.json::<Value>().await.unwrap()["error"],
@@ -632,20 +620,17 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     }
     let h = start(Profile::Gitlab8_12).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let resp = c
-        .get(format!("{GITLAB}/api/v4/user"))
-        .bearer_auth(gitlab.admin_token.expose())
-        .send()
-        .await
-        .unwrap();
+        .get("/api/v4/user", Auth::Bearer(gitlab.admin_token.expose()))
+        .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let resp = c
-        .get(format!("{GITLAB}/api/v3/user"))
-        .header("PRIVATE-TOKEN", gitlab.admin_token.expose())
-        .send()
-        .await
-        .unwrap();
+        .get(
+            "/api/v3/user",
+            Auth::PrivateToken(gitlab.admin_token.expose()),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let me: Value = resp.json().await.unwrap();
     assert_eq!(me["username"], "root");
@@ -653,12 +638,13 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     // 8.x's /user carried the account's private token, which itself authenticates.
     let private = me["private_token"].as_str().unwrap();
     let again = c
-        .get(format!("{GITLAB}/api/v3/user?private_token={private}"))
-        .send()
-        .await
-        .unwrap();
+        .get(
+            &format!("/api/v3/user?private_token={private}"),
+            Auth::Anonymous,
+        )
+        .await;
     assert_eq!(again.status(), StatusCode::OK);
-    let resp = c.get(format!("{GITLAB}/api/v3/user")).send().await.unwrap();
+    let resp = c.get("/api/v3/user", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -666,22 +652,16 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
 async fn applications_api_create_list_renew_delete() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let admin = gitlab.admin_token.expose().to_string();
-    let resp = c
-        .post(format!("{GITLAB}/api/v4/applications"))
-        .header("PRIVATE-TOKEN", &admin)
-        .form(&[
+    let resp = c.post_form("/api/v4/applications", Auth::PrivateToken(&admin), &[
             ("name", "Split Mattermost"),
             (
                 "redirect_uri",
                 "http://mm2.example.com/signup/gitlab/complete\nhttp://mm2.example.com/login/gitlab/complete",
             ),
             ("scopes", "read_user"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ]).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let created: Value = resp.json().await.unwrap();
     assert_eq!(created["application_name"], "Split Mattermost");
@@ -690,11 +670,8 @@ async fn applications_api_create_list_renew_delete() {
     assert_eq!(created["callback_url"].as_str().unwrap().lines().count(), 2);
     let id = created["id"].as_u64().unwrap();
     let list: Value = c
-        .get(format!("{GITLAB}/api/v4/applications"))
-        .bearer_auth(&admin)
-        .send()
+        .get("/api/v4/applications", Auth::Bearer(&admin))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -702,29 +679,32 @@ async fn applications_api_create_list_renew_delete() {
     assert_eq!(list.len(), 2, "omnibus's GitLab Mattermost + the new one");
     assert!(list.iter().all(|a| a.get("secret").is_none()));
     let renewed: Value = c
-        .post(format!("{GITLAB}/api/v4/applications/{id}/renew-secret"))
-        .bearer_auth(&admin)
-        .send()
+        .send(
+            Method::POST,
+            &format!("/api/v4/applications/{id}/renew-secret"),
+            Auth::Bearer(&admin),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_ne!(renewed["secret"], created["secret"]);
     assert_eq!(renewed["application_id"], created["application_id"]);
     let resp = c
-        .delete(format!("{GITLAB}/api/v4/applications/{id}"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::DELETE,
+            &format!("/api/v4/applications/{id}"),
+            Auth::Bearer(&admin),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let resp = c
-        .delete(format!("{GITLAB}/api/v4/applications/{id}"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::DELETE,
+            &format!("/api/v4/applications/{id}"),
+            Auth::Bearer(&admin),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 
@@ -732,46 +712,39 @@ async fn applications_api_create_list_renew_delete() {
 async fn applications_api_refuses_non_admins_and_bad_input() {
     let h = start(Profile::Gitlab18_11).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let alice = gitlab
         .twin
         .create_personal_access_token("alice", &["api"])
         .unwrap();
     let resp = c
-        .get(format!("{GITLAB}/api/v4/applications"))
-        .header("PRIVATE-TOKEN", alice.expose())
-        .send()
-        .await
-        .unwrap();
+        .get("/api/v4/applications", Auth::PrivateToken(alice.expose()))
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let resp = c
-        .get(format!("{GITLAB}/api/v4/applications"))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get("/api/v4/applications", Auth::Anonymous).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let admin = gitlab.admin_token.expose().to_string();
     let resp = c
-        .post(format!("{GITLAB}/api/v4/applications"))
-        .header("PRIVATE-TOKEN", &admin)
-        .form(&[("name", "x")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/api/v4/applications",
+            Auth::PrivateToken(&admin),
+            &[("name", "x")],
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "redirect_uri is missing, scopes is missing");
     let resp = c
-        .post(format!("{GITLAB}/api/v4/applications"))
-        .header("PRIVATE-TOKEN", &admin)
-        .form(&[
-            ("name", "x"),
-            ("redirect_uri", "not a uri"),
-            ("scopes", "api"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/api/v4/applications",
+            Auth::PrivateToken(&admin),
+            &[
+                ("name", "x"),
+                ("redirect_uri", "not a uri"),
+                ("scopes", "api"),
+            ],
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -784,14 +757,11 @@ async fn applications_api_refuses_non_admins_and_bad_input() {
 async fn applications_api_does_not_exist_on_8_12() {
     let h = start(Profile::Gitlab8_12).await;
     let gitlab = h.gitlab().unwrap();
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     for path in ["/api/v4/applications", "/api/v3/applications"] {
         let resp = c
-            .get(format!("{GITLAB}{path}"))
-            .header("PRIVATE-TOKEN", gitlab.admin_token.expose())
-            .send()
-            .await
-            .unwrap();
+            .get(path, Auth::PrivateToken(gitlab.admin_token.expose()))
+            .await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
     }
 }
@@ -804,12 +774,7 @@ async fn admin_area_creates_shows_and_revokes_an_application() {
         let b = Browser::new(h.address_book(), None);
         let resp = b.sign_in(GITLAB, "root", "Twin-root-pass1").await;
         assert_status(&resp, StatusCode::FOUND);
-        let form_page = b
-            .get(&format!("{GITLAB}/admin/applications/new"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let form_page = b.page(&format!("{GITLAB}/admin/applications/new")).await;
         let mut fields = form_fields(&form_page, "form#new_doorkeeper_application");
         set(
             &mut fields,
@@ -828,13 +793,13 @@ async fn admin_area_creates_shows_and_revokes_an_application() {
         assert_status(&resp, StatusCode::FOUND);
         let show_url = location(&resp);
         assert!(show_url.starts_with(&format!("{GITLAB}/admin/applications/")));
-        let show = b.get(&show_url).await.text().await.unwrap();
+        let show = b.page(&show_url).await;
         let uid = attr_of(&show, "input#application_id", "value").unwrap();
         let secret = attr_of(&show, "input#secret", "value").expect("secret shown after creation");
         assert_eq!(uid.len(), 64);
         assert!(!secret.is_empty());
         assert!(show.contains("Application ID") && show.contains("Secret"));
-        let again = b.get(&show_url).await.text().await.unwrap();
+        let again = b.page(&show_url).await;
         assert_eq!(
             attr_of(&again, "input#secret", "value").is_some(),
             profile == Profile::Gitlab8_12,
@@ -869,12 +834,7 @@ async fn admin_area_validates_and_hides_from_non_admins() {
     let resp = b.get(&format!("{GITLAB}/admin/applications")).await;
     assert_status(&resp, StatusCode::FOUND);
     b.sign_in(GITLAB, "root", "Twin-root-pass1").await;
-    let form_page = b
-        .get(&format!("{GITLAB}/admin/applications/new"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let form_page = b.page(&format!("{GITLAB}/admin/applications/new")).await;
     let mut fields = form_fields(&form_page, "form#new_doorkeeper_application");
     set(
         &mut fields,
@@ -992,12 +952,7 @@ async fn public_application_asks_again_despite_a_live_token_on_18() {
             .register_application("Public", std::slice::from_ref(&cb), "", false, false);
     let b = Browser::new(h.address_book(), None);
     b.sign_in(GITLAB, "alice", "Twin-alice-pass1").await;
-    let page = b
-        .get(&authorize_url(&public, &cb, "p"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = b.page(&authorize_url(&public, &cb, "p")).await;
     let cb_url = approve(&b, &page).await;
     let code = field(&query(&cb_url), "code").unwrap().to_string();
     // A public client exchanges its code without a secret.
@@ -1013,12 +968,7 @@ async fn public_application_asks_again_despite_a_live_token_on_18() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let page = b
-        .get(&authorize_url(&public, &cb, "p2"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = b.page(&authorize_url(&public, &cb, "p2")).await;
     assert!(page.contains("to use your account?"), "{page}");
 }
 
@@ -1055,32 +1005,19 @@ async fn given_endpoints_are_kept_as_omnibus_does() {
 
 #[tokio::test]
 async fn token_type_is_lower_case_on_8_12() {
-    let h = start(Profile::Gitlab8_12).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", &app.uid),
-            ("client_secret", app.secret.expose()),
-        ],
-        None,
-    )
-    .await;
+    let (h, app, b) = start_with_app(Profile::Gitlab8_12).await;
+    let code = code_for(&b, &app).await;
+    let (s, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "bearer");
     // The token reads the v3 user, as Mattermost 3.4 does with omnibus 8.12's endpoint.
-    let c = client_for(h.address_book(), "http", None, None, false);
+    let c = Api::new(&h);
     let me: Value = c
-        .get(format!("{GITLAB}/api/v3/user"))
-        .bearer_auth(body["access_token"].as_str().unwrap())
-        .send()
+        .get(
+            "/api/v3/user",
+            Auth::Bearer(body["access_token"].as_str().unwrap()),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -1103,19 +1040,19 @@ async fn password_grant_issues_a_token_for_valid_credentials_only() {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "api");
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "password"),
-            ("username", "bob"),
-            ("password", "wrong"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        exchange(
+            &h,
+            &[
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", "wrong"),
+            ],
+            None,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
@@ -1131,7 +1068,7 @@ async fn sign_out_ends_the_session() {
         format!("{GITLAB}/"),
         "signed in: sign-in page sends home"
     );
-    let dash = b.get(&format!("{GITLAB}/")).await.text().await.unwrap();
+    let dash = b.page(&format!("{GITLAB}/")).await;
     let out = form_fields(&dash, "form[action='/users/sign_out']");
     assert_eq!(field(&out, "_method"), Some("delete"));
     let resp = b.post_form(&format!("{GITLAB}/users/sign_out"), &out).await;
@@ -1144,12 +1081,10 @@ async fn sign_out_ends_the_session() {
 
 #[tokio::test]
 async fn admin_area_renews_a_secret_on_18() {
-    let h = start(Profile::Gitlab18_11).await;
-    let app = app(&h);
-    let b = Browser::new(h.address_book(), None);
+    let (h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     b.sign_in(GITLAB, "root", "Twin-root-pass1").await;
     let show_url = format!("{GITLAB}/admin/applications/{}", app.id);
-    let page = b.get(&show_url).await.text().await.unwrap();
+    let page = b.page(&show_url).await;
     assert!(
         attr_of(&page, "input#secret", "value").is_none(),
         "hidden after creation"
@@ -1163,7 +1098,7 @@ async fn admin_area_renews_a_secret_on_18() {
         )
         .await;
     assert_status(&resp, StatusCode::FOUND);
-    let page = b.get(&show_url).await.text().await.unwrap();
+    let page = b.page(&show_url).await;
     let secret = attr_of(&page, "input#secret", "value").expect("shown once after renewal");
     assert_ne!(secret, app.secret.expose());
     let now = h.gitlab().unwrap().twin.applications();
@@ -1185,18 +1120,7 @@ async fn given_gitlab_id_and_secret_create_the_application_with_them() {
     assert_eq!(h.gitlab().unwrap().twin.applications().len(), 1);
     // The application works with those credentials.
     let b = Browser::new(h.address_book(), None);
-    let code = code_for(&h, &b, &app).await;
-    let (s, body) = exchange(
-        &h,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", SIGNUP_CB),
-            ("client_id", "12345656"),
-            ("client_secret", "123456789"),
-        ],
-        None,
-    )
-    .await;
+    let code = code_for(&b, &app).await;
+    let (s, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK, "{body}");
 }

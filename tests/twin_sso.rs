@@ -74,14 +74,7 @@ async fn sso(
         }
         let page = resp.text().await.unwrap();
         if page.contains("to use your account?") {
-            let forms = all_forms(&page);
-            let approve = forms
-                .iter()
-                .find(|f| field(f, "_method").is_none())
-                .expect("approve form");
-            let resp = b
-                .post_form(&format!("{gitlab}/oauth/authorize"), approve)
-                .await;
+            let resp = b.approve_consent(&gitlab, &page).await;
             assert_eq!(resp.status(), StatusCode::FOUND);
             next = location(&resp);
         } else if let Some(href) = attr_of(&page, "a[data-testid=redirect-link]", "href") {
@@ -104,21 +97,7 @@ fn cookie_names(resp: &reqwest::Response) -> Vec<String> {
 
 /// A user as Mattermost 10.11's API shows it to the seeded system admin.
 async fn mattermost_user(h: &TwinHandle, username: &str) -> Option<Value> {
-    let scheme = if site(h).starts_with("https") {
-        "https"
-    } else {
-        "http"
-    };
-    let c = client_for(h.address_book(), scheme, Some(h.ca_pem()), None, false);
-    let mm = h.mattermost().unwrap();
-    let resp = c
-        .post(format!("{}/api/v4/users/login", site(h)))
-        .json(&serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "admin login");
-    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    let (c, token) = mattermost_admin_session(h).await;
     let resp = c
         .get(format!("{}/api/v4/users/username/{username}", site(h)))
         .bearer_auth(token)
@@ -135,10 +114,7 @@ async fn mattermost_user(h: &TwinHandle, username: &str) -> Option<Value> {
 /// The callback failed with Mattermost's documented error: the `/error?message=` page it sends
 /// the browser to (a 3xx `Location` on 3.x, an HTML meta refresh on 10.x), with that status.
 async fn assert_mattermost_error(outcome: Outcome, status: StatusCode, message: &str) {
-    let resp = match outcome {
-        Outcome::Callback(r) => r,
-        Outcome::GitlabPage(p) => panic!("GitLab stopped the flow:\n{p}"),
-    };
+    let resp = callback(outcome);
     let got = resp.status();
     let base = resp.url().clone();
     let target = match resp.headers().get("location") {
@@ -170,17 +146,7 @@ async fn sign_up_then_log_in_through_gitlab_on_18() {
         .get(&sso_start(Profile::Gitlab18_11, &site(&h), "signup"))
         .await;
     assert!(cookie_names(&start).contains(&"MMOAUTH".to_string()));
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab18_11,
-        "signup",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
-    let Outcome::Callback(resp) = outcome else {
-        panic!("GitLab stopped the flow")
-    };
+    let resp = callback(sso(&h, &b, Profile::Gitlab18_11, "signup", ALICE).await);
     assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
     let cookies = cookie_names(&resp);
     for c in ["MMAUTHTOKEN", "MMUSERID", "MMCSRF"] {
@@ -193,17 +159,7 @@ async fn sign_up_then_log_in_through_gitlab_on_18() {
     assert_eq!(user["last_name"], "Liddell");
     // Log in later from a fresh browser: GitLab asks to sign in again, not to approve again.
     let b2 = Browser::new(h.address_book(), None);
-    let outcome = sso(
-        &h,
-        &b2,
-        Profile::Gitlab18_11,
-        "login",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
-    let Outcome::Callback(resp) = outcome else {
-        panic!("GitLab stopped the login")
-    };
+    let resp = callback(sso(&h, &b2, Profile::Gitlab18_11, "login", ALICE).await);
     assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
     assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
 }
@@ -214,17 +170,7 @@ async fn sign_up_over_https_with_redirects_on_18() {
         .await
         .unwrap();
     let b = Browser::new(h.address_book(), Some(h.ca_pem()));
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab18_11,
-        "signup",
-        ("bob", "Twin-bob-pass1"),
-    )
-    .await;
-    let Outcome::Callback(resp) = outcome else {
-        panic!("GitLab stopped the flow")
-    };
+    let resp = callback(sso(&h, &b, Profile::Gitlab18_11, "signup", BOB).await);
     assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
     let user = mattermost_user(&h, "bob").await.expect("user created");
     assert_eq!(user["auth_service"], "gitlab");
@@ -240,65 +186,76 @@ async fn faulted(profile: Profile, fault: Fault, https: bool) -> TwinHandle {
     Twin::start(opts.with_fault(fault)).await.unwrap()
 }
 
-#[tokio::test]
-async fn wrong_client_secret_is_bad_response_from_token_request() {
-    let h = faulted(Profile::Gitlab18_11, Fault::WrongClientSecret, false).await;
-    let b = Browser::new(h.address_book(), None);
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab18_11,
-        "signup",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
-    assert_mattermost_error(
-        outcome,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Bad response from token request.",
-    )
-    .await;
-    assert!(mattermost_user(&h, "alice").await.is_none());
+const ALICE: (&str, &str) = ("alice", "Twin-alice-pass1");
+const BOB: (&str, &str) = ("bob", "Twin-bob-pass1");
+
+/// The callback Mattermost answered; panics when GitLab stopped the flow.
+fn callback(outcome: Outcome) -> reqwest::Response {
+    match outcome {
+        Outcome::Callback(resp) => resp,
+        Outcome::GitlabPage(page) => panic!("GitLab stopped the flow:\n{page}"),
+    }
 }
 
-#[tokio::test]
-async fn token_endpoint_html_is_bad_response_from_token_request() {
-    let h = faulted(Profile::Gitlab18_11, Fault::TokenEndpointHtml, false).await;
-    let b = Browser::new(h.address_book(), None);
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab18_11,
-        "signup",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
-    assert_mattermost_error(
-        outcome,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Bad response from token request.",
-    )
-    .await;
+/// A twin with `fault`, alice signing up through GitLab (clicking through certificate warnings on
+/// https, as a person can and Mattermost's server cannot), ending on Mattermost's documented error.
+async fn assert_fault_fails_sign_up(
+    profile: Profile,
+    fault: Fault,
+    https: bool,
+    status: StatusCode,
+    message: &str,
+) -> TwinHandle {
+    let h = faulted(profile, fault, https).await;
+    let b = if https {
+        Browser::insecure(h.address_book())
+    } else {
+        Browser::new(h.address_book(), None)
+    };
+    let outcome = sso(&h, &b, profile, "signup", ALICE).await;
+    assert_mattermost_error(outcome, status, message).await;
+    h
 }
 
+/// The faults every profile's Mattermost reports as "Token request failed.": the token request
+/// got no answer (slow, closed) or no TLS session (certificates, over https). `(fault, https, message)`.
+fn token_request_failures() -> impl Iterator<Item = (Fault, bool, &'static str)> {
+    [
+        (Fault::SlowEndpoint, false),
+        (Fault::ClosedPort, false),
+        (Fault::ExpiredCertificate, true),
+        (Fault::WrongHostCertificate, true),
+        (Fault::UntrustedCertificate, true),
+    ]
+    .into_iter()
+    .map(|(fault, https)| (fault, https, "Token request failed."))
+}
+
+/// Each SSO fault on GitLab 18.11 + Mattermost 10.11 ends on the error Mattermost documents.
 #[tokio::test]
-async fn user_api_v3_is_invalid_response_on_18() {
-    let h = faulted(Profile::Gitlab18_11, Fault::UserApiV3, false).await;
-    let b = Browser::new(h.address_book(), None);
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab18_11,
-        "signup",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
-    assert_mattermost_error(
-        outcome,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Received invalid response from OAuth service provider.",
-    )
-    .await;
+async fn sso_faults_on_18() {
+    let bad_token = "Bad response from token request.";
+    let invalid = "Received invalid response from OAuth service provider.";
+    for (fault, https, message) in [
+        (Fault::WrongClientSecret, false, bad_token),
+        (Fault::TokenEndpointHtml, false, bad_token),
+        (Fault::UserApiV3, false, invalid),
+    ]
+    .into_iter()
+    .chain(token_request_failures())
+    {
+        let h = assert_fault_fails_sign_up(
+            Profile::Gitlab18_11,
+            fault,
+            https,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            message,
+        )
+        .await;
+        if fault == Fault::WrongClientSecret {
+            assert!(mattermost_user(&h, "alice").await.is_none());
+        }
+    }
 }
 
 #[tokio::test]
@@ -306,7 +263,7 @@ async fn unregistered_redirect_uri_stops_at_gitlab() {
     for profile in Profile::ALL {
         let h = faulted(profile, Fault::UnregisteredRedirectUri, false).await;
         let b = Browser::new(h.address_book(), None);
-        match sso(&h, &b, profile, "signup", ("alice", "Twin-alice-pass1")).await {
+        match sso(&h, &b, profile, "signup", ALICE).await {
             Outcome::GitlabPage(page) => {
                 assert!(page.contains("An error has occurred"), "{page}");
                 assert!(page.contains("The redirect URI included is not valid."));
@@ -317,71 +274,12 @@ async fn unregistered_redirect_uri_stops_at_gitlab() {
 }
 
 #[tokio::test]
-async fn slow_endpoint_and_closed_port_are_token_request_failed() {
-    for fault in [Fault::SlowEndpoint, Fault::ClosedPort] {
-        let h = faulted(Profile::Gitlab18_11, fault, false).await;
-        let b = Browser::new(h.address_book(), None);
-        let outcome = sso(
-            &h,
-            &b,
-            Profile::Gitlab18_11,
-            "signup",
-            ("alice", "Twin-alice-pass1"),
-        )
-        .await;
-        assert_mattermost_error(
-            outcome,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Token request failed.",
-        )
-        .await;
-    }
-}
-
-#[tokio::test]
-async fn certificate_faults_are_token_request_failed() {
-    for fault in [
-        Fault::ExpiredCertificate,
-        Fault::WrongHostCertificate,
-        Fault::UntrustedCertificate,
-    ] {
-        let h = faulted(Profile::Gitlab18_11, fault, true).await;
-        // The person clicks through GitLab's certificate warning; Mattermost's server cannot.
-        let b = Browser::insecure(h.address_book());
-        let outcome = sso(
-            &h,
-            &b,
-            Profile::Gitlab18_11,
-            "signup",
-            ("alice", "Twin-alice-pass1"),
-        )
-        .await;
-        assert_mattermost_error(
-            outcome,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Token request failed.",
-        )
-        .await;
-    }
-}
-
-#[tokio::test]
 async fn sign_up_then_log_in_through_gitlab_on_8_12() {
     let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
         .await
         .unwrap();
     let b = Browser::new(h.address_book(), None);
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab8_12,
-        "signup",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
-    let Outcome::Callback(resp) = outcome else {
-        panic!("GitLab stopped the flow")
-    };
+    let resp = callback(sso(&h, &b, Profile::Gitlab8_12, "signup", ALICE).await);
     assert!(resp.status().is_redirection(), "{}", resp.status());
     assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
     let users = h.mattermost().unwrap().twin.users();
@@ -401,17 +299,7 @@ async fn sign_up_then_log_in_through_gitlab_on_8_12() {
             .ends_with("/api/v3/user")
     );
     // Logging in again: GitLab 8.12 redirects straight back (approved before, Doorkeeper 4).
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab8_12,
-        "login",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
-    let Outcome::Callback(resp) = outcome else {
-        panic!("GitLab stopped the login")
-    };
+    let resp = callback(sso(&h, &b, Profile::Gitlab8_12, "login", ALICE).await);
     assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
     assert_eq!(h.mattermost().unwrap().twin.users().len(), users.len());
 }
@@ -419,89 +307,46 @@ async fn sign_up_then_log_in_through_gitlab_on_8_12() {
 /// Mattermost 3.4 never checked the token reply's status: each fault shows as 3.x reads it.
 #[tokio::test]
 async fn sso_faults_on_8_12() {
-    for (fault, message) in [
-        (Fault::WrongClientSecret, "Bad token type."),
-        (Fault::TokenEndpointHtml, "Bad response from token request."),
-        (Fault::SlowEndpoint, "Token request failed."),
-        (Fault::ClosedPort, "Token request failed."),
-    ] {
-        let h = faulted(Profile::Gitlab8_12, fault, false).await;
-        let b = Browser::new(h.address_book(), None);
-        let outcome = sso(
-            &h,
-            &b,
+    let bad_token = "Bad response from token request.";
+    for (fault, https, message) in [
+        (Fault::WrongClientSecret, false, "Bad token type."),
+        (Fault::TokenEndpointHtml, false, bad_token),
+    ]
+    .into_iter()
+    .chain(token_request_failures())
+    {
+        let h = assert_fault_fails_sign_up(
             Profile::Gitlab8_12,
-            "signup",
-            ("alice", "Twin-alice-pass1"),
+            fault,
+            https,
+            StatusCode::TEMPORARY_REDIRECT,
+            message,
         )
         .await;
-        assert_mattermost_error(outcome, StatusCode::TEMPORARY_REDIRECT, message).await;
-        assert!(
-            h.mattermost()
-                .unwrap()
-                .twin
-                .users()
-                .iter()
-                .all(|u| u.username != "alice"),
-            "{fault}"
-        );
+        if !https {
+            let users = h.mattermost().unwrap().twin.users();
+            assert!(users.iter().all(|u| u.username != "alice"), "{fault}");
+        }
     }
     // The seed's /api/v3/user is right on 8.12: the fault changes nothing.
     let h = faulted(Profile::Gitlab8_12, Fault::UserApiV3, false).await;
     let b = Browser::new(h.address_book(), None);
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab8_12,
-        "signup",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
+    let resp = callback(sso(&h, &b, Profile::Gitlab8_12, "signup", ALICE).await);
     assert!(
-        matches!(outcome, Outcome::Callback(ref r) if r.headers().get("location").is_some_and(|l| !l.to_str().unwrap().contains("/error")))
+        resp.headers()
+            .get("location")
+            .is_some_and(|l| !l.to_str().unwrap().contains("/error"))
     );
 }
 
 #[tokio::test]
-async fn https_sign_up_and_certificate_faults_on_8_12() {
+async fn https_sign_up_on_8_12() {
     let h = Twin::start(TwinOptions::single_server_https(Profile::Gitlab8_12))
         .await
         .unwrap();
     let b = Browser::new(h.address_book(), Some(h.ca_pem()));
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab8_12,
-        "signup",
-        ("bob", "Twin-bob-pass1"),
-    )
-    .await;
-    let Outcome::Callback(resp) = outcome else {
-        panic!("GitLab stopped the flow")
-    };
+    let resp = callback(sso(&h, &b, Profile::Gitlab8_12, "signup", BOB).await);
     assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
-    for fault in [
-        Fault::ExpiredCertificate,
-        Fault::WrongHostCertificate,
-        Fault::UntrustedCertificate,
-    ] {
-        let h = faulted(Profile::Gitlab8_12, fault, true).await;
-        let b = Browser::insecure(h.address_book());
-        let outcome = sso(
-            &h,
-            &b,
-            Profile::Gitlab8_12,
-            "signup",
-            ("alice", "Twin-alice-pass1"),
-        )
-        .await;
-        assert_mattermost_error(
-            outcome,
-            StatusCode::TEMPORARY_REDIRECT,
-            "Token request failed.",
-        )
-        .await;
-    }
 }
 
 /// `gitlab-ctl reconfigure` on the single server after the first one registered "GitLab
@@ -534,17 +379,7 @@ async fn reconfigure_remembers_the_registered_application() {
         "registered once"
     );
     let b = Browser::new(h.address_book(), None);
-    let outcome = sso(
-        &h,
-        &b,
-        Profile::Gitlab18_11,
-        "signup",
-        ("alice", "Twin-alice-pass1"),
-    )
-    .await;
-    let Outcome::Callback(resp) = outcome else {
-        panic!("GitLab stopped the flow")
-    };
+    let resp = callback(sso(&h, &b, Profile::Gitlab18_11, "signup", ALICE).await);
     assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
     assert!(mattermost_user(&h, "alice").await.is_some());
 }

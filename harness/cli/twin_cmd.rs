@@ -367,5 +367,12 @@ mod tests {
         assert!(text.contains("Mattermost  https://mattermost.example.com"));
         assert!(text.contains("system admin sysadmin / "));
         assert!(text.contains("application \"GitLab Mattermost\""));
+        // The registered application's secret is not a throw-away login: never printed.
+        let app = handle
+            .mattermost_plan()
+            .unwrap()
+            .registered_application
+            .clone();
+        assert!(!text.contains(app.unwrap().secret.expose()), "{text}");
     }
 }

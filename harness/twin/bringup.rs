@@ -19,7 +19,7 @@ use crate::net::AddressBook;
 
 use super::fault::Fault;
 use super::gitlab::{GitlabTwin, GitlabTwinConfig, GitlabUser, OAuthApplication};
-use super::listen::{self, ListenError, ListenOptions, ServedListener};
+use super::listen::{self, ListenError, ServedListener};
 use super::mail::{MailServer, MailServerOptions, MailServerSecurity};
 use super::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use super::tls::{CertKind, TwinCa};
@@ -241,7 +241,6 @@ pub struct MattermostPlan {
 pub struct TwinHandle {
     address_book: AddressBook,
     ca: TwinCa,
-    ca_pem: String,
     gitlab: Option<GitlabAccess>,
     mattermost: Option<MattermostAccess>,
     mattermost_plan: Option<MattermostPlan>,
@@ -305,7 +304,7 @@ impl TwinHandle {
 
     /// The twin CA (PEM), what an operator puts in `/etc/gitlab/trusted-certs`.
     pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
+        self.ca.ca_pem_str()
     }
 
     pub fn ca_der(&self) -> CertificateDer<'static> {
@@ -524,7 +523,6 @@ impl Twin {
 
         Ok(TwinHandle {
             address_book: book,
-            ca_pem: ca.ca_pem(),
             ca,
             gitlab,
             mattermost,
@@ -589,7 +587,7 @@ async fn serve_host(
     } else {
         None
     };
-    let main = listen::serve(listener, router, ListenOptions { tls, delay: None })?;
+    let main = listen::serve(listener, router, tls)?;
     book.insert(served.url.scheme(), &served.host, served.port, main.addr());
     listeners.push(main);
     if https && nginx.redirect_http_to_https {
@@ -597,7 +595,7 @@ async fn serve_host(
         let redirect = listen::serve(
             listener,
             listen::redirect_to_https_router(&served.host, served.port),
-            ListenOptions::default(),
+            None,
         )?;
         book.insert("http", &served.host, 80, redirect.addr());
         listeners.push(redirect);

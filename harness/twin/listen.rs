@@ -3,8 +3,9 @@
 //! Owns: the accept loops (plain HTTP, or TLS through tokio-rustls), HTTP/1.1 and HTTP/2 through
 //! hyper-util's auto builder, the http→https redirect listener of `redirect_http_to_https`
 //! (omnibus `gitlab-http.conf.erb` / `mattermost-http.conf.erb`:
-//! `return 301 https://<fqdn>:<port>$request_uri;`), the slow-listener behaviour (every request is
-//! held back before it reaches the router) and the closed port (an address nobody listens on).
+//! `return 301 https://<fqdn>:<port>$request_uri;`) and the closed port (an address nobody
+//! listens on). The slow endpoint is the GitLab twin's own (`GitlabTwinConfig::slow`): only the
+//! endpoints Mattermost's server calls are held back, not the pages a browser signs in on.
 //! A [`ServedListener`] owns its accept task and every connection task: dropping it aborts them all.
 
 use std::net::SocketAddr;
@@ -22,23 +23,8 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
-/// How a listener treats the connections it accepts.
-#[derive(Clone, Default)]
-pub struct ListenOptions {
-    /// Serve TLS with this configuration (an `https` listener); `None` serves plain HTTP.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Hold every request this long before it reaches the router (fault "slow endpoint").
-    pub delay: Option<Duration>,
-}
-
-impl std::fmt::Debug for ListenOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListenOptions")
-            .field("tls", &self.tls.is_some())
-            .field("delay", &self.delay)
-            .finish()
-    }
-}
+/// How long a client may take to complete the TLS handshake before its connection is closed.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A router being served on a loopback address. Dropping it stops the listener and every open
 /// connection.
@@ -95,26 +81,18 @@ pub fn closed_port() -> Result<SocketAddr, ListenError> {
     listener.local_addr().map_err(ListenError::Bind)
 }
 
-/// Serve `router` on `listener` with `options` until the returned handle is dropped.
+/// Serve `router` on `listener` until the returned handle is dropped: over TLS with `tls` (an
+/// `https` listener), else plain HTTP.
 pub fn serve(
     listener: TcpListener,
     router: Router,
-    options: ListenOptions,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<ServedListener, ListenError> {
     let addr = listener.local_addr().map_err(ListenError::Bind)?;
     if !addr.ip().is_loopback() {
         return Err(ListenError::NotLoopback(addr));
     }
-    let router = match options.delay {
-        Some(delay) => router.layer(axum::middleware::from_fn(
-            move |req: Request, next: axum::middleware::Next| async move {
-                tokio::time::sleep(delay).await;
-                next.run(req).await
-            },
-        )),
-        None => router,
-    };
-    let tls = options.tls.clone().map(TlsAcceptor::from);
+    let tls = tls.map(TlsAcceptor::from);
     let is_tls = tls.is_some();
     let task = tokio::spawn(accept_loop(listener, router, tls));
     Ok(ServedListener {
@@ -142,8 +120,11 @@ async fn accept_loop(listener: TcpListener, router: Router, tls: Option<TlsAccep
                     let builder = Builder::new(TokioExecutor::new());
                     match tls {
                         Some(acceptor) => {
-                            // A client that rejects our certificate ends the handshake: not our error.
-                            if let Ok(tls_stream) = acceptor.accept(stream).await {
+                            // A client that rejects our certificate ends the handshake (not our
+                            // error); one that never finishes it is dropped after the timeout.
+                            let handshake =
+                                tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                            if let Ok(Ok(tls_stream)) = handshake.await {
                                 let _ = builder
                                     .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
                                     .await;
@@ -213,7 +194,7 @@ mod tests {
         let served = serve(
             listener,
             redirect_to_https_router("GitLab.example.com", 443),
-            ListenOptions::default(),
+            None,
         )
         .unwrap();
         let reply = raw_get(
@@ -236,7 +217,7 @@ mod tests {
         let served = serve(
             listener,
             Router::new().route("/", axum::routing::get(|| async { "ok" })),
-            ListenOptions::default(),
+            None,
         )
         .unwrap();
         let addr = served.addr();
@@ -253,39 +234,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn delayed_listener_holds_requests_back() {
-        let listener = bind_loopback().await.unwrap();
-        let served = serve(
-            listener,
-            Router::new().route("/", axum::routing::get(|| async { "ok" })),
-            ListenOptions {
-                tls: None,
-                delay: Some(Duration::from_millis(300)),
-            },
-        )
-        .unwrap();
-        let early = tokio::time::timeout(
-            Duration::from_millis(50),
-            raw_get(
-                served.addr(),
-                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-            ),
-        )
-        .await;
-        assert!(early.is_err(), "answered before the delay");
-        let late = tokio::time::timeout(
-            Duration::from_secs(5),
-            raw_get(
-                served.addr(),
-                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-            ),
-        )
-        .await
-        .expect("answered after the delay");
-        assert!(late.ends_with("ok"), "{late}");
-    }
-
-    #[tokio::test]
     async fn tls_listener_completes_a_handshake_with_the_twin_ca() {
         crate::crypto::install_default_provider();
         let ca = crate::twin::tls::TwinCa::generate();
@@ -293,12 +241,7 @@ mod tests {
         let served = serve(
             listener,
             Router::new().route("/", axum::routing::get(|| async { "ok" })),
-            ListenOptions {
-                tls: Some(
-                    ca.server_config("gitlab.example.com", crate::twin::tls::CertKind::Valid),
-                ),
-                delay: None,
-            },
+            Some(ca.server_config("gitlab.example.com", crate::twin::tls::CertKind::Valid)),
         )
         .unwrap();
         assert!(served.is_tls());

@@ -130,7 +130,12 @@ impl TwinCa {
 
     /// The trusted CA certificate, PEM.
     pub fn ca_pem(&self) -> String {
-        self.trusted.cert_pem.clone()
+        self.ca_pem_str().to_string()
+    }
+
+    /// The trusted CA certificate, PEM, borrowed.
+    pub fn ca_pem_str(&self) -> &str {
+        &self.trusted.cert_pem
     }
 
     /// The trusted CA certificate, DER.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mm_harness::net::AddressBook;
+use mm_harness::twin::bringup::TwinHandle;
 use reqwest::cookie::Jar;
 use reqwest::{Client, Response, StatusCode};
 use scraper::{Html, Selector};
@@ -55,6 +56,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("GET {url}: {e:?}"))
     }
 
+    /// GET a page and return its text (whatever the status).
+    pub async fn page(&self, url: &str) -> String {
+        self.get(url)
+            .await
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e:?}"))
+    }
+
     pub async fn try_get(&self, url: &str) -> reqwest::Result<Response> {
         self.client(url).get(url).send().await
     }
@@ -92,18 +102,37 @@ impl Browser {
 
     /// Sign in to GitLab at `base` (GET the form, POST it) and return the POST's response.
     pub async fn sign_in(&self, base: &str, login: &str, password: &str) -> Response {
-        let page = self
-            .get(&format!("{base}/users/sign_in"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = self.page(&format!("{base}/users/sign_in")).await;
         let mut fields = form_fields(&page, "form#new_user");
         set(&mut fields, "user[login]", login);
         set(&mut fields, "user[password]", password);
         self.post_form(&format!("{base}/users/sign_in"), &fields)
             .await
     }
+
+    /// Approve GitLab's consent `page` (POST its form without `_method=delete`, the other one
+    /// denies) at `base`; returns GitLab's answer.
+    pub async fn approve_consent(&self, base: &str, page: &str) -> Response {
+        let forms = all_forms(page);
+        let approve = forms
+            .iter()
+            .find(|f| field(f, "_method").is_none())
+            .unwrap_or_else(|| panic!("no approve form in:\n{page}"));
+        self.post_form(&format!("{base}/oauth/authorize"), approve)
+            .await
+    }
+}
+
+/// GitLab's `/oauth/authorize` URL at `base` for an authorization code, as Mattermost's GitLab
+/// button builds it.
+pub fn authorize_url(base: &str, client_id: &str, redirect_uri: &str, state: &str) -> String {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("state", state)
+        .finish();
+    format!("{base}/oauth/authorize?{q}")
 }
 
 /// A resolver that resolves nothing: every name the tests use is in the twin's address book, and
@@ -236,4 +265,25 @@ pub fn query(url: &str) -> Vec<(String, String)> {
 
 pub fn assert_status(resp: &Response, status: StatusCode) {
     assert_eq!(resp.status(), status, "{} {}", resp.url(), resp.status());
+}
+
+/// Log in to the twin's Mattermost (API v4, 10.11) as its seeded system admin; returns a client
+/// for Mattermost's scheme (trusting the twin CA) and the session token.
+pub async fn mattermost_admin_session(h: &TwinHandle) -> (Client, String) {
+    let mm = h.mattermost().expect("the twin runs Mattermost");
+    let scheme = if mm.url.starts_with("https://") {
+        "https"
+    } else {
+        "http"
+    };
+    let c = client_for(h.address_book(), scheme, Some(h.ca_pem()), None, false);
+    let resp = c
+        .post(format!("{}/api/v4/users/login", mm.url))
+        .json(&serde_json::json!({"login_id": mm.admin_username, "password": mm.admin_password.expose()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "admin login");
+    let token = resp.headers()["token"].to_str().unwrap().to_string();
+    (c, token)
 }

@@ -17,7 +17,6 @@ const MAX_BODY: usize = 1024 * 1024;
 pub const SESSION_COOKIE: &str = "_gitlab_session";
 
 /// A parsed request.
-#[derive(Debug)]
 pub struct GitlabRequest {
     /// The effective method (after `_method` on a form POST).
     pub method: Method,
@@ -28,6 +27,24 @@ pub struct GitlabRequest {
     pub form: Vec<(String, String)>,
     /// The body could not be read or parsed.
     pub malformed_body: bool,
+}
+
+impl std::fmt::Debug for GitlabRequest {
+    /// Parameter and header names only: their values carry passwords, client secrets, codes,
+    /// tokens and the session cookie.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |pairs: &[(String, String)]| -> Vec<String> {
+            pairs.iter().map(|(k, _)| k.clone()).collect()
+        };
+        f.debug_struct("GitlabRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &names(&self.query))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("form", &names(&self.form))
+            .field("malformed_body", &self.malformed_body)
+            .finish()
+    }
 }
 
 impl GitlabRequest {
@@ -263,6 +280,32 @@ mod tests {
         assert_eq!(req.param("client_id"), Some("x"));
         assert_eq!(req.param("state"), Some("s"));
         assert_eq!(req.cookie(SESSION_COOKIE).as_deref(), Some("abc"));
+    }
+
+    #[tokio::test]
+    async fn debug_output_names_parameters_without_their_values() {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/oauth/token?code=code-in-query")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", "_gitlab_session=session-id-1")
+            .header("private-token", "glpat-secret-1")
+            .body(Body::from("client_secret=secret-in-body&password=pass-1"))
+            .unwrap();
+        let text = format!("{:?}", GitlabRequest::read(req).await);
+        for secret in [
+            "code-in-query",
+            "session-id-1",
+            "glpat-secret-1",
+            "secret-in-body",
+            "pass-1",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(
+            text.contains("client_secret") && text.contains("/oauth/token"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 //! Owns: exchanging codes (single use, 10 minutes, same client, same redirect URI) and refresh
 //! tokens (the old token is revoked) for access tokens.
 
+use std::sync::MutexGuard;
 use std::time::{Instant, SystemTime};
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -14,7 +15,8 @@ use base64::Engine;
 use crate::config::version::Profile;
 
 use super::model::{
-    AccessToken, CODE_LIFETIME, DEFAULT_SCOPE, OAuthApplication, TOKEN_LIFETIME, random_hex,
+    AccessToken, CODE_LIFETIME, DEFAULT_SCOPE, GitlabStore, OAuthApplication, TOKEN_LIFETIME,
+    random_hex,
 };
 use super::request::{GitlabRequest, json};
 use super::twin::GitlabTwin;
@@ -30,18 +32,15 @@ fn error(status: StatusCode, error: &str, description: &str) -> Response {
         status,
         serde_json::json!({"error": error, "error_description": description}),
     );
-    let headers = resp.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     if status == StatusCode::UNAUTHORIZED {
         let value = format!(
             "Bearer realm=\"Doorkeeper\", error=\"{error}\", error_description=\"{description}\""
         );
         if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(header::WWW_AUTHENTICATE, v);
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
     }
-    resp
+    no_store(resp)
 }
 
 fn invalid_client() -> Response {
@@ -140,10 +139,7 @@ fn authorization_code(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     }
     grant.used = true;
     let (user_id, scopes) = (grant.user_id, grant.scopes.clone());
-    let token = new_token(app.id, user_id, scopes);
-    store.tokens.push(token.clone());
-    drop(store);
-    token_response(twin.profile(), &token)
+    issue_token(twin, store, app.id, user_id, scopes)
 }
 
 fn refresh_token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
@@ -163,10 +159,7 @@ fn refresh_token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     };
     old.revoked = true;
     let (user_id, scopes) = (old.user_id, old.scopes.clone());
-    let token = new_token(app.id, user_id, scopes);
-    store.tokens.push(token.clone());
-    drop(store);
-    token_response(twin.profile(), &token)
+    issue_token(twin, store, app.id, user_id, scopes)
 }
 
 fn password(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
@@ -181,7 +174,7 @@ fn password(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
         },
         None => 0,
     };
-    let mut store = twin.store();
+    let store = twin.store();
     let user_id = store
         .user_by_login(login)
         .filter(|u| u.encrypted_password.verify(password))
@@ -194,14 +187,18 @@ fn password(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
         .filter(|s| !s.trim().is_empty())
         .unwrap_or(DEFAULT_SCOPE)
         .to_string();
-    let token = new_token(app_id, user_id, scope);
-    store.tokens.push(token.clone());
-    drop(store);
-    token_response(twin.profile(), &token)
+    issue_token(twin, store, app_id, user_id, scope)
 }
 
-fn new_token(application_id: u64, user_id: u64, scopes: String) -> AccessToken {
-    AccessToken {
+/// Store a fresh access token (with its refresh token) and answer with it.
+fn issue_token(
+    twin: &GitlabTwin,
+    mut store: MutexGuard<'_, GitlabStore>,
+    application_id: u64,
+    user_id: u64,
+    scopes: String,
+) -> Response {
+    let token = AccessToken {
         token: random_hex(32),
         refresh_token: random_hex(32),
         application_id,
@@ -210,7 +207,10 @@ fn new_token(application_id: u64, user_id: u64, scopes: String) -> AccessToken {
         issued_at: Instant::now(),
         created_at: SystemTime::now(),
         revoked: false,
-    }
+    };
+    store.tokens.push(token.clone());
+    drop(store);
+    token_response(twin.profile(), &token)
 }
 
 fn token_response(profile: Profile, token: &AccessToken) -> Response {
@@ -224,7 +224,7 @@ fn token_response(profile: Profile, token: &AccessToken) -> Response {
         Profile::Gitlab8_12 => "bearer",
         Profile::Gitlab18_11 => "Bearer",
     };
-    let mut resp = json(
+    no_store(json(
         StatusCode::OK,
         serde_json::json!({
             "access_token": token.token,
@@ -234,7 +234,11 @@ fn token_response(profile: Profile, token: &AccessToken) -> Response {
             "scope": token.scopes,
             "created_at": created_at,
         }),
-    );
+    ))
+}
+
+/// Doorkeeper's cache headers on every token endpoint answer.
+fn no_store(mut resp: Response) -> Response {
     let headers = resp.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

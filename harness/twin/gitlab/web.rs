@@ -39,6 +39,17 @@ struct SessionContext {
     set_cookie: bool,
 }
 
+impl SessionContext {
+    /// A new anonymous session under a new id; the response sets its cookie.
+    fn fresh() -> SessionContext {
+        SessionContext {
+            id: random_hex(16),
+            session: new_session(),
+            set_cookie: true,
+        }
+    }
+}
+
 fn new_session() -> WebSession {
     WebSession {
         user_id: None,
@@ -67,11 +78,7 @@ fn load_session(twin: &GitlabTwin, req: &GitlabRequest) -> SessionContext {
             set_cookie: false,
         };
     }
-    SessionContext {
-        id: random_hex(16),
-        session: new_session(),
-        set_cookie: true,
-    }
+    SessionContext::fresh()
 }
 
 /// Store the session and attach the cookie when needed.
@@ -151,12 +158,8 @@ pub fn sign_in(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     // Warden renews the session on sign-in: new id, new CSRF token; the stored location survives.
     let return_to = ctx.session.return_to.take();
     twin.store().sessions.remove(&ctx.id);
-    ctx.id = random_hex(16);
-    ctx.session = WebSession {
-        user_id: Some(user_id),
-        ..new_session()
-    };
-    ctx.set_cookie = true;
+    ctx = SessionContext::fresh();
+    ctx.session.user_id = Some(user_id);
     let target = return_to
         .map(|path| twin.url(&path))
         .unwrap_or_else(|| twin.url("/"));
@@ -170,12 +173,11 @@ pub fn sign_out(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
         return finish(twin, ctx, rejected());
     }
     twin.store().sessions.remove(&ctx.id);
-    let fresh = SessionContext {
-        id: random_hex(16),
-        session: new_session(),
-        set_cookie: true,
-    };
-    finish(twin, fresh, redirect(&twin.url("/users/sign_in")))
+    finish(
+        twin,
+        SessionContext::fresh(),
+        redirect(&twin.url("/users/sign_in")),
+    )
 }
 
 /// The outcome of Doorkeeper's pre-authorization checks.
