@@ -55,15 +55,32 @@ fn twin_up_serves_until_interrupted() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
+    // Read on a thread so a child that prints nothing cannot hang the test past its deadline.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let mut text = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        text.push_str(&line);
-        text.push('\n');
-        if line.contains("Press Ctrl-C") || Instant::now() > deadline {
-            break;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                text.push_str(&line);
+                text.push('\n');
+                if line.contains("Press Ctrl-C") {
+                    break;
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("twin up printed no ready line within 30 s:\n{text}");
+            }
         }
     }
     assert!(text.contains("GitLab 8.12.0 + Mattermost 3.4.0"), "{text}");
