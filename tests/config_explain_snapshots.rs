@@ -6,8 +6,7 @@ use mm_harness::cli::config_cmd::human_report;
 use mm_harness::config::{drift, read_config_json, resolve};
 use mm_harness::diag::SourceFile;
 
-mod config_common;
-use config_common::{SMTP_TLS, SPLIT_SERVER};
+use crate::config_common::{SMTP_TLS, SPLIT_SERVER};
 
 fn report(text: &str, version: &str) -> String {
     let file = SourceFile::new("gitlab.rb", text);

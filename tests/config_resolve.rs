@@ -5,8 +5,7 @@
 use mm_harness::config::{KeyEra, REDACTED, Resolved, SettingSource, render_mm_env, resolve};
 use mm_harness::diag::{Severity, SourceFile};
 
-mod config_common;
-use config_common::{SMTP_PLAIN, SPLIT_SERVER};
+use crate::config_common::{SMTP_PLAIN, SPLIT_SERVER};
 
 fn run(text: &str, version: &str) -> Resolved {
     resolve(

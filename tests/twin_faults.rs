@@ -2,16 +2,14 @@
 //! and what GitLab answers there when requested the way Mattermost's server requests it (plain
 //! reqwest, resolving through the address book Mattermost's server uses).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use mm_harness::config::version::Profile;
 use mm_harness::twin::bringup::{MattermostPlan, Twin, TwinHandle, TwinOptions};
 use mm_harness::twin::fault::Fault;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::*;
 
 const GITLAB: &str = "http://gitlab.example.com";
 

@@ -2,15 +2,13 @@
 //! written from shared/wire/gitlab.md: sign-in, Doorkeeper authorize/consent/token, API v4/v3,
 //! the applications API and admin pages, omnibus auto-registration, per profile.
 
-mod support;
-
+use crate::support::*;
 use mm_harness::config::model::HostSettings;
 use mm_harness::config::version::Profile;
 use mm_harness::twin::bringup::{Twin, TwinHandle, TwinOptions};
 use mm_harness::twin::gitlab::OAuthApplication;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use support::*;
 
 const GITLAB: &str = "http://gitlab.example.com";
 const MM: &str = "http://mattermost.example.com";
@@ -82,7 +80,7 @@ fn app(handle: &TwinHandle) -> OAuthApplication {
 }
 
 fn authorize_url(app: &OAuthApplication, redirect_uri: &str, state: &str) -> String {
-    support::authorize_url(GITLAB, &app.uid, redirect_uri, state)
+    crate::support::authorize_url(GITLAB, &app.uid, redirect_uri, state)
 }
 
 /// Signed in as alice, consent page for the app; returns the page HTML.

@@ -1,13 +1,11 @@
 //! The twin over HTTPS, seen by real rustls clients (reqwest): the generated CA, the omnibus
 //! http→https redirect listener, and each certificate fault (expired, wrong host, untrusted).
 
-mod support;
-
+use crate::support::*;
 use mm_harness::config::version::Profile;
 use mm_harness::twin::bringup::{Twin, TwinHandle, TwinOptions};
 use mm_harness::twin::fault::Fault;
 use reqwest::StatusCode;
-use support::*;
 
 const GITLAB: &str = "https://gitlab.example.com";
 

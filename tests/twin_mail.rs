@@ -21,8 +21,7 @@ use serde_json::{Value, json};
 const SMTP_HOST: &str = "smtp.example.com";
 const SITE: &str = "https://mattermost.example.com";
 
-#[path = "support/mattermost.rs"]
-mod mm_support;
+use crate::support::mattermost as mm_support;
 
 use mm_support::{MM_SITE, MmApi, TestCerts as Certs, serve, test_certs as certs};
 

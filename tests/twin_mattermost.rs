@@ -19,8 +19,7 @@ use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTw
 use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 
-#[path = "support/mattermost.rs"]
-mod mm_support;
+use crate::support::mattermost as mm_support;
 
 use mm_support::{MM_SITE as SITE, MmApi, assert_app_error, serve, test_certs};
 

@@ -3,16 +3,14 @@
 //! back to Mattermost, which creates the user with auth service gitlab. Then each SSO fault,
 //! producing the error Mattermost documents (shared/wire/mattermost.md), per profile.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use mm_harness::config::version::Profile;
 use mm_harness::twin::bringup::{Twin, TwinHandle, TwinOptions};
 use mm_harness::twin::fault::Fault;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::*;
 
 /// Where the GitLab button of Mattermost starts, per profile.
 fn sso_start(profile: Profile, site: &str, action: &str) -> String {

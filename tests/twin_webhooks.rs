@@ -10,8 +10,7 @@ use mm_harness::config::version::Profile;
 use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use serde_json::{Value, json};
 
-#[path = "support/mattermost.rs"]
-mod mm_support;
+use crate::support::mattermost as mm_support;
 
 use mm_support::{MM_SITE as SITE, MmApi, assert_app_error, mm_client, serve};
 

@@ -1948,6 +1948,7 @@ pub(crate) static GITLAB_18_11: KeyTable = KeyTable {
         "roles",
         "sentinel",
         "sidekiq",
+        "spamcheck",
         "storage_check",
         "user",
         "web_server",

@@ -3,6 +3,8 @@
 //! followed by hand, and scraper for forms. It shares no code with the harness's `drive` module.
 #![allow(dead_code)]
 
+pub mod mattermost;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,0 +1,27 @@
+//! The project's integration tests, as one test binary (ripgrep's `tests/tests.rs`): one link
+//! instead of twenty. Each file beside this one is a module named after the area it tests;
+//! `support` and `config_common` are fixtures shared by several of them.
+//!
+//! Run one area with `cargo test --test tests twin_sso::` (module path filter).
+
+mod config_common;
+mod support;
+
+mod config_cli;
+mod config_corpus;
+mod config_explain_snapshots;
+mod config_keys;
+mod config_proptest;
+mod config_resolve;
+mod config_secrets;
+mod run_cli;
+mod scenario_errors;
+mod scenarios;
+mod twin_cli;
+mod twin_faults;
+mod twin_gitlab;
+mod twin_https;
+mod twin_mail;
+mod twin_mattermost;
+mod twin_sso;
+mod twin_webhooks;
