@@ -25,3 +25,4 @@ mod twin_mail;
 mod twin_mattermost;
 mod twin_sso;
 mod twin_webhooks;
+mod vocabulary;

@@ -1,6 +1,7 @@
 //! The step vocabulary of scenario files: every step a file can write ([`StepKind`]), the group
 //! each belongs to (`gitlab`, `sso`...), which expectations ([`ExpectKind`]) fit it, a minimal
-//! example of its arguments, and its reference text in docs/scenarios.md. Everything that lists
+//! example of its arguments, and its reference text in docs/scenarios.md
+//! ([`ReferenceSection`]). Everything that lists
 //! steps — the parser's did-you-mean, the groups, the allowed expectations, the docs table — is
 //! derived from here, and each stage (parse, execute, check) is an exhaustive `match` on the
 //! kind, so a step added here is refused by the compiler until every stage handles it.
@@ -30,6 +31,9 @@ named_enum! {
         HttpRedirect => "https.redirect",
     }
 }
+
+/// The arguments of both SSO steps.
+const SSO_ARGUMENTS: &str = "`user` (a GitLab account), `consent` (`approve` default, or `deny`), `accept_invalid_certificates` (default false: the person clicks through the browser's warning)";
 
 /// A step's reference text: its arguments and what happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,9 +137,13 @@ impl StepKind {
                 arguments: "`host` (a `[hosts]` name)",
                 effect: "re-resolves that host's gitlab.rb with the bindings known now and applies it (twin: the running Mattermost takes the new settings; live: refused — apply the text and run `gitlab-ctl reconfigure` yourself)",
             },
-            StepKind::SsoSignUp | StepKind::SsoLogIn => StepDoc {
-                arguments: "`user` (a GitLab account), `consent` (`approve` default, or `deny`), `accept_invalid_certificates` (default false: the person clicks through the browser's warning)",
-                effect: "a person, in a fresh browser session, opens Mattermost's GitLab sign-up (`sso.sign_up`) or login (`sso.log_in`), follows every redirect by hand, signs in on GitLab's form, passes the consent page or the already-authorised redirect page, and lands back on Mattermost; the driver then asks Mattermost who is signed in",
+            StepKind::SsoSignUp => StepDoc {
+                arguments: SSO_ARGUMENTS,
+                effect: "a person, in a fresh browser session, opens Mattermost's GitLab sign-up (`/oauth/gitlab/signup`, under `/api/v3` on Mattermost 3.x), follows every redirect by hand, signs in on GitLab's form, passes the consent page or the already-authorised redirect page, and lands back on Mattermost; the driver then asks Mattermost who is signed in",
+            },
+            StepKind::SsoLogIn => StepDoc {
+                arguments: SSO_ARGUMENTS,
+                effect: "the same through Mattermost's GitLab login (`/oauth/gitlab/login`): an account that exists signs in (read-only on a live target unless `consent = \"deny\"`)",
             },
             StepKind::Ping => StepDoc {
                 arguments: "—",
@@ -174,6 +182,24 @@ impl StepKind {
                 effect: "requests the http variant of the service's URL and records the redirect",
             },
         }
+    }
+}
+
+/// The smallest valid value of an expectation, as written after `expect = { KIND = ` (tests
+/// parse each one on every step kind that takes it).
+pub fn expect_example(kind: ExpectKind) -> &'static str {
+    match kind {
+        ExpectKind::MattermostUser => r#"{ username = "alice" }"#,
+        ExpectKind::SsoError => {
+            r#"{ id = "api.user.authorize_oauth_user.bad_response.app_error" }"#
+        }
+        ExpectKind::GitlabError => r#"{ description_contains = "redirect URI" }"#,
+        ExpectKind::AccessDenied => "true",
+        ExpectKind::Post => r#"{ text_contains = "hello" }"#,
+        ExpectKind::WebhookError => "{ status = 400 }",
+        ExpectKind::ApiError => "{ status = 403 }",
+        ExpectKind::Certificate => "{ trusted = true }",
+        ExpectKind::Redirect => r#"{ location = "https://mattermost.example.com/" }"#,
     }
 }
 
@@ -219,16 +245,44 @@ pub fn expect_doc(kind: ExpectKind) -> ExpectDoc {
     }
 }
 
-/// The marker lines that delimit the generated reference in docs/scenarios.md.
-pub const REFERENCE_BEGIN: &str =
-    "<!-- BEGIN generated from harness/scenario/kinds.rs: do not edit by hand -->";
-pub const REFERENCE_END: &str = "<!-- END generated from harness/scenario/kinds.rs -->";
+named_enum! {
+    /// A part of docs/scenarios.md generated from this file, between two marker lines; a test
+    /// fails when the file differs (`MM_HARNESS_BLESS=1` rewrites it).
+    pub enum ReferenceSection {
+        /// The table of steps.
+        Steps => "steps",
+        /// The tables of expectations and of SSO error ids.
+        Expectations => "expectations",
+    }
+}
 
-/// The step and expectation reference of docs/scenarios.md, as Markdown (between
-/// [`REFERENCE_BEGIN`] and [`REFERENCE_END`]; a test fails when the file differs).
-pub fn reference_markdown() -> String {
+impl ReferenceSection {
+    /// The line before the generated text.
+    pub fn begin_marker(self) -> String {
+        format!(
+            "<!-- BEGIN {}: generated from harness/scenario/kinds.rs, do not edit -->",
+            self.name()
+        )
+    }
+
+    /// The line after it.
+    pub fn end_marker(self) -> String {
+        format!("<!-- END {} -->", self.name())
+    }
+
+    /// The generated Markdown.
+    pub fn markdown(self) -> String {
+        match self {
+            ReferenceSection::Steps => steps_reference(),
+            ReferenceSection::Expectations => expectations_reference(),
+        }
+    }
+}
+
+/// The table of steps: name, arguments, what happens, the expectations each takes.
+fn steps_reference() -> String {
     let mut out = String::new();
-    out.push_str("| step | arguments | what happens | expectations |\n|---|---|---|---|\n");
+    out.push_str("| step | arguments | what happens | `expect` |\n|---|---|---|---|\n");
     for k in StepKind::ALL {
         let doc = k.doc();
         let expects = k.expectations();
@@ -245,7 +299,12 @@ pub fn reference_markdown() -> String {
             doc.effect
         );
     }
-    out.push_str("\nExpectations, written `expect = { KIND = { ... } }` (one kind per step):\n\n");
+    out
+}
+
+/// The table of expectations (which steps each fits) and the SSO error ids.
+fn expectations_reference() -> String {
+    let mut out = String::new();
     out.push_str("| kind | fits | passes when |\n|---|---|---|\n");
     for e in ExpectKind::ALL {
         let doc = expect_doc(*e);
@@ -257,7 +316,9 @@ pub fn reference_markdown() -> String {
         );
         let _ = writeln!(out, "| `{}` | {fits} | {} |", doc.written, doc.passes_when);
     }
-    out.push_str("\nMattermost's SSO error ids (`sso_error`), with the message its error page shows and its status:\n\n");
+    out.push_str(
+        "\nMattermost's SSO error ids for `sso_error`, with the message its error page shows and its status:\n\n",
+    );
     out.push_str("| id | message | status |\n|---|---|---|\n");
     for e in SSO_ERRORS.iter() {
         let _ = writeln!(out, "| `{}` | {} | {} |", e.id, e.message, e.status);
@@ -297,12 +358,16 @@ mod tests {
 
     #[test]
     fn every_step_and_expectation_is_in_the_reference() {
-        let md = reference_markdown();
+        let steps = ReferenceSection::Steps.markdown();
         for k in StepKind::ALL {
-            assert!(md.contains(&format!("| `{}` |", k.name())), "{k}");
+            assert!(steps.contains(&format!("| `{}` |", k.name())), "{k}");
         }
+        let expectations = ReferenceSection::Expectations.markdown();
         for e in ExpectKind::ALL {
-            assert!(md.contains(&format!("| `{}", e.name())), "{e}");
+            assert!(expectations.contains(&format!("| `{}", e.name())), "{e}");
+        }
+        for e in SSO_ERRORS.iter() {
+            assert!(expectations.contains(e.id), "{}", e.id);
         }
     }
 }
