@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mattermost;
+pub mod webdriver;
 
 use std::sync::Arc;
 use std::time::Duration;
