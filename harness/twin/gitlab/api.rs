@@ -120,7 +120,8 @@ fn authenticate(twin: &GitlabTwin, req: &GitlabRequest) -> Result<ApiCaller, Aut
         if t.revoked {
             return Err(AuthFailure::Revoked);
         }
-        if t.expired(Instant::now()) {
+        // GitLab 8.12's tokens never expire (`access_token_expires_in nil`).
+        if twin.profile() == Profile::Gitlab18_11 && t.expired(Instant::now()) {
             return Err(AuthFailure::Expired);
         }
         let user = store.user(t.user_id).cloned().ok_or(AuthFailure::Missing)?;
