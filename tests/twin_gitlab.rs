@@ -1016,9 +1016,9 @@ async fn token_type_is_lower_case_on_8_12() {
     assert!(body.get("expires_in").is_none(), "{body}");
     // M9: Doorkeeper 4.2.0 ErrorResponse#status is :unauthorized for every error, with
     // WWW-Authenticate (lib/doorkeeper/oauth/error_response.rb): a used code is 401 invalid_grant.
-    let (s, body) = exchange_code(&h, &app, &code).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(body["error"], "invalid_grant");
+    let (reused, error) = exchange_code(&h, &app, &code).await;
+    assert_eq!(reused, StatusCode::UNAUTHORIZED, "{error}");
+    assert_eq!(error["error"], "invalid_grant");
     // The token reads the v3 user, as Mattermost 3.4 does with omnibus 8.12's endpoint.
     let c = Api::new(&h);
     let me: Value = c
