@@ -177,10 +177,11 @@ impl Chrome {
 
     /// Open a URL and wait for the page.
     pub async fn goto(&self, url: &str) {
-        tokio::time::timeout(STEP_TIMEOUT, self.client.goto(url))
-            .await
-            .unwrap_or_else(|_| panic!("opening {url} took more than {STEP_TIMEOUT:?}"))
-            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+        match tokio::time::timeout(STEP_TIMEOUT, self.client.goto(url)).await {
+            Err(_) => panic!("opening {url} took more than {STEP_TIMEOUT:?}"),
+            Ok(Err(e)) => panic!("opening {url}: {e}"),
+            Ok(Ok(())) => {}
+        }
     }
 
     /// The element matching a CSS selector, waiting for it to appear.
@@ -203,10 +204,11 @@ impl Chrome {
     /// Click an element and let the navigation it starts finish.
     pub async fn click(&self, css: &str) {
         let e = self.find(css).await;
-        tokio::time::timeout(STEP_TIMEOUT, e.click())
-            .await
-            .unwrap_or_else(|_| panic!("clicking {css:?} took more than {STEP_TIMEOUT:?}"))
-            .unwrap_or_else(|err| panic!("clicking {css:?}: {err}"));
+        match tokio::time::timeout(STEP_TIMEOUT, e.click()).await {
+            Err(_) => panic!("clicking {css:?} took more than {STEP_TIMEOUT:?}"),
+            Ok(Err(err)) => panic!("clicking {css:?}: {err}"),
+            Ok(Ok(())) => {}
+        }
     }
 
     /// Type into a field.

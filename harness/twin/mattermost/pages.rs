@@ -115,12 +115,11 @@ fn login_html(twin: &MattermostTwin, query: &Option<String>, error: Option<&str>
     }
     if by_email || by_username {
         // 3.4 createLoginPlaceholder / 10.x: "Email or Username", "Email", "Username".
-        let placeholder = match (by_email, by_username, v3) {
-            (true, true, true) => "Email or Username",
-            (true, true, false) => "Email or Username",
-            (true, false, _) => "Email",
-            (false, true, _) => "Username",
-            (false, false, _) => "",
+        let placeholder = match (by_email, by_username) {
+            (true, true) => "Email or Username",
+            (true, false) => "Email",
+            (false, true) => "Username",
+            (false, false) => "",
         };
         let redirect_to = query_map(query).remove("redirect_to").unwrap_or_default();
         let button = if v3 { "Sign in" } else { "Log in" };
@@ -236,14 +235,14 @@ async fn signup_page(State(twin): Twin, RawQuery(query): RawQuery) -> Response {
             esc(&format!("{href}{}", search(&query)))
         ));
     }
-    if settings.email.enable_sign_up_with_email && settings.team.enable_user_creation {
+    let by_email = settings.email.enable_sign_up_with_email && settings.team.enable_user_creation;
+    if by_email {
         body.push_str(
             "<p>Signing up with email and password needs the web app's script; use the API \
              (<code>POST /api/v4/users</code>).</p>\n",
         );
     }
-    if !gitlab && !(settings.email.enable_sign_up_with_email && settings.team.enable_user_creation)
-    {
+    if !gitlab && !by_email {
         body.push_str(
             "<p>No user creation method has been enabled. Please contact an administrator for access.</p>\n",
         );
