@@ -17,6 +17,7 @@ mod config_secrets;
 mod run_cli;
 mod scenario_errors;
 mod scenarios;
+mod twin_browser;
 mod twin_cli;
 mod twin_faults;
 mod twin_gitlab;

@@ -104,6 +104,7 @@ fn up(args: UpArgs) -> Exit {
                 if matches!(
                     e.kind,
                     crate::twin::bringup::TwinErrorKind::FaultNeedsTls { .. }
+                        | crate::twin::bringup::TwinErrorKind::FaultNeedsHttpsMattermost { .. }
                 ) {
                     eprintln!("hint: add --https");
                 }
