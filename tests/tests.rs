@@ -16,6 +16,7 @@ mod config_resolve;
 mod config_secrets;
 mod run_cli;
 mod scenario_errors;
+mod scenario_hostile;
 mod scenarios;
 mod twin_browser;
 mod twin_cli;

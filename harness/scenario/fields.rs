@@ -16,6 +16,11 @@ pub type Value<'a, 'i> = &'a Spanned<DeValue<'i>>;
 /// give one per byte, each with its source line).
 pub const MAX_DIAGNOSTICS: usize = 50;
 
+/// The most text (messages, source lines, hints) the kept diagnostics of one file may hold: past
+/// it, later diagnostics are counted instead (a one-line file of 1 MiB would otherwise repeat its
+/// line in each). The first diagnostic is always kept.
+pub const MAX_DIAGNOSTIC_BYTES: usize = 256 * 1024;
+
 /// The longest piece of the user's text quoted back in a message.
 const MAX_QUOTED_CHARS: usize = 80;
 
@@ -24,8 +29,13 @@ const MAX_QUOTED_CHARS: usize = 80;
 pub struct Sink<'f> {
     pub file: &'f SourceFile,
     pub diagnostics: Vec<Diagnostic>,
-    /// Diagnostics found beyond [`MAX_DIAGNOSTICS`], counted, not kept.
+    /// Diagnostics found beyond [`MAX_DIAGNOSTICS`] or [`MAX_DIAGNOSTIC_BYTES`], counted, not
+    /// kept.
     pub omitted: usize,
+    /// The text the kept diagnostics hold.
+    kept_bytes: usize,
+    /// Set once a diagnostic did not fit: nothing more is kept.
+    full: bool,
 }
 
 impl<'f> Sink<'f> {
@@ -34,19 +44,28 @@ impl<'f> Sink<'f> {
             file,
             diagnostics: Vec::new(),
             omitted: 0,
+            kept_bytes: 0,
+            full: false,
         }
     }
 
-    /// Whether another diagnostic would be kept.
+    /// Whether another diagnostic may be kept (check before building an expensive one).
     pub fn has_room(&self) -> bool {
-        self.diagnostics.len() < MAX_DIAGNOSTICS
+        !self.full && self.diagnostics.len() < MAX_DIAGNOSTICS
     }
 
     /// Keep `d`, or count it when the sink is full.
     pub fn push(&mut self, d: Diagnostic) {
-        if self.has_room() {
+        let size = d.message.len()
+            + d.hint.as_ref().map_or(0, String::len)
+            + d.label.as_ref().map_or(0, String::len)
+            + d.location.as_ref().map_or(0, |l| l.source_line.len());
+        let fits = self.diagnostics.is_empty() || self.kept_bytes + size <= MAX_DIAGNOSTIC_BYTES;
+        if self.has_room() && fits {
+            self.kept_bytes += size;
             self.diagnostics.push(d);
         } else {
+            self.full = self.full || !fits;
             self.omitted += 1;
         }
     }
@@ -65,7 +84,7 @@ impl<'f> Sink<'f> {
         if let Some(h) = hint {
             d = d.with_hint(h);
         }
-        self.diagnostics.push(d);
+        self.push(d);
     }
 
     pub fn type_error(&mut self, key: &str, expected: &str, v: Value<'_, '_>) {
