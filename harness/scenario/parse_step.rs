@@ -104,9 +104,15 @@ pub(crate) fn parse_step(
         location: sink.file.locate(span),
     };
     // For errors about the whole step: from the action's name to the end of its line.
-    let line_end = sink.file.text()[span.start..]
+    let text = sink.file.text();
+    let line_end = text[span.start..]
         .find('\n')
-        .map_or(sink.file.text().len(), |i| span.start + i);
+        .map_or(text.len(), |i| span.start + i);
+    let line_end = if text[..line_end].ends_with('\r') {
+        line_end - 1
+    } else {
+        line_end
+    };
     Some((step, Span::new(span.start, line_end)))
 }
 
