@@ -230,3 +230,20 @@ fn a_hostile_gitlab_rb_inside_a_scenario_gives_bounded_errors() {
     let (path, out, _dir) = case("rb.toml", text.as_bytes());
     assert_refused_at(&path, &out, "6:");
 }
+
+#[test]
+fn a_300_character_name_is_bad_input_not_an_environment_error() {
+    // Regression: the name validated, the run wrote `snapshots/<name>.snap` and failed with
+    // ENAMETOOLONG (exit 3).
+    let text = format!(
+        "name = \"{}\"\nsummary = \"s\"\nseed = \"Getting started\"\n[hosts.omnibus]\ngitlab_rb = '''\nexternal_url 'http://gitlab.example.com'\nmattermost_external_url 'http://mattermost.example.com'\n'''\n[[steps]]\nmattermost.ping = {{}}\n",
+        "a".repeat(300)
+    );
+    let (path, out, _dir) = case("long-name.toml", text.as_bytes());
+    assert_refused_at(&path, &out, "1:8");
+    assert!(
+        out.stderr.contains("scenario name is 300 characters long"),
+        "{}",
+        out.stderr
+    );
+}
