@@ -21,3 +21,4 @@ pub mod run;
 pub mod scenario;
 pub mod stack;
 pub mod twin;
+pub mod upgrade;

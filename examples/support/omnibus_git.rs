@@ -114,7 +114,9 @@ impl OmnibusSource for GitOmnibus {
 
     fn read_at(&mut self, rev: &str, path: &str) -> Result<Option<String>, HistoryError> {
         if rev.contains(['\n', ':']) || path.contains('\n') {
-            return Err(source_err(format!("refusing revision {rev:?} path {path:?}")));
+            return Err(source_err(format!(
+                "refusing revision {rev:?} path {path:?}"
+            )));
         }
         let (_, stdin, stdout) = self.batch()?;
         writeln!(stdin, "{rev}:{path}")
@@ -134,7 +136,9 @@ impl OmnibusSource for GitOmnibus {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| source_err(format!("git cat-file: unexpected header {header:?}")))?;
         if size > MAX_BLOB {
-            return Err(source_err(format!("{rev}:{path} is {size} bytes, over the limit")));
+            return Err(source_err(format!(
+                "{rev}:{path} is {size} bytes, over the limit"
+            )));
         }
         let mut buf = vec![0u8; size + 1]; // content and the trailing newline
         stdout

@@ -205,7 +205,12 @@ mod tests {
         let latest: Vec<_> = latest_builds(&tags).iter().map(|t| t.name()).collect();
         assert_eq!(
             latest,
-            ["8.14.0+ce.0", "8.14.1+ce.1", "18.11.2+ce.0", "18.11.11+ce.0"]
+            [
+                "8.14.0+ce.0",
+                "8.14.1+ce.1",
+                "18.11.2+ce.0",
+                "18.11.11+ce.0"
+            ]
         );
         let firsts: Vec<_> = line_firsts(&tags).iter().map(|t| t.name()).collect();
         assert_eq!(firsts, ["8.14.0+ce.0", "18.11.2+ce.0"]);
