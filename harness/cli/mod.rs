@@ -5,6 +5,7 @@ pub mod config_cmd;
 pub mod exit;
 pub mod run_cmd;
 pub mod twin_cmd;
+pub mod upgrade_cmd;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,9 @@ pub enum Command {
     /// The embedded reference stack (GitLab + Mattermost on loopback).
     #[command(subcommand)]
     Twin(twin_cmd::TwinCommand),
+    /// Plan a GitLab upgrade for bundled Mattermost: versions crossed, what is supported, split
+    /// or blocked, and the move out of omnibus that GitLab 19 requires.
+    UpgradePlan(upgrade_cmd::UpgradePlanArgs),
 }
 
 /// Parse the command line, run the subcommand, map its outcome to an exit code.
@@ -50,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run_cmd::execute(args),
         Command::Config(cmd) => config_cmd::execute(cmd),
         Command::Twin(cmd) => twin_cmd::execute(cmd),
+        Command::UpgradePlan(args) => upgrade_cmd::execute(args),
     };
     exit.into()
 }

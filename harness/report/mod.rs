@@ -7,10 +7,12 @@
 //! - `human`: [`HumanReporter`].
 //! - `json`: [`to_json`].
 //! - `junit`: [`to_junit`].
+//! - `upgrade`: the upgrade plan as text, JSON and a Markdown checklist.
 
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod upgrade;
 
 pub use human::HumanReporter;
 pub use json::to_json;
