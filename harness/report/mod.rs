@@ -4,10 +4,12 @@
 //! returned.
 //!
 //! Files (no logic lives here):
+//! - `escape`: control characters of server text made visible for a terminal (one place).
 //! - `human`: [`HumanReporter`].
 //! - `json`: [`to_json`].
 //! - `junit`: [`to_junit`].
 
+pub mod escape;
 pub mod human;
 pub mod json;
 pub mod junit;
