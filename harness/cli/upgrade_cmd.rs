@@ -6,10 +6,11 @@
 //! upgrade is supported as asked, 1 when it must be split or is blocked (the plan says how), 2 on
 //! bad input (a version omnibus never released, with the known range; an unreadable file).
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::Exit;
+use super::context::Context;
+use super::error::CliError;
 use crate::diag::SourceFile;
 use crate::report::upgrade as render;
 use crate::upgrade::versions::{VersionArg, parse_version_arg};
@@ -87,21 +88,25 @@ fn today_utc() -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-fn bad_input(e: &UpgradeError) -> Exit {
-    eprintln!("error: {e}");
-    Exit::BadInput
+fn bad_input(e: UpgradeError) -> CliError {
+    let err = CliError::bad_input(e.message);
+    match e.hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
 }
 
-pub fn execute(args: UpgradePlanArgs) -> Exit {
+/// Compute and print the plan. Exit 0 when the upgrade is supported as asked, 1 when it must be
+/// split or is blocked (the plan on stdout says how), 2 on bad input.
+pub fn execute(args: UpgradePlanArgs, ctx: &Context) -> Result<(), CliError> {
     let mut files = Vec::new();
     for p in [&args.gitlab_rb, &args.config_json] {
-        match p.as_deref().map(read_source).transpose() {
-            Ok(f) => files.push(f),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::BadInput;
-            }
-        }
+        files.push(
+            p.as_deref()
+                .map(read_source)
+                .transpose()
+                .map_err(CliError::bad_input)?,
+        );
     }
     let config_json = files.pop().flatten();
     let gitlab_rb = files.pop().flatten();
@@ -113,21 +118,23 @@ pub fn execute(args: UpgradePlanArgs) -> Exit {
         today: args.today.unwrap_or_else(today_utc),
         licensed: args.licensed,
     };
-    let plan = match plan(&input) {
-        Ok(p) => p,
-        Err(e) => return bad_input(&e),
-    };
+    let plan = plan(&input).map_err(bad_input)?;
     let text = match args.format {
         PlanFormat::Human => render::human(&plan),
         PlanFormat::Json => render::json(&plan),
         PlanFormat::Markdown => render::markdown(&plan),
     };
-    print!("{text}");
-    if !text.ends_with('\n') {
-        println!();
+    let mut out = ctx.stdout();
+    let written = out
+        .write_all(text.as_bytes())
+        .and_then(|_| if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") })
+        .and_then(|_| out.flush());
+    if let Err(e) = written {
+        return Err(CliError::environment(format!("cannot write the plan: {e}")));
     }
     match plan.outcome {
-        Outcome::Supported => Exit::Ok,
-        Outcome::MustSplit | Outcome::Blocked => Exit::Failed,
+        Outcome::Supported => Ok(()),
+        // The plan on stdout is the explanation: nothing more on stderr.
+        Outcome::MustSplit | Outcome::Blocked => Err(CliError::failed("")),
     }
 }

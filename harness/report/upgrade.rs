@@ -10,17 +10,9 @@ use crate::upgrade::mattermost_rules::{Note, Severity, Verdict};
 use crate::upgrade::omnibus19::{GateFinding, Stage};
 use crate::upgrade::plan::{Hop, HopReason, Outcome, UpgradePlan};
 
-/// Control characters as escapes, everything else as is.
+/// Text not written by this module, made safe for a terminal (report::escape, the one place).
 fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() && c != '\n' {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    super::escape::terminal(s).into_owned()
 }
 
 /// Inline code in Markdown that cannot be broken out of.
