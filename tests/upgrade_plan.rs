@@ -323,3 +323,82 @@ fn the_binary_exits_0_supported_1_split_or_blocked_2_bad_input() {
     ]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// Run the binary under a 1 GiB address-space limit, so a regression that blows up on hostile
+/// input fails this test instead of the machine.
+fn bin_limited(args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576; exec \"$0\" upgrade-plan \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_mm-harness"))
+        .args(args)
+        .output()
+        .expect("run mm-harness under sh")
+}
+
+#[test]
+fn hostile_files_are_bad_input_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nesting, control characters and a terminal escape in a key name. The depth stays at 2,000:
+    // the gitlab.rb parser (config/) is super-linear in nesting depth today (4,000 levels: 5 s and
+    // 109 MB; 16,000: over 20 s and 1.4 GB), which the config area owns.
+    let mut garbage = "mattermost['\u{1b}[31mevil'] = ".to_string();
+    garbage.push_str(&"[".repeat(2_000));
+    garbage.push_str("\u{0}\u{7}\n");
+    let rb = dir.path().join("gitlab.rb");
+    std::fs::write(&rb, &garbage).unwrap();
+    let out = bin_limited(&[
+        "--from",
+        "18.11.9",
+        "--to",
+        "19.0.0",
+        "--gitlab-rb",
+        rb.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains('\u{1b}'), "raw escape reached the terminal");
+    assert!(!err.contains("panicked"));
+    // Larger than any gitlab.rb: refused before parsing.
+    let big = dir.path().join("big.rb");
+    std::fs::write(&big, vec![b'#'; 5 * 1024 * 1024]).unwrap();
+    let out = bin_limited(&[
+        "--from",
+        "18.11.9",
+        "--to",
+        "19.0.0",
+        "--gitlab-rb",
+        big.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than"));
+    // A config.json that is not JSON.
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, "{\"ServiceSettings\": {\"SiteURL\": ").unwrap();
+    std::fs::write(
+        &rb,
+        "mattermost_external_url 'http://mattermost.example.com'\n",
+    )
+    .unwrap();
+    let out = bin_limited(&[
+        "--from",
+        "10.7.0",
+        "--to",
+        "10.8.7",
+        "--gitlab-rb",
+        rb.to_str().unwrap(),
+        "--config-json",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

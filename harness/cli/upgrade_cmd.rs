@@ -127,7 +127,13 @@ pub fn execute(args: UpgradePlanArgs, ctx: &Context) -> Result<(), CliError> {
     let mut out = ctx.stdout();
     let written = out
         .write_all(text.as_bytes())
-        .and_then(|_| if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") })
+        .and_then(|_| {
+            if text.ends_with('\n') {
+                Ok(())
+            } else {
+                out.write_all(b"\n")
+            }
+        })
         .and_then(|_| out.flush());
     if let Err(e) = written {
         return Err(CliError::environment(format!("cannot write the plan: {e}")));
