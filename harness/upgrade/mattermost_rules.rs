@@ -244,16 +244,16 @@ pub fn evaluate_step(from: Version, to: Version, ctx: &StepContext) -> StepEval 
             source: V11_SSO_SOURCE,
         });
     }
-    if let (Some(a), Some(b)) = (esr_index(from), esr_index_at_or_after(to)) {
-        if b > a + 1 {
-            notes.push(Note {
-                id: "mattermost.esr-to-esr",
-                severity: Severity::Warn,
-                text: format!("Mattermost {from} → {to} skips an Extended Support Release; backward compatibility is only guaranteed from the previous ESR"),
-                action: Some("upgrade ESR to ESR".into()),
-                source: MM_PREPARE,
-            });
-        }
+    if let (Some(a), Some(b)) = (esr_index(from), esr_index_at_or_after(to))
+        && b > a + 1
+    {
+        notes.push(Note {
+            id: "mattermost.esr-to-esr",
+            severity: Severity::Warn,
+            text: format!("Mattermost {from} → {to} skips an Extended Support Release; backward compatibility is only guaranteed from the previous ESR"),
+            action: Some("upgrade ESR to ESR".into()),
+            source: MM_PREPARE,
+        });
     }
     via.sort();
     via.dedup();

@@ -439,12 +439,11 @@ fn split_mattermost_stops(hops: Vec<Hop>, ctx: &StepContext, inst: &Installation
 /// The last patch, shipping Mattermost `m`, of the last release line that shipped it (8.8.9 for
 /// 2.2.0, which 8.7 shipped too: the seed says to start from 8.8).
 pub fn gitlab_shipping(m: Version) -> Option<GitlabRelease> {
-    let last_line = bundled_rows().iter().filter(|b| b.mattermost == m).last()?;
+    let last_line = bundled_rows().iter().rfind(|b| b.mattermost == m)?;
     let line = last_line.tag.line();
     let last = bundled_rows()
         .iter()
-        .filter(|b| b.tag.line() == line && b.mattermost == m)
-        .last()?;
+        .rfind(|b| b.tag.line() == line && b.mattermost == m)?;
     versions::release(last.gitlab())
 }
 
@@ -595,7 +594,7 @@ fn move_out(
         .iter()
         .filter(|h| h.to.mattermost.is_some())
         .map(|h| h.to.clone())
-        .last()
+        .next_back()
         .unwrap_or_else(|| versions::release(input_from(hops)).expect("from resolved"));
     let export_on = on_18.gitlab;
     let minimum = on_18.mattermost.unwrap_or(Version::new(10, 11, 0));

@@ -96,7 +96,7 @@ pub fn release(v: Version) -> Option<GitlabRelease> {
             source: last.source(),
         });
     }
-    let tag = UNBUNDLED.iter().filter(|t| t.version == v).last()?;
+    let tag = UNBUNDLED.iter().rfind(|t| t.version == v)?;
     Some(GitlabRelease {
         gitlab: v,
         tag: tag.clone(),
@@ -226,8 +226,7 @@ pub fn mattermost_crossed(from: Version, to: Version) -> Vec<&'static Bundled> {
     let mut out: Vec<&'static Bundled> = Vec::new();
     let mut last_version = BUNDLED
         .iter()
-        .filter(|b| b.gitlab() <= from)
-        .last()
+        .rfind(|b| b.gitlab() <= from)
         .map(|b| b.mattermost);
     let mut by_version: Vec<&'static Bundled> = Vec::new();
     for b in BUNDLED
