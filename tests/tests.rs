@@ -27,4 +27,6 @@ mod twin_mail;
 mod twin_mattermost;
 mod twin_sso;
 mod twin_webhooks;
+mod upgrade_plan;
+mod upgrade_versions;
 mod vocabulary;
