@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use mm_harness::check::SnapshotMode;
+use mm_harness::check::{Expectation, SnapshotMode};
 use mm_harness::run::{RunOptions, ScenarioResult, ScenarioStatus, StepStatus, no_events, run};
-use mm_harness::scenario::{Expectation, Selection, load_file, select};
+use mm_harness::scenario::{Selection, load_file, select};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,6 +2,9 @@
 //! in, post accepted, certificate trusted, a redirect); a step with one must show exactly the
 //! documented outcome — a negative scenario passes only when the documented error happens, and is
 //! asserted on the error itself (id and status), not on "something failed".
+//!
+//! Owns: the expectations ([`Expectation`], named by [`ExpectKind`]) and their check against a
+//! [`StepOutput`]: one exhaustive `match` on the expectation calling one small function per kind.
 
 use serde::Serialize;
 
@@ -9,8 +12,84 @@ use crate::drive::mattermost_admin::PostView;
 use crate::drive::sso::SsoOutcome;
 use crate::drive::tls_probe::CertificateView;
 use crate::drive::webhook::HookAnswer;
-use crate::scenario::Expectation;
-use crate::scenario::sso_errors;
+use crate::vocab::names::named_enum;
+use crate::vocab::sso;
+
+named_enum! {
+    /// Every kind of expectation, by the name a scenario file writes under `expect`.
+    pub enum ExpectKind {
+        MattermostUser => "mattermost_user",
+        SsoError => "sso_error",
+        GitlabError => "gitlab_error",
+        AccessDenied => "access_denied",
+        Post => "post",
+        WebhookError => "webhook_error",
+        ApiError => "api_error",
+        Certificate => "certificate",
+        Redirect => "redirect",
+    }
+}
+
+/// What must be seen after a step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "expect")]
+pub enum Expectation {
+    /// The SSO round trip ends signed in to Mattermost as this user.
+    MattermostUser {
+        username: Option<String>,
+        email: Option<String>,
+        auth_service: Option<String>,
+    },
+    /// The SSO round trip ends on Mattermost's error page with this error (documented failure).
+    SsoError {
+        /// Mattermost's error id, e.g. `api.user.authorize_oauth_user.bad_response.app_error`.
+        id: String,
+        status: u16,
+    },
+    /// GitLab shows its OAuth error page and never calls Mattermost back.
+    GitlabError { description_contains: String },
+    /// The person is sent back to Mattermost with `error=access_denied`.
+    AccessDenied,
+    /// The post the webhook made, read back through the API.
+    Post {
+        text_contains: Option<String>,
+        attachments: Option<usize>,
+        username: Option<String>,
+        from_webhook: Option<bool>,
+        post_type: Option<String>,
+    },
+    /// The webhook request is refused.
+    WebhookError { status: u16, id: Option<String> },
+    /// A Mattermost API request of the step is refused with this status (and error id).
+    ApiError { status: u16, id: Option<String> },
+    /// The certificate a host serves.
+    Certificate {
+        subject_cn: Option<String>,
+        san: Option<String>,
+        issuer_cn: Option<String>,
+        /// Whether it verifies against the stack's CA roots for the host name, now.
+        trusted: Option<bool>,
+    },
+    /// The http URL redirects.
+    Redirect { status: u16, location: String },
+}
+
+impl Expectation {
+    /// The kind, as a scenario file names it.
+    pub fn kind(&self) -> ExpectKind {
+        match self {
+            Expectation::MattermostUser { .. } => ExpectKind::MattermostUser,
+            Expectation::SsoError { .. } => ExpectKind::SsoError,
+            Expectation::GitlabError { .. } => ExpectKind::GitlabError,
+            Expectation::AccessDenied => ExpectKind::AccessDenied,
+            Expectation::Post { .. } => ExpectKind::Post,
+            Expectation::WebhookError { .. } => ExpectKind::WebhookError,
+            Expectation::ApiError { .. } => ExpectKind::ApiError,
+            Expectation::Certificate { .. } => ExpectKind::Certificate,
+            Expectation::Redirect { .. } => ExpectKind::Redirect,
+        }
+    }
+}
 
 /// What a step produced that expectations can look at.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,45 +118,152 @@ pub enum StepOutput {
 /// Check an output against the step's expectation (or the default "it worked").
 /// `Err` carries a lower-case explanation of the difference.
 pub fn check(output: &StepOutput, expect: Option<&Expectation>) -> Result<(), String> {
-    match (expect, output) {
-        (None, StepOutput::Done) => Ok(()),
-        (None, StepOutput::Sso(o)) => match o {
+    match expect {
+        None => check_succeeded(output),
+        Some(e) => check_expectation(e, output),
+    }
+}
+
+/// The default expectation of a step without `expect`: it worked.
+fn check_succeeded(output: &StepOutput) -> Result<(), String> {
+    match output {
+        StepOutput::Done => Ok(()),
+        StepOutput::Sso(o) => match o {
             SsoOutcome::SignedIn(_) => Ok(()),
-            other => Err(format!(
-                "expected to be signed in, but {}",
-                describe_sso(other)
-            )),
+            SsoOutcome::MattermostError { .. }
+            | SsoOutcome::GitlabError { .. }
+            | SsoOutcome::AccessDenied => {
+                Err(format!("expected to be signed in, but {}", describe_sso(o)))
+            }
         },
-        (None, StepOutput::Hook { answer, post }) => {
+        StepOutput::Hook { answer, post } => {
             if answer.status != 200 {
-                return Err(format!(
-                    "the webhook answered {} {}",
-                    answer.status,
-                    answer.error_id.as_deref().unwrap_or(answer.body.trim())
-                ));
+                return Err(hook_refused(answer));
             }
             if post.is_none() {
                 return Err("the webhook answered 200 but no post appeared".into());
             }
             Ok(())
         }
-        (None, StepOutput::Certificate(c)) => match &c.verify_error {
+        StepOutput::Certificate(c) => match &c.verify_error {
             None => Ok(()),
             Some(e) => Err(format!("the certificate is not trusted: {e}")),
         },
-        (None, StepOutput::Refused { status, id }) => Err(format!(
+        StepOutput::Refused { status, id } => Err(format!(
             "Mattermost refused the request: {status} {}",
             id.as_deref().unwrap_or("(no error id)")
         )),
-        (None, StepOutput::Redirect { status, location }) => {
+        StepOutput::Redirect { status, location } => {
             if (300..400).contains(status) && location.is_some() {
                 Ok(())
             } else {
                 Err(format!("expected a redirect, got status {status}"))
             }
         }
-        (Some(e), out) => check_expectation(e, out),
     }
+}
+
+/// One function per kind of expectation.
+fn check_expectation(e: &Expectation, out: &StepOutput) -> Result<(), String> {
+    match e {
+        Expectation::MattermostUser {
+            username,
+            email,
+            auth_service,
+        } => check_mattermost_user(sso_of(e, out)?, username, email, auth_service),
+        Expectation::SsoError { id, status } => check_sso_error(sso_of(e, out)?, id, *status),
+        Expectation::GitlabError {
+            description_contains,
+        } => check_gitlab_error(sso_of(e, out)?, description_contains),
+        Expectation::AccessDenied => check_access_denied(sso_of(e, out)?),
+        Expectation::Post {
+            text_contains,
+            attachments,
+            username,
+            from_webhook,
+            post_type,
+        } => {
+            let (answer, post) = hook_of(e, out)?;
+            check_post(
+                answer,
+                post.as_ref(),
+                PostWanted {
+                    text_contains: text_contains.as_deref(),
+                    attachments: *attachments,
+                    username: username.as_deref(),
+                    from_webhook: *from_webhook,
+                    post_type: post_type.as_deref(),
+                },
+            )
+        }
+        Expectation::WebhookError { status, id } => {
+            check_webhook_error(hook_of(e, out)?.0, *status, id.as_deref())
+        }
+        Expectation::ApiError { status, id } => check_api_error(out, *status, id.as_deref()),
+        Expectation::Certificate {
+            subject_cn,
+            san,
+            issuer_cn,
+            trusted,
+        } => check_certificate(
+            certificate_of(e, out)?,
+            subject_cn,
+            san.as_deref(),
+            issuer_cn,
+            *trusted,
+        ),
+        Expectation::Redirect { status, location } => {
+            let StepOutput::Redirect {
+                status: got,
+                location: got_location,
+            } = out
+            else {
+                return Err(cannot_check(e, out));
+            };
+            check_redirect(*got, got_location.as_deref(), *status, location)
+        }
+    }
+}
+
+/// An expectation met by an output of the wrong shape: the step kind and its allowed
+/// expectations disagree with what the step produced (a harness bug, not the installation's).
+fn cannot_check(e: &Expectation, out: &StepOutput) -> String {
+    format!(
+        "expectation `{}` cannot be checked against {}",
+        e.kind(),
+        match out {
+            StepOutput::Done => "a step without output",
+            StepOutput::Sso(_) => "an SSO outcome",
+            StepOutput::Hook { .. } => "a webhook answer",
+            StepOutput::Certificate(_) => "a certificate",
+            StepOutput::Redirect { .. } => "a redirect",
+            StepOutput::Refused { .. } => "a refused request",
+        }
+    )
+}
+
+fn sso_of<'o>(e: &Expectation, out: &'o StepOutput) -> Result<&'o SsoOutcome, String> {
+    let StepOutput::Sso(o) = out else {
+        return Err(cannot_check(e, out));
+    };
+    Ok(o)
+}
+
+fn hook_of<'o>(
+    e: &Expectation,
+    out: &'o StepOutput,
+) -> Result<(&'o HookAnswer, &'o Option<PostView>), String> {
+    let StepOutput::Hook { answer, post } = out else {
+        return Err(cannot_check(e, out));
+    };
+    Ok((answer, post))
+}
+
+fn certificate_of<'o>(e: &Expectation, out: &'o StepOutput) -> Result<&'o CertificateView, String> {
+    let StepOutput::Certificate(c) = out else {
+        return Err(cannot_check(e, out));
+    };
+    Ok(c)
 }
 
 fn describe_sso(o: &SsoOutcome) -> String {
@@ -101,250 +287,245 @@ fn describe_sso(o: &SsoOutcome) -> String {
     }
 }
 
+fn hook_refused(answer: &HookAnswer) -> String {
+    format!(
+        "the webhook answered {} {}",
+        answer.status,
+        answer.error_id.as_deref().unwrap_or(answer.body.trim())
+    )
+}
+
 fn field_eq(what: &str, want: &Option<String>, got: &str) -> Result<(), String> {
-    match want {
-        Some(w) if w != got => Err(format!("expected {what} {w:?}, got {got:?}")),
-        _ => Ok(()),
+    if let Some(w) = want
+        && w != got
+    {
+        return Err(format!("expected {what} {w:?}, got {got:?}"));
+    }
+    Ok(())
+}
+
+fn check_mattermost_user(
+    o: &SsoOutcome,
+    username: &Option<String>,
+    email: &Option<String>,
+    auth_service: &Option<String>,
+) -> Result<(), String> {
+    let SsoOutcome::SignedIn(u) = o else {
+        return Err(format!("expected to be signed in, but {}", describe_sso(o)));
+    };
+    field_eq("username", username, &u.username)?;
+    field_eq("email", email, &u.email)?;
+    field_eq("auth service", auth_service, &u.auth_service)
+}
+
+fn check_sso_error(o: &SsoOutcome, id: &str, status: u16) -> Result<(), String> {
+    let SsoOutcome::MattermostError {
+        status: got_status,
+        message,
+        id: got_id,
+    } = o
+    else {
+        return Err(format!(
+            "expected Mattermost error {id} ({status}), but {}",
+            describe_sso(o)
+        ));
+    };
+    let spec = sso::lookup(id);
+    let id_matches =
+        got_id.as_deref() == Some(id) || spec.is_some_and(|s| s.message == message.trim());
+    if !id_matches {
+        return Err(format!(
+            "expected Mattermost error {id} ({:?}), got {got_status} {message:?}{}",
+            spec.map(|s| s.message).unwrap_or(""),
+            got_id
+                .as_ref()
+                .map(|i| format!(" ({i})"))
+                .unwrap_or_default()
+        ));
+    }
+    if *got_status != status {
+        return Err(format!(
+            "Mattermost error {id} came with status {got_status}, expected {status}"
+        ));
+    }
+    Ok(())
+}
+
+fn check_gitlab_error(o: &SsoOutcome, description_contains: &str) -> Result<(), String> {
+    let SsoOutcome::GitlabError { description } = o else {
+        return Err(format!(
+            "expected GitLab's error page ({description_contains:?}), but {}",
+            describe_sso(o)
+        ));
+    };
+    if description.contains(description_contains) {
+        Ok(())
+    } else {
+        Err(format!(
+            "GitLab's error page says {description:?}, which does not contain {description_contains:?}"
+        ))
     }
 }
 
-fn check_expectation(e: &Expectation, out: &StepOutput) -> Result<(), String> {
-    match (e, out) {
-        (
-            Expectation::MattermostUser {
-                username,
-                email,
-                auth_service,
-            },
-            StepOutput::Sso(o),
-        ) => match o {
-            SsoOutcome::SignedIn(u) => {
-                field_eq("username", username, &u.username)?;
-                field_eq("email", email, &u.email)?;
-                field_eq("auth service", auth_service, &u.auth_service)
-            }
-            other => Err(format!(
-                "expected to be signed in, but {}",
-                describe_sso(other)
-            )),
-        },
-        (Expectation::SsoError { id, status }, StepOutput::Sso(o)) => match o {
-            SsoOutcome::MattermostError {
-                status: got_status,
-                message,
-                id: got_id,
-            } => {
-                let spec = sso_errors::lookup(id);
-                let id_matches = got_id.as_deref() == Some(id.as_str())
-                    || spec.is_some_and(|s| s.message == message.trim());
-                if !id_matches {
-                    return Err(format!(
-                        "expected Mattermost error {id} ({:?}), got {got_status} {message:?}{}",
-                        spec.map(|s| s.message).unwrap_or(""),
-                        got_id
-                            .as_ref()
-                            .map(|i| format!(" ({i})"))
-                            .unwrap_or_default()
-                    ));
-                }
-                if got_status != status {
-                    return Err(format!(
-                        "Mattermost error {id} came with status {got_status}, expected {status}"
-                    ));
-                }
-                Ok(())
-            }
-            other => Err(format!(
-                "expected Mattermost error {id} ({status}), but {}",
-                describe_sso(other)
-            )),
-        },
-        (
-            Expectation::GitlabError {
-                description_contains,
-            },
-            StepOutput::Sso(o),
-        ) => match o {
-            SsoOutcome::GitlabError { description } => {
-                if description.contains(description_contains.as_str()) {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "GitLab's error page says {description:?}, which does not contain {description_contains:?}"
-                    ))
-                }
-            }
-            other => Err(format!(
-                "expected GitLab's error page ({description_contains:?}), but {}",
-                describe_sso(other)
-            )),
-        },
-        (Expectation::AccessDenied, StepOutput::Sso(o)) => match o {
-            SsoOutcome::AccessDenied => Ok(()),
-            other => Err(format!(
-                "expected access to be denied, but {}",
-                describe_sso(other)
-            )),
-        },
-        (
-            Expectation::Post {
-                text_contains,
-                attachments,
-                username,
-                from_webhook,
-                post_type,
-            },
-            StepOutput::Hook { answer, post },
-        ) => {
-            if answer.status != 200 {
-                return Err(format!(
-                    "the webhook answered {} {}",
-                    answer.status,
-                    answer.error_id.as_deref().unwrap_or(answer.body.trim())
-                ));
-            }
-            let post = post
-                .as_ref()
-                .ok_or("the webhook answered 200 but no post appeared")?;
-            if let Some(t) = text_contains
-                && !post.all_text().contains(t.as_str())
-            {
-                return Err(format!(
-                    "the post does not contain {t:?}: {:?}",
-                    post.message
-                ));
-            }
-            if let Some(n) = attachments
-                && post.attachments() != *n
-            {
-                return Err(format!(
-                    "expected {n} attachment(s), the post has {}",
-                    post.attachments()
-                ));
-            }
-            if let Some(u) = username
-                && post.override_username() != Some(u.as_str())
-            {
-                return Err(format!(
-                    "expected the post to show username {u:?}, it shows {:?}",
-                    post.override_username()
-                ));
-            }
-            if let Some(w) = from_webhook
-                && post.from_webhook() != *w
-            {
-                return Err(format!(
-                    "expected from_webhook={w}, the post has {}",
-                    post.from_webhook()
-                ));
-            }
-            if let Some(t) = post_type
-                && &post.post_type != t
-            {
-                return Err(format!(
-                    "expected post type {t:?}, got {:?}",
-                    post.post_type
-                ));
-            }
-            Ok(())
-        }
-        (Expectation::WebhookError { status, id }, StepOutput::Hook { answer, .. }) => {
-            if answer.status != *status {
-                return Err(format!(
-                    "expected the webhook to answer {status}, it answered {} {}",
-                    answer.status,
-                    answer.error_id.as_deref().unwrap_or(answer.body.trim())
-                ));
-            }
-            if let Some(id) = id
-                && answer.error_id.as_deref() != Some(id.as_str())
-            {
-                return Err(format!(
-                    "expected webhook error {id}, got {:?}",
-                    answer.error_id
-                ));
-            }
-            Ok(())
-        }
-        (
-            Expectation::Certificate {
-                subject_cn,
-                san,
-                issuer_cn,
-                trusted,
-            },
-            StepOutput::Certificate(c),
-        ) => {
-            field_eq(
-                "subject CN",
-                subject_cn,
-                c.subject_cn.as_deref().unwrap_or(""),
-            )?;
-            field_eq("issuer CN", issuer_cn, c.issuer_cn.as_deref().unwrap_or(""))?;
-            if let Some(s) = san
-                && !c.sans.iter().any(|x| x == s)
-            {
-                return Err(format!(
-                    "the certificate's SANs [{}] do not include {s:?}",
-                    c.sans.join(", ")
-                ));
-            }
-            let want_trusted = trusted.unwrap_or(true);
-            if c.trusted() != want_trusted {
-                return Err(match &c.verify_error {
-                    Some(e) => format!("expected a trusted certificate, but: {e}"),
-                    None => "expected the certificate to fail verification, but it is trusted"
-                        .to_string(),
-                });
-            }
-            Ok(())
-        }
-        (Expectation::ApiError { status, id }, out) => match out {
-            StepOutput::Refused { status: s, id: got } => {
-                if s != status {
-                    return Err(format!(
-                        "expected the API to answer {status}, it answered {s}"
-                    ));
-                }
-                if let Some(id) = id
-                    && got.as_deref() != Some(id.as_str())
-                {
-                    return Err(format!("expected API error {id}, got {got:?}"));
-                }
-                Ok(())
-            }
-            _ => Err(format!(
-                "expected the API to refuse with {status}{}, but it succeeded",
-                id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default()
-            )),
-        },
-        (
-            Expectation::Redirect { status, location },
-            StepOutput::Redirect {
-                status: s,
-                location: l,
-            },
-        ) => {
-            if s != status {
-                return Err(format!("expected status {status}, got {s}"));
-            }
-            if l.as_deref() != Some(location.as_str()) {
-                return Err(format!("expected Location {location:?}, got {l:?}"));
-            }
-            Ok(())
-        }
-        (e, out) => Err(format!(
-            "expectation {e:?} cannot be checked against {}",
-            match out {
-                StepOutput::Done => "a step without output",
-                StepOutput::Sso(_) => "an SSO outcome",
-                StepOutput::Hook { .. } => "a webhook answer",
-                StepOutput::Certificate(_) => "a certificate",
-                StepOutput::Redirect { .. } => "a redirect",
-                StepOutput::Refused { .. } => "a refused request",
-            }
+fn check_access_denied(o: &SsoOutcome) -> Result<(), String> {
+    match o {
+        SsoOutcome::AccessDenied => Ok(()),
+        SsoOutcome::SignedIn(_)
+        | SsoOutcome::MattermostError { .. }
+        | SsoOutcome::GitlabError { .. } => Err(format!(
+            "expected access to be denied, but {}",
+            describe_sso(o)
         )),
     }
+}
+
+/// The properties a `post` expectation asks of the post read back.
+struct PostWanted<'a> {
+    text_contains: Option<&'a str>,
+    attachments: Option<usize>,
+    username: Option<&'a str>,
+    from_webhook: Option<bool>,
+    post_type: Option<&'a str>,
+}
+
+fn check_post(
+    answer: &HookAnswer,
+    post: Option<&PostView>,
+    want: PostWanted<'_>,
+) -> Result<(), String> {
+    if answer.status != 200 {
+        return Err(hook_refused(answer));
+    }
+    let post = post.ok_or("the webhook answered 200 but no post appeared")?;
+    if let Some(t) = want.text_contains
+        && !post.all_text().contains(t)
+    {
+        return Err(format!(
+            "the post does not contain {t:?}: {:?}",
+            post.message
+        ));
+    }
+    if let Some(n) = want.attachments
+        && post.attachments() != n
+    {
+        return Err(format!(
+            "expected {n} attachment(s), the post has {}",
+            post.attachments()
+        ));
+    }
+    if let Some(u) = want.username
+        && post.override_username() != Some(u)
+    {
+        return Err(format!(
+            "expected the post to show username {u:?}, it shows {:?}",
+            post.override_username()
+        ));
+    }
+    if let Some(w) = want.from_webhook
+        && post.from_webhook() != w
+    {
+        return Err(format!(
+            "expected from_webhook={w}, the post has {}",
+            post.from_webhook()
+        ));
+    }
+    if let Some(t) = want.post_type
+        && post.post_type != t
+    {
+        return Err(format!(
+            "expected post type {t:?}, got {:?}",
+            post.post_type
+        ));
+    }
+    Ok(())
+}
+
+fn check_webhook_error(answer: &HookAnswer, status: u16, id: Option<&str>) -> Result<(), String> {
+    if answer.status != status {
+        return Err(format!(
+            "expected the webhook to answer {status}, it answered {} {}",
+            answer.status,
+            answer.error_id.as_deref().unwrap_or(answer.body.trim())
+        ));
+    }
+    if let Some(id) = id
+        && answer.error_id.as_deref() != Some(id)
+    {
+        return Err(format!(
+            "expected webhook error {id}, got {:?}",
+            answer.error_id
+        ));
+    }
+    Ok(())
+}
+
+/// An `api_error` is met by a refusal; any other output means the request was not refused.
+fn check_api_error(out: &StepOutput, status: u16, id: Option<&str>) -> Result<(), String> {
+    let StepOutput::Refused { status: s, id: got } = out else {
+        return Err(format!(
+            "expected the API to refuse with {status}{}, but it succeeded",
+            id.map(|i| format!(" ({i})")).unwrap_or_default()
+        ));
+    };
+    if *s != status {
+        return Err(format!(
+            "expected the API to answer {status}, it answered {s}"
+        ));
+    }
+    if let Some(id) = id
+        && got.as_deref() != Some(id)
+    {
+        return Err(format!("expected API error {id}, got {got:?}"));
+    }
+    Ok(())
+}
+
+fn check_certificate(
+    c: &CertificateView,
+    subject_cn: &Option<String>,
+    san: Option<&str>,
+    issuer_cn: &Option<String>,
+    trusted: Option<bool>,
+) -> Result<(), String> {
+    field_eq(
+        "subject CN",
+        subject_cn,
+        c.subject_cn.as_deref().unwrap_or(""),
+    )?;
+    field_eq("issuer CN", issuer_cn, c.issuer_cn.as_deref().unwrap_or(""))?;
+    if let Some(s) = san
+        && !c.sans.iter().any(|x| x == s)
+    {
+        return Err(format!(
+            "the certificate's SANs [{}] do not include {s:?}",
+            c.sans.join(", ")
+        ));
+    }
+    let want_trusted = trusted.unwrap_or(true);
+    if c.trusted() != want_trusted {
+        return Err(match &c.verify_error {
+            Some(e) => format!("expected a trusted certificate, but: {e}"),
+            None => "expected the certificate to fail verification, but it is trusted".to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn check_redirect(
+    got_status: u16,
+    got_location: Option<&str>,
+    status: u16,
+    location: &str,
+) -> Result<(), String> {
+    if got_status != status {
+        return Err(format!("expected status {status}, got {got_status}"));
+    }
+    if got_location != Some(location) {
+        return Err(format!(
+            "expected Location {location:?}, got {got_location:?}"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

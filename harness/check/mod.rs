@@ -2,7 +2,7 @@
 //! redacted transcript compared with its snapshot.
 //!
 //! Files (no logic lives here):
-//! - `expect`: [`StepOutput`] against a step's [`crate::scenario::Expectation`].
+//! - `expect`: [`Expectation`]s (named by [`ExpectKind`]) and their check against a [`StepOutput`].
 //! - `normalise`: transcript → stable, secret-free snapshot text.
 //! - `snapshot`: `.snap` files in insta's format, comparison, diffs, updates.
 
@@ -10,6 +10,6 @@ pub mod expect;
 pub mod normalise;
 pub mod snapshot;
 
-pub use expect::{StepOutput, check};
+pub use expect::{ExpectKind, Expectation, StepOutput, check};
 pub use normalise::{normalise, normalise_text};
 pub use snapshot::{SnapshotMode, SnapshotOutcome};

@@ -8,8 +8,8 @@ use serde::Serialize;
 use url::Url;
 
 use crate::config::{Secret, Version};
-use crate::scenario::sso_errors;
-use crate::scenario::{Consent, SsoFlavour};
+use crate::vocab::sso as sso_errors;
+use crate::vocab::{Consent, SsoFlavour};
 
 use super::error::DriveError;
 use super::html;

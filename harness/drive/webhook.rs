@@ -6,7 +6,7 @@
 use serde::Serialize;
 use url::Url;
 
-use crate::scenario::{PushSpec, WebhookFormat};
+use crate::vocab::{PushSpec, WebhookFormat};
 
 use super::error::DriveError;
 use super::http::{Body, Browser, Request};

@@ -1,5 +1,6 @@
 //! Carrying out one step on a running stack with the drivers, keeping what the run creates
-//! (applications, hooks, bindings) between steps.
+//! (applications, hooks, bindings) between steps. The dispatch is one exhaustive `match` on the
+//! action calling one small function per kind.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +12,10 @@ use crate::drive::gitlab_admin::{self, CreatedApp, GitlabAdmin};
 use crate::drive::mattermost_admin::{self, MattermostApi};
 use crate::drive::sso::{self, Person, SsoTarget};
 use crate::drive::{Browser, DriveError, Reach, Transcript, tls_probe, webhook};
-use crate::scenario::{Action, Bindings, Scenario, Service};
+use crate::scenario::{Action, Bindings, Scenario};
 use crate::stack::resolve::resolve_host;
 use crate::stack::{Stack, StackInfo};
+use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, WebhookFormat};
 
 /// An incoming webhook the run created.
 #[derive(Debug, Clone)]
@@ -148,6 +150,7 @@ pub async fn execute(
     }
 }
 
+/// One function per kind of action; `info` is read once per step.
 async fn execute_inner(
     action: &Action,
     scenario: &Scenario,
@@ -162,162 +165,35 @@ async fn execute_inner(
             bind,
             callbacks,
             scopes,
-        } => {
-            let admin = gitlab_admin(&info)?;
-            let callbacks = match callbacks {
-                Some(c) => c.clone(),
-                None => mattermost_callbacks(need(&info.mattermost_url, "Mattermost")?),
-            };
-            let b = state.admin_browser()?;
-            let app = gitlab_admin::create_app(b, &admin, name, &callbacks, scopes, tr).await?;
-            state
-                .bindings
-                .set(bind, "id", Secret::new(app.client_id.clone()));
-            state.bindings.set(bind, "secret", app.secret.clone());
-            state.apps.insert(bind.clone(), app);
-            Ok(StepOutput::Done)
-        }
-        Action::RevokeOAuthApp { app } => {
-            let admin = gitlab_admin(&info)?;
-            let created =
-                state.apps.get(app).cloned().ok_or_else(|| {
-                    fail(format!("application `{app}` was not created in this run"))
-                })?;
-            let b = state.admin_browser()?;
-            gitlab_admin::revoke_app(b, &admin, &created, tr).await?;
-            state.apps.remove(app);
-            Ok(StepOutput::Done)
-        }
-        Action::Reconfigure { host } => {
-            let plan = scenario
-                .host(host)
-                .ok_or_else(|| fail(format!("no host `{host}`")))?;
-            let (settings, warnings): (HostSettings, _) =
-                resolve_host(scenario, plan, &state.bindings, scenario.gitlab_version).map_err(
-                    |diags| {
-                        fail(
-                            diags
-                                .iter()
-                                .map(|d| d.render())
-                                .collect::<Vec<_>>()
-                                .join("\n"),
-                        )
-                    },
-                )?;
-            state
-                .config_warnings
-                .extend(warnings.iter().map(|d| d.message.clone()));
-            stack
-                .reconfigure(host, &settings)
-                .await
-                .map_err(|e| fail(e.message))?;
-            tr.fact("reconfigured", format!("host {host}"));
-            Ok(StepOutput::Done)
-        }
+        } => create_oauth_app(&info, state, name, bind, callbacks.as_deref(), scopes, tr).await,
+        Action::RevokeOAuthApp { app } => revoke_oauth_app(&info, state, app, tr).await,
+        Action::Reconfigure { host } => reconfigure(scenario, stack, state, host, tr).await,
         Action::Sso {
             flavour,
             user,
             consent,
             accept_invalid_certificates,
         } => {
-            let account = info.user(user).ok_or_else(|| {
-                fail(format!(
-                    "the stack has no GitLab account `{user}` (known: {})",
-                    info.users
-                        .iter()
-                        .map(|u| u.login.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
-            let target = SsoTarget {
-                mattermost_url: need(&info.mattermost_url, "Mattermost")?.clone(),
-                mattermost_version: info.mattermost_version,
+            let how = SsoStep {
+                flavour: *flavour,
+                consent: *consent,
+                accept_invalid_certificates: *accept_invalid_certificates,
             };
-            let person = Person {
-                login: account.login.clone(),
-                password: account.password.clone(),
-            };
-            // Each SSO step is a fresh browser: a person arriving with no session.
-            let mut reach = state.reach.clone();
-            reach.accept_invalid_certs = *accept_invalid_certificates;
-            let b = browser(&reach)?;
-            let outcome = sso::round_trip(&b, &target, *flavour, &person, *consent, tr).await?;
-            Ok(StepOutput::Sso(outcome))
+            sso_round_trip(&info, state, user, how, tr).await
         }
-        Action::CreateTeam { name } => {
-            let (b, api) = mattermost_api(state, &info, tr).await?;
-            api.create_team(b, name, tr).await?;
-            Ok(StepOutput::Done)
-        }
-        Action::CreateChannel { team, name } => {
-            let (b, api) = mattermost_api(state, &info, tr).await?;
-            api.create_channel(b, team, name, tr).await?;
-            Ok(StepOutput::Done)
-        }
+        Action::CreateTeam { name } => create_team(&info, state, name, tr).await,
+        Action::CreateChannel { team, name } => create_channel(&info, state, team, name, tr).await,
         Action::CreateIncomingWebhook {
             team,
             channel,
             bind,
-        } => {
-            let (b, api) = mattermost_api(state, &info, tr).await?;
-            let (team_id, channel_id) = api.channel_id(b, team, channel, tr).await?;
-            let id = api
-                .create_incoming_webhook(b, &team_id, &channel_id, tr)
-                .await?;
-            state.hooks.insert(
-                bind.clone(),
-                HookRecord {
-                    id,
-                    team_id,
-                    channel_id,
-                },
-            );
-            Ok(StepOutput::Done)
-        }
+        } => create_incoming_webhook(&info, state, team, channel, bind, tr).await,
         Action::SignUpWithEmail { username } => {
-            let url = need(&info.mattermost_url, "Mattermost")?.clone();
-            let b = browser(&state.reach)?;
-            let password = Secret::new(format!("Email-{username}-pass1"));
-            mattermost_admin::sign_up_with_email(
-                &b,
-                &url,
-                username,
-                &format!("{username}@example.com"),
-                &password,
-                tr,
-            )
-            .await?;
-            Ok(StepOutput::Done)
+            sign_up_with_email(&info, state, username, tr).await
         }
-        Action::Ping => {
-            let url = need(&info.mattermost_url, "Mattermost")?.clone();
-            let b = browser(&state.reach)?;
-            let v3 = info.mattermost_version.major < 4;
-            let (status, version) = mattermost_admin::ping_version(&b, &url, v3, tr).await?;
-            tr.fact("ping", status.clone());
-            if status != "OK" {
-                return Err(DriveError::protocol(format!(
-                    "Mattermost's ping says {status:?}"
-                )));
-            }
-            if let Some(v) = version {
-                let release = v.split('.').take(3).collect::<Vec<_>>().join(".");
-                tr.fact("version", release);
-            }
-            Ok(StepOutput::Done)
-        }
+        Action::Ping => ping(&info, state, tr).await,
         Action::WebhookGitlabPush { hook, push } => {
-            let payload = webhook::gitlab_push_payload(need(&info.gitlab_url, "GitLab")?, push);
-            post_to_hook(
-                state,
-                &info,
-                hook,
-                &payload,
-                crate::scenario::WebhookFormat::Form,
-                tr,
-            )
-            .await
+            webhook_gitlab_push(&info, state, hook, push, tr).await
         }
         Action::WebhookPost {
             hook,
@@ -326,42 +202,297 @@ async fn execute_inner(
             channel,
             username,
         } => {
-            let mut payload = serde_json::json!({ "text": text });
-            if let Some(c) = channel {
-                payload["channel"] = serde_json::Value::String(c.clone());
-            }
-            if let Some(u) = username {
-                payload["username"] = serde_json::Value::String(u.clone());
-            }
-            post_to_hook(state, &info, hook, &payload, *format, tr).await
+            let post = PlainPost {
+                text,
+                format: *format,
+                channel: channel.as_deref(),
+                username: username.as_deref(),
+            };
+            webhook_post(&info, state, hook, post, tr).await
         }
         Action::InspectCertificate { service } => {
-            let url = service_url(&info, *service)?;
-            if url.scheme() != "https" {
-                return Err(fail(format!("{url} is not served over https")));
-            }
-            let view =
-                tls_probe::inspect(&url, &info.book, &info.roots, state.reach.timeout, tr).await?;
-            Ok(StepOutput::Certificate(view))
+            inspect_certificate(&info, state, *service, tr).await
         }
-        Action::HttpRedirect { service } => {
-            let mut url = service_url(&info, *service)?;
-            url.set_scheme("http")
-                .map_err(|_| fail(format!("{url} has no http variant")))?;
-            let b = browser(&state.reach)?;
-            let page = b
-                .send(
-                    crate::drive::http::Request::get(url),
-                    Some("plain http"),
-                    tr,
-                )
-                .await?;
-            Ok(StepOutput::Redirect {
-                status: page.status,
-                location: page.location().map(|u| u.to_string()),
-            })
-        }
+        Action::HttpRedirect { service } => http_redirect(&info, state, *service, tr).await,
     }
+}
+
+async fn create_oauth_app(
+    info: &StackInfo,
+    state: &mut RunState,
+    name: &str,
+    bind: &str,
+    callbacks: Option<&[String]>,
+    scopes: &str,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let admin = gitlab_admin(info)?;
+    let callbacks = match callbacks {
+        Some(c) => c.to_vec(),
+        None => mattermost_callbacks(need(&info.mattermost_url, "Mattermost")?),
+    };
+    let b = state.admin_browser()?;
+    let app = gitlab_admin::create_app(b, &admin, name, &callbacks, scopes, tr).await?;
+    state
+        .bindings
+        .set(bind, "id", Secret::new(app.client_id.clone()));
+    state.bindings.set(bind, "secret", app.secret.clone());
+    state.apps.insert(bind.to_string(), app);
+    Ok(StepOutput::Done)
+}
+
+async fn revoke_oauth_app(
+    info: &StackInfo,
+    state: &mut RunState,
+    app: &str,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let admin = gitlab_admin(info)?;
+    let created = state
+        .apps
+        .get(app)
+        .cloned()
+        .ok_or_else(|| fail(format!("application `{app}` was not created in this run")))?;
+    let b = state.admin_browser()?;
+    gitlab_admin::revoke_app(b, &admin, &created, tr).await?;
+    state.apps.remove(app);
+    Ok(StepOutput::Done)
+}
+
+async fn reconfigure(
+    scenario: &Scenario,
+    stack: &mut Stack,
+    state: &mut RunState,
+    host: &str,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let plan = scenario
+        .host(host)
+        .ok_or_else(|| fail(format!("no host `{host}`")))?;
+    let (settings, warnings): (HostSettings, _) =
+        resolve_host(scenario, plan, &state.bindings, scenario.gitlab_version).map_err(
+            |diags| {
+                fail(
+                    diags
+                        .iter()
+                        .map(|d| d.render())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            },
+        )?;
+    state
+        .config_warnings
+        .extend(warnings.iter().map(|d| d.message.clone()));
+    stack
+        .reconfigure(host, &settings)
+        .await
+        .map_err(|e| fail(e.message))?;
+    tr.fact("reconfigured", format!("host {host}"));
+    Ok(StepOutput::Done)
+}
+
+/// How a person goes through an SSO step.
+struct SsoStep {
+    flavour: SsoFlavour,
+    consent: Consent,
+    accept_invalid_certificates: bool,
+}
+
+async fn sso_round_trip(
+    info: &StackInfo,
+    state: &mut RunState,
+    user: &str,
+    how: SsoStep,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let account = info.user(user).ok_or_else(|| {
+        fail(format!(
+            "the stack has no GitLab account `{user}` (known: {})",
+            info.users
+                .iter()
+                .map(|u| u.login.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let target = SsoTarget {
+        mattermost_url: need(&info.mattermost_url, "Mattermost")?.clone(),
+        mattermost_version: info.mattermost_version,
+    };
+    let person = Person {
+        login: account.login.clone(),
+        password: account.password.clone(),
+    };
+    // Each SSO step is a fresh browser: a person arriving with no session.
+    let mut reach = state.reach.clone();
+    reach.accept_invalid_certs = how.accept_invalid_certificates;
+    let b = browser(&reach)?;
+    let outcome = sso::round_trip(&b, &target, how.flavour, &person, how.consent, tr).await?;
+    Ok(StepOutput::Sso(outcome))
+}
+
+async fn create_team(
+    info: &StackInfo,
+    state: &mut RunState,
+    name: &str,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let (b, api) = mattermost_api(state, info, tr).await?;
+    api.create_team(b, name, tr).await?;
+    Ok(StepOutput::Done)
+}
+
+async fn create_channel(
+    info: &StackInfo,
+    state: &mut RunState,
+    team: &str,
+    name: &str,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let (b, api) = mattermost_api(state, info, tr).await?;
+    api.create_channel(b, team, name, tr).await?;
+    Ok(StepOutput::Done)
+}
+
+async fn create_incoming_webhook(
+    info: &StackInfo,
+    state: &mut RunState,
+    team: &str,
+    channel: &str,
+    bind: &str,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let (b, api) = mattermost_api(state, info, tr).await?;
+    let (team_id, channel_id) = api.channel_id(b, team, channel, tr).await?;
+    let id = api
+        .create_incoming_webhook(b, &team_id, &channel_id, tr)
+        .await?;
+    state.hooks.insert(
+        bind.to_string(),
+        HookRecord {
+            id,
+            team_id,
+            channel_id,
+        },
+    );
+    Ok(StepOutput::Done)
+}
+
+async fn sign_up_with_email(
+    info: &StackInfo,
+    state: &mut RunState,
+    username: &str,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let url = need(&info.mattermost_url, "Mattermost")?.clone();
+    let b = browser(&state.reach)?;
+    let password = Secret::new(format!("Email-{username}-pass1"));
+    mattermost_admin::sign_up_with_email(
+        &b,
+        &url,
+        username,
+        &format!("{username}@example.com"),
+        &password,
+        tr,
+    )
+    .await?;
+    Ok(StepOutput::Done)
+}
+
+async fn ping(
+    info: &StackInfo,
+    state: &mut RunState,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let url = need(&info.mattermost_url, "Mattermost")?.clone();
+    let b = browser(&state.reach)?;
+    let v3 = info.mattermost_version.major < 4;
+    let (status, version) = mattermost_admin::ping_version(&b, &url, v3, tr).await?;
+    tr.fact("ping", status.clone());
+    if status != "OK" {
+        return Err(DriveError::protocol(format!(
+            "Mattermost's ping says {status:?}"
+        )));
+    }
+    if let Some(v) = version {
+        let release = v.split('.').take(3).collect::<Vec<_>>().join(".");
+        tr.fact("version", release);
+    }
+    Ok(StepOutput::Done)
+}
+
+async fn webhook_gitlab_push(
+    info: &StackInfo,
+    state: &mut RunState,
+    hook: &str,
+    push: &PushSpec,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let payload = webhook::gitlab_push_payload(need(&info.gitlab_url, "GitLab")?, push);
+    post_to_hook(state, info, hook, &payload, WebhookFormat::Form, tr).await
+}
+
+/// What a plain webhook client posts.
+struct PlainPost<'a> {
+    text: &'a str,
+    format: WebhookFormat,
+    channel: Option<&'a str>,
+    username: Option<&'a str>,
+}
+
+async fn webhook_post(
+    info: &StackInfo,
+    state: &mut RunState,
+    hook: &str,
+    post: PlainPost<'_>,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let mut payload = serde_json::json!({ "text": post.text });
+    if let Some(c) = post.channel {
+        payload["channel"] = serde_json::Value::String(c.to_string());
+    }
+    if let Some(u) = post.username {
+        payload["username"] = serde_json::Value::String(u.to_string());
+    }
+    post_to_hook(state, info, hook, &payload, post.format, tr).await
+}
+
+async fn inspect_certificate(
+    info: &StackInfo,
+    state: &mut RunState,
+    service: Service,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let url = service_url(info, service)?;
+    if url.scheme() != "https" {
+        return Err(fail(format!("{url} is not served over https")));
+    }
+    let view = tls_probe::inspect(&url, &info.book, &info.roots, state.reach.timeout, tr).await?;
+    Ok(StepOutput::Certificate(view))
+}
+
+async fn http_redirect(
+    info: &StackInfo,
+    state: &mut RunState,
+    service: Service,
+    tr: &mut Transcript,
+) -> Result<StepOutput, DriveError> {
+    let mut url = service_url(info, service)?;
+    url.set_scheme("http")
+        .map_err(|_| fail(format!("{url} has no http variant")))?;
+    let b = browser(&state.reach)?;
+    let page = b
+        .send(
+            crate::drive::http::Request::get(url),
+            Some("plain http"),
+            tr,
+        )
+        .await?;
+    Ok(StepOutput::Redirect {
+        status: page.status,
+        location: page.location().map(|u| u.to_string()),
+    })
 }
 
 async fn post_to_hook(
@@ -369,7 +500,7 @@ async fn post_to_hook(
     info: &StackInfo,
     hook: &str,
     payload: &serde_json::Value,
-    format: crate::scenario::WebhookFormat,
+    format: WebhookFormat,
     tr: &mut Transcript,
 ) -> Result<StepOutput, DriveError> {
     let record = state.hooks.get(hook).cloned().ok_or_else(|| {

@@ -24,6 +24,9 @@ pub struct ScenarioError {
     pub path: PathBuf,
     pub message: String,
     pub diagnostics: Vec<Diagnostic>,
+    /// Errors found beyond the ones kept in `diagnostics` (a file gives at most
+    /// [`super::fields::MAX_DIAGNOSTICS`]).
+    pub omitted: usize,
 }
 
 impl ScenarioError {
@@ -33,11 +36,21 @@ impl ScenarioError {
             message: format!("failed to read {}: {err}", path.display()),
             path,
             diagnostics: Vec::new(),
+            omitted: 0,
         }
     }
 
     pub fn invalid(path: PathBuf, diagnostics: Vec<Diagnostic>) -> Self {
-        let n = diagnostics.len();
+        Self::invalid_with_omitted(path, diagnostics, 0)
+    }
+
+    /// Invalid, with `omitted` more errors found than `diagnostics` holds.
+    pub fn invalid_with_omitted(
+        path: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+        omitted: usize,
+    ) -> Self {
+        let n = diagnostics.len() + omitted;
         ScenarioError {
             kind: ScenarioErrorKind::Invalid,
             message: format!(
@@ -47,6 +60,7 @@ impl ScenarioError {
             ),
             path,
             diagnostics,
+            omitted,
         }
     }
 
@@ -60,6 +74,7 @@ impl ScenarioError {
             ),
             path,
             diagnostics: Vec::new(),
+            omitted: 0,
         }
     }
 
@@ -95,6 +110,7 @@ impl ScenarioError {
             path: PathBuf::from(what),
             message,
             diagnostics: Vec::new(),
+            omitted: 0,
         }
     }
 
@@ -104,6 +120,13 @@ impl ScenarioError {
         for d in &self.diagnostics {
             out.push_str(&d.render());
             out.push('\n');
+        }
+        if self.omitted > 0 {
+            out.push_str(&format!(
+                "note: {} more error{} not shown\n\n",
+                self.omitted,
+                if self.omitted == 1 { "" } else { "s" }
+            ));
         }
         out.push_str("error: ");
         out.push_str(&self.message);

@@ -1,6 +1,8 @@
 //! Reading one TOML table of a scenario file key by key, with spans: typed getters that record a
 //! diagnostic for a wrong type or a missing key, and a final check that reports every key nobody
-//! asked for as unknown, with a did-you-mean.
+//! asked for as unknown, with a did-you-mean. Also the [`Sink`] that collects a file's diagnostics
+//! (at most [`MAX_DIAGNOSTICS`], then a count) and the hints that name what was expected
+//! ([`choice_hint`]: a did-you-mean, or the list of choices — never an empty one).
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -10,11 +12,30 @@ use crate::diag::{Diagnostic, SourceFile, Span, did_you_mean};
 /// A spanned TOML value borrowed from the document.
 pub type Value<'a, 'i> = &'a Spanned<DeValue<'i>>;
 
+/// The most diagnostics kept for one file; the rest are counted (a garbage file would otherwise
+/// give one per byte, each with its source line).
+pub const MAX_DIAGNOSTICS: usize = 50;
+
+/// The most text (messages, source lines, hints) the kept diagnostics of one file may hold: past
+/// it, later diagnostics are counted instead (a one-line file of 1 MiB would otherwise repeat its
+/// line in each). The first diagnostic is always kept.
+pub const MAX_DIAGNOSTIC_BYTES: usize = 256 * 1024;
+
+/// The longest piece of the user's text quoted back in a message.
+const MAX_QUOTED_CHARS: usize = 80;
+
 /// Collects diagnostics for one file.
 #[derive(Debug)]
 pub struct Sink<'f> {
     pub file: &'f SourceFile,
     pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics found beyond [`MAX_DIAGNOSTICS`] or [`MAX_DIAGNOSTIC_BYTES`], counted, not
+    /// kept.
+    pub omitted: usize,
+    /// The text the kept diagnostics hold.
+    kept_bytes: usize,
+    /// Set once a diagnostic did not fit: nothing more is kept.
+    full: bool,
 }
 
 impl<'f> Sink<'f> {
@@ -22,15 +43,48 @@ impl<'f> Sink<'f> {
         Sink {
             file,
             diagnostics: Vec::new(),
+            omitted: 0,
+            kept_bytes: 0,
+            full: false,
         }
     }
 
+    /// Whether another diagnostic may be kept (check before building an expensive one).
+    pub fn has_room(&self) -> bool {
+        !self.full && self.diagnostics.len() < MAX_DIAGNOSTICS
+    }
+
+    /// Keep `d`, or count it when the sink is full.
+    pub fn push(&mut self, d: Diagnostic) {
+        let size = d.message.len()
+            + d.hint.as_ref().map_or(0, String::len)
+            + d.label.as_ref().map_or(0, String::len)
+            + d.location.as_ref().map_or(0, |l| l.source_line.len());
+        let fits = self.diagnostics.is_empty() || self.kept_bytes + size <= MAX_DIAGNOSTIC_BYTES;
+        if self.has_room() && fits {
+            self.kept_bytes += size;
+            self.diagnostics.push(d);
+        } else {
+            self.full = self.full || !fits;
+            self.omitted += 1;
+        }
+    }
+
+    /// How many diagnostics were found so far, kept or not.
+    pub fn found(&self) -> usize {
+        self.diagnostics.len() + self.omitted
+    }
+
     pub fn error(&mut self, code: &str, span: Span, message: String, hint: Option<String>) {
+        if !self.has_room() {
+            self.omitted += 1;
+            return;
+        }
         let mut d = Diagnostic::error(code, message).at(self.file, span);
         if let Some(h) = hint {
             d = d.with_hint(h);
         }
-        self.diagnostics.push(d);
+        self.push(d);
     }
 
     pub fn type_error(&mut self, key: &str, expected: &str, v: Value<'_, '_>) {
@@ -138,6 +192,12 @@ impl<'a, 'i> Fields<'a, 'i> {
         }
     }
 
+    /// A required non-negative integer that fits `max`.
+    pub fn req_uint(&mut self, sink: &mut Sink<'_>, key: &'static str, max: u64) -> Option<u64> {
+        self.required(sink, key)?;
+        self.opt_uint(sink, key, max)
+    }
+
     /// A non-negative integer that fits `max`.
     pub fn opt_uint(&mut self, sink: &mut Sink<'_>, key: &'static str, max: u64) -> Option<u64> {
         let v = self.raw(key)?;
@@ -184,25 +244,24 @@ impl<'a, 'i> Fields<'a, 'i> {
         for (k, _) in self.table.iter() {
             let name: &str = k.get_ref();
             if !self.known.contains(&name) {
-                let hint = did_you_mean(name, self.known.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .or_else(|| {
-                        Some(format!(
-                            "expected one of: {}",
-                            self.known
-                                .iter()
-                                .map(|k| format!("`{k}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))
-                    });
+                let hint = choice_hint(name, self.known.iter().copied()).unwrap_or_else(|| {
+                    format!("`{}` takes no keys: write `{{}}`", self.path_or_top())
+                });
                 sink.error(
                     "scenario.unknown-key",
                     span_of(k),
-                    format!("unknown key `{}`", self.qualified(name)),
-                    hint,
+                    format!("unknown key `{}`", quoted(&self.qualified(name))),
+                    Some(hint),
                 );
             }
+        }
+    }
+
+    fn path_or_top(&self) -> &str {
+        if self.path.is_empty() {
+            "the file"
+        } else {
+            &self.path
         }
     }
 }
@@ -219,5 +278,35 @@ pub fn as_table<'a, 'i>(
             sink.type_error(key, "a table", v);
             None
         }
+    }
+}
+
+/// What to suggest for an unknown `input` among `choices`: "did you mean `x`?" for a likely typo,
+/// else "expected one of: `a`, `b`"; `None` when there is nothing to choose from, so no hint ever
+/// lists nothing.
+pub fn choice_hint<'a>(
+    input: &str,
+    choices: impl IntoIterator<Item = &'a str> + Clone,
+) -> Option<String> {
+    // A name longer than any choice by this much is no typo (and comparing it would cost its
+    // length times theirs).
+    if input.chars().count() <= MAX_QUOTED_CHARS
+        && let Some(s) = did_you_mean(input, choices.clone())
+    {
+        return Some(format!("did you mean `{s}`?"));
+    }
+    let list: Vec<String> = choices.into_iter().map(|c| format!("`{c}`")).collect();
+    if list.is_empty() {
+        None
+    } else {
+        Some(format!("expected one of: {}", list.join(", ")))
+    }
+}
+
+/// The user's text as quoted back in a message: at most [`MAX_QUOTED_CHARS`] characters, then `…`.
+pub fn quoted(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
     }
 }

@@ -3,17 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diag::{SourceFile, did_you_mean};
+use crate::diag::did_you_mean;
 
 use super::error::ScenarioError;
 use super::model::Scenario;
 use super::parse::parse_scenario;
 
-/// Read and validate one scenario file.
+/// Read and validate one scenario file (size-capped, UTF-8 checked with a position:
+/// [`super::source::read`]).
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| ScenarioError::io(path.to_path_buf(), &e))?;
-    let file = SourceFile::new(path.display().to_string(), text);
+    let file = super::source::read(path)?;
     parse_scenario(&file, path)
 }
 

@@ -2,27 +2,36 @@
 //! and its validation into a checked [`Scenario`] plan the runner executes.
 //!
 //! Files, by stage (no logic lives here):
-//! - `model`: the validated plan — hosts, steps ([`Action`]), expectations ([`Expectation`]).
+//! - `kinds`: [`StepKind`] — every step a file can write, its group, the expectations it allows,
+//!   its reference text (docs/scenarios.md is generated from it).
+//! - `model`: the validated plan — hosts, steps ([`Action`]) and their expectations
+//!   ([`crate::check::Expectation`]).
+//! - `source`: the file as text — size cap, UTF-8 with positions, placing TOML's unplaced errors.
 //! - `fields`: reading TOML tables key by key, reporting unknown keys with a did-you-mean.
 //! - `parse`: TOML text → [`Scenario`], collecting every error of a file at once.
+//! - `parse_step`: one `[[steps]]` table → [`Step`], one reader per step and expectation kind.
 //! - `placeholder`: `{{ app.id }}` placeholders in gitlab.rb text, and their filling.
-//! - `sso_errors`: the Mattermost SSO error ids a negative scenario may expect.
 //! - `load`: finding scenario files on disk and selecting them (names, tags, shards).
 //! - `error`: [`ScenarioError`].
+//!
+//! The words a plan shares with the drivers and checks (SSO flavour, consent, webhook format,
+//! service, target, SSO error ids) are [`crate::vocab`]'s; they are re-exported here because the
+//! plan is made of them.
 
 pub mod error;
 pub mod fields;
+pub mod kinds;
 pub mod load;
 pub mod model;
 pub mod parse;
+mod parse_step;
 pub mod placeholder;
-pub mod sso_errors;
+pub mod source;
 
+pub use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, TargetKind, WebhookFormat};
 pub use error::{ScenarioError, ScenarioErrorKind};
+pub use kinds::StepKind;
 pub use load::{Selection, discover, load_file, parse_shard, select};
-pub use model::{
-    Action, Consent, Expectation, HostPlan, PushSpec, Scenario, Service, SsoFlavour, Step,
-    TargetKind, WebhookFormat,
-};
+pub use model::{Action, BindingKind, HostPlan, Scenario, Step};
 pub use parse::parse_scenario;
 pub use placeholder::{Bindings, Placeholder, Template};

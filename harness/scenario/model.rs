@@ -1,57 +1,23 @@
 //! The validated scenario plan: what [`crate::scenario::parse`] produces and the runner executes.
 //!
-//! Owns: the vocabulary of scenarios — targets, hosts with their gitlab.rb text, steps (what a person,
-//! an administrator or GitLab does) and expectations (what must be seen). Every step keeps its
-//! [`Location`] in the scenario file so a failing step names its line.
+//! Owns: the plan's shape — hosts with their gitlab.rb text, steps ([`Action`]: what a person, an
+//! administrator or GitLab does, with its arguments) and their expectations
+//! ([`crate::check::Expectation`]). Every step keeps its [`Location`] in the scenario file so a
+//! failing step names its line. The names of steps are [`StepKind`]s; the words the plan shares
+//! with the drivers (SSO flavour, consent, webhook format, service, target) are
+//! [`crate::vocab`]'s.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::check::Expectation;
 use crate::config::Version;
 use crate::diag::Location;
+use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, TargetKind, WebhookFormat};
 
+use super::kinds::StepKind;
 use super::placeholder::Template;
-
-/// Where a scenario can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    /// The embedded reference stack on loopback.
-    Twin,
-    /// Real images through a container engine.
-    Docker,
-    /// An existing installation, by URL.
-    Live,
-}
-
-impl TargetKind {
-    pub const NAMES: [&'static str; 3] = ["twin", "docker", "live"];
-
-    pub fn parse(s: &str) -> Option<TargetKind> {
-        match s {
-            "twin" => Some(TargetKind::Twin),
-            "docker" => Some(TargetKind::Docker),
-            "live" => Some(TargetKind::Live),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            TargetKind::Twin => "twin",
-            TargetKind::Docker => "docker",
-            TargetKind::Live => "live",
-        }
-    }
-}
-
-impl fmt::Display for TargetKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// One checked scenario.
 #[derive(Debug, Clone)]
@@ -122,83 +88,6 @@ impl Step {
     }
 }
 
-/// Which SSO path a person takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SsoFlavour {
-    SignUp,
-    LogIn,
-}
-
-/// What a person does on GitLab's consent page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Consent {
-    Approve,
-    Deny,
-}
-
-/// Which of the two products a step addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Service {
-    Gitlab,
-    Mattermost,
-}
-
-impl Service {
-    pub const NAMES: [&'static str; 2] = ["gitlab", "mattermost"];
-    pub fn parse(s: &str) -> Option<Service> {
-        match s {
-            "gitlab" => Some(Service::Gitlab),
-            "mattermost" => Some(Service::Mattermost),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Gitlab => "gitlab",
-            Service::Mattermost => "mattermost",
-        }
-    }
-}
-
-/// How a webhook client posts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WebhookFormat {
-    /// `application/json` body.
-    Json,
-    /// `application/x-www-form-urlencoded` `payload=<json>` (GitLab's integration).
-    Form,
-    /// `multipart/form-data` with a `payload` part.
-    Multipart,
-}
-
-impl WebhookFormat {
-    pub const NAMES: [&'static str; 3] = ["json", "form", "multipart"];
-    pub fn parse(s: &str) -> Option<WebhookFormat> {
-        match s {
-            "json" => Some(WebhookFormat::Json),
-            "form" => Some(WebhookFormat::Form),
-            "multipart" => Some(WebhookFormat::Multipart),
-            _ => None,
-        }
-    }
-}
-
-/// A push event as GitLab's Mattermost/Slack integration reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PushSpec {
-    /// `group/project` path.
-    pub project: String,
-    pub branch: String,
-    /// Number of commits pushed (0: a new branch, rendered without attachments).
-    pub commits: u32,
-    /// GitLab username of the pusher.
-    pub user: String,
-}
-
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
@@ -256,47 +145,31 @@ pub enum Action {
 }
 
 impl Action {
-    /// Every step name, as written in a file (for did-you-mean).
-    pub const NAMES: [&'static str; 14] = [
-        "gitlab.create_oauth_app",
-        "gitlab.revoke_oauth_app",
-        "host.reconfigure",
-        "sso.sign_up",
-        "sso.log_in",
-        "mattermost.create_team",
-        "mattermost.create_channel",
-        "mattermost.create_incoming_webhook",
-        "mattermost.ping",
-        "mattermost.sign_up_with_email",
-        "webhook.gitlab_push",
-        "webhook.post",
-        "https.certificate",
-        "https.redirect",
-    ];
-
-    pub fn name(&self) -> &'static str {
+    /// The step kind this action is written as.
+    pub fn kind(&self) -> StepKind {
         match self {
-            Action::CreateOAuthApp { .. } => "gitlab.create_oauth_app",
-            Action::RevokeOAuthApp { .. } => "gitlab.revoke_oauth_app",
-            Action::Reconfigure { .. } => "host.reconfigure",
-            Action::Sso {
-                flavour: SsoFlavour::SignUp,
-                ..
-            } => "sso.sign_up",
-            Action::Sso {
-                flavour: SsoFlavour::LogIn,
-                ..
-            } => "sso.log_in",
-            Action::CreateTeam { .. } => "mattermost.create_team",
-            Action::CreateChannel { .. } => "mattermost.create_channel",
-            Action::CreateIncomingWebhook { .. } => "mattermost.create_incoming_webhook",
-            Action::Ping => "mattermost.ping",
-            Action::SignUpWithEmail { .. } => "mattermost.sign_up_with_email",
-            Action::WebhookGitlabPush { .. } => "webhook.gitlab_push",
-            Action::WebhookPost { .. } => "webhook.post",
-            Action::InspectCertificate { .. } => "https.certificate",
-            Action::HttpRedirect { .. } => "https.redirect",
+            Action::CreateOAuthApp { .. } => StepKind::CreateOAuthApp,
+            Action::RevokeOAuthApp { .. } => StepKind::RevokeOAuthApp,
+            Action::Reconfigure { .. } => StepKind::Reconfigure,
+            Action::Sso { flavour, .. } => match flavour {
+                SsoFlavour::SignUp => StepKind::SsoSignUp,
+                SsoFlavour::LogIn => StepKind::SsoLogIn,
+            },
+            Action::CreateTeam { .. } => StepKind::CreateTeam,
+            Action::CreateChannel { .. } => StepKind::CreateChannel,
+            Action::CreateIncomingWebhook { .. } => StepKind::CreateIncomingWebhook,
+            Action::Ping => StepKind::Ping,
+            Action::SignUpWithEmail { .. } => StepKind::SignUpWithEmail,
+            Action::WebhookGitlabPush { .. } => StepKind::WebhookGitlabPush,
+            Action::WebhookPost { .. } => StepKind::WebhookPost,
+            Action::InspectCertificate { .. } => StepKind::InspectCertificate,
+            Action::HttpRedirect { .. } => StepKind::HttpRedirect,
         }
+    }
+
+    /// The step's name as written in a file (`sso.sign_up`).
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// `name key=value ...` for reports.
@@ -322,11 +195,9 @@ impl Action {
                 "hook={hook} project={} branch={} commits={}",
                 push.project, push.branch, push.commits
             ),
-            Action::WebhookPost { hook, format, .. } => {
-                format!("hook={hook} format={}", format_name(*format))
-            }
+            Action::WebhookPost { hook, format, .. } => format!("hook={hook} format={format}"),
             Action::InspectCertificate { service } | Action::HttpRedirect { service } => {
-                format!("service={}", service.name())
+                format!("service={service}")
             }
         };
         if args.is_empty() {
@@ -341,82 +212,100 @@ impl Action {
     /// denied consent (it revokes nothing but records a grant decision) and everything an
     /// administrator does count as writing.
     pub fn writes(&self) -> bool {
-        !matches!(
-            self,
-            Action::Ping
-                | Action::InspectCertificate { .. }
-                | Action::HttpRedirect { .. }
-                | Action::Sso {
-                    flavour: SsoFlavour::LogIn,
-                    consent: Consent::Approve,
-                    ..
-                }
-        )
+        match self {
+            Action::Ping | Action::InspectCertificate { .. } | Action::HttpRedirect { .. } => false,
+            Action::Sso {
+                flavour, consent, ..
+            } => match (flavour, consent) {
+                (SsoFlavour::LogIn, Consent::Approve) => false,
+                (SsoFlavour::LogIn, Consent::Deny)
+                | (SsoFlavour::SignUp, Consent::Approve | Consent::Deny) => true,
+            },
+            Action::CreateOAuthApp { .. }
+            | Action::RevokeOAuthApp { .. }
+            | Action::Reconfigure { .. }
+            | Action::CreateTeam { .. }
+            | Action::CreateChannel { .. }
+            | Action::CreateIncomingWebhook { .. }
+            | Action::SignUpWithEmail { .. }
+            | Action::WebhookGitlabPush { .. }
+            | Action::WebhookPost { .. } => true,
+        }
+    }
+
+    /// The binding this action creates (`as = "NAME"`), and what it names.
+    pub fn creates(&self) -> Option<(&str, BindingKind)> {
+        match self {
+            Action::CreateOAuthApp { bind, .. } => Some((bind, BindingKind::App)),
+            Action::CreateIncomingWebhook { bind, .. } => Some((bind, BindingKind::Hook)),
+            Action::RevokeOAuthApp { .. }
+            | Action::Reconfigure { .. }
+            | Action::Sso { .. }
+            | Action::CreateTeam { .. }
+            | Action::CreateChannel { .. }
+            | Action::Ping
+            | Action::SignUpWithEmail { .. }
+            | Action::WebhookGitlabPush { .. }
+            | Action::WebhookPost { .. }
+            | Action::InspectCertificate { .. }
+            | Action::HttpRedirect { .. } => None,
+        }
+    }
+
+    /// The binding this action needs an earlier step to have created, and what it must name.
+    pub fn uses(&self) -> Option<(&str, BindingKind)> {
+        match self {
+            Action::RevokeOAuthApp { app } => Some((app, BindingKind::App)),
+            Action::WebhookGitlabPush { hook, .. } | Action::WebhookPost { hook, .. } => {
+                Some((hook, BindingKind::Hook))
+            }
+            Action::CreateOAuthApp { .. }
+            | Action::Reconfigure { .. }
+            | Action::Sso { .. }
+            | Action::CreateTeam { .. }
+            | Action::CreateChannel { .. }
+            | Action::CreateIncomingWebhook { .. }
+            | Action::Ping
+            | Action::SignUpWithEmail { .. }
+            | Action::InspectCertificate { .. }
+            | Action::HttpRedirect { .. } => None,
+        }
+    }
+
+    /// The `[hosts]` table this action names.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Action::Reconfigure { host } => Some(host),
+            Action::CreateOAuthApp { .. }
+            | Action::RevokeOAuthApp { .. }
+            | Action::Sso { .. }
+            | Action::CreateTeam { .. }
+            | Action::CreateChannel { .. }
+            | Action::CreateIncomingWebhook { .. }
+            | Action::Ping
+            | Action::SignUpWithEmail { .. }
+            | Action::WebhookGitlabPush { .. }
+            | Action::WebhookPost { .. }
+            | Action::InspectCertificate { .. }
+            | Action::HttpRedirect { .. } => None,
+        }
     }
 }
 
-fn format_name(f: WebhookFormat) -> &'static str {
-    match f {
-        WebhookFormat::Json => "json",
-        WebhookFormat::Form => "form",
-        WebhookFormat::Multipart => "multipart",
+/// What a binding names: an OAuth application (`{{ NAME.id }}`, `{{ NAME.secret }}`) or an
+/// incoming webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingKind {
+    App,
+    Hook,
+}
+
+impl BindingKind {
+    /// How messages call it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BindingKind::App => "application",
+            BindingKind::Hook => "incoming webhook",
+        }
     }
-}
-
-/// What must be seen after a step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "expect")]
-pub enum Expectation {
-    /// The SSO round trip ends signed in to Mattermost as this user.
-    MattermostUser {
-        username: Option<String>,
-        email: Option<String>,
-        auth_service: Option<String>,
-    },
-    /// The SSO round trip ends on Mattermost's error page with this error (documented failure).
-    SsoError {
-        /// Mattermost's error id, e.g. `api.user.authorize_oauth_user.bad_response.app_error`.
-        id: String,
-        status: u16,
-    },
-    /// GitLab shows its OAuth error page and never calls Mattermost back.
-    GitlabError { description_contains: String },
-    /// The person is sent back to Mattermost with `error=access_denied`.
-    AccessDenied,
-    /// The post the webhook made, read back through the API.
-    Post {
-        text_contains: Option<String>,
-        attachments: Option<usize>,
-        username: Option<String>,
-        from_webhook: Option<bool>,
-        post_type: Option<String>,
-    },
-    /// The webhook request is refused.
-    WebhookError { status: u16, id: Option<String> },
-    /// A Mattermost API request of the step is refused with this status (and error id).
-    ApiError { status: u16, id: Option<String> },
-    /// The certificate a host serves.
-    Certificate {
-        subject_cn: Option<String>,
-        san: Option<String>,
-        issuer_cn: Option<String>,
-        /// Whether it verifies against the stack's CA roots for the host name, now.
-        trusted: Option<bool>,
-    },
-    /// The http URL redirects.
-    Redirect { status: u16, location: String },
-}
-
-impl Expectation {
-    pub const NAMES: [&'static str; 9] = [
-        "mattermost_user",
-        "sso_error",
-        "gitlab_error",
-        "access_denied",
-        "post",
-        "webhook_error",
-        "api_error",
-        "certificate",
-        "redirect",
-    ];
 }

@@ -1,7 +1,9 @@
 //! Scenario TOML → checked [`Scenario`]. The parser reads the document with spans
 //! (`toml::de::DeTable`), validates every part, and collects *all* errors of the file before giving
-//! up: unknown keys and steps with a did-you-mean, wrong types, bad placeholders, references to
-//! bindings or hosts that do not exist, expectations that do not fit their step.
+//! up (at most [`super::fields::MAX_DIAGNOSTICS`], then a count): unknown keys and steps with a
+//! did-you-mean, wrong types, bad placeholders, references to bindings or hosts that do not exist,
+//! expectations that do not fit their step. Steps and expectations are read by
+//! [`super::parse_step`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -11,27 +13,21 @@ use toml::de::{DeTable, DeValue};
 
 use crate::config::Version;
 use crate::diag::{Diagnostic, SourceFile, Span, did_you_mean};
+use crate::vocab::TargetKind;
 
 use super::error::ScenarioError;
-use super::fields::{Fields, Sink, as_table, span_of};
-use super::model::{
-    Action, Consent, Expectation, HostPlan, PushSpec, Scenario, Service, SsoFlavour, Step,
-    TargetKind, WebhookFormat,
-};
+use super::fields::{Fields, Sink, as_table, choice_hint, quoted, span_of};
+use super::model::{BindingKind, HostPlan, Scenario, Step};
+use super::parse_step::parse_step;
 use super::placeholder::{APP_FIELDS, Template};
-use super::sso_errors;
+use super::source;
 
 /// The default GitLab version a scenario's gitlab.rb is read for.
 pub const DEFAULT_GITLAB_VERSION: Version = Version::new(18, 11, 0);
 
-const STEP_GROUPS: [&str; 6] = ["gitlab", "host", "sso", "mattermost", "webhook", "https"];
-
-/// What a binding names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BindingKind {
-    App,
-    Hook,
-}
+/// The longest scenario name: it is also a file name (`snapshots/<name>@<target>.snap`), which
+/// file systems cap at 255 bytes.
+pub const MAX_NAME_CHARS: usize = 100;
 
 /// Parse and validate one scenario file's text.
 pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, ScenarioError> {
@@ -39,40 +35,30 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
     let (doc, errors) = DeTable::parse_recoverable(file.text());
     if !errors.is_empty() {
         for e in errors {
-            let span = e
-                .span()
-                .map(|r| Span::new(r.start, r.end))
-                .unwrap_or_default();
-            sink.diagnostics.push(
-                Diagnostic::error("scenario.syntax", first_line(e.message()))
-                    .at(file, span)
-                    .with_label("invalid TOML"),
-            );
+            if !sink.has_room() {
+                sink.omitted += 1;
+                continue;
+            }
+            sink.push(syntax_diagnostic(file, &e));
         }
-        return Err(ScenarioError::invalid(path.to_path_buf(), sink.diagnostics));
+        return Err(ScenarioError::invalid_with_omitted(
+            path.to_path_buf(),
+            sink.diagnostics,
+            sink.omitted,
+        ));
     }
     let root_span = Span::new(0, file.text().len().min(1));
     let mut top = Fields::new(doc.get_ref(), root_span, "");
 
     let name = top.req_str(&mut sink, "name");
-    if let Some((n, span)) = &name
-        && (n.is_empty()
-            || !n
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'))
-    {
-        sink.error(
-            "scenario.name",
-            *span,
-            format!("scenario name {n:?} must be lower-case letters, digits, `-` or `.`"),
-            Some("the name is also the snapshot's file name".into()),
-        );
+    if let Some((n, span)) = &name {
+        validate_name(&mut sink, n, *span);
     }
     let summary = top.req_str(&mut sink, "summary");
     let seed = top.req_str(&mut sink, "seed");
     let tags = top.opt_str_list(&mut sink, "tags").unwrap_or_default();
     let targets = match top.opt_str_list(&mut sink, "targets") {
-        None => vec![TargetKind::Twin, TargetKind::Docker, TargetKind::Live],
+        None => TargetKind::ALL.to_vec(),
         Some(list) => {
             let mut out = Vec::new();
             for (t, span) in list {
@@ -81,8 +67,8 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
                     None => sink.error(
                         "scenario.target",
                         span,
-                        format!("unknown target {t:?}"),
-                        Some(hint_for(&t, TargetKind::NAMES)),
+                        format!("unknown target {:?}", quoted(&t)),
+                        choice_hint(&t, TargetKind::NAMES.iter().copied()),
                     ),
                 }
             }
@@ -118,7 +104,7 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
         Some(v) => parse_hosts(&mut sink, v),
         None => Vec::new(),
     };
-    let steps = match top.required(&mut sink, "steps") {
+    let steps: Vec<(Step, Span)> = match top.required(&mut sink, "steps") {
         Some(v) => match v.get_ref().as_array() {
             Some(arr) => arr
                 .iter()
@@ -136,7 +122,7 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
 
     validate_references(&mut sink, &hosts, &steps);
 
-    if !sink.diagnostics.is_empty() {
+    if sink.found() > 0 {
         let mut diags = sink.diagnostics;
         diags.sort_by_key(|d| {
             d.location
@@ -144,9 +130,10 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
                 .map(|l| (l.line, l.column))
                 .unwrap_or((0, 0))
         });
-        return Err(ScenarioError::invalid(
+        return Err(ScenarioError::invalid_with_omitted(
             path.to_path_buf(),
             merge_missing_keys(diags),
+            sink.omitted,
         ));
     }
     Ok(Scenario {
@@ -159,9 +146,33 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
         gitlab_version,
         faults: faults.into_iter().map(|f| f.0).collect(),
         hosts,
-        steps,
+        steps: steps.into_iter().map(|(s, _)| s).collect(),
         snapshot,
     })
+}
+
+/// A TOML syntax error, placed. The parser gives every error a span but one: a dotted key of more
+/// parts than its nesting limit ("recursion limit"), which is found in the text instead.
+fn syntax_diagnostic(file: &SourceFile, e: &toml::de::Error) -> Diagnostic {
+    let unplaced = || Diagnostic::error("scenario.syntax", first_line(e.message()));
+    let d = match e.span() {
+        Some(r) => unplaced().at(file, Span::new(r.start, r.end)),
+        None => match source::deep_dotted_key(file.text()) {
+            Some((span, parts)) => Diagnostic::error(
+                    "scenario.syntax",
+                    format!(
+                        "dotted key of {parts} parts is deeper than the TOML parser allows (recursion limit)"
+                    ),
+                )
+                .at(file, span)
+            .with_hint(format!(
+                "a dotted key may have at most {} parts",
+                source::TOML_KEY_PART_LIMIT
+            )),
+            None => unplaced().at(file, Span::default()),
+        },
+    };
+    d.with_label("invalid TOML")
 }
 
 fn first_line(msg: &str) -> String {
@@ -174,17 +185,40 @@ fn first_line(msg: &str) -> String {
     s
 }
 
-fn hint_for(input: &str, names: impl IntoIterator<Item = &'static str> + Clone) -> String {
-    match did_you_mean(input, names.clone()) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None => format!(
-            "expected one of: {}",
-            names
-                .into_iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+/// A scenario name is also a file name: 1 to [`MAX_NAME_CHARS`] lower-case letters, digits, `-`
+/// or `.`, starting with a letter or digit.
+fn validate_name(sink: &mut Sink<'_>, name: &str, span: Span) {
+    const HINT: &str = "the name is also the snapshot's file name (`snapshots/<name>.snap`)";
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    let len = name.chars().count();
+    if len > MAX_NAME_CHARS {
+        sink.error(
+            "scenario.name",
+            span,
+            format!("scenario name is {len} characters long, more than {MAX_NAME_CHARS}"),
+            Some(HINT.into()),
+        );
+    } else if !name.chars().all(allowed) {
+        sink.error(
+            "scenario.name",
+            span,
+            format!(
+                "scenario name {:?} must be lower-case letters, digits, `-` or `.`",
+                quoted(name)
+            ),
+            Some(HINT.into()),
+        );
+    } else if !name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        sink.error(
+            "scenario.name",
+            span,
+            format!("scenario name {name:?} must start with a lower-case letter or a digit"),
+            Some(HINT.into()),
+        );
     }
 }
 
@@ -279,6 +313,10 @@ fn check_gitlab_rb(sink: &mut Sink<'_>, key: &str, text: &str, value_span: Span)
         if d.severity != crate::diag::Severity::Error {
             continue;
         }
+        if !sink.has_room() {
+            sink.omitted += 1;
+            continue;
+        }
         let mut d = d.clone();
         if let Some(loc) = &d.location {
             let shift = |line: usize, column: usize| {
@@ -299,621 +337,173 @@ fn check_gitlab_rb(sink: &mut Sink<'_>, key: &str, text: &str, value_span: Span)
                 source_line: sink.file.line_text(line).to_string(),
             });
         }
-        d.message = format!("in `{key}.gitlab_rb`: {}", d.message);
-        sink.diagnostics.push(d);
+        d.message = format!("in `{}.gitlab_rb`: {}", quoted(key), d.message);
+        sink.push(d);
     }
-}
-
-fn parse_step(sink: &mut Sink<'_>, number: usize, v: &Spanned<DeValue<'_>>) -> Option<Step> {
-    let key = format!("steps[{number}]");
-    let table = as_table(sink, &key, v)?;
-    let mut action: Option<(Action, Span)> = None;
-    let mut expect_raw = None;
-    let mut ok = true;
-    for (k, val) in table.iter() {
-        let group: &str = k.get_ref();
-        if group == "expect" {
-            expect_raw = Some(val);
-            continue;
-        }
-        if !STEP_GROUPS.contains(&group) {
-            let mut names: Vec<&'static str> = Action::NAMES.to_vec();
-            names.push("expect");
-            // Compare the whole dotted name when the group holds an action (`gitlb.create_oauth_app`).
-            let written = val
-                .get_ref()
-                .as_table()
-                .and_then(|t| t.iter().next())
-                .map(|(a, _)| format!("{group}.{}", a.get_ref()))
-                .unwrap_or_else(|| group.to_string());
-            sink.error(
-                "scenario.unknown-step",
-                span_of(k),
-                format!("unknown step `{written}` in {key}"),
-                Some(hint_for(&written, names)),
-            );
-            ok = false;
-            continue;
-        }
-        let Some(inner) = as_table(sink, &format!("{key}.{group}"), val) else {
-            ok = false;
-            continue;
-        };
-        for (ak, av) in inner.iter() {
-            let full = format!("{group}.{}", ak.get_ref());
-            if action.is_some() {
-                sink.error(
-                    "scenario.two-actions",
-                    span_of(ak),
-                    format!("{key} has more than one action (`{full}`)"),
-                    Some("write one action per `[[steps]]` table".into()),
-                );
-                ok = false;
-                continue;
-            }
-            match parse_action(sink, &full, ak, av) {
-                Some(a) => action = Some((a, span_of(ak))),
-                None => ok = false,
-            }
-        }
-    }
-    let Some((action, span)) = action else {
-        if ok {
-            sink.error(
-                "scenario.no-action",
-                span_of(v),
-                format!("{key} has no action"),
-                Some(format!(
-                    "write one of: {}",
-                    Action::NAMES
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            );
-        }
-        return None;
-    };
-    let expect = expect_raw.and_then(|e| parse_expect(sink, &action, e));
-    if !ok {
-        return None;
-    }
-    Some(Step {
-        number,
-        action,
-        expect,
-        location: sink.file.locate(span),
-    })
-}
-
-fn parse_action(
-    sink: &mut Sink<'_>,
-    full: &str,
-    key: &Spanned<std::borrow::Cow<'_, str>>,
-    v: &Spanned<DeValue<'_>>,
-) -> Option<Action> {
-    let Some(name) = Action::NAMES.iter().copied().find(|n| *n == full) else {
-        sink.error(
-            "scenario.unknown-step",
-            span_of(key),
-            format!("unknown step `{full}`"),
-            Some(hint_for(full, Action::NAMES)),
-        );
-        return None;
-    };
-    let table = as_table(sink, name, v)?;
-    let mut f = Fields::new(table, span_of(v), name.to_string());
-    let before = sink.diagnostics.len();
-    let action = match name {
-        "gitlab.create_oauth_app" => {
-            let app_name = f.opt_str(sink, "name").map(|s| s.0);
-            let bind = f.req_str(sink, "as");
-            let callbacks = f
-                .opt_str_list(sink, "callbacks")
-                .map(|l| l.into_iter().map(|c| c.0).collect());
-            // GitLab's default OAuth scope: what Mattermost gets when it asks for none.
-            let scopes = f
-                .opt_str(sink, "scopes")
-                .map(|s| s.0)
-                .unwrap_or_else(|| "api".to_string());
-            bind.map(|(bind, _)| Action::CreateOAuthApp {
-                name: app_name.unwrap_or_else(|| "GitLab Mattermost".to_string()),
-                bind,
-                callbacks,
-                scopes,
-            })
-        }
-        "gitlab.revoke_oauth_app" => f
-            .req_str(sink, "app")
-            .map(|(app, _)| Action::RevokeOAuthApp { app }),
-        "host.reconfigure" => f
-            .req_str(sink, "host")
-            .map(|(host, _)| Action::Reconfigure { host }),
-        "sso.sign_up" | "sso.log_in" => {
-            let user = f.req_str(sink, "user");
-            let consent = match f.opt_str(sink, "consent") {
-                None => Some(Consent::Approve),
-                Some((c, span)) => match c.as_str() {
-                    "approve" => Some(Consent::Approve),
-                    "deny" => Some(Consent::Deny),
-                    _ => {
-                        sink.error(
-                            "scenario.value",
-                            span,
-                            format!("unknown consent {c:?}"),
-                            Some(hint_for(&c, ["approve", "deny"])),
-                        );
-                        None
-                    }
-                },
-            };
-            let accept_invalid_certificates = f
-                .opt_bool(sink, "accept_invalid_certificates")
-                .unwrap_or(false);
-            let flavour = if name == "sso.sign_up" {
-                SsoFlavour::SignUp
-            } else {
-                SsoFlavour::LogIn
-            };
-            match (user, consent) {
-                (Some((user, _)), Some(consent)) => Some(Action::Sso {
-                    flavour,
-                    user,
-                    consent,
-                    accept_invalid_certificates,
-                }),
-                _ => None,
-            }
-        }
-        "mattermost.create_team" => f
-            .req_str(sink, "name")
-            .map(|(name, _)| Action::CreateTeam { name }),
-        "mattermost.create_channel" => {
-            let team = f.req_str(sink, "team");
-            let ch = f.req_str(sink, "name");
-            match (team, ch) {
-                (Some(t), Some(c)) => Some(Action::CreateChannel {
-                    team: t.0,
-                    name: c.0,
-                }),
-                _ => None,
-            }
-        }
-        "mattermost.create_incoming_webhook" => {
-            let team = f.req_str(sink, "team");
-            let ch = f.req_str(sink, "channel");
-            let bind = f.req_str(sink, "as");
-            match (team, ch, bind) {
-                (Some(t), Some(c), Some(b)) => Some(Action::CreateIncomingWebhook {
-                    team: t.0,
-                    channel: c.0,
-                    bind: b.0,
-                }),
-                _ => None,
-            }
-        }
-        "mattermost.ping" => Some(Action::Ping),
-        "mattermost.sign_up_with_email" => f
-            .req_str(sink, "username")
-            .map(|(username, _)| Action::SignUpWithEmail { username }),
-        "webhook.gitlab_push" => {
-            let hook = f.req_str(sink, "hook");
-            let project = f.req_str(sink, "project");
-            let branch = f
-                .opt_str(sink, "branch")
-                .map(|b| b.0)
-                .unwrap_or_else(|| "main".into());
-            let commits = f.opt_uint(sink, "commits", 20).unwrap_or(1) as u32;
-            let user = f
-                .opt_str(sink, "user")
-                .map(|b| b.0)
-                .unwrap_or_else(|| "root".into());
-            match (hook, project) {
-                (Some(h), Some(p)) => {
-                    if !p.0.contains('/') {
-                        sink.error(
-                            "scenario.value",
-                            p.1,
-                            format!("project {:?} must be a `group/project` path", p.0),
-                            None,
-                        );
-                    }
-                    Some(Action::WebhookGitlabPush {
-                        hook: h.0,
-                        push: PushSpec {
-                            project: p.0,
-                            branch,
-                            commits,
-                            user,
-                        },
-                    })
-                }
-                _ => None,
-            }
-        }
-        "webhook.post" => {
-            let hook = f.req_str(sink, "hook");
-            let text = f.opt_str(sink, "text").map(|t| t.0).unwrap_or_default();
-            let format = match f.opt_str(sink, "format") {
-                None => Some(WebhookFormat::Json),
-                Some((s, span)) => {
-                    let parsed = WebhookFormat::parse(&s);
-                    if parsed.is_none() {
-                        sink.error(
-                            "scenario.value",
-                            span,
-                            format!("unknown webhook format {s:?}"),
-                            Some(hint_for(&s, WebhookFormat::NAMES)),
-                        );
-                    }
-                    parsed
-                }
-            };
-            let channel = f.opt_str(sink, "channel").map(|c| c.0);
-            let username = f.opt_str(sink, "username").map(|c| c.0);
-            match (hook, format) {
-                (Some(h), Some(format)) => Some(Action::WebhookPost {
-                    hook: h.0,
-                    text,
-                    format,
-                    channel,
-                    username,
-                }),
-                _ => None,
-            }
-        }
-        "https.certificate" | "https.redirect" => {
-            let service = f.req_str(sink, "service").and_then(|(s, span)| {
-                let parsed = Service::parse(&s);
-                if parsed.is_none() {
-                    sink.error(
-                        "scenario.value",
-                        span,
-                        format!("unknown service {s:?}"),
-                        Some(hint_for(&s, Service::NAMES)),
-                    );
-                }
-                parsed
-            });
-            service.map(|service| {
-                if name == "https.certificate" {
-                    Action::InspectCertificate { service }
-                } else {
-                    Action::HttpRedirect { service }
-                }
-            })
-        }
-        _ => None,
-    };
-    f.finish(sink);
-    if sink.diagnostics.len() > before {
-        return None;
-    }
-    action
-}
-
-/// Which expectations fit which action.
-fn allowed_expectations(action: &Action) -> &'static [&'static str] {
-    match action {
-        Action::Sso { .. } => &[
-            "mattermost_user",
-            "sso_error",
-            "gitlab_error",
-            "access_denied",
-        ],
-        Action::WebhookGitlabPush { .. } | Action::WebhookPost { .. } => &["post", "webhook_error"],
-        Action::InspectCertificate { .. } => &["certificate"],
-        Action::HttpRedirect { .. } => &["redirect"],
-        Action::CreateTeam { .. }
-        | Action::CreateChannel { .. }
-        | Action::CreateIncomingWebhook { .. }
-        | Action::SignUpWithEmail { .. } => &["api_error"],
-        _ => &[],
-    }
-}
-
-fn parse_expect(
-    sink: &mut Sink<'_>,
-    action: &Action,
-    v: &Spanned<DeValue<'_>>,
-) -> Option<Expectation> {
-    let table = as_table(sink, "expect", v)?;
-    let allowed = allowed_expectations(action);
-    if table.len() != 1 {
-        sink.error(
-            "scenario.expect",
-            span_of(v),
-            format!(
-                "`expect` must name exactly one expectation, found {}",
-                table.len()
-            ),
-            None,
-        );
-        return None;
-    }
-    let (k, ev) = table.iter().next()?;
-    let kind: &str = k.get_ref();
-    if !Expectation::NAMES.contains(&kind) {
-        sink.error(
-            "scenario.unknown-expectation",
-            span_of(k),
-            format!("unknown expectation `{kind}`"),
-            Some(hint_for(kind, Expectation::NAMES)),
-        );
-        return None;
-    }
-    if !allowed.contains(&kind) {
-        let hint = if allowed.is_empty() {
-            format!("`{}` takes no expectation", action.name())
-        } else {
-            format!(
-                "`{}` takes: {}",
-                action.name(),
-                allowed
-                    .iter()
-                    .map(|a| format!("`{a}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        sink.error(
-            "scenario.expect",
-            span_of(k),
-            format!("expectation `{kind}` does not fit step `{}`", action.name()),
-            Some(hint),
-        );
-        return None;
-    }
-    // `access_denied = true` is the one expectation without fields.
-    if kind == "access_denied" {
-        return match ev.get_ref().as_bool() {
-            Some(true) => Some(Expectation::AccessDenied),
-            _ => {
-                sink.type_error("expect.access_denied", "true", ev);
-                None
-            }
-        };
-    }
-    let et = as_table(sink, &format!("expect.{kind}"), ev)?;
-    let path = format!("expect.{kind}");
-    let mut f = Fields::new(et, span_of(ev), path);
-    let before = sink.diagnostics.len();
-    let exp = match kind {
-        "mattermost_user" => Some(Expectation::MattermostUser {
-            username: f.opt_str(sink, "username").map(|s| s.0),
-            email: f.opt_str(sink, "email").map(|s| s.0),
-            auth_service: f.opt_str(sink, "auth_service").map(|s| s.0),
-        }),
-        "sso_error" => {
-            let id = f.req_str(sink, "id");
-            let status = f.opt_uint(sink, "status", 599).map(|s| s as u16);
-            match id {
-                Some((id, span)) => match sso_errors::lookup(&id) {
-                    None => {
-                        sink.error(
-                            "scenario.sso-error",
-                            span,
-                            format!("unknown Mattermost SSO error id {id:?}"),
-                            Some(hint_for(&id, sso_errors::ids().collect::<Vec<_>>())),
-                        );
-                        None
-                    }
-                    Some(spec) => {
-                        let status = status.unwrap_or(spec.status);
-                        if status != spec.status {
-                            sink.error(
-                                "scenario.sso-error",
-                                span,
-                                format!(
-                                    "Mattermost answers `{id}` with status {}, not {status}",
-                                    spec.status
-                                ),
-                                Some(format!("write `status = {}`", spec.status)),
-                            );
-                        }
-                        Some(Expectation::SsoError { id, status })
-                    }
-                },
-                None => None,
-            }
-        }
-        "gitlab_error" => {
-            f.req_str(sink, "description_contains")
-                .map(|(d, _)| Expectation::GitlabError {
-                    description_contains: d,
-                })
-        }
-        "post" => Some(Expectation::Post {
-            text_contains: f.opt_str(sink, "text_contains").map(|s| s.0),
-            attachments: f.opt_uint(sink, "attachments", 100).map(|n| n as usize),
-            username: f.opt_str(sink, "username").map(|s| s.0),
-            from_webhook: f.opt_bool(sink, "from_webhook"),
-            post_type: f.opt_str(sink, "type").map(|s| s.0),
-        }),
-        "webhook_error" | "api_error" => {
-            let status = f.opt_uint(sink, "status", 599).map(|s| s as u16);
-            let id = f.opt_str(sink, "id").map(|s| s.0);
-            match status {
-                Some(status) if kind == "api_error" => Some(Expectation::ApiError { status, id }),
-                Some(status) => Some(Expectation::WebhookError { status, id }),
-                None => {
-                    sink.error(
-                        "scenario.missing-key",
-                        f.span(),
-                        format!("missing key `expect.{kind}.status`"),
-                        None,
-                    );
-                    None
-                }
-            }
-        }
-        "certificate" => Some(Expectation::Certificate {
-            subject_cn: f.opt_str(sink, "subject_cn").map(|s| s.0),
-            san: f.opt_str(sink, "san").map(|s| s.0),
-            issuer_cn: f.opt_str(sink, "issuer_cn").map(|s| s.0),
-            trusted: f.opt_bool(sink, "trusted"),
-        }),
-        "redirect" => {
-            let status = f.opt_uint(sink, "status", 399).map(|s| s as u16);
-            let location = f.req_str(sink, "location");
-            location.map(|(location, _)| Expectation::Redirect {
-                status: status.unwrap_or(301),
-                location,
-            })
-        }
-        _ => None,
-    };
-    f.finish(sink);
-    if sink.diagnostics.len() > before {
-        return None;
-    }
-    exp
 }
 
 /// Cross-references: bindings used after they are made and of the right kind, hosts that exist,
 /// placeholders that name a binding some step creates.
-fn validate_references(sink: &mut Sink<'_>, hosts: &[HostPlan], steps: &[Step]) {
+fn validate_references(sink: &mut Sink<'_>, hosts: &[HostPlan], steps: &[(Step, Span)]) {
     let host_names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-    let mut all_bindings: BTreeMap<String, BindingKind> = BTreeMap::new();
-    for s in steps {
-        match &s.action {
-            Action::CreateOAuthApp { bind, .. } => {
-                all_bindings.insert(bind.clone(), BindingKind::App);
-            }
-            Action::CreateIncomingWebhook { bind, .. } => {
-                all_bindings.insert(bind.clone(), BindingKind::Hook);
-            }
-            _ => {}
+    let mut all_bindings: BTreeMap<&str, BindingKind> = BTreeMap::new();
+    for (s, _) in steps {
+        if let Some((name, kind)) = s.action.creates() {
+            all_bindings.insert(name, kind);
         }
     }
-    let mut made: BTreeSet<String> = BTreeSet::new();
-    let step_span = |s: &Step| -> Span {
-        // Re-find the step's span from its location's line for diagnostics.
-        let line_start: usize = sink_line_offset(sink.file, s.location.line);
-        let col = s.location.column.saturating_sub(1);
-        Span::new(line_start + col, line_start + s.location.source_line.len())
-    };
-    for s in steps {
-        let span = step_span(s);
-        let need = |name: &str, kind: BindingKind, what: &str, sink: &mut Sink<'_>| {
-            if all_bindings.get(name) == Some(&kind) && !made.contains(name) {
-                sink.error(
-                    "scenario.binding",
-                    span,
-                    format!("{what} `{name}` is used before the step that creates it"),
-                    Some("move this step after the one with `as = \"".to_string() + name + "\"`"),
-                );
-                return;
-            }
-            if !made.contains(name) || all_bindings.get(name) != Some(&kind) {
-                let candidates: Vec<&str> = all_bindings
-                    .iter()
-                    .filter(|(_, k)| **k == kind)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                let hint = match did_you_mean(name, candidates.iter().copied()) {
-                    Some(c) => Some(format!("did you mean `{c}`?")),
-                    None => Some(format!(
-                        "an earlier step must create it with `as = \"{name}\"`"
-                    )),
-                };
-                sink.error(
-                    "scenario.binding",
-                    span,
-                    format!("{what} `{name}` is not created by an earlier step"),
-                    hint,
-                );
-            }
-        };
-        match &s.action {
-            Action::RevokeOAuthApp { app } => need(app, BindingKind::App, "application", sink),
-            Action::WebhookGitlabPush { hook, .. } | Action::WebhookPost { hook, .. } => {
-                need(hook, BindingKind::Hook, "incoming webhook", sink)
-            }
-            Action::Reconfigure { host } if !host_names.contains(&host.as_str()) => {
-                sink.error(
-                    "scenario.host",
-                    span,
-                    format!("no host named `{host}` in `[hosts]`"),
-                    Some(hint_for_dyn(host, &host_names)),
-                );
-            }
-            _ => {}
+    let mut made: BTreeSet<&str> = BTreeSet::new();
+    for (s, span) in steps {
+        if let Some((name, kind)) = s.action.uses() {
+            check_binding_use(sink, *span, name, kind, &all_bindings, &made);
         }
-        match &s.action {
-            Action::CreateOAuthApp { bind, .. } | Action::CreateIncomingWebhook { bind, .. } => {
-                made.insert(bind.clone());
-            }
-            _ => {}
+        if let Some(host) = s.action.host()
+            && !host_names.contains(&host)
+        {
+            sink.error(
+                "scenario.host",
+                *span,
+                format!("no host named `{}` in `[hosts]`", quoted(host)),
+                Some(match did_you_mean(host, host_names.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "hosts are: {}",
+                        host_names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+            );
+        }
+        if let Some((name, _)) = s.action.creates() {
+            made.insert(name);
         }
     }
     for h in hosts {
-        for (expr, span) in &h.gitlab_rb.malformed {
-            sink.error(
-                "scenario.placeholder",
-                *span,
-                format!("malformed placeholder `{{{{ {expr} }}}}`"),
-                Some("write `{{ BINDING.FIELD }}`, e.g. `{{ app.id }}`".into()),
-            );
-        }
-        for p in &h.gitlab_rb.placeholders {
-            match all_bindings.get(&p.binding) {
-                Some(BindingKind::App) => {
-                    if !APP_FIELDS.contains(&p.field.as_str()) {
-                        sink.error(
-                            "scenario.placeholder",
-                            p.span,
-                            format!("unknown field `{}` of application `{}`", p.field, p.binding),
-                            Some(hint_for(&p.field, APP_FIELDS)),
-                        );
-                    }
-                }
-                Some(BindingKind::Hook) => sink.error(
-                    "scenario.placeholder",
-                    p.span,
-                    format!(
-                        "`{}` is an incoming webhook; gitlab.rb placeholders name applications",
-                        p.binding
-                    ),
-                    None,
-                ),
-                None => {
-                    let apps: Vec<&str> = all_bindings
-                        .iter()
-                        .filter(|(_, k)| **k == BindingKind::App)
-                        .map(|(n, _)| n.as_str())
-                        .collect();
-                    let hint = match did_you_mean(&p.binding, apps.iter().copied()) {
-                        Some(c) => format!("did you mean `{c}`?"),
-                        None => format!(
-                            "a `gitlab.create_oauth_app` step with `as = \"{}\"` creates it",
-                            p.binding
-                        ),
-                    };
-                    sink.error(
-                        "scenario.placeholder",
-                        p.span,
-                        format!("placeholder `{{{{ {} }}}}` names no binding", p.expr),
-                        Some(hint),
-                    );
-                }
-            }
-        }
+        validate_placeholders(sink, &h.gitlab_rb, &all_bindings);
     }
 }
 
-fn hint_for_dyn(input: &str, names: &[&str]) -> String {
-    match did_you_mean(input, names.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`?"),
+/// A step names a binding: it must exist, be of the right kind and be made by an earlier step.
+fn check_binding_use(
+    sink: &mut Sink<'_>,
+    span: Span,
+    name: &str,
+    kind: BindingKind,
+    all_bindings: &BTreeMap<&str, BindingKind>,
+    made: &BTreeSet<&str>,
+) {
+    let what = kind.describe();
+    let exists = all_bindings.get(name) == Some(&kind);
+    if exists && made.contains(name) {
+        return;
+    }
+    if exists {
+        sink.error(
+            "scenario.binding",
+            span,
+            format!("{what} `{name}` is used before the step that creates it"),
+            Some(format!(
+                "move this step after the one with `as = \"{name}\"`"
+            )),
+        );
+        return;
+    }
+    let candidates = all_bindings
+        .iter()
+        .filter(|(_, k)| **k == kind)
+        .map(|(n, _)| *n);
+    let hint = match did_you_mean(name, candidates) {
+        Some(c) => format!("did you mean `{c}`?"),
         None => format!(
-            "hosts are: {}",
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "an earlier step must create it with `as = \"{}\"`",
+            quoted(name)
         ),
+    };
+    sink.error(
+        "scenario.binding",
+        span,
+        format!(
+            "{what} `{}` is not created by an earlier step",
+            quoted(name)
+        ),
+        Some(hint),
+    );
+}
+
+/// The placeholders of one host's gitlab.rb: well formed, closed, naming an application some
+/// step creates and one of its fields.
+fn validate_placeholders(
+    sink: &mut Sink<'_>,
+    template: &Template,
+    all_bindings: &BTreeMap<&str, BindingKind>,
+) {
+    for (rest, span) in &template.unclosed {
+        sink.error(
+            "scenario.placeholder",
+            *span,
+            format!("unclosed placeholder `{{{{{}`", quoted(rest)),
+            Some("close it with `}}`, e.g. `{{ app.id }}`".into()),
+        );
+    }
+    for (expr, span) in &template.malformed {
+        sink.error(
+            "scenario.placeholder",
+            *span,
+            format!("malformed placeholder `{{{{ {} }}}}`", quoted(expr)),
+            Some("write `{{ BINDING.FIELD }}`, e.g. `{{ app.id }}`".into()),
+        );
+    }
+    for p in &template.placeholders {
+        match all_bindings.get(p.binding.as_str()) {
+            Some(BindingKind::App) => {
+                if !APP_FIELDS.contains(&p.field.as_str()) {
+                    sink.error(
+                        "scenario.placeholder",
+                        p.span,
+                        format!(
+                            "unknown field `{}` of application `{}`",
+                            quoted(&p.field),
+                            p.binding
+                        ),
+                        choice_hint(&p.field, APP_FIELDS),
+                    );
+                }
+            }
+            Some(BindingKind::Hook) => sink.error(
+                "scenario.placeholder",
+                p.span,
+                format!(
+                    "`{}` is an incoming webhook; gitlab.rb placeholders name applications",
+                    p.binding
+                ),
+                None,
+            ),
+            None => {
+                let apps = all_bindings
+                    .iter()
+                    .filter(|(_, k)| **k == BindingKind::App)
+                    .map(|(n, _)| *n);
+                let hint = match did_you_mean(&p.binding, apps) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!(
+                        "a `gitlab.create_oauth_app` step with `as = \"{}\"` creates it",
+                        quoted(&p.binding)
+                    ),
+                };
+                sink.error(
+                    "scenario.placeholder",
+                    p.span,
+                    format!(
+                        "placeholder `{{{{ {} }}}}` names no binding",
+                        quoted(&p.expr)
+                    ),
+                    Some(hint),
+                );
+            }
+        }
     }
 }
 
@@ -945,20 +535,11 @@ fn merge_missing_keys(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     out
 }
 
-fn sink_line_offset(file: &SourceFile, line: usize) -> usize {
-    let mut offset = 0;
-    for (i, l) in file.text().split_inclusive('\n').enumerate() {
-        if i + 1 == line {
-            return offset;
-        }
-        offset += l.len();
-    }
-    offset
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Expectation;
+    use crate::scenario::Action;
 
     const GOOD: &str = r#"
 name = "split"

@@ -34,6 +34,9 @@ pub struct Template {
     pub placeholders: Vec<Placeholder>,
     /// Malformed `{{ ... }}` occurrences (no `binding.field` shape), with their spans.
     pub malformed: Vec<(String, Span)>,
+    /// `{{` with no `}}` to close it: the text after it on its line, and the span from the `{{`
+    /// to the end of that line.
+    pub unclosed: Vec<(String, Span)>,
 }
 
 impl Template {
@@ -47,28 +50,50 @@ impl Template {
             .collect();
         let mut placeholders = Vec::new();
         let mut malformed = Vec::new();
+        let raw_unclosed = unclosed_openings(raw);
+        let unclosed = unclosed_openings(text)
+            .into_iter()
+            .enumerate()
+            .map(|(i, at)| {
+                let rest = &text[at + 2..];
+                let rest = rest.split(['\n', '\r']).next().unwrap_or(rest);
+                let rest = rest.split("{{").next().unwrap_or(rest).trim_end();
+                let span = match raw_unclosed.get(i) {
+                    Some(&raw_at) => {
+                        let line = &raw[raw_at..];
+                        let len = line.find(['\n', '\r']).unwrap_or(line.len());
+                        Span::new(raw_start + raw_at, raw_start + raw_at + len)
+                    }
+                    None => Span::new(raw_start, raw_start + raw.len()),
+                };
+                (rest.to_string(), span)
+            })
+            .collect();
         for (i, caps) in PLACEHOLDER.captures_iter(text).enumerate() {
             let expr = caps.get(1).map(|m| m.as_str()).unwrap_or("").to_string();
             let span = raw_hits
                 .get(i)
                 .copied()
                 .unwrap_or(Span::new(raw_start, raw_start + raw.len()));
-            match expr.split_once('.') {
-                Some((b, f)) if !b.is_empty() && !f.is_empty() && is_ident(b) && is_ident(f) => {
-                    placeholders.push(Placeholder {
-                        binding: b.to_string(),
-                        field: f.to_string(),
-                        expr,
-                        span,
-                    })
-                }
-                _ => malformed.push((expr, span)),
+            let shape = expr
+                .split_once('.')
+                .filter(|(b, f)| !b.is_empty() && !f.is_empty() && is_ident(b) && is_ident(f));
+            if let Some((b, f)) = shape {
+                placeholders.push(Placeholder {
+                    binding: b.to_string(),
+                    field: f.to_string(),
+                    expr,
+                    span,
+                });
+            } else {
+                malformed.push((expr, span));
             }
         }
         Template {
             text: text.to_string(),
             placeholders,
             malformed,
+            unclosed,
         }
     }
 
@@ -89,6 +114,22 @@ impl Template {
             })
             .into_owned()
     }
+}
+
+/// Byte offsets of every `{{` that no placeholder match covers: an opening never closed.
+fn unclosed_openings(s: &str) -> Vec<usize> {
+    // Both lists are in text order: one pass over each.
+    let mut matched = PLACEHOLDER.find_iter(s).map(|m| m.range()).peekable();
+    let mut out = Vec::new();
+    for (at, _) in s.match_indices("{{") {
+        while matched.peek().is_some_and(|r| r.end <= at) {
+            matched.next();
+        }
+        if !matched.peek().is_some_and(|r| r.contains(&at)) {
+            out.push(at);
+        }
+    }
+    out
 }
 
 fn is_ident(s: &str) -> bool {
@@ -154,6 +195,18 @@ mod tests {
         assert_eq!(t.placeholders[1].field, "secret");
         assert_eq!(t.malformed.len(), 1);
         assert_eq!(t.malformed[0].0, "bad");
+        assert!(t.unclosed.is_empty());
+    }
+
+    #[test]
+    fn an_opening_without_closing_braces_is_unclosed() {
+        let raw = "\"id = '{{ app.id ' x = '{{ app.secret }}'\"";
+        let text = "id = '{{ app.id ' x = '{{ app.secret }}'";
+        let t = Template::scan(text, raw, 10);
+        assert_eq!(t.placeholders.len(), 1);
+        assert_eq!(t.unclosed.len(), 1);
+        assert_eq!(t.unclosed[0].0, " app.id ' x = '");
+        assert_eq!(t.unclosed[0].1.start, 10 + raw.find("{{ app.id").unwrap());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::config::{Secret, Version};
 use crate::net::AddressBook;
-use crate::scenario::TargetKind;
+use crate::vocab::TargetKind;
 
 /// How to reach a live installation.
 #[derive(Debug, Clone)]

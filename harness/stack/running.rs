@@ -2,7 +2,8 @@
 //! [`StackInfo`] to the drivers, asks it to apply re-resolved host settings, and takes it down.
 
 use crate::config::HostSettings;
-use crate::scenario::{Action, Scenario, TargetKind};
+use crate::scenario::{Action, Scenario};
+use crate::vocab::TargetKind;
 
 use super::error::{StackError, StackErrorKind};
 use super::live;

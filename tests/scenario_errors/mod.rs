@@ -66,6 +66,39 @@ fn gitlab_rb_syntax_errors_point_into_the_scenario_file() {
 }
 
 #[test]
+fn a_name_too_long_for_a_snapshot_file_is_refused() {
+    // Regression: 300 characters validated and the run failed with ENAMETOOLONG (exit 3).
+    case("long-name");
+}
+
+#[test]
+fn a_name_that_would_hide_its_snapshot_is_refused() {
+    case("hidden-name");
+}
+
+#[test]
+fn an_unclosed_placeholder_is_an_error_not_literal_text() {
+    case("unclosed-placeholder");
+}
+
+#[test]
+fn invalid_utf8_is_placed_at_its_line_and_column() {
+    case("invalid-utf8");
+}
+
+#[test]
+fn a_too_deep_dotted_key_is_placed_where_it_is_written() {
+    // Regression: TOML's "recursion limit" error has no span and was shown at 1:1.
+    case("deep-dotted-key");
+}
+
+#[test]
+fn a_step_without_arguments_never_lists_an_empty_choice() {
+    // Regression: "help: expected one of: " followed by nothing.
+    case("no-arguments");
+}
+
+#[test]
 fn every_bad_file_has_expected_output() {
     let dir = PathBuf::from("tests/scenario_errors");
     for e in std::fs::read_dir(&dir).expect("dir").flatten() {

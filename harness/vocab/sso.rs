@@ -1,10 +1,29 @@
-//! The Mattermost SSO errors a negative scenario may expect (shared/wire/mattermost.md, from
-//! server/channels/app/oauth.go and i18n/en.json): id, the English message a person sees and the
-//! HTTP status of the error page.
+//! GitLab SSO as scenarios, drivers, checks and the doctor name it: which path a person takes
+//! ([`SsoFlavour`]), what they do on the consent page ([`Consent`]), and the Mattermost SSO errors
+//! a negative scenario may expect (shared/wire/mattermost.md, from server/channels/app/oauth.go and
+//! i18n/en.json): id, the English message a person sees and the HTTP status of the error page.
 //!
 //! A real Mattermost renders a callback error as a page pointing to `/error?message=<message>`;
 //! the id itself is only in the server log. So an expectation names the id (stable, greppable) and
 //! the check matches the documented message and status the id stands for.
+
+use super::names::named_enum;
+
+named_enum! {
+    /// Which SSO path a person takes: Mattermost's GitLab sign-up or its GitLab login.
+    pub enum SsoFlavour {
+        SignUp => "sign_up",
+        LogIn => "log_in",
+    }
+}
+
+named_enum! {
+    /// What a person does on GitLab's consent page.
+    pub enum Consent {
+        Approve => "approve",
+        Deny => "deny",
+    }
+}
 
 /// One documented SSO error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +89,6 @@ pub fn by_message(message: &str) -> Option<&'static SsoErrorSpec> {
 }
 
 /// Every id, for did-you-mean.
-pub fn ids() -> impl Iterator<Item = &'static str> {
+pub fn ids() -> impl Iterator<Item = &'static str> + Clone {
     SSO_ERRORS.iter().map(|e| e.id)
 }

@@ -1,0 +1,373 @@
+//! The step vocabulary of scenario files: every step a file can write ([`StepKind`]), the group
+//! each belongs to (`gitlab`, `sso`...), which expectations ([`ExpectKind`]) fit it, a minimal
+//! example of its arguments, and its reference text in docs/scenarios.md
+//! ([`ReferenceSection`]). Everything that lists
+//! steps — the parser's did-you-mean, the groups, the allowed expectations, the docs table — is
+//! derived from here, and each stage (parse, execute, check) is an exhaustive `match` on the
+//! kind, so a step added here is refused by the compiler until every stage handles it.
+
+use std::fmt::Write as _;
+
+use crate::check::ExpectKind;
+use crate::vocab::names::named_enum;
+use crate::vocab::sso::SSO_ERRORS;
+
+named_enum! {
+    /// Every step a scenario file can write, by its `group.action` name.
+    pub enum StepKind {
+        CreateOAuthApp => "gitlab.create_oauth_app",
+        RevokeOAuthApp => "gitlab.revoke_oauth_app",
+        Reconfigure => "host.reconfigure",
+        SsoSignUp => "sso.sign_up",
+        SsoLogIn => "sso.log_in",
+        Ping => "mattermost.ping",
+        CreateTeam => "mattermost.create_team",
+        CreateChannel => "mattermost.create_channel",
+        CreateIncomingWebhook => "mattermost.create_incoming_webhook",
+        SignUpWithEmail => "mattermost.sign_up_with_email",
+        WebhookGitlabPush => "webhook.gitlab_push",
+        WebhookPost => "webhook.post",
+        InspectCertificate => "https.certificate",
+        HttpRedirect => "https.redirect",
+    }
+}
+
+/// The arguments of both SSO steps.
+const SSO_ARGUMENTS: &str = "`user` (a GitLab account), `consent` (`approve` default, or `deny`), `accept_invalid_certificates` (default false: the person clicks through the browser's warning)";
+
+/// A step's reference text: its arguments and what happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepDoc {
+    /// The arguments, each as `` `key` `` with its default, or `—` for none.
+    pub arguments: &'static str,
+    /// What the harness does.
+    pub effect: &'static str,
+}
+
+/// An expectation's reference text: its fields and when it passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectDoc {
+    /// How it is written, e.g. `post = { text_contains, attachments }`.
+    pub written: &'static str,
+    /// When it passes.
+    pub passes_when: &'static str,
+}
+
+impl StepKind {
+    /// The group, the part before the dot (`sso` of `sso.sign_up`).
+    pub fn group(self) -> &'static str {
+        let name = self.name();
+        match name.split_once('.') {
+            Some((group, _)) => group,
+            None => name,
+        }
+    }
+
+    /// Every group, in declaration order, once.
+    pub fn groups() -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for k in Self::ALL {
+            if !out.contains(&k.group()) {
+                out.push(k.group());
+            }
+        }
+        out
+    }
+
+    /// The expectations a step of this kind may carry (empty: none, it must simply succeed).
+    pub fn expectations(self) -> &'static [ExpectKind] {
+        match self {
+            StepKind::SsoSignUp | StepKind::SsoLogIn => &[
+                ExpectKind::MattermostUser,
+                ExpectKind::SsoError,
+                ExpectKind::GitlabError,
+                ExpectKind::AccessDenied,
+            ],
+            StepKind::WebhookGitlabPush | StepKind::WebhookPost => {
+                &[ExpectKind::Post, ExpectKind::WebhookError]
+            }
+            StepKind::InspectCertificate => &[ExpectKind::Certificate],
+            StepKind::HttpRedirect => &[ExpectKind::Redirect],
+            StepKind::CreateTeam
+            | StepKind::CreateChannel
+            | StepKind::CreateIncomingWebhook
+            | StepKind::SignUpWithEmail => &[ExpectKind::ApiError],
+            StepKind::CreateOAuthApp
+            | StepKind::RevokeOAuthApp
+            | StepKind::Reconfigure
+            | StepKind::Ping => &[],
+        }
+    }
+
+    /// The smallest valid arguments, as written after `name = ` (tests parse each one; the
+    /// application it names is `app`, the webhook `hook`, the host `omnibus`).
+    pub fn example(self) -> &'static str {
+        match self {
+            StepKind::CreateOAuthApp => r#"{ as = "app" }"#,
+            StepKind::RevokeOAuthApp => r#"{ app = "app" }"#,
+            StepKind::Reconfigure => r#"{ host = "omnibus" }"#,
+            StepKind::SsoSignUp | StepKind::SsoLogIn => r#"{ user = "alice" }"#,
+            StepKind::Ping => "{}",
+            StepKind::CreateTeam => r#"{ name = "team" }"#,
+            StepKind::CreateChannel => r#"{ team = "team", name = "town" }"#,
+            StepKind::CreateIncomingWebhook => {
+                r#"{ team = "team", channel = "town", as = "hook" }"#
+            }
+            StepKind::SignUpWithEmail => r#"{ username = "carol" }"#,
+            StepKind::WebhookGitlabPush => r#"{ hook = "hook", project = "group/project" }"#,
+            StepKind::WebhookPost => r#"{ hook = "hook", text = "hello" }"#,
+            StepKind::InspectCertificate | StepKind::HttpRedirect => {
+                r#"{ service = "mattermost" }"#
+            }
+        }
+    }
+
+    /// The reference text of docs/scenarios.md.
+    pub fn doc(self) -> StepDoc {
+        match self {
+            StepKind::CreateOAuthApp => StepDoc {
+                arguments: "`as` (binding, required), `name` (default `\"GitLab Mattermost\"`), `callbacks` (default: Mattermost's `/signup/gitlab/complete` and `/login/gitlab/complete`), `scopes` (default `\"api\"`, GitLab's default scope)",
+                effect: "an administrator creates the application: `POST /api/v4/applications` with the admin token on GitLab ≥ 9; on GitLab 8.x (no applications API) signs in to the admin area and fills `/admin/applications/new`, reading Application ID and Secret off the page",
+            },
+            StepKind::RevokeOAuthApp => StepDoc {
+                arguments: "`app` (binding)",
+                effect: "deletes it (API `DELETE`, or the admin area's destroy form on 8.x)",
+            },
+            StepKind::Reconfigure => StepDoc {
+                arguments: "`host` (a `[hosts]` name)",
+                effect: "re-resolves that host's gitlab.rb with the bindings known now and applies it (twin: the running Mattermost takes the new settings; live: refused — apply the text and run `gitlab-ctl reconfigure` yourself)",
+            },
+            StepKind::SsoSignUp => StepDoc {
+                arguments: SSO_ARGUMENTS,
+                effect: "a person, in a fresh browser session, opens Mattermost's GitLab sign-up (`/oauth/gitlab/signup`, under `/api/v3` on Mattermost 3.x), follows every redirect by hand, signs in on GitLab's form, passes the consent page or the already-authorised redirect page, and lands back on Mattermost; the driver then asks Mattermost who is signed in",
+            },
+            StepKind::SsoLogIn => StepDoc {
+                arguments: SSO_ARGUMENTS,
+                effect: "the same through Mattermost's GitLab login (`/oauth/gitlab/login`): an account that exists signs in (read-only on a live target unless `consent = \"deny\"`)",
+            },
+            StepKind::Ping => StepDoc {
+                arguments: "—",
+                effect: "`GET /api/v4/system/ping`, status and server version",
+            },
+            StepKind::CreateTeam => StepDoc {
+                arguments: "`name`",
+                effect: "an admin creates an open team (API v4; API v3 on Mattermost 3.x, as for every administration step)",
+            },
+            StepKind::CreateChannel => StepDoc {
+                arguments: "`team`, `name`",
+                effect: "an open channel",
+            },
+            StepKind::CreateIncomingWebhook => StepDoc {
+                arguments: "`team`, `channel`, `as` (binding)",
+                effect: "an incoming webhook in that channel",
+            },
+            StepKind::SignUpWithEmail => StepDoc {
+                arguments: "`username`",
+                effect: "a person signs up with email and password (`POST /api/v4/users`), no SSO",
+            },
+            StepKind::WebhookGitlabPush => StepDoc {
+                arguments: "`hook`, `project` (`group/project`), `branch` (default `main`), `commits` (0–20, default 1; 0 = new branch), `user` (default `root`)",
+                effect: "posts what GitLab's Mattermost integration posts for a push: form field `payload=` with the Slack-format text (`NAME (USER) pushed to branch <URL\\|BRANCH> of <URL\\|GROUP / PROJECT> (<URL\\|Compare changes>)`) and one `#345` attachment listing the commits; then reads the channel's newest post back",
+            },
+            StepKind::WebhookPost => StepDoc {
+                arguments: "`hook`, `text`, `format` (`json` default, `form`, `multipart`), `channel`, `username`",
+                effect: "a plain client posts; the newest post is read back",
+            },
+            StepKind::InspectCertificate => StepDoc {
+                arguments: "`service` (`gitlab` or `mattermost`)",
+                effect: "connects to the service's https URL and decodes the certificate served (subject, SANs, issuer, validity) and whether it verifies for the name against the stack's CA",
+            },
+            StepKind::HttpRedirect => StepDoc {
+                arguments: "`service` (`gitlab` or `mattermost`)",
+                effect: "requests the http variant of the service's URL and records the redirect",
+            },
+        }
+    }
+}
+
+/// The smallest valid value of an expectation, as written after `expect = { KIND = ` (tests
+/// parse each one on every step kind that takes it).
+pub fn expect_example(kind: ExpectKind) -> &'static str {
+    match kind {
+        ExpectKind::MattermostUser => r#"{ username = "alice" }"#,
+        ExpectKind::SsoError => {
+            r#"{ id = "api.user.authorize_oauth_user.bad_response.app_error" }"#
+        }
+        ExpectKind::GitlabError => r#"{ description_contains = "redirect URI" }"#,
+        ExpectKind::AccessDenied => "true",
+        ExpectKind::Post => r#"{ text_contains = "hello" }"#,
+        ExpectKind::WebhookError => "{ status = 400 }",
+        ExpectKind::ApiError => "{ status = 403 }",
+        ExpectKind::Certificate => "{ trusted = true }",
+        ExpectKind::Redirect => r#"{ location = "https://mattermost.example.com/" }"#,
+    }
+}
+
+/// The reference text of an expectation kind in docs/scenarios.md.
+pub fn expect_doc(kind: ExpectKind) -> ExpectDoc {
+    match kind {
+        ExpectKind::MattermostUser => ExpectDoc {
+            written: "mattermost_user = { username, email, auth_service }",
+            passes_when: "the round trip ends signed in, with these fields (each optional)",
+        },
+        ExpectKind::SsoError => ExpectDoc {
+            written: "sso_error = { id, status }",
+            passes_when: "Mattermost ends the round trip on its error page with the documented error: `id` is one of Mattermost's SSO error ids (listed below), and the status, when written, must be the one Mattermost uses for it (checked at parse time). A real Mattermost puts only the message on its error page, so the message that id stands for is matched",
+        },
+        ExpectKind::GitlabError => ExpectDoc {
+            written: "gitlab_error = { description_contains }",
+            passes_when: "GitLab shows its OAuth error page (\"An error has occurred\") containing the text, and Mattermost is never called back",
+        },
+        ExpectKind::AccessDenied => ExpectDoc {
+            written: "access_denied = true",
+            passes_when: "the person denied access and Mattermost was told `error=access_denied`",
+        },
+        ExpectKind::Post => ExpectDoc {
+            written: "post = { text_contains, attachments, username, from_webhook, type }",
+            passes_when: "the hook answered 200 and the post read back has these properties",
+        },
+        ExpectKind::WebhookError => ExpectDoc {
+            written: "webhook_error = { status, id }",
+            passes_when: "the hook refused with this status (and error id)",
+        },
+        ExpectKind::ApiError => ExpectDoc {
+            written: "api_error = { status, id }",
+            passes_when: "Mattermost's API refused with this status (and error id)",
+        },
+        ExpectKind::Certificate => ExpectDoc {
+            written: "certificate = { subject_cn, san, issuer_cn, trusted }",
+            passes_when: "the certificate has these fields; `trusted` (default true) is whether it verifies",
+        },
+        ExpectKind::Redirect => ExpectDoc {
+            written: "redirect = { status, location }",
+            passes_when: "status (default 301) and `Location`",
+        },
+    }
+}
+
+named_enum! {
+    /// A part of docs/scenarios.md generated from this file, between two marker lines; a test
+    /// fails when the file differs (`MM_HARNESS_BLESS=1` rewrites it).
+    pub enum ReferenceSection {
+        /// The table of steps.
+        Steps => "steps",
+        /// The tables of expectations and of SSO error ids.
+        Expectations => "expectations",
+    }
+}
+
+impl ReferenceSection {
+    /// The line before the generated text.
+    pub fn begin_marker(self) -> String {
+        format!(
+            "<!-- BEGIN {}: generated from harness/scenario/kinds.rs, do not edit -->",
+            self.name()
+        )
+    }
+
+    /// The line after it.
+    pub fn end_marker(self) -> String {
+        format!("<!-- END {} -->", self.name())
+    }
+
+    /// The generated Markdown.
+    pub fn markdown(self) -> String {
+        match self {
+            ReferenceSection::Steps => steps_reference(),
+            ReferenceSection::Expectations => expectations_reference(),
+        }
+    }
+}
+
+/// The table of steps: name, arguments, what happens, the expectations each takes.
+fn steps_reference() -> String {
+    let mut out = String::new();
+    out.push_str("| step | arguments | what happens | `expect` |\n|---|---|---|---|\n");
+    for k in StepKind::ALL {
+        let doc = k.doc();
+        let expects = k.expectations();
+        let expects = if expects.is_empty() {
+            "—".to_string()
+        } else {
+            code_list(expects.iter().map(|e| e.name()))
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {expects} |",
+            k.name(),
+            doc.arguments,
+            doc.effect
+        );
+    }
+    out
+}
+
+/// The table of expectations (which steps each fits) and the SSO error ids.
+fn expectations_reference() -> String {
+    let mut out = String::new();
+    out.push_str("| kind | fits | passes when |\n|---|---|---|\n");
+    for e in ExpectKind::ALL {
+        let doc = expect_doc(*e);
+        let fits = code_list(
+            StepKind::ALL
+                .iter()
+                .filter(|k| k.expectations().contains(e))
+                .map(|k| k.name()),
+        );
+        let _ = writeln!(out, "| `{}` | {fits} | {} |", doc.written, doc.passes_when);
+    }
+    out.push_str(
+        "\nMattermost's SSO error ids for `sso_error`, with the message its error page shows and its status:\n\n",
+    );
+    out.push_str("| id | message | status |\n|---|---|---|\n");
+    for e in SSO_ERRORS.iter() {
+        let _ = writeln!(out, "| `{}` | {} | {} |", e.id, e.message, e.status);
+    }
+    out
+}
+
+fn code_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_derived_from_the_step_names() {
+        assert_eq!(
+            StepKind::groups(),
+            ["gitlab", "host", "sso", "mattermost", "webhook", "https"]
+        );
+        assert_eq!(StepKind::SsoLogIn.group(), "sso");
+    }
+
+    #[test]
+    fn every_expectation_fits_some_step() {
+        for e in ExpectKind::ALL {
+            assert!(
+                StepKind::ALL.iter().any(|k| k.expectations().contains(e)),
+                "no step takes `{e}`"
+            );
+        }
+    }
+
+    #[test]
+    fn every_step_and_expectation_is_in_the_reference() {
+        let steps = ReferenceSection::Steps.markdown();
+        for k in StepKind::ALL {
+            assert!(steps.contains(&format!("| `{}` |", k.name())), "{k}");
+        }
+        let expectations = ReferenceSection::Expectations.markdown();
+        for e in ExpectKind::ALL {
+            assert!(expectations.contains(&format!("| `{}", e.name())), "{e}");
+        }
+        for e in SSO_ERRORS.iter() {
+            assert!(expectations.contains(e.id), "{}", e.id);
+        }
+    }
+}

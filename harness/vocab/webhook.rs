@@ -1,0 +1,31 @@
+//! Incoming webhooks as scenarios and drivers name them: how a client posts
+//! ([`WebhookFormat`]) and the push event GitLab's Mattermost/Slack integration reports
+//! ([`PushSpec`]).
+
+use serde::Serialize;
+
+use super::names::named_enum;
+
+named_enum! {
+    /// How a webhook client posts.
+    pub enum WebhookFormat {
+        /// `application/json` body.
+        Json => "json",
+        /// `application/x-www-form-urlencoded` `payload=<json>` (GitLab's integration).
+        Form => "form",
+        /// `multipart/form-data` with a `payload` part.
+        Multipart => "multipart",
+    }
+}
+
+/// A push event as GitLab's Mattermost/Slack integration reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushSpec {
+    /// `group/project` path.
+    pub project: String,
+    pub branch: String,
+    /// Number of commits pushed (0: a new branch, rendered without attachments).
+    pub commits: u32,
+    /// GitLab username of the pusher.
+    pub user: String,
+}
