@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod diag;
 pub mod drive;
+pub mod mailsink;
 pub mod net;
 pub mod report;
 pub mod run;

@@ -14,6 +14,7 @@ mod config_keys;
 mod config_proptest;
 mod config_resolve;
 mod config_secrets;
+mod mail_sink;
 mod run_cli;
 mod scenario_errors;
 mod scenarios;

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod server;
+pub mod sink;
 pub mod tls_client;
 
 pub use client::{
