@@ -472,7 +472,8 @@ async fn run(
         let response = session.process(&line);
         if is_ehlo && response.code == 250 {
             let mut s = lock(state);
-            s.facts.starttls_offered = starttls_offered && s.facts.tls == TlsMode::None;
+            // Offered once is offered: the EHLO after the upgrade no longer lists it.
+            s.facts.starttls_offered |= starttls_offered && s.facts.tls == TlsMode::None;
         }
         let bytes = match lock(state).override_reply.take() {
             Some(b) => b,
