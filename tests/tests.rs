@@ -14,6 +14,8 @@ mod config_keys;
 mod config_proptest;
 mod config_resolve;
 mod config_secrets;
+mod mail_hostile;
+mod mail_postfix;
 mod mail_sink;
 mod run_cli;
 mod scenario_errors;

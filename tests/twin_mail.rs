@@ -1,5 +1,6 @@
-//! Mail from the outside: the twin's Mattermost mailer (`send_mail`) against the twin's
-//! `MailServer` in all three security modes and against an independent SMTP server
+//! Mail from the outside: the twin's Mattermost mailer (`send_mail`) against the harness's mail
+//! sink in all three security modes (through a small adapter, [`TestServer`]) and against an
+//! independent SMTP server
 //! (mailin-embedded), with certificates generated here by rcgen; plus the Mattermost twin's
 //! test email and welcome email arriving over real SMTP.
 
@@ -9,10 +10,12 @@ use std::time::Duration;
 
 use mm_harness::config::model::{EmailSettings, MattermostSettings, Secret};
 use mm_harness::config::version::Profile;
+use mm_harness::mailsink::{
+    CertIssuer, ListenerMode, ListenerSpec, MailSink, SinkCert, SinkOptions, TlsMode,
+};
 use mm_harness::net::AddressBook;
 use mm_harness::twin::mail::{
-    MailError, MailErrorKind, MailServer, MailServerOptions, MailServerSecurity, MailerEra,
-    OutgoingMail, SmtpSessionLog, send_mail, send_mail_as,
+    MailError, MailErrorKind, MailerEra, OutgoingMail, SmtpSessionLog, send_mail, send_mail_as,
 };
 use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use rustls_pki_types::CertificateDer;
@@ -25,25 +28,121 @@ use crate::support::mattermost as mm_support;
 
 use mm_support::{MM_SITE, MmApi, TestCerts as Certs, serve, test_certs as certs};
 
+/// The sink's listener modes under the names these tests were written with.
+#[allow(non_snake_case, non_upper_case_globals)]
+mod MailServerSecurity {
+    pub use mm_harness::mailsink::ListenerMode::{Implicit as ImplicitTls, Plain, StartTls};
+}
+
+/// A certificate issuer that hands out one fixed server configuration (a test's own CA).
+struct FixedCert(Arc<rustls::ServerConfig>);
+
+impl CertIssuer for FixedCert {
+    fn sink_server_config(
+        &self,
+        _host: &str,
+        _cert: SinkCert,
+    ) -> Result<Arc<rustls::ServerConfig>, String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// One message as these tests read it.
+#[derive(Debug, Clone)]
+struct Received {
+    from: String,
+    to: Vec<String>,
+    headers: Vec<(String, String)>,
+    /// The raw text after the header block.
+    body: String,
+    tls: bool,
+    auth_user: Option<String>,
+    ehlo_name: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The mail sink with one listener, seen as a single SMTP server.
+struct TestServer {
+    sink: MailSink,
+    mode: ListenerMode,
+}
+
+impl TestServer {
+    fn addr(&self) -> SocketAddr {
+        self.sink.addr(self.mode).unwrap()
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        self.sink
+            .mailbox()
+            .messages()
+            .iter()
+            .map(|m| {
+                let raw = String::from_utf8_lossy(&m.raw).replace("\r\n", "\n");
+                Received {
+                    from: m.envelope_from.clone(),
+                    to: m.envelope_to.clone(),
+                    headers: m.parsed.headers.clone(),
+                    body: raw
+                        .split_once("\n\n")
+                        .map(|(_, b)| b.to_string())
+                        .unwrap_or_default(),
+                    tls: m.transport.tls != TlsMode::None,
+                    auth_user: m.transport.auth_identity.clone(),
+                    ehlo_name: m.transport.ehlo_name.clone(),
+                }
+            })
+            .collect()
+    }
+
+    async fn wait_for_messages(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let _ = self
+            .sink
+            .mailbox()
+            .wait_for_count(n, tokio::time::Instant::now() + timeout)
+            .await;
+        self.messages()
+    }
+
+    async fn shutdown(self) {
+        self.sink.shutdown().await;
+    }
+}
+
+/// A sink for [`SMTP_HOST`] with one listener of `security`; `offer_starttls: false` plays the
+/// STARTTLS-not-offered relay, which (like a relay without TLS) takes AUTH in the clear, as a
+/// plaintext listener with credentials does.
 async fn mail_server(
-    security: MailServerSecurity,
+    security: ListenerMode,
     offer_starttls: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
     auth: Option<(&str, &str)>,
-) -> MailServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    MailServer::start(
-        listener,
-        MailServerOptions {
-            security,
-            offer_starttls,
-            tls,
-            auth: auth.map(|(u, p)| (u.to_string(), Secret::new(p))),
-            hostname: SMTP_HOST.into(),
-        },
-    )
-    .await
-    .unwrap()
+) -> TestServer {
+    mm_harness::crypto::install_default_provider();
+    let mut opts =
+        SinkOptions::new(SMTP_HOST).with_listener(ListenerSpec::loopback("test", security));
+    opts.http_bind = None;
+    if let Some(cfg) = tls {
+        opts = opts.with_certificates(Arc::new(FixedCert(cfg)));
+    }
+    if let Some((u, p)) = auth {
+        opts = opts.with_credentials(u, Secret::new(p));
+    }
+    opts.faults.starttls_not_offered = security == ListenerMode::StartTls && !offer_starttls;
+    opts.faults.auth_in_plaintext =
+        security == ListenerMode::Plain || opts.faults.starttls_not_offered;
+    TestServer {
+        sink: MailSink::start(opts).await.unwrap(),
+        mode: security,
+    }
 }
 
 fn email(port: u16, security: &str) -> EmailSettings {
@@ -607,7 +706,7 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
 /// signed in as the default admin.
 async fn plain_mail_twin(
     tweak: impl FnOnce(&mut EmailSettings),
-) -> (MailServer, Arc<MattermostTwin>, MmApi) {
+) -> (TestServer, Arc<MattermostTwin>, MmApi) {
     mm_harness::crypto::install_default_provider();
     let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
     let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
@@ -705,7 +804,7 @@ async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
     );
 }
 
-// ---- The MailServer seen by a raw TCP client ----
+// ---- The mail sink seen by a raw TCP client ----
 
 async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Vec<String> {
     use tokio::io::AsyncBufReadExt;
@@ -816,21 +915,6 @@ async fn the_mail_server_advertises_starttls_and_auth_as_configured() {
         vec!["220 smtp.example.com ESMTP"]
     );
 
-    // A TLS server without a certificate is a configuration error.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = MailServer::start(
-        listener,
-        MailServerOptions {
-            security: MailServerSecurity::ImplicitTls,
-            offer_starttls: false,
-            tls: None,
-            auth: None,
-            hostname: SMTP_HOST.into(),
-        },
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind, MailErrorKind::Config);
     server.shutdown().await;
 }
 
