@@ -65,6 +65,7 @@ struct ChildSink {
 impl ChildSink {
     /// Start the child, wait for READY, cap its address space at its current size + `headroom`.
     fn spawn(headroom_mib: u64) -> ChildSink {
+        mm_harness::crypto::install_default_provider();
         let exe = std::env::current_exe().unwrap();
         let mut child = Command::new(exe)
             .args([
@@ -85,8 +86,9 @@ impl ChildSink {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in StdBufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("READY ") {
-                    let _ = tx.send(rest.to_string());
+                // libtest prints `test mail_hostile::child_sink ... ` before the line.
+                if let Some(i) = line.find("READY ") {
+                    let _ = tx.send(line[i + "READY ".len()..].to_string());
                 }
             }
         });
