@@ -53,7 +53,7 @@ struct Received {
     from: String,
     to: Vec<String>,
     headers: Vec<(String, String)>,
-    /// The raw text after the header block.
+    /// The decoded text and HTML parts.
     body: String,
     tls: bool,
     auth_user: Option<String>,
@@ -85,20 +85,14 @@ impl TestServer {
             .mailbox()
             .messages()
             .iter()
-            .map(|m| {
-                let raw = String::from_utf8_lossy(&m.raw).replace("\r\n", "\n");
-                Received {
-                    from: m.envelope_from.clone(),
-                    to: m.envelope_to.clone(),
-                    headers: m.parsed.headers.clone(),
-                    body: raw
-                        .split_once("\n\n")
-                        .map(|(_, b)| b.to_string())
-                        .unwrap_or_default(),
-                    tls: m.transport.tls != TlsMode::None,
-                    auth_user: m.transport.auth_identity.clone(),
-                    ehlo_name: m.transport.ehlo_name.clone(),
-                }
+            .map(|m| Received {
+                from: m.envelope_from.clone(),
+                to: m.envelope_to.clone(),
+                headers: m.parsed.headers.clone(),
+                body: format!("{}\n{}", m.parsed.text, m.parsed.html),
+                tls: m.transport.tls != TlsMode::None,
+                auth_user: m.transport.auth_identity.clone(),
+                ehlo_name: m.transport.ehlo_name.clone(),
             })
             .collect()
     }
@@ -255,7 +249,7 @@ async fn starttls_upgrades_and_authenticates_with_plain() {
     assert_eq!(err.kind, MailErrorKind::Auth);
     assert_eq!(
         err.message,
-        "authentication failed: 535 Invalid credentials"
+        "authentication failed: 535 5.7.8 Authentication credentials invalid"
     );
 }
 
@@ -461,6 +455,22 @@ async fn mattermost_3_never_checks_certificates_and_always_tries_plain_auth() {
     e.feedback_email = "mm@example.com".into();
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("pw");
+    // Notifications off (3.4's default): SendMailUsingConfig returns nil without connecting
+    // (utils/mail.go; fidelity audit, mail HIGH 3).
+    e.send_email_notifications = false;
+    let log = send_mail_as(
+        MailerEra::Mattermost3,
+        &e,
+        SITE,
+        &book(587, server.addr()),
+        &[],
+        &msg(),
+    )
+    .await
+    .unwrap();
+    assert!(log.render().contains("not sent"), "{}", log.render());
+    assert!(server.messages().is_empty());
+    e.send_email_notifications = true;
     // EnableSMTPAuth did not exist; no roots trusted; wrong host name: still delivered.
     let log = send_mail_as(
         MailerEra::Mattermost3,
@@ -632,7 +642,11 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
     assert_eq!(body, json!({"status": "OK"}));
     let got = server.wait_for_messages(1, Duration::from_secs(5)).await;
     assert_eq!(got[0].to, vec!["sysadmin@example.com".to_string()]);
-    assert_eq!(got[0].header("Subject"), Some("Test email"));
+    // i18n api.admin.test_email.subject (fidelity audit, mail MEDIUM 5).
+    assert_eq!(
+        got[0].header("Subject"),
+        Some("Mattermost - Testing Email Settings")
+    );
     assert!(got[0].tls);
     assert_eq!(got[0].ehlo_name, "mattermost.example.com");
 
@@ -653,6 +667,16 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         .await;
     assert_eq!(status, 400);
     assert_eq!(err["id"], "api.admin.test_email.reenter_password");
+    // 10.11 tests the SAVED settings: a posted, unsaved server is only checked for presence
+    // (server/channels/app/admin.go TestEmail sends with a.Srv().MailServiceConfig();
+    // fidelity audit, mail HIGH 1).
+    let mut unsaved = cfg.clone();
+    unsaved["EmailSettings"]["SMTPServer"] = json!("unsaved.example.com");
+    unsaved["EmailSettings"]["SMTPPassword"] = json!("typed-in-password");
+    let (status, body) = api
+        .call(post.clone(), "/api/v4/email/test", Some(unsaved))
+        .await;
+    assert_eq!(status, 200, "{body}");
 
     // An admin-created email account gets the welcome email.
     let (status, _) = api
@@ -663,7 +687,8 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         )
         .await;
     assert_eq!(status, 201);
-    let got = server.wait_for_messages(3, Duration::from_secs(5)).await;
+    let got = server.wait_for_messages(4, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 4, "three test emails and a welcome email");
     let welcome = got
         .iter()
         .find(|m| m.to == vec!["dora@example.com".to_string()])
@@ -942,5 +967,88 @@ async fn required_verification_sends_a_verify_link() {
         "{}",
         got[0].body
     );
+    // The twin records the attempt once the 250 came back, a moment after the sink stored it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while twin.mail_attempts().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(twin.mail_attempts()[0].kind, "verify");
+}
+
+#[tokio::test]
+async fn mattermost_3_sends_credentials_in_the_clear_when_plain_is_advertised_without_tls() {
+    // A relay on 587 that does not offer STARTTLS and advertises AUTH PLAIN in the clear:
+    // 3.4 ignores the failed STARTTLS (utils/mail.go newSMTPClient: `c.StartTLS(tlsconfig)`
+    // unchecked) and the PlainAuth of its Go (< 1.9.1) sends the credentials because PLAIN is
+    // advertised (fidelity audit, mail HIGH 2). The sink records it.
+    let c = certs(SMTP_HOST, false);
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        false,
+        Some(c.server.clone()),
+        Some(("mailer", "pw")),
+    )
+    .await;
+    let mut e = MattermostSettings::defaults(Profile::Gitlab8_12).email;
+    e.send_email_notifications = true;
+    e.smtp_server = SMTP_HOST.into();
+    e.smtp_port = "587".into();
+    e.connection_security = "STARTTLS".into();
+    e.feedback_email = "mm@example.com".into();
+    e.smtp_username = "mailer".into();
+    e.smtp_password = Secret::new("pw");
+    send_mail_as(
+        MailerEra::Mattermost3,
+        &e,
+        SITE,
+        &book(587, server.addr()),
+        &[],
+        &msg(),
+    )
+    .await
+    .unwrap();
+    let m = &server.sink.mailbox().messages()[0];
+    assert_eq!(m.transport.tls, TlsMode::None);
+    assert!(
+        m.transport.auth_in_plaintext,
+        "credentials crossed in the clear"
+    );
+    assert_eq!(m.transport.auth_identity.as_deref(), Some("mailer"));
+    // The same relay and 10.11: "unencrypted connection", nothing sent.
+    let err = deliver(
+        &email_with_auth(587, "STARTTLS", "mailer", "pw"),
+        server.addr(),
+        &[c.ca],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.message, "authentication failed: unencrypted connection");
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_starttls_handshake_reaches_auth_with_its_error() {
+    // Go's Client.StartTLS sets c.tls before the handshake fails; Mattermost ignores the error,
+    // so AUTH proceeds and reports the handshake's error (fidelity audit, mail HIGH 4).
+    let wrong = certs("other.example.com", false);
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        true,
+        Some(wrong.server.clone()),
+        Some(("mailer", "pw")),
+    )
+    .await;
+    let err = deliver(
+        &email_with_auth(587, "STARTTLS", "mailer", "pw"),
+        server.addr(),
+        &[wrong.ca],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, MailErrorKind::Auth);
+    assert_eq!(
+        err.message,
+        "authentication failed: tls: failed to verify certificate: x509: certificate is not valid for smtp.example.com"
+    );
+    assert!(server.messages().is_empty());
 }
