@@ -220,8 +220,8 @@ pub(crate) fn mentioned_usernames(message: &str) -> Vec<String> {
     out
 }
 
-/// `sendNotificationEmail` for a new post: every mentioned member of the channel's team (or the
-/// other member of a direct channel) other than the poster gets a notification email, sent
+/// `sendNotificationEmail` for a new post: every mentioned member of the channel (or the other
+/// member of a direct channel) other than the poster gets a notification email, sent
 /// immediately (email batching off, the default) when `SendEmailNotifications` is on. Users
 /// have no web-socket connection in the twin, so they count as offline, as the real server
 /// requires for email notifications.
@@ -251,10 +251,11 @@ pub(crate) fn send_mention_emails(
                 .iter()
                 .filter_map(|n| store.user_by_username(n).cloned())
                 .filter(|u| u.id != post.user_id)
-                .filter(|u| {
-                    team.as_ref().is_some_and(|t| t.members.contains(&u.id))
-                        || channel.members.contains(&u.id)
-                })
+                // Only channel members are notified: a mention of a team member outside the
+                // channel gets the poster an ephemeral "did not get notified" warning
+                // (app/notification.go sendOutOfChannelMentions), no email (fidelity audit,
+                // mail MEDIUM 12).
+                .filter(|u| channel.members.contains(&u.id))
                 .collect()
         };
         (recipients, team.map(|t| t.display_name).unwrap_or_default())
