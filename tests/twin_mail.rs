@@ -1052,3 +1052,57 @@ async fn a_failed_starttls_handshake_reaches_auth_with_its_error() {
     );
     assert!(server.messages().is_empty());
 }
+
+#[tokio::test]
+async fn mattermost_3_test_email_answers_each_stage_error_with_500() {
+    // 3.4's api/admin.go testEmail: missing server and every SendMailUsingConfig failure are
+    // NewLocAppError (status 500) with the failing stage's utils.mail.* id (fidelity audit, mail
+    // MEDIUM 10); the posted config is what is tested.
+    mm_harness::crypto::install_default_provider();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut settings = MattermostSettings::defaults(Profile::Gitlab8_12);
+    settings.service.site_url = "http://mattermost.example.com".into();
+    settings.email.send_email_notifications = true;
+    let twin = MattermostTwin::new(MattermostTwinConfig {
+        profile: Profile::Gitlab8_12,
+        settings,
+        address_book: book(25, closed),
+        ..Default::default()
+    });
+    let addr = serve(twin.router()).await;
+    let admin = MattermostAdmin::default();
+    // Omnibus 8.12 turns sign-in by username off: the admin signs in by email.
+    let api = MmApi::login(addr, "v3", &admin.email, admin.password.expose())
+        .await
+        .unwrap();
+    let (_, cfg) = api
+        .call(reqwest::Method::GET, "/api/v3/admin/config", None)
+        .await;
+    let mut posted = cfg.clone();
+    posted["EmailSettings"]["SMTPServer"] = json!("");
+    let (status, err) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v3/admin/test_email",
+            Some(posted.clone()),
+        )
+        .await;
+    assert_eq!(status, 500, "{err}");
+    assert_eq!(err["id"], "api.admin.test_email.missing_server");
+    posted["EmailSettings"]["SMTPServer"] = json!(SMTP_HOST);
+    posted["EmailSettings"]["SMTPPort"] = json!("25");
+    posted["EmailSettings"]["SendEmailNotifications"] = json!(true);
+    let (status, err) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v3/admin/test_email",
+            Some(posted),
+        )
+        .await;
+    assert_eq!(status, 500, "{err}");
+    assert_eq!(err["id"], "utils.mail.connect_smtp.open.app_error");
+    assert_eq!(err["message"], "Failed to open connection");
+}
