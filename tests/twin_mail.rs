@@ -818,6 +818,28 @@ async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    // Dora is in the team but not in this channel: the real server only warns the poster
+    // (app/notification.go sendOutOfChannelMentions); no email (fidelity audit, mail 12).
+    let (s, ops) = call(
+        reqwest::Method::POST,
+        "/api/v4/channels".into(),
+        json!({"team_id": team_id, "name": "ops", "display_name": "Ops", "type": "O"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{ops}");
+    let (_, ops_hook) = call(
+        reqwest::Method::POST,
+        "/api/v4/hooks/incoming".into(),
+        json!({"channel_id": ops["id"], "display_name": "Ops CI"}),
+    )
+    .await;
+    let resp = http
+        .post(format!("{site}/hooks/{}", ops_hook["id"].as_str().unwrap()))
+        .json(&json!({"text": "@dora the deploy failed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.messages().len(), 2);
     assert_eq!(
@@ -1105,4 +1127,39 @@ async fn mattermost_3_test_email_answers_each_stage_error_with_500() {
     assert_eq!(status, 500, "{err}");
     assert_eq!(err["id"], "utils.mail.connect_smtp.open.app_error");
     assert_eq!(err["message"], "Failed to open connection");
+}
+
+#[tokio::test]
+async fn twin_up_prints_the_smtp_listeners_and_the_mailbox_url() {
+    use mm_harness::twin::bringup::{Twin, TwinOptions};
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    let email = &mut opts.hosts[0].mattermost.email;
+    email.smtp_server = SMTP_HOST.into();
+    email.smtp_port = "587".into();
+    email.connection_security = "STARTTLS".into();
+    email.enable_smtp_auth = true;
+    email.smtp_username = "mailer".into();
+    email.smtp_password = Secret::new("Smtp-Summary-Passw0rd");
+    let handle = Twin::start(opts).await.unwrap();
+    let text = mm_harness::cli::twin_cmd::render_summary(
+        &handle,
+        Profile::Gitlab18_11,
+        &[],
+        std::path::Path::new("/tmp/x/ca.pem"),
+    );
+    let sink = handle.mail_sink().unwrap();
+    for (mode, port) in [
+        (ListenerMode::Plain, 25),
+        (ListenerMode::StartTls, 587),
+        (ListenerMode::Implicit, 465),
+    ] {
+        let line = format!("smtp.example.com:{port} → {}", sink.addr(mode).unwrap());
+        assert!(text.contains(&line), "{line} missing:\n{text}");
+    }
+    let url = sink.mailbox_url().unwrap();
+    assert!(text.contains(&format!("mailbox     {url}")), "{text}");
+    assert!(!text.contains("Smtp-Summary-Passw0rd"), "{text}");
+    // The printed mailbox answers.
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<h1>Mailbox</h1>"), "{page}");
 }
