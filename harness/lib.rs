@@ -5,7 +5,8 @@
 //! API clients) → `check` (normalise, redact, expect, snapshot) → `report` (human, JSON, JUnit).
 //! `twin` is the embedded reference GitLab + Mattermost; it depends on `config` only and shares
 //! no protocol code with `drive`. `cli` holds the command line; `diag` the rendering of errors in
-//! user files; `net` the address book of a running stack; `crypto` the rustls provider.
+//! user files; `history` omnibus-gitlab's release tags and what each ships; `net` the address
+//! book of a running stack; `crypto` the rustls provider.
 
 pub mod check;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod diag;
 pub mod drive;
+pub mod history;
 pub mod mailsink;
 pub mod net;
 pub mod report;
@@ -20,3 +22,4 @@ pub mod run;
 pub mod scenario;
 pub mod stack;
 pub mod twin;
+pub mod upgrade;

@@ -100,6 +100,8 @@ scenario_tests! {
     single_server_8_12 => "single-server-8.12",
     webhooks_8_12 => "webhooks-8.12",
     webhooks_disabled_8_12_by_default => "webhooks-disabled-8.12",
+    deny_consent_ends_on_access_denied => "deny-consent",
+    https_proxy_without_forwarded_proto_fails_token_request => "https-proxy-without-forwarded-proto",
 }
 
 #[test]
@@ -164,6 +166,7 @@ fn negative_scenarios_declare_the_documented_failure() {
                 st.expect,
                 Some(
                     Expectation::SsoError { .. }
+                        | Expectation::AccessDenied
                         | Expectation::GitlabError { .. }
                         | Expectation::WebhookError { .. }
                         | Expectation::ApiError { .. }

@@ -43,7 +43,7 @@ fn unknown_fault_is_bad_input_with_a_suggestion() {
 #[test]
 fn certificate_fault_without_https_is_bad_input_with_a_hint() {
     let err = bad_input(&["--fault", "expired-certificate"], None);
-    assert!(err.contains("hint: add --https"), "{err}");
+    assert!(err.contains("help: add --https"), "{err}");
 }
 
 #[test]

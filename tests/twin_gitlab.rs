@@ -633,11 +633,14 @@ async fn api_v3_is_gone_on_18_and_v4_absent_on_8_12() {
     let me: Value = resp.json().await.unwrap();
     assert_eq!(me["username"], "root");
     assert_eq!(me["is_admin"], true);
-    // 8.x's /user carried the account's private token, which itself authenticates.
-    let private = me["private_token"].as_str().unwrap();
+    // H6: GitLab 8.12's `GET /user` presents `Entities::UserFull`, which has no private_token
+    // (gitlab-ce v8.12.11 lib/api/users.rb `resource :user`, lib/api/entities.rb; only
+    // `UserLogin`, for `POST /session`, carries it). The token still authenticates as a param.
+    assert!(me.get("private_token").is_none(), "{me}");
+    assert_eq!(me["email"], "admin@example.com");
     let again = c
         .get(
-            &format!("/api/v3/user?private_token={private}"),
+            &format!("/api/v3/user?private_token={}", gitlab.admin_token.expose()),
             Auth::Anonymous,
         )
         .await;
@@ -1008,6 +1011,14 @@ async fn token_type_is_lower_case_on_8_12() {
     let (s, body) = exchange_code(&h, &app, &code).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "bearer");
+    // M10: GitLab 8.12 `access_token_expires_in nil` (config/initializers/doorkeeper.rb v8.12.11)
+    // and Doorkeeper 4.2's TokenResponse drops blank values: no expires_in.
+    assert!(body.get("expires_in").is_none(), "{body}");
+    // M9: Doorkeeper 4.2.0 ErrorResponse#status is :unauthorized for every error, with
+    // WWW-Authenticate (lib/doorkeeper/oauth/error_response.rb): a used code is 401 invalid_grant.
+    let (reused, error) = exchange_code(&h, &app, &code).await;
+    assert_eq!(reused, StatusCode::UNAUTHORIZED, "{error}");
+    assert_eq!(error["error"], "invalid_grant");
     // The token reads the v3 user, as Mattermost 3.4 does with omnibus 8.12's endpoint.
     let c = Api::new(&h);
     let me: Value = c

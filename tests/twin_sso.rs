@@ -302,17 +302,22 @@ async fn sign_up_then_log_in_through_gitlab_on_8_12() {
     assert_eq!(h.mattermost().unwrap().twin.users().len(), users.len());
 }
 
-/// Mattermost 3.4 never checked the token reply's status: each fault shows as 3.x reads it.
+/// Mattermost 3.4 never checked the token reply's status: each fault shows as 3.x reads it, in
+/// 3.4's own words — i18n/en.json v3.4.0:1875-1900 has no trailing periods ("Bad token type",
+/// "Token request failed"). The slow endpoint is not among them: 3.4 has no timeout (H7).
 #[tokio::test]
 async fn sso_faults_on_8_12() {
-    let bad_token = "Bad response from token request.";
+    let bad_token = "Bad response from token request";
     for (fault, https, message) in [
-        (Fault::WrongClientSecret, false, "Bad token type."),
+        (Fault::WrongClientSecret, false, "Bad token type"),
         (Fault::TokenEndpointHtml, false, bad_token),
     ]
     .into_iter()
-    .chain(token_request_failures())
-    {
+    .chain(
+        token_request_failures()
+            .filter(|(f, _, _)| *f != Fault::SlowEndpoint)
+            .map(|(f, https, _)| (f, https, "Token request failed")),
+    ) {
         let h = assert_fault_fails_sign_up(
             Profile::Gitlab8_12,
             fault,
@@ -391,4 +396,301 @@ async fn reconfigure_refuses_to_move_mattermost() {
     host.mattermost_external_url = Some("http://chat.example.com".to_string());
     let err = h.reconfigure(&host).unwrap_err().to_string();
     assert!(err.contains("cannot move Mattermost"), "{err}");
+}
+
+// ---- Fidelity against the sources (shared/wire/fidelity-audit-sso.md) ----
+
+/// A GitLab account with a given username (ids from 100 up, so they never clash with the seed).
+fn gitlab_account(h: &TwinHandle, id: u64, username: &str) -> (String, String) {
+    let password = format!("Pass-{id}-word!");
+    let created = h
+        .gitlab()
+        .unwrap()
+        .twin
+        .create_user(mm_harness::twin::gitlab::GitlabUser {
+            id,
+            username: username.to_string(),
+            name: "Long Name".to_string(),
+            email: format!("user{id}@example.com"),
+            password: mm_harness::config::model::Secret::new(password.clone()),
+            admin: false,
+        });
+    assert!(created, "{username}");
+    (username.to_string(), password)
+}
+
+fn mattermost_username_of(h: &TwinHandle, auth_data: &str) -> String {
+    h.mattermost()
+        .unwrap()
+        .twin
+        .users()
+        .into_iter()
+        .find(|u| u.auth_data == auth_data)
+        .map(|u| u.username)
+        .unwrap_or_else(|| panic!("no Mattermost user with auth data {auth_data}"))
+}
+
+/// H1. Mattermost 10.x completeOAuth: `uri := c.GetSiteURLHeader() + "/signup/" + service +
+/// "/complete"` (server/channels/web/oauth.go), `GetSiteURLHeader` = `app.GetProtocol(r) + "://" +
+/// r.Host` (web/handlers.go), `GetProtocol` = `X-Forwarded-Proto == "https" || r.TLS != nil`. The
+/// authorize step used SiteURL (https); without the header the token request says http, and
+/// GitLab (Doorkeeper `validate_redirect_uri`) answers invalid_grant → "Bad response from token
+/// request." With omnibus nginx's header (the default) the same https setup signs up.
+#[tokio::test]
+async fn https_without_forwarded_proto_sends_an_http_redirect_uri_on_10() {
+    assert_fault_fails_sign_up(
+        Profile::Gitlab18_11,
+        Fault::ProxyWithoutForwardedProto,
+        true,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Bad response from token request.",
+    )
+    .await;
+    let h = Twin::start(TwinOptions::single_server_https(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), Some(h.ca_pem()));
+    let resp = callback(sso(&h, &b, Profile::Gitlab18_11, "signup", ALICE).await);
+    assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+    // M20: cookies over https are Secure, as omnibus nginx's X-Forwarded-Proto tells Mattermost.
+    // (The MMOAUTH deletion cookie has no Secure flag in app/oauth.go either.)
+    for c in resp.headers().get_all("set-cookie") {
+        let c = c.to_str().unwrap();
+        if ["MMAUTHTOKEN=", "MMUSERID=", "MMCSRF="]
+            .iter()
+            .any(|n| c.starts_with(n))
+        {
+            assert!(c.contains("; Secure"), "{c}");
+        }
+    }
+}
+
+/// H2, M5. Mattermost 3.4 completeOAuth: `if len(code) == 0 { c.Err =
+/// NewLocAppError("completeOAuth", "api.oauth.complete_oauth.missing_code.app_error", …) }`
+/// (api/oauth.go v3.4.0:292-296), status 500 → RenderWebError's 307; `details` blanked with
+/// EnableDeveloper off (api/context.go). Denying consent on GitLab 8.12 lands here (3.4 has no
+/// `error=access_denied` branch).
+#[tokio::test]
+async fn a_callback_without_code_is_the_missing_code_error_on_3_4() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), None);
+    let resp = b
+        .get(&format!(
+            "{}/signup/gitlab/complete?error=access_denied&state=x",
+            site(&h)
+        ))
+        .await;
+    assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+    let loc = location(&resp);
+    assert!(loc.starts_with("/error?"), "{loc}");
+    let q = query(&format!("http://x{loc}"));
+    assert!(
+        field(&q, "message").unwrap().starts_with(
+            "The service provider Gitlab did not provide an authorization code in the redirect URL."
+        ),
+        "{loc}"
+    );
+    assert_eq!(field(&q, "details"), Some(""), "{loc}");
+}
+
+/// H4. Mattermost 3.4 CreateOAuthUser: a known AuthData is `api.user.create_oauth_user.already_used
+/// .app_error` "This {{.Service}} account has already been used to sign up" (api/user.go
+/// v3.4.0:306-310, i18n/en.json:1940). 10.x returns the existing user instead.
+#[tokio::test]
+async fn a_second_gitlab_sign_up_is_already_used_on_3_4() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), None);
+    let first = callback(sso(&h, &b, Profile::Gitlab8_12, "signup", ALICE).await);
+    assert!(!location(&first).contains("/error"));
+    let b2 = Browser::new(h.address_book(), None);
+    let outcome = sso(&h, &b2, Profile::Gitlab8_12, "signup", ALICE).await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::TEMPORARY_REDIRECT,
+        "This gitlab account has already been used to sign up",
+    )
+    .await;
+    // 10.x: the same second sign-up signs alice in.
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let b = Browser::new(h.address_book(), None);
+        let resp = callback(sso(&h, &b, Profile::Gitlab18_11, "signup", ALICE).await);
+        assert!(cookie_names(&resp).contains(&"MMAUTHTOKEN".to_string()));
+    }
+}
+
+/// H5. Mattermost 3.4's login path (LoginByOAuth → CreateOAuthUser → CreateUser, api/user.go
+/// v3.4.0) never reads `EnableUserCreation`: a new GitLab user logging in is created. 10.x
+/// CreateOAuthUser refuses (501 `api.user.create_user.disabled.app_error`).
+#[tokio::test]
+async fn login_creates_users_with_user_creation_off_on_3_4_only() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let mm = h.mattermost().unwrap().twin;
+    mm.update_settings(|s| s.team.enable_user_creation = false);
+    let b = Browser::new(h.address_book(), None);
+    let resp = callback(sso(&h, &b, Profile::Gitlab8_12, "login", ALICE).await);
+    assert!(!location(&resp).contains("/error"), "{}", location(&resp));
+    assert!(mm.users().iter().any(|u| u.username == "alice"));
+
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    h.mattermost()
+        .unwrap()
+        .twin
+        .update_settings(|s| s.team.enable_user_creation = false);
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(&h, &b, Profile::Gitlab18_11, "login", ALICE).await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::NOT_IMPLEMENTED,
+        "User creation is disabled.",
+    )
+    .await;
+}
+
+/// H7. Mattermost 3.4 AuthorizeOAuthUser: `client := &http.Client{Transport: tr}`, no Timeout
+/// (api/oauth.go v3.4.0:770-773): a GitLab slower than 10.x's timeout still signs the user up.
+#[tokio::test]
+async fn mattermost_3_4_waits_for_a_slow_gitlab() {
+    let h = faulted(Profile::Gitlab8_12, Fault::SlowEndpoint, false).await;
+    let b = Browser::new(h.address_book(), None);
+    let resp = callback(sso(&h, &b, Profile::Gitlab8_12, "signup", ALICE).await);
+    assert!(!location(&resp).contains("/error"), "{}", location(&resp));
+    assert!(
+        h.mattermost()
+            .unwrap()
+            .twin
+            .users()
+            .iter()
+            .any(|u| u.username == "alice")
+    );
+}
+
+/// H8. Mattermost 3.4: `gitLabUserFromJson` returns nil when the user reply does not decode and
+/// `GetUserFromJson` calls `glu.IsValid()` on it (model/gitlab/gitlab.go v3.4.0); the panic is
+/// caught by gorilla's RecoveryHandler (api/server.go:77): a bare 500, no error page. Here the
+/// user endpoint is GitLab 8.12's HTML 404 (`/api/v4/user` did not exist yet).
+#[tokio::test]
+async fn a_non_json_user_reply_is_a_bare_500_on_3_4() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let gitlab = gitlab_url(&h);
+    h.mattermost()
+        .unwrap()
+        .twin
+        .update_settings(|s| s.gitlab.user_api_endpoint = format!("{gitlab}/api/v4/user"));
+    let b = Browser::new(h.address_book(), None);
+    let resp = callback(sso(&h, &b, Profile::Gitlab8_12, "signup", ALICE).await);
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(resp.headers().get("location").is_none());
+    assert_eq!(resp.text().await.unwrap(), "");
+}
+
+/// H9. Username rules: `model.IsValidUsername` accepts 1-64 of `[a-z0-9.-_]` on both versions
+/// (3.4 model/user.go v3.4.0:443-459; 10.x server/public/model/user.go `UserNameMaxLength = 64`,
+/// `UserNameMinLength = 1`), with no leading-letter rule; `CleanUsername` blanks exact
+/// `reservedName`s, which differ (3.4 model/utils.go:229-248 has `test`, 10.x has `login`).
+#[tokio::test]
+async fn gitlab_usernames_are_kept_or_replaced_by_each_versions_rules() {
+    let long = "a-very-long-gitlab-username-of-40-chars";
+    assert!(long.len() > 22);
+    for profile in Profile::ALL {
+        let h = Twin::start(TwinOptions::single_server(profile))
+            .await
+            .unwrap();
+        let accounts = [
+            (101, long),
+            (102, "7digits"),
+            (103, "x"),
+            (104, "test"),
+            (105, "login"),
+        ];
+        for (id, name) in accounts {
+            let (login, password) = gitlab_account(&h, id, name);
+            let b = Browser::new(h.address_book(), None);
+            let resp = callback(sso(&h, &b, profile, "signup", (&login, &password)).await);
+            assert!(
+                !location(&resp).contains("/error"),
+                "{name}: {}",
+                location(&resp)
+            );
+        }
+        assert_eq!(mattermost_username_of(&h, "101"), long, "{profile:?}");
+        assert_eq!(mattermost_username_of(&h, "102"), "7digits", "{profile:?}");
+        assert_eq!(mattermost_username_of(&h, "103"), "x", "{profile:?}");
+        let (test, login) = (
+            mattermost_username_of(&h, "104"),
+            mattermost_username_of(&h, "105"),
+        );
+        let random = |n: &str| n.len() == 27 && n.starts_with('a');
+        match profile {
+            Profile::Gitlab8_12 => {
+                assert!(random(&test), "{test}");
+                assert_eq!(login, "login");
+            }
+            Profile::Gitlab18_11 => {
+                assert_eq!(test, "test");
+                assert!(random(&login), "{login}");
+            }
+        }
+    }
+}
+
+/// M2. 10.x loginWithOAuth accepts an absolute `redirect_to` on the site (IsValidWebAuthRedirectURL:
+/// SiteURL prefix, case-insensitive) and refuses one elsewhere with `api.invalid_redirect_url`.
+#[tokio::test]
+async fn absolute_redirect_to_on_the_site_is_accepted_on_10() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), None);
+    let site = site(&h);
+    let ok = b
+        .get(&format!(
+            "{site}/oauth/gitlab/login?redirect_to={}",
+            urlencode(&format!("{site}/team/channels/town-square"))
+        ))
+        .await;
+    assert_eq!(ok.status(), StatusCode::FOUND);
+    let refused = b
+        .get(&format!(
+            "{site}/oauth/gitlab/login?redirect_to={}",
+            urlencode("https://elsewhere.example.org/")
+        ))
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("/error?message=Invalid+redirect+URL"),
+        "{body}"
+    );
+}
+
+/// M6. 3.4 GetAuthorizationCode's unsupported provider is a NewLocAppError (500): RenderWebError
+/// answers 307, not 501.
+#[tokio::test]
+async fn an_unsupported_provider_redirects_with_307_on_3_4() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let b = Browser::new(h.address_book(), None);
+    let resp = b
+        .get(&format!("{}/api/v3/oauth/google/login", site(&h)))
+        .await;
+    assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert!(location(&resp).starts_with("/error?"));
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

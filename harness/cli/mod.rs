@@ -1,15 +1,29 @@
 //! The command line: clap definitions of every subcommand and the dispatch to each one's module.
 //! `main` only calls [`main`]; each subcommand's flags and execution live in its own file.
+//!
+//! Every subcommand is `fn execute(args, &Context) -> Result<(), CliError>`: one [`Context`]
+//! (output format, style, runtime, stderr) built here, one [`CliError`] rendered here with its exit
+//! code. A new subcommand adds a variant to [`Command`] and one arm to each match below (the
+//! compiler lists them).
+//!
+//! Files: `context` ([`Context`], [`OutputFormat`]), `error` ([`CliError`]), `exit` ([`Exit`]),
+//! one `*_cmd` file per subcommand.
 
 pub mod config_cmd;
+pub mod context;
+pub mod error;
 pub mod exit;
 pub mod run_cmd;
 pub mod twin_cmd;
+pub mod upgrade_cmd;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use context::{Context, OutputFormat};
+pub use error::{CliError, CliErrorKind};
 pub use exit::Exit;
 
 /// End-to-end conformance harness and diagnostics kit for GitLab Mattermost.
@@ -30,9 +44,42 @@ pub enum Command {
     /// The embedded reference stack (GitLab + Mattermost on loopback).
     #[command(subcommand)]
     Twin(twin_cmd::TwinCommand),
+    /// Plan a GitLab upgrade for bundled Mattermost: versions crossed, what is supported, split
+    /// or blocked, and the move out of omnibus that GitLab 19 requires.
+    UpgradePlan(upgrade_cmd::UpgradePlanArgs),
 }
 
-/// Parse the command line, run the subcommand, map its outcome to an exit code.
+impl Command {
+    /// The output format the command line asks for.
+    pub fn format(&self) -> OutputFormat {
+        match self {
+            Command::Run(args) => args.format,
+            Command::Config(config_cmd::ConfigCommand::Explain(args)) => match args.format {
+                config_cmd::ExplainFormat::Human => OutputFormat::Human,
+                config_cmd::ExplainFormat::Json => OutputFormat::Json,
+            },
+            Command::Twin(_) => OutputFormat::Human,
+            Command::UpgradePlan(args) => match args.format {
+                upgrade_cmd::PlanFormat::Human | upgrade_cmd::PlanFormat::Markdown => {
+                    OutputFormat::Human
+                }
+                upgrade_cmd::PlanFormat::Json => OutputFormat::Json,
+            },
+        }
+    }
+}
+
+/// Run one parsed command in `ctx`.
+pub fn execute(command: Command, ctx: &Context) -> Result<(), CliError> {
+    match command {
+        Command::Run(args) => run_cmd::execute(args, ctx),
+        Command::Config(cmd) => error::from_exit(config_cmd::execute(cmd)),
+        Command::Twin(cmd) => twin_cmd::execute(cmd, ctx),
+        Command::UpgradePlan(args) => upgrade_cmd::execute(args, ctx),
+    }
+}
+
+/// Parse the command line, run the subcommand, render its error, map it to an exit code.
 pub fn main() -> ExitCode {
     crate::crypto::install_default_provider();
     let cli = match Cli::try_parse() {
@@ -46,10 +93,12 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let exit = match cli.command {
-        Command::Run(args) => run_cmd::execute(args),
-        Command::Config(cmd) => config_cmd::execute(cmd),
-        Command::Twin(cmd) => twin_cmd::execute(cmd),
-    };
-    exit.into()
+    let ctx = Context::new(cli.command.format());
+    match execute(cli.command, &ctx) {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => {
+            let _ = std::io::stderr().lock().write_all(e.render().as_bytes());
+            e.exit().into()
+        }
+    }
 }

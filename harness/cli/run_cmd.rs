@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::Exit;
+use super::{CliError, Context, OutputFormat};
 use crate::check::SnapshotMode;
-use crate::report::human::Style;
 use crate::report::{HumanReporter, to_json, to_junit};
 use crate::run::{RunEvent, RunOptions, run};
 use crate::scenario::{Selection, TargetKind, parse_shard, select};
@@ -26,14 +25,6 @@ pub enum TargetArg {
     Docker,
     /// An existing installation (--gitlab-url / --mattermost-url; credentials from MM_HARNESS_* env).
     Live,
-}
-
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    Human,
-    Json,
-    Junit,
 }
 
 /// Run the conformance scenarios.
@@ -74,7 +65,7 @@ pub struct RunArgs {
     pub update_snapshots: bool,
     /// Output format (written to stdout).
     #[arg(long, value_enum, default_value = "human")]
-    pub format: FormatArg,
+    pub format: OutputFormat,
     /// Also write the JUnit XML report to this file (whatever --format prints), for CI's
     /// `artifacts:reports:junit` next to a readable job log.
     #[arg(long, value_name = "PATH")]
@@ -94,75 +85,57 @@ pub struct RunArgs {
 }
 
 /// Parse, run, report.
-pub fn execute(args: RunArgs) -> Exit {
-    let stderr = std::io::stderr();
+pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
     let kind = match args.target {
         TargetArg::Twin => TargetKind::Twin,
         TargetArg::Docker => TargetKind::Docker,
         TargetArg::Live => TargetKind::Live,
     };
     if kind == TargetKind::Docker {
-        let _ = writeln!(
-            stderr.lock(),
-            "error: the docker target is not yet available in this version of mm-harness\n  = help: use --target twin (default) or --target live"
-        );
-        return Exit::Environment;
+        return Err(CliError::environment(
+            "the docker target is not yet available in this version of mm-harness",
+        )
+        .with_hint("use --target twin (default) or --target live"));
     }
     if kind == TargetKind::Live && args.gitlab_url.is_none() && args.mattermost_url.is_none() {
-        let _ = writeln!(
-            stderr.lock(),
-            "error: --target live needs --gitlab-url and/or --mattermost-url"
-        );
-        return Exit::BadInput;
+        return Err(CliError::bad_input(
+            "--target live needs --gitlab-url and/or --mattermost-url",
+        ));
     }
     if kind != TargetKind::Live
         && (args.gitlab_url.is_some() || args.mattermost_url.is_some() || !args.resolve.is_empty())
     {
-        let _ = writeln!(
-            stderr.lock(),
-            "error: --gitlab-url, --mattermost-url and --resolve apply to --target live only"
-        );
-        return Exit::BadInput;
+        return Err(CliError::bad_input(
+            "--gitlab-url, --mattermost-url and --resolve apply to --target live only",
+        ));
     }
-    let parse_url = |flag: &str, raw: &Option<String>| -> Result<Option<url::Url>, String> {
+    let parse_url = |flag: &str, raw: &Option<String>| -> Result<Option<url::Url>, CliError> {
         match raw {
             None => Ok(None),
             Some(r) => match url::Url::parse(r) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
                     Ok(Some(u))
                 }
-                Ok(_) => Err(format!(
+                Ok(_) => Err(CliError::bad_input(format!(
                     "{flag} {r:?} must be an http or https URL with a host"
-                )),
-                Err(e) => Err(format!("{flag} {r:?} is not a URL: {e}")),
+                ))),
+                Err(e) => Err(CliError::bad_input(format!(
+                    "{flag} {r:?} is not a URL: {e}"
+                ))),
             },
         }
     };
-    let (gitlab_url, mattermost_url) = match (
-        parse_url("--gitlab-url", &args.gitlab_url),
-        parse_url("--mattermost-url", &args.mattermost_url),
-    ) {
-        (Ok(g), Ok(m)) => (g, m),
-        (Err(e), _) | (_, Err(e)) => {
-            let _ = writeln!(stderr.lock(), "error: {e}");
-            return Exit::BadInput;
-        }
-    };
+    let gitlab_url = parse_url("--gitlab-url", &args.gitlab_url)?;
+    let mattermost_url = parse_url("--mattermost-url", &args.mattermost_url)?;
     let selection = Selection {
         names: args.scenarios.clone(),
         tags: args.tags.clone(),
         shard: args.shard,
     };
-    let scenarios = match select(&args.scenario_dir, &selection) {
-        Ok(s) => s,
-        Err(errors) => {
-            let mut err = stderr.lock();
-            for e in errors {
-                let _ = write!(err, "{}", e.render());
-            }
-            return Exit::BadInput;
-        }
-    };
+    let scenarios = select(&args.scenario_dir, &selection).map_err(|errors| {
+        CliError::reported(super::Exit::BadInput)
+            .with_details(errors.iter().map(|e| e.render()).collect())
+    })?;
     if scenarios.is_empty() {
         let mut what = String::new();
         if !args.tags.is_empty() {
@@ -171,11 +144,10 @@ pub fn execute(args: RunArgs) -> Exit {
         if let Some((k, n)) = args.shard {
             what.push_str(&format!(" in shard {k}/{n}"));
         }
-        let _ = writeln!(
-            stderr.lock(),
-            "warning: no scenario{what} to run (scenario directory {})",
+        ctx.warn(&format!(
+            "no scenario{what} to run (scenario directory {})",
             args.scenario_dir.display()
-        );
+        ));
     }
     let opts = RunOptions {
         target: TargetSpec {
@@ -197,21 +169,10 @@ pub fn execute(args: RunArgs) -> Exit {
         },
         snapshot_dir: args.snapshot_dir.clone(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(stderr.lock(), "error: cannot start the async runtime: {e}");
-            return Exit::Environment;
-        }
-    };
-    let human = match args.format {
-        FormatArg::Human => Some(Arc::new(HumanReporter::new(
-            Box::new(std::io::stdout()),
-            Style::detect(),
+    let human = match ctx.format() {
+        OutputFormat::Human => Some(Arc::new(HumanReporter::new(
+            ctx.stdout(),
+            ctx.style(),
             args.verbose,
         ))),
         _ => None,
@@ -223,28 +184,30 @@ pub fn execute(args: RunArgs) -> Exit {
         }
         None => crate::run::no_events(),
     };
-    let summary = runtime.block_on(run(scenarios, opts, sink));
-    match args.format {
-        FormatArg::Human => {}
-        FormatArg::Json => println!("{}", to_json(&summary)),
+    let summary = ctx.block_on(run(scenarios, opts, sink))?;
+    let mut out = ctx.stdout();
+    let written = match ctx.format() {
+        OutputFormat::Human => Ok(()),
+        OutputFormat::Json => writeln!(out, "{}", to_json(&summary)),
         // The XML ends with its own newline.
-        FormatArg::Junit => print!("{}", to_junit(&summary)),
-    }
-    if let Some(path) = &args.junit
-        && let Err(e) = std::fs::write(path, to_junit(&summary))
-    {
-        let _ = writeln!(
-            stderr.lock(),
-            "error: cannot write the JUnit report to {}: {e}",
-            path.display()
-        );
-        return Exit::Environment;
+        OutputFormat::Junit => write!(out, "{}", to_junit(&summary)),
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::environment(format!("cannot write the report: {e}")))?;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, to_junit(&summary)).map_err(|e| {
+            CliError::environment(format!(
+                "cannot write the JUnit report to {}: {e}",
+                path.display()
+            ))
+        })?;
     }
     if summary.environment_error() {
-        Exit::Environment
+        Err(CliError::reported(super::Exit::Environment))
     } else if summary.all_passed() {
-        Exit::Ok
+        Ok(())
     } else {
-        Exit::Failed
+        Err(CliError::reported(super::Exit::Failed))
     }
 }

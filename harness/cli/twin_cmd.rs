@@ -13,7 +13,7 @@ use crate::config::version::Profile;
 use crate::twin::bringup::{Twin, TwinHandle, TwinOptions};
 use crate::twin::fault::Fault;
 
-use super::Exit;
+use super::{CliError, Context};
 
 #[derive(Debug, Subcommand)]
 pub enum TwinCommand {
@@ -48,13 +48,13 @@ fn parse_fault(s: &str) -> Result<Fault, String> {
     s.parse::<Fault>().map_err(|e| e.to_string())
 }
 
-pub fn execute(cmd: TwinCommand) -> Exit {
+pub fn execute(cmd: TwinCommand, ctx: &Context) -> Result<(), CliError> {
     match cmd {
         TwinCommand::Faults => {
             print!("{}", render_faults());
-            Exit::Ok
+            Ok(())
         }
-        TwinCommand::Up(args) => up(args),
+        TwinCommand::Up(args) => up(args, ctx),
     }
 }
 
@@ -68,55 +68,36 @@ pub fn render_faults() -> String {
     out
 }
 
-fn up(args: UpArgs) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Environment;
-        }
-    };
+fn up(args: UpArgs, ctx: &Context) -> Result<(), CliError> {
     let mut opts = if args.https {
         TwinOptions::single_server_https(args.profile)
     } else {
         TwinOptions::single_server(args.profile)
     };
     if let Some(path) = &args.gitlab_rb {
-        match host_from_gitlab_rb(path, args.profile) {
-            Ok(host) => opts.hosts = vec![host],
-            Err(message) => {
-                eprint!("{message}");
-                return Exit::BadInput;
-            }
-        }
+        let host = host_from_gitlab_rb(path, args.profile).map_err(|message| {
+            CliError::reported(super::Exit::BadInput).with_details(vec![message])
+        })?;
+        opts.hosts = vec![host];
     }
-    runtime.block_on(async move {
-        for f in &args.faults {
-            opts = opts.with_fault(*f);
-        }
-        let handle = match Twin::start(opts).await {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("error: {e}");
-                if matches!(
-                    e.kind,
-                    crate::twin::bringup::TwinErrorKind::FaultNeedsTls { .. }
-                ) {
-                    eprintln!("hint: add --https");
-                }
-                return Exit::BadInput;
+    for f in &args.faults {
+        opts = opts.with_fault(*f);
+    }
+    ctx.block_on(async move {
+        let handle = Twin::start(opts).await.map_err(|e| {
+            let err = CliError::bad_input(e.to_string());
+            if matches!(
+                e.kind,
+                crate::twin::bringup::TwinErrorKind::FaultNeedsTls { .. }
+                    | crate::twin::bringup::TwinErrorKind::FaultNeedsHttpsMattermost { .. }
+            ) {
+                err.with_hint("add --https")
+            } else {
+                err
             }
-        };
-        let ca_path = match write_ca(handle.ca_pem()) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("error: cannot write the CA certificate: {e}");
-                return Exit::Environment;
-            }
-        };
+        })?;
+        let ca_path = write_ca(handle.ca_pem())
+            .map_err(|e| CliError::environment(format!("cannot write the CA certificate: {e}")))?;
         print!(
             "{}",
             render_summary(&handle, args.profile, &args.faults, &ca_path)
@@ -127,14 +108,8 @@ fn up(args: UpArgs) -> Exit {
         if let Some(dir) = ca_path.parent() {
             let _ = std::fs::remove_dir_all(dir);
         }
-        match stopped {
-            Ok(()) => Exit::Ok,
-            Err(e) => {
-                eprintln!("error: cannot wait for Ctrl-C: {e}");
-                Exit::Environment
-            }
-        }
-    })
+        stopped.map_err(|e| CliError::environment(format!("cannot wait for Ctrl-C: {e}")))
+    })?
 }
 
 /// Resolve a gitlab.rb for the profile's GitLab version; every diagnostic is printed (warnings

@@ -4,13 +4,17 @@
 //! returned.
 //!
 //! Files (no logic lives here):
+//! - `escape`: control characters of server text made visible for a terminal (one place).
 //! - `human`: [`HumanReporter`].
 //! - `json`: [`to_json`].
 //! - `junit`: [`to_junit`].
+//! - `upgrade`: the upgrade plan as text, JSON and a Markdown checklist.
 
+pub mod escape;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod upgrade;
 
 pub use human::HumanReporter;
 pub use json::to_json;

@@ -157,6 +157,10 @@ pub enum TwinErrorKind {
     #[error("fault {fault} needs Mattermost in the twin")]
     FaultNeedsMattermost { fault: Fault },
     #[error(
+        "fault {fault} needs an https Mattermost: mattermost_external_url must be https (e.g. `twin up --https`)"
+    )]
+    FaultNeedsHttpsMattermost { fault: Fault },
+    #[error(
         "fault {fault} needs a STARTTLS mail server: set Mattermost's SMTP server to a host on port 587"
     )]
     FaultNeedsStartTls { fault: Fault },
@@ -448,7 +452,7 @@ impl Twin {
                 &served,
                 &host.gitlab_nginx,
                 cert,
-                twin.router(),
+                listen::behind_nginx(twin.router(), served.url.scheme() == "https"),
                 &mut book,
                 &mut listeners,
             )
@@ -491,12 +495,19 @@ impl Twin {
                 outbound_timeout: opts.outbound_timeout,
                 env_overrides: env_overrides(plan.profile),
             });
+            // Omnibus nginx sets X-Forwarded-Proto; the fault's proxy passes the client's headers
+            // through untouched.
+            let router = if opts.has(Fault::ProxyWithoutForwardedProto) {
+                twin.router()
+            } else {
+                listen::behind_nginx(twin.router(), served.url.scheme() == "https")
+            };
             serve_host(
                 &ca,
                 &served,
                 &host.mattermost_nginx,
                 CertKind::Valid,
-                twin.router(),
+                router,
                 &mut book,
                 &mut listeners,
             )
@@ -558,6 +569,13 @@ fn check_faults(
         }
         if fault == Fault::WebhooksDisabled && mattermost.is_none() {
             return Err(TwinErrorKind::FaultNeedsMattermost { fault }.into());
+        }
+        if fault == Fault::ProxyWithoutForwardedProto
+            && !mattermost
+                .and_then(|h| h.mattermost_external_url.as_deref())
+                .is_some_and(|u| u.starts_with("https://"))
+        {
+            return Err(TwinErrorKind::FaultNeedsHttpsMattermost { fault }.into());
         }
         let mail_tls = opts
             .mail_server

@@ -34,10 +34,14 @@ pub enum Fault {
     SlowEndpoint,
     /// Mattermost's server cannot reach GitLab: connections to GitLab are refused (closed port).
     ClosedPort,
+    /// The proxy in front of an https Mattermost does not send `X-Forwarded-Proto` (omnibus:
+    /// `mattermost_nginx['proxy_set_headers'] = { "X-Forwarded-Proto" => nil }`, or another proxy
+    /// terminating TLS): Mattermost believes it is served over http.
+    ProxyWithoutForwardedProto,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 12] = [
         Fault::WrongClientSecret,
         Fault::UnregisteredRedirectUri,
         Fault::UserApiV3,
@@ -49,6 +53,7 @@ impl Fault {
         Fault::UntrustedCertificate,
         Fault::SlowEndpoint,
         Fault::ClosedPort,
+        Fault::ProxyWithoutForwardedProto,
     ];
 
     /// The kebab-case name used on the command line and in scenario files.
@@ -65,6 +70,7 @@ impl Fault {
             Fault::UntrustedCertificate => "untrusted-certificate",
             Fault::SlowEndpoint => "slow-endpoint",
             Fault::ClosedPort => "closed-port",
+            Fault::ProxyWithoutForwardedProto => "proxy-without-forwarded-proto",
         }
     }
 
@@ -96,6 +102,9 @@ impl Fault {
                 "GitLab's token endpoint and API answer after Mattermost's outbound timeout"
             }
             Fault::ClosedPort => "Mattermost's server finds GitLab's port closed",
+            Fault::ProxyWithoutForwardedProto => {
+                "the proxy in front of an https Mattermost does not send X-Forwarded-Proto"
+            }
         }
     }
 
@@ -131,6 +140,9 @@ impl Fault {
             Fault::ClosedPort => {
                 "Mattermost's token request is refused: \"Token request failed.\" (500)"
             }
+            Fault::ProxyWithoutForwardedProto => {
+                "Mattermost 10.x sends an http:// redirect_uri to the token endpoint: GitLab answers 400 invalid_grant, Mattermost shows \"Bad response from token request.\" (500); cookies lose Secure"
+            }
         }
     }
 
@@ -141,7 +153,15 @@ impl Fault {
             Fault::ExpiredCertificate => Some(CertKind::Expired),
             Fault::WrongHostCertificate => Some(CertKind::WrongHost),
             Fault::UntrustedCertificate => Some(CertKind::Untrusted),
-            _ => None,
+            Fault::WrongClientSecret
+            | Fault::UnregisteredRedirectUri
+            | Fault::UserApiV3
+            | Fault::TokenEndpointHtml
+            | Fault::WebhooksDisabled
+            | Fault::StartTlsNotOffered
+            | Fault::SlowEndpoint
+            | Fault::ClosedPort
+            | Fault::ProxyWithoutForwardedProto => None,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! hyper-util's auto builder, the http→https redirect listener of `redirect_http_to_https`
 //! (omnibus `gitlab-http.conf.erb` / `mattermost-http.conf.erb`:
 //! `return 301 https://<fqdn>:<port>$request_uri;`) and the closed port (an address nobody
-//! listens on). The slow endpoint is the GitLab twin's own (`GitlabTwinConfig::slow`): only the
+//! listens on), and the headers nginx adds to proxied requests ([`behind_nginx`]). The slow endpoint is the GitLab twin's own (`GitlabTwinConfig::slow`): only the
 //! endpoints Mattermost's server calls are held back, not the pages a browser signs in on.
 //! A [`ServedListener`] owns its accept task and every connection task: dropping it aborts them all.
 
@@ -141,6 +141,25 @@ async fn accept_loop(listener: TcpListener, router: Router, tls: Option<TlsAccep
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
+}
+
+/// What omnibus nginx adds to every request it proxies to GitLab or Mattermost
+/// (omnibus `libraries/nginx.rb` `parse_proxy_headers`, 8.12.0 and 18.11.0 alike): over https
+/// `X-Forwarded-Proto: https` and `X-Forwarded-Ssl: on`, over http `X-Forwarded-Proto: http`,
+/// replacing whatever the client sent (`proxy_set_header`). Mattermost's `GetProtocol` reads it
+/// (secure cookies, the site URL of a request).
+pub fn behind_nginx(router: Router, https: bool) -> Router {
+    router.layer(axum::middleware::map_request(
+        move |mut req: Request| async move {
+            let headers = req.headers_mut();
+            let proto = if https { "https" } else { "http" };
+            headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+            if https {
+                headers.insert("x-forwarded-ssl", HeaderValue::from_static("on"));
+            }
+            req
+        },
+    ))
 }
 
 /// The router of omnibus nginx's port-80 server block when `redirect_http_to_https` is set:

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mattermost;
+pub mod webdriver;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -258,7 +259,9 @@ pub fn attr_of(html: &str, selector: &str, attr: &str) -> Option<String> {
 
 /// Query parameters of a URL.
 pub fn query(url: &str) -> Vec<(String, String)> {
+    // A relative URL (Mattermost's `/error?...`) is read against a placeholder base.
     url::Url::parse(url)
+        .or_else(|_| url::Url::parse("http://relative.invalid/").and_then(|b| b.join(url)))
         .unwrap()
         .query_pairs()
         .into_owned()

@@ -120,7 +120,8 @@ fn authenticate(twin: &GitlabTwin, req: &GitlabRequest) -> Result<ApiCaller, Aut
         if t.revoked {
             return Err(AuthFailure::Revoked);
         }
-        if t.expired(Instant::now()) {
+        // GitLab 8.12's tokens never expire (`access_token_expires_in nil`).
+        if twin.profile() == Profile::Gitlab18_11 && t.expired(Instant::now()) {
             return Err(AuthFailure::Expired);
         }
         let user = store.user(t.user_id).cloned().ok_or(AuthFailure::Missing)?;
@@ -201,8 +202,10 @@ fn user_v4(twin: &GitlabTwin, u: &StoredUser) -> Value {
     v
 }
 
-/// The v3 current-user entity of GitLab 8.12 (`Entities::UserLogin`).
-fn user_v3(twin: &GitlabTwin, u: &StoredUser, private_token: &str) -> Value {
+/// The v3 current-user entity of GitLab 8.12: `present @current_user, with: Entities::UserFull`
+/// (gitlab-ce v8.12.11 lib/api/users.rb, `resource :user`). `UserFull` has no `private_token`;
+/// only `UserLogin`, which `POST /session` presents, carries it.
+fn user_v3(twin: &GitlabTwin, u: &StoredUser) -> Value {
     let created = rfc3339(u.created_at);
     j!({
         "name": u.user.name,
@@ -231,7 +234,6 @@ fn user_v3(twin: &GitlabTwin, u: &StoredUser, private_token: &str) -> Value {
         "can_create_project": true,
         "two_factor_enabled": false,
         "external": false,
-        "private_token": private_token,
     })
 }
 
@@ -239,11 +241,7 @@ fn user_v3(twin: &GitlabTwin, u: &StoredUser, private_token: &str) -> Value {
 pub fn v3(twin: &GitlabTwin, req: &GitlabRequest, rest: &[&str]) -> Response {
     match (&req.method, rest) {
         (&Method::GET, ["user"]) => match authenticate(twin, req) {
-            // 8.x returned the user's own private token with /user.
-            Ok(caller) => {
-                let private_token = caller.user.private_token.expose().to_string();
-                json(StatusCode::OK, user_v3(twin, &caller.user, &private_token))
-            }
+            Ok(caller) => json(StatusCode::OK, user_v3(twin, &caller.user)),
             Err(f) => auth_failure_response(f),
         },
         _ => route_not_found(),

@@ -102,37 +102,121 @@ fn authorization_hidden_fields(profile: Profile, csrf: &str, f: &AuthorizationFi
     out
 }
 
-fn scope_description(scope: &str) -> &'static str {
-    match scope {
-        "api" => {
-            "Grants complete read/write access to the API, including all groups and projects, \
-             the container registry, the dependency proxy, and the package registry."
-        }
-        "read_user" => {
-            "Grants read-only access to your profile through the /user API endpoint, which includes \
-             username, public email, and full name. Also grants access to read-only API endpoints under /users."
-        }
-        "read_api" => "Grants read access to the API, including all groups and projects.",
-        "openid" => {
-            "Grants permission to authenticate with GitLab using OpenID Connect. Also gives read-only \
-             access to the user's profile and group memberships."
-        }
-        "profile" => "Grants read-only access to the user's profile data using OpenID Connect.",
-        "email" => {
-            "Grants read-only access to the user's primary email address using OpenID Connect."
-        }
-        _ => "Grants access as the scope name says.",
+/// The scope texts of the consent page: GitLab 8.12's `config/locales/doorkeeper.en.yml`
+/// (gitlab-ce v8.12.11: `doorkeeper.scopes.api: Access your API`, the only scope it has), and
+/// current GitLab's `doorkeeper.scope_desc` (the 18.x texts).
+fn scope_description(profile: Profile, scope: &str) -> &'static str {
+    match profile {
+        Profile::Gitlab8_12 => match scope {
+            "api" => "Access your API",
+            _ => "",
+        },
+        Profile::Gitlab18_11 => match scope {
+            "api" => {
+                "Grants complete read/write access to the API, including all groups and projects, \
+                 the container registry, the dependency proxy, and the package registry."
+            }
+            "read_user" => {
+                "Grants read-only access to your profile through the /user API endpoint, which includes \
+                 username, public email, and full name. Also grants access to read-only API endpoints under /users."
+            }
+            "read_api" => "Grants read access to the API, including all groups and projects.",
+            "openid" => {
+                "Grants permission to authenticate with GitLab using OpenID Connect. Also gives read-only \
+                 access to the user's profile and group memberships."
+            }
+            "profile" => "Grants read-only access to the user's profile data using OpenID Connect.",
+            "email" => {
+                "Grants read-only access to the user's primary email address using OpenID Connect."
+            }
+            _ => "Grants access as the scope name says.",
+        },
     }
 }
 
-/// `GET /oauth/authorize` for an application the user has not approved: the consent page.
+/// `GET /oauth/authorize` for an application the user has not approved: the consent page, as
+/// each version's `doorkeeper/authorizations/new.html.haml` draws it.
 pub fn consent(
     profile: Profile,
     csrf: &str,
     app: &OAuthApplication,
     username: &str,
+    admin: bool,
     fields: &AuthorizationFields,
 ) -> String {
+    match profile {
+        Profile::Gitlab8_12 => consent_8_12(csrf, app, admin, fields),
+        Profile::Gitlab18_11 => consent_current(csrf, app, username, fields),
+    }
+}
+
+/// GitLab 8.12 (gitlab-ce v8.12.11 `app/views/doorkeeper/authorizations/new.html.haml`):
+/// "Authorization required", "Authorize NAME to use your account?", the admin warning, the scope
+/// list, then the approve form (`submit_tag "Authorize"`) before the deny form (`submit_tag
+/// "Deny"`, `method: :delete`). `form_tag` puts `utf8` (and `_method`) before the token.
+fn consent_8_12(
+    csrf: &str,
+    app: &OAuthApplication,
+    admin: bool,
+    f: &AuthorizationFields,
+) -> String {
+    let name = escape(&app.name);
+    let warning = if admin {
+        format!(
+            "<div class=\"text-warning prepend-top-20\"><p>You are an admin, which means granting access to \
+             <strong>{name}</strong> will allow them to interact with GitLab as an admin as well. \
+             Proceed with caution.</p></div>\n"
+        )
+    } else {
+        String::new()
+    };
+    let scopes: String = f
+        .scope
+        .split_whitespace()
+        .map(|s| {
+            format!(
+                "<li>{}</li>",
+                escape(scope_description(Profile::Gitlab8_12, s))
+            )
+        })
+        .collect();
+    let form_fields = |method_delete: bool| {
+        let mut out = hidden("utf8", "✓");
+        if method_delete {
+            out.push_str(&hidden("_method", "delete"));
+        }
+        out.push_str(&hidden("authenticity_token", csrf));
+        out.push_str(&hidden("client_id", &f.client_id));
+        out.push_str(&hidden("redirect_uri", &f.redirect_uri));
+        out.push_str(&hidden("state", &f.state));
+        out.push_str(&hidden("response_type", &f.response_type));
+        out.push_str(&hidden("scope", &f.scope));
+        out
+    };
+    let body = format!(
+        "<h3 class=\"page-title\">Authorization required</h3>\n<main role=\"main\">\n\
+         <p class=\"h4\">Authorize <strong class=\"text-info\">{name}</strong> to use your account?</p>\n\
+         {warning}<div id=\"oauth-permissions\"><p>This application will be able to:</p>\
+         <ul class=\"text-info\">{scopes}</ul></div>\n<hr />\n<div class=\"actions\">\n\
+         <form action=\"/oauth/authorize\" accept-charset=\"UTF-8\" method=\"post\">{approve}\
+         <input type=\"submit\" name=\"commit\" value=\"Authorize\" class=\"btn btn-success wide pull-left\" /></form>\n\
+         <form action=\"/oauth/authorize\" accept-charset=\"UTF-8\" method=\"post\">{deny}\
+         <input type=\"submit\" name=\"commit\" value=\"Deny\" class=\"btn btn-danger prepend-left-10\" /></form>\n\
+         </div>\n</main>",
+        approve = form_fields(false),
+        deny = form_fields(true),
+    );
+    layout("Authorize", Some(csrf), &body)
+}
+
+/// Current GitLab: the heading, the scope list with the 18.x texts, the deny and approve forms.
+fn consent_current(
+    csrf: &str,
+    app: &OAuthApplication,
+    username: &str,
+    fields: &AuthorizationFields,
+) -> String {
+    let profile = Profile::Gitlab18_11;
     let name = escape(&app.name);
     let scopes: String = fields
         .scope
@@ -141,7 +225,7 @@ pub fn consent(
             format!(
                 "<li><strong>{}</strong> {}</li>",
                 escape(s),
-                escape(scope_description(s))
+                escape(scope_description(profile, s))
             )
         })
         .collect();

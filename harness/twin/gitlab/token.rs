@@ -1,6 +1,7 @@
 //! Doorkeeper's token endpoint, `POST /oauth/token`: the authorization_code, refresh_token and
 //! password grants, client authentication in the body or by HTTP Basic, and Doorkeeper's error
-//! JSON with its statuses (`invalid_client` 401, the rest 400).
+//! JSON with its statuses (Doorkeeper 5: `invalid_client` 401, the rest 400; Doorkeeper 4.2 on
+//! GitLab 8.12: all 401, and tokens without `expires_in`).
 //!
 //! Owns: exchanging codes (single use, 10 minutes, same client, same redirect URI) and refresh
 //! tokens (the old token is revoked) for access tokens.
@@ -27,7 +28,15 @@ const INVALID_GRANT: &str = "The provided authorization grant is invalid, expire
 const UNSUPPORTED_GRANT_TYPE: &str =
     "The authorization grant type is not supported by the authorization server.";
 
-fn error(status: StatusCode, error: &str, description: &str) -> Response {
+/// Doorkeeper's error answer. Doorkeeper 5 (current GitLab): `invalid_client` 401 with
+/// `WWW-Authenticate`, the others 400. Doorkeeper 4.2.0 (GitLab 8.12): `ErrorResponse#status` is
+/// `:unauthorized` for every error and `headers` always carry `WWW-Authenticate`
+/// (lib/doorkeeper/oauth/error_response.rb v4.2.0).
+fn error(profile: Profile, status: StatusCode, error: &str, description: &str) -> Response {
+    let status = match profile {
+        Profile::Gitlab8_12 => StatusCode::UNAUTHORIZED,
+        Profile::Gitlab18_11 => status,
+    };
     let mut resp = json(
         status,
         serde_json::json!({"error": error, "error_description": description}),
@@ -43,20 +52,26 @@ fn error(status: StatusCode, error: &str, description: &str) -> Response {
     no_store(resp)
 }
 
-fn invalid_client() -> Response {
+fn invalid_client(p: Profile) -> Response {
     error(
+        p,
         StatusCode::UNAUTHORIZED,
         "invalid_client",
         super::web::INVALID_CLIENT,
     )
 }
 
-fn invalid_grant() -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_grant", INVALID_GRANT)
+fn invalid_grant(p: Profile) -> Response {
+    error(p, StatusCode::BAD_REQUEST, "invalid_grant", INVALID_GRANT)
 }
 
-fn invalid_request() -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_request", INVALID_REQUEST)
+fn invalid_request(p: Profile) -> Response {
+    error(
+        p,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        INVALID_REQUEST,
+    )
 }
 
 /// Client credentials from HTTP Basic, else from the body.
@@ -102,15 +117,16 @@ fn authenticate_client(twin: &GitlabTwin, req: &GitlabRequest) -> Option<OAuthAp
 /// `POST /oauth/token`.
 pub fn token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     if req.malformed_body {
-        return invalid_request();
+        return invalid_request(twin.profile());
     }
     let grant_type = req.form_param("grant_type").unwrap_or("");
     match grant_type {
-        "" => invalid_request(),
+        "" => invalid_request(twin.profile()),
         "authorization_code" => authorization_code(twin, req),
         "refresh_token" => refresh_token(twin, req),
         "password" => password(twin, req),
         _ => error(
+            twin.profile(),
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             UNSUPPORTED_GRANT_TYPE,
@@ -120,22 +136,22 @@ pub fn token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
 
 fn authorization_code(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     let Some(code) = req.form_param("code").filter(|c| !c.is_empty()) else {
-        return invalid_request();
+        return invalid_request(twin.profile());
     };
     let Some(app) = authenticate_client(twin, req) else {
-        return invalid_client();
+        return invalid_client(twin.profile());
     };
     let redirect_uri = req.form_param("redirect_uri").unwrap_or("");
     let mut store = twin.store();
     let Some(grant) = store.grants.get_mut(code) else {
-        return invalid_grant();
+        return invalid_grant(twin.profile());
     };
     let expired = grant.issued_at.elapsed() >= CODE_LIFETIME;
     if grant.used || expired || grant.application_id != app.id {
-        return invalid_grant();
+        return invalid_grant(twin.profile());
     }
     if grant.redirect_uri != redirect_uri {
-        return invalid_grant();
+        return invalid_grant(twin.profile());
     }
     grant.used = true;
     let (user_id, scopes) = (grant.user_id, grant.scopes.clone());
@@ -144,10 +160,10 @@ fn authorization_code(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
 
 fn refresh_token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     let Some(refresh) = req.form_param("refresh_token").filter(|c| !c.is_empty()) else {
-        return invalid_request();
+        return invalid_request(twin.profile());
     };
     let Some(app) = authenticate_client(twin, req) else {
-        return invalid_client();
+        return invalid_client(twin.profile());
     };
     let mut store = twin.store();
     let Some(old) = store
@@ -155,7 +171,7 @@ fn refresh_token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
         .iter_mut()
         .find(|t| t.refresh_token == refresh && t.application_id == app.id && !t.revoked)
     else {
-        return invalid_grant();
+        return invalid_grant(twin.profile());
     };
     old.revoked = true;
     let (user_id, scopes) = (old.user_id, old.scopes.clone());
@@ -165,12 +181,12 @@ fn refresh_token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
 fn password(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     let (Some(login), Some(password)) = (req.form_param("username"), req.form_param("password"))
     else {
-        return invalid_request();
+        return invalid_request(twin.profile());
     };
     let app_id = match client_credentials(req) {
         Some(_) => match authenticate_client(twin, req) {
             Some(app) => app.id,
-            None => return invalid_client(),
+            None => return invalid_client(twin.profile()),
         },
         None => 0,
     };
@@ -180,7 +196,7 @@ fn password(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
         .filter(|u| u.encrypted_password.verify(password))
         .map(|u| u.user.id);
     let Some(user_id) = user_id else {
-        return invalid_grant();
+        return invalid_grant(twin.profile());
     };
     let scope = req
         .form_param("scope")
@@ -224,17 +240,22 @@ fn token_response(profile: Profile, token: &AccessToken) -> Response {
         Profile::Gitlab8_12 => "bearer",
         Profile::Gitlab18_11 => "Bearer",
     };
-    no_store(json(
-        StatusCode::OK,
-        serde_json::json!({
-            "access_token": token.token,
-            "token_type": token_type,
-            "expires_in": TOKEN_LIFETIME.as_secs(),
-            "refresh_token": token.refresh_token,
-            "scope": token.scopes,
-            "created_at": created_at,
-        }),
-    ))
+    let mut body = serde_json::json!({
+        "access_token": token.token,
+        "token_type": token_type,
+        "expires_in": TOKEN_LIFETIME.as_secs(),
+        "refresh_token": token.refresh_token,
+        "scope": token.scopes,
+        "created_at": created_at,
+    });
+    // GitLab 8.12 sets `access_token_expires_in nil` (config/initializers/doorkeeper.rb v8.12.11)
+    // and Doorkeeper 4.2's TokenResponse#body drops blank values: no `expires_in`.
+    if profile == Profile::Gitlab8_12
+        && let Some(m) = body.as_object_mut()
+    {
+        m.remove("expires_in");
+    }
+    no_store(json(StatusCode::OK, body))
 }
 
 /// Doorkeeper's cache headers on every token endpoint answer.

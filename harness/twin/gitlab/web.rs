@@ -290,6 +290,7 @@ pub fn authorize(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
                 }
             } else {
                 let username = current_username(twin, &ctx).unwrap_or_default();
+                let admin = twin.store().user(user_id).is_some_and(|u| u.user.admin);
                 html(
                     StatusCode::OK,
                     pages::consent(
@@ -297,6 +298,7 @@ pub fn authorize(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
                         &ctx.session.csrf_token,
                         &app,
                         &username,
+                        admin,
                         &fields,
                     ),
                 )

@@ -79,7 +79,7 @@ async fn ping(State(twin): Twin) -> Response {
     }))
 }
 
-async fn login(State(twin): Twin, body: Bytes) -> ApiResult {
+async fn login(State(twin): Twin, headers: HeaderMap, body: Bytes) -> ApiResult {
     let props = parse_body(&body, "login_id")?;
     let user = authenticate(
         &twin,
@@ -91,11 +91,8 @@ async fn login(State(twin): Twin, body: Bytes) -> ApiResult {
     if let Ok(v) = HeaderValue::from_str(&session.token) {
         resp.headers_mut().insert("token", v);
     }
-    let cookie = format!(
-        "MMAUTHTOKEN={}; Path=/; Max-Age={}; HttpOnly",
-        session.token,
-        30 * 24 * 60 * 60
-    );
+    let secure = super::twin::protocol(&headers) == "https";
+    let cookie = super::sso::session_cookie_v3(&session.token, secure);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }

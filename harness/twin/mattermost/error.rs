@@ -4,12 +4,12 @@
 //! HTTP status), its JSON shape on API routes (`{"id","message","detailed_error","request_id",
 //! "status_code"}` plus `X-Request-Id`), and the two ways web routes render it:
 //! - Mattermost 10.x `utils.RenderWebError`: 3xx statuses redirect to
-//!   `<SiteURL>/error?<params>&s=<signature>`, every other status answers an HTML page with that
+//!   `<subpath>/error?<params>&s=<signature>` (relative to the server), every other status answers an HTML page with that
 //!   status whose script, `<noscript>` refresh and link all point at the same `/error` URL. The
 //!   signature is ECDSA P-256 / SHA-256 over `"/error?" + params` with the server's asymmetric
 //!   signing key, URL-safe base64 (as the real server does, so the web app can check it).
 //! - Mattermost 3.4 `RenderWebError`: a redirect to `/error?title=&message=&details=&link=&linkmessage=`
-//!   (relative, `details` = the detailed error, as 3.x exposed it) with status 307 for 500 errors
+//!   (relative, `details` blank as with `EnableDeveloper` off) with status 307 for 500 errors
 //!   and the error's own status otherwise.
 //!
 //! Messages are the English texts of Mattermost's `i18n/en.json` with the template parameters
@@ -127,6 +127,20 @@ impl ErrorSigner {
         self.key.public_key().as_ref().to_vec()
     }
 
+    /// Whether `signature` (URL-safe base64, as in `&s=`) is this key's signature of `data`:
+    /// what the web app checks before it trusts an error page's parameters.
+    pub fn verify(&self, data: &[u8], signature: &str) -> bool {
+        let Ok(sig) = base64::engine::general_purpose::URL_SAFE.decode(signature) else {
+            return false;
+        };
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_ASN1,
+            self.public_key(),
+        )
+        .verify(data, &sig)
+        .is_ok()
+    }
+
     fn sign(&self, data: &[u8]) -> Option<String> {
         let sig = self.key.sign(&self.rng, data).ok()?;
         Some(base64::engine::general_purpose::URL_SAFE.encode(sig.as_ref()))
@@ -230,7 +244,9 @@ pub fn render_web_app_error(site_url: &str, err: &AppError, signer: &ErrorSigner
 
 /// Mattermost 3.4 `api.RenderWebError`: a redirect to the web app's error page, relative to the
 /// server (`/error?title=&message=&details=&link=&linkmessage=`), 307 for 500 errors and the
-/// error's own status otherwise. 3.x put the detailed error in `details`.
+/// error's own status otherwise. `details` is the detailed error, which `Context.ServeHTTP` blanks
+/// unless `EnableDeveloper` is on (api/context.go v3.4.0); omnibus 8.12 leaves it off
+/// (`service_enable_developer = false`), so it is always empty here.
 pub fn render_web_error_v3(site_name: &str, err: &AppError) -> Response {
     let title = format!("{site_name} needs your help:");
     let status = if err.status == 500 { 307 } else { err.status };
@@ -238,7 +254,7 @@ pub fn render_web_error_v3(site_name: &str, err: &AppError) -> Response {
         "/error?title={}&message={}&details={}&link={}&linkmessage={}",
         go_query_escape(&title),
         go_query_escape(&err.message),
-        go_query_escape(&err.detail),
+        go_query_escape(err.wire_detail()),
         go_query_escape("/"),
         go_query_escape("Go back to Mattermost"),
     );

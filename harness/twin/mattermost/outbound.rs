@@ -43,7 +43,7 @@ pub fn client_for(
     book: &AddressBook,
     roots: &[CertificateDer<'static>],
     insecure: bool,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> Result<reqwest::Client, OutboundError> {
     crate::crypto::install_default_provider();
     let parsed = url::Url::parse(url).map_err(|_| OutboundError::BadUrl(url.to_string()))?;
@@ -57,9 +57,11 @@ pub fn client_for(
     {
         return Err(OutboundError::NotLoopback(host));
     }
-    let mut builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
+    let mut builder = reqwest::Client::builder();
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout).connect_timeout(timeout);
+    }
+    let mut builder = builder
         .redirect(reqwest::redirect::Policy::limited(10))
         .no_proxy()
         .dns_resolver(Arc::new(NoDns))

@@ -29,12 +29,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::api4::{attach_session_cookies, cookie_expires, valid_username};
+use super::api4::{attach_session_cookies, cookie_expires};
 use super::error::{
     AppError, go_query_escape, redirect, render_web_app_error, render_web_error,
     render_web_error_v3,
@@ -43,6 +43,7 @@ use super::outbound::error_chain;
 use super::store::{BCRYPT_COST, StateToken, User, new_id, now_millis, random_string};
 use super::twin::{MattermostTwin, cookie, protocol};
 use crate::config::model::GitLabSettings;
+use crate::config::version::Profile;
 
 type Twin = State<Arc<MattermostTwin>>;
 type Params = Query<BTreeMap<String, String>>;
@@ -95,15 +96,15 @@ fn provider(twin: &MattermostTwin, service: &str) -> Result<GitLabSettings, AppE
     Ok(gitlab)
 }
 
-/// `*config.ServiceSettings.SiteURL` as `RenderWebError` prefixes it: the configured value
-/// (blank = a relative `/error` URL), never the request's host.
+/// What 10.x `utils.RenderWebError` puts before `/error`: `path.Join(subpath, "error")`, the
+/// subpath being the path of `SiteURL` (`utils.GetSubpathFromConfig`), so the destination is
+/// relative to the server — `/error?...` — never the site's scheme and host
+/// (server/channels/utils/api.go, every copy from v5 to the monorepo).
 fn error_base(twin: &MattermostTwin) -> String {
-    twin.settings()
-        .service
-        .site_url
-        .trim()
-        .trim_end_matches('/')
-        .to_string()
+    let site_url = twin.settings().service.site_url;
+    url::Url::parse(site_url.trim())
+        .map(|u| u.path().trim_end_matches('/').to_string())
+        .unwrap_or_default()
 }
 
 fn web_error(twin: &MattermostTwin, err: &AppError) -> Response {
@@ -193,6 +194,14 @@ async fn login_v4(
     Path(service): Path<String>,
     Query(q): Params,
 ) -> Response {
+    // loginWithOAuth checks redirect_to before it asks for the provider (web/oauth.go).
+    let redirect_to = q.get("redirect_to").filter(|r| !r.is_empty());
+    if let Some(r) = redirect_to
+        && !valid_web_auth_redirect_url(&twin.settings().service.site_url, r)
+    {
+        let e = AppError::new("api.invalid_redirect_url", "Invalid redirect URL", 400);
+        return web_error(&twin, &e);
+    }
     let gitlab = match provider(&twin, &service) {
         Ok(g) => g,
         Err(e) => return web_error(&twin, &e),
@@ -200,11 +209,7 @@ async fn login_v4(
     let mut props = BTreeMap::new();
     props.insert("action".to_string(), "login".to_string());
     props.insert("isMobile".to_string(), "false".to_string());
-    if let Some(r) = q.get("redirect_to").filter(|r| !r.is_empty()) {
-        if !r.starts_with('/') || r.starts_with("//") {
-            let e = AppError::new("api.invalid_redirect_url", "Invalid redirect URL", 400);
-            return web_error(&twin, &e);
-        }
+    if let Some(r) = redirect_to {
         props.insert("redirect_to".to_string(), r.clone());
     }
     authorization_redirect(
@@ -214,6 +219,50 @@ async fn login_v4(
         props,
         q.get("login_hint").map(String::as_str),
     )
+}
+
+/// `utils.IsValidWebAuthRedirectURL` (10.x-era server/channels/utils/url.go): a value without an
+/// http/https scheme is accepted as is; an absolute one must start with `SiteURL`
+/// (case-insensitive).
+pub(crate) fn valid_web_auth_redirect_url(site_url: &str, redirect: &str) -> bool {
+    match url::Url::parse(redirect) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+            let site = site_url.to_ascii_lowercase();
+            !site.is_empty() && redirect.to_ascii_lowercase().starts_with(&site)
+        }
+        _ => true,
+    }
+}
+
+/// `fullyQualifiedRedirectURL(siteURLPrefix, targetURL)` (web/oauth.go): an absolute target on
+/// the same scheme and host under the prefix's path is kept, any other absolute one falls back
+/// to the prefix, a relative one is joined to the prefix (with a `/` added when missing), and
+/// anything escaping the prefix's path falls back to the prefix.
+pub(crate) fn fully_qualified_redirect_url(prefix: &str, target: &str) -> String {
+    let Ok(base) = url::Url::parse(prefix) else {
+        return prefix.to_string();
+    };
+    let base_path = base.path().trim_end_matches('/').to_string();
+    if let Ok(t) = url::Url::parse(target) {
+        let same = t.scheme() == base.scheme()
+            && t.host_str() == base.host_str()
+            && t.port() == base.port()
+            && t.path().starts_with(&base_path);
+        return if same {
+            target.to_string()
+        } else {
+            prefix.to_string()
+        };
+    }
+    if target.is_empty() || target.starts_with("//") || target.split('/').any(|seg| seg == "..") {
+        return prefix.to_string();
+    }
+    let relative = if target.starts_with('/') {
+        target.to_string()
+    } else {
+        format!("/{target}")
+    };
+    format!("{}{relative}", prefix.trim_end_matches('/'))
 }
 
 async fn signup_v4(
@@ -358,9 +407,16 @@ async fn token_and_user(
     if check_status && status != 200 {
         let text = String::from_utf8_lossy(&body);
         if status == 403 && text.contains("Terms of Service") {
+            // app/oauth.go: `map[string]any{"URL": url.Hostname()}` of UserAPIEndpoint.
+            let host = url::Url::parse(&gitlab.user_api_endpoint)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
             return Err(AppError::new(
                 "oauth.gitlab.tos.error",
-                "GitLab's Terms of Service have updated. Please go to gitlab.com to accept them and then try logging into Mattermost again.",
+                format!(
+                    "GitLab's Terms of Service have updated. Please go to {host} to accept them and then try logging into Mattermost again."
+                ),
                 400,
             ));
         }
@@ -386,49 +442,77 @@ struct GitlabUser {
     last_name: String,
 }
 
-fn parse_gitlab_user(body: &[u8]) -> Result<GitlabUser, String> {
+/// Why a GitLab user reply gave no user.
+#[derive(Debug)]
+enum UserParseError {
+    /// `json.Decoder.Decode` failed (not JSON, not an object, a field of the wrong type): 3.4's
+    /// `gitLabUserFromJson` returns nil and the caller dereferences it (a panic).
+    Decode(String),
+    /// Decoded, but `IsValid` is false (no id, no email).
+    Invalid(String),
+}
+
+impl std::fmt::Display for UserParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserParseError::Decode(e) | UserParseError::Invalid(e) => f.write_str(e),
+        }
+    }
+}
+
+fn parse_gitlab_user(profile: Profile, body: &[u8]) -> Result<GitlabUser, UserParseError> {
+    use UserParseError::{Decode, Invalid};
     let v: Value = serde_json::Deserializer::from_slice(body)
         .into_iter::<Value>()
         .next()
-        .ok_or_else(|| "EOF".to_string())?
-        .map_err(|e| e.to_string())?;
-    let Value::Object(m) = v else {
-        return Err("json: cannot unmarshal into Go value of type gitlab.GitLabUser".into());
+        .ok_or_else(|| Decode("EOF".to_string()))?
+        .map_err(|e| Decode(e.to_string()))?;
+    // Go decodes `null` into the zero struct without an error.
+    let m = match v {
+        Value::Object(m) => m,
+        Value::Null => serde_json::Map::new(),
+        _ => {
+            return Err(Decode(
+                "json: cannot unmarshal into Go value of type gitlab.GitLabUser".into(),
+            ));
+        }
     };
-    let get_str = |k: &str| -> Result<String, String> {
+    let get_str = |k: &str| -> Result<String, UserParseError> {
         match m.get(k) {
             None | Some(Value::Null) => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(format!(
+            Some(_) => Err(Decode(format!(
                 "json: cannot unmarshal into Go struct field GitLabUser.{k} of type string"
-            )),
+            ))),
         }
     };
     let id = match m.get("id") {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
-            "json: cannot unmarshal number into Go struct field GitLabUser.id of type int64"
-                .to_string()
+            Decode(
+                "json: cannot unmarshal number into Go struct field GitLabUser.id of type int64"
+                    .to_string(),
+            )
         })?,
         Some(_) => {
-            return Err(
+            return Err(Decode(
                 "json: cannot unmarshal string into Go struct field GitLabUser.id of type int64"
                     .into(),
-            );
+            ));
         }
     };
     let email = get_str("email")?;
-    if id == 0 {
-        return Err("user id can't be 0".into());
-    }
-    if email.is_empty() {
-        return Err("user e-mail should not be empty".into());
-    }
     let mut username = get_str("username")?;
     if username.is_empty() {
         username = get_str("login")?;
     }
     let name = get_str("name")?;
+    if id == 0 {
+        return Err(Invalid("user id can't be 0".into()));
+    }
+    if email.is_empty() {
+        return Err(Invalid("user e-mail should not be empty".into()));
+    }
     let parts: Vec<&str> = name.split(' ').collect();
     let (first_name, last_name) = if parts.len() >= 2 {
         (parts[0].to_string(), parts[1..].join(" "))
@@ -437,16 +521,83 @@ fn parse_gitlab_user(body: &[u8]) -> Result<GitlabUser, String> {
     };
     Ok(GitlabUser {
         id,
-        username: clean_username(&username),
+        username: clean_username(profile, &username),
         email: email.to_lowercase(),
         first_name,
         last_name,
     })
 }
 
-/// `model.CleanUsername`.
-fn clean_username(username: &str) -> String {
-    let s = username.replace(' ', "-").to_lowercase();
+/// `reservedName`, the names `CleanUsername` blanks: Mattermost 3.4 `model/utils.go`
+/// (platform v3.4.0:229-248); Mattermost 10.x `server/public/model/utils.go` (newest stored copy,
+/// the v10.11 tag not pinned).
+fn reserved_names(profile: Profile) -> &'static [&'static str] {
+    match profile {
+        Profile::Gitlab8_12 => &[
+            "www",
+            "web",
+            "admin",
+            "support",
+            "notify",
+            "test",
+            "demo",
+            "mail",
+            "team",
+            "channel",
+            "internal",
+            "localhost",
+            "dockerhost",
+            "stag",
+            "post",
+            "cluster",
+            "api",
+            "oauth",
+        ],
+        Profile::Gitlab18_11 => &[
+            "admin",
+            "api",
+            "channel",
+            "claim",
+            "error",
+            "files",
+            "help",
+            "landing",
+            "login",
+            "mfa",
+            "oauth",
+            "plug",
+            "plugins",
+            "post",
+            "signup",
+            "boards",
+            "playbooks",
+        ],
+    }
+}
+
+/// `model.IsValidUsername`: 1 to 64 of `[a-z0-9.\-_]`, not a restricted name (3.4
+/// `model/user.go` v3.4.0:437-459: all, channel, matterbot; 10.x `server/public/model/user.go`:
+/// `UserNameMinLength = 1`, `UserNameMaxLength = 64`, plus `system`). No leading-letter rule and
+/// no 22-character limit: those belong to the web app's sign-up form, not the server.
+pub(crate) fn valid_sso_username(profile: Profile, name: &str) -> bool {
+    let restricted: &[&str] = match profile {
+        Profile::Gitlab8_12 => &["all", "channel", "matterbot"],
+        Profile::Gitlab18_11 => &["all", "channel", "matterbot", "system"],
+    };
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+        && !restricted.contains(&name)
+}
+
+/// `model.CleanUsername`: lower-case with spaces as `-`, an exact reserved name blanked, every
+/// other invalid character `-`, `-` trimmed, and `a<id>` when what is left is not valid.
+fn clean_username(profile: Profile, username: &str) -> String {
+    let mut s = username.replace(' ', "-").to_lowercase();
+    if reserved_names(profile).contains(&s.as_str()) {
+        s.clear();
+    }
     let s: String = s
         .trim()
         .chars()
@@ -459,7 +610,7 @@ fn clean_username(username: &str) -> String {
         })
         .collect();
     let s = s.trim_matches('-').to_string();
-    if valid_username(&s) {
+    if valid_sso_username(profile, &s) {
         s
     } else {
         format!("a{}", new_id())
@@ -476,9 +627,13 @@ fn already_attached(service: &str, auth: &str) -> AppError {
     )
 }
 
-/// `CreateOAuthUser`.
+/// `CreateOAuthUser`. 10.x refuses when `EnableUserCreation` is off and returns the existing user
+/// for a known AuthData; 3.4 (api/user.go v3.4.0:279-347) checks neither creation setting (only
+/// `signupWithOAuth` does, before the redirect) and refuses a known AuthData with
+/// `already_used` ("This gitlab account has already been used to sign up").
 fn create_oauth_user(twin: &MattermostTwin, gl: &GitlabUser) -> Result<User, AppError> {
-    if !twin.settings().team.enable_user_creation {
+    let v3 = twin.profile == Profile::Gitlab8_12;
+    if !v3 && !twin.settings().team.enable_user_creation {
         return Err(AppError::new(
             "api.user.create_user.disabled.app_error",
             "User creation is disabled.",
@@ -494,6 +649,14 @@ fn create_oauth_user(twin: &MattermostTwin, gl: &GitlabUser) -> Result<User, App
         count += 1;
     }
     if let Some(u) = store.user_by_auth("gitlab", &auth_data) {
+        if v3 {
+            return Err(AppError::new(
+                "api.user.create_oauth_user.already_used.app_error",
+                "This gitlab account has already been used to sign up",
+                500,
+            )
+            .with_detail(format!("email={}", gl.email)));
+        }
         return Ok(u.clone());
     }
     if let Some(existing) = store.user_by_email(&gl.email) {
@@ -517,9 +680,12 @@ fn create_oauth_user(twin: &MattermostTwin, gl: &GitlabUser) -> Result<User, App
     ))
 }
 
-/// `CompleteOAuth` for the login and signup actions.
-fn complete_user(twin: &MattermostTwin, action: &str, body: &[u8]) -> Result<User, AppError> {
-    let parsed = parse_gitlab_user(body);
+/// `CompleteOAuth` for the login and signup actions, given the parsed user reply.
+fn complete_user(
+    twin: &MattermostTwin,
+    action: &str,
+    parsed: Result<GitlabUser, UserParseError>,
+) -> Result<User, AppError> {
     if action == "signup" {
         let gl = parsed.map_err(|e| {
             AppError::new(
@@ -527,7 +693,7 @@ fn complete_user(twin: &MattermostTwin, action: &str, body: &[u8]) -> Result<Use
                 "Could not create user out of gitlab user object.",
                 500,
             )
-            .with_detail(e)
+            .with_detail(e.to_string())
         })?;
         return create_oauth_user(twin, &gl);
     }
@@ -537,27 +703,38 @@ fn complete_user(twin: &MattermostTwin, action: &str, body: &[u8]) -> Result<Use
             "Could not parse auth data out of gitlab user object.",
             400,
         )
-        .with_detail(e)
+        .with_detail(e.to_string())
     })?;
     let existing = twin
         .store()
         .user_by_auth("gitlab", &gl.id.to_string())
         .cloned();
     match existing {
+        // Mattermost 3.4's LoginByOAuth logs the user in as stored (api/user.go v3.4.0:547-557).
+        Some(user) if twin.profile == Profile::Gitlab8_12 => Ok(user),
         Some(user) => {
-            // UpdateOAuthUserAttrs: keep email and names in step with GitLab (the email only
-            // when no other account has it).
+            // 10.x UpdateOAuthUserAttrs (app/user.go): the GitLab username when nobody else has
+            // it, the names, the email when no other account has it, and a deactivated account
+            // is reactivated.
             let mut store = twin.store();
+            let username_taken = store
+                .users
+                .iter()
+                .any(|u| u.id != user.id && u.username == gl.username);
             let email_taken = store
                 .users
                 .iter()
                 .any(|u| u.id != user.id && u.email == gl.email);
             let updated = store.users.iter_mut().find(|u| u.id == user.id).map(|u| {
+                if !username_taken {
+                    u.username = gl.username.clone();
+                }
                 if !email_taken {
                     u.email = gl.email.clone();
                 }
                 u.first_name = gl.first_name.clone();
                 u.last_name = gl.last_name.clone();
+                u.delete_at = 0;
                 u.clone()
             });
             Ok(updated.unwrap_or(user))
@@ -594,16 +771,20 @@ async fn complete_v4(
         );
     }
     let state = q.get("state").cloned().unwrap_or_default();
-    let site = twin.site_url(&headers);
+    // completeOAuth: `uri := c.GetSiteURLHeader() + "/signup/" + service + "/complete"` — the
+    // request's protocol and Host, not SiteURL (web/oauth.go, web/handlers.go). Behind a proxy
+    // that does not send X-Forwarded-Proto an https site sends an http:// redirect_uri here,
+    // which GitLab refuses (invalid_grant).
+    let site = site_url_header(&twin, &headers);
     let redirect_uri = format!("{site}/signup/{service}/complete");
     let result = complete_v4_inner(&twin, &headers, &service, &code, &state, &redirect_uri).await;
     match result {
         Ok((user, props, clear_cookie)) => {
             let session = twin.store().create_session(&user.id);
-            let target = match props.get("redirect_to").filter(|r| r.starts_with('/')) {
-                Some(r) => format!("{site}{r}"),
-                None => site.clone(),
-            };
+            let target = fully_qualified_redirect_url(
+                &site,
+                props.get("redirect_to").map(String::as_str).unwrap_or(""),
+            );
             let mut resp = redirect(StatusCode::TEMPORARY_REDIRECT, &target);
             if let Some(c) = clear_cookie {
                 resp.headers_mut().append(header::SET_COOKIE, c);
@@ -619,6 +800,17 @@ async fn complete_v4(
             resp
         }
     }
+}
+
+/// `c.GetSiteURLHeader()` of 10.x: `app.GetProtocol(r) + "://" + r.Host + subpath`
+/// (web/handlers.go; only a Cloud licence substitutes SiteURL).
+fn site_url_header(twin: &MattermostTwin, headers: &HeaderMap) -> String {
+    format!(
+        "{}://{}{}",
+        protocol(headers),
+        host(headers),
+        error_base(twin)
+    )
 }
 
 type Completed = (User, BTreeMap<String, String>, Option<HeaderValue>);
@@ -673,7 +865,8 @@ async fn complete_v4_inner(
         .await
         .map_err(|e| (e, Some(clear.clone())))?;
     let action = props.get("action").cloned().unwrap_or_default();
-    let user = complete_user(twin, &action, &reply.body).map_err(|e| (e, Some(clear.clone())))?;
+    let parsed = parse_gitlab_user(twin.profile, &reply.body);
+    let user = complete_user(twin, &action, parsed).map_err(|e| (e, Some(clear.clone())))?;
     Ok((user, props, Some(clear)))
 }
 
@@ -686,10 +879,11 @@ fn web_error_v3(twin: &MattermostTwin, err: &AppError) -> Response {
 fn provider_v3(twin: &MattermostTwin, service: &str) -> Result<GitLabSettings, AppError> {
     let gitlab = twin.settings().gitlab;
     if service != "gitlab" || !gitlab.enable {
+        // NewLocAppError: status 500, so RenderWebError answers 307 (api/oauth.go v3.4.0).
         return Err(AppError::new(
             "api.user.get_authorization_code.unsupported.app_error",
             "Unsupported OAuth service provider",
-            501,
+            500,
         )
         .with_detail(format!("service={service}")));
     }
@@ -766,6 +960,45 @@ async fn signup_v3(State(twin): Twin, headers: HeaderMap, Path(service): Path<St
     authorization_redirect_v3(&twin, &headers, &gitlab, props, None)
 }
 
+/// Mattermost 3.4's English text for an error the SSO path shares with 10.x: 3.4's
+/// `i18n/en.json` (platform v3.4.0:1875-1944, 2063) has no trailing periods and names the
+/// service as given (`gitlab`).
+fn mattermost3_message(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "api.user.authorize_oauth_user.bad_response.app_error" => "Bad response from token request",
+        "api.user.authorize_oauth_user.bad_token.app_error" => "Bad token type",
+        "api.user.authorize_oauth_user.missing.app_error" => "Missing access token",
+        "api.user.authorize_oauth_user.service.app_error" => "Token request to gitlab failed",
+        "api.user.authorize_oauth_user.token_failed.app_error" => "Token request failed",
+        "api.user.create_oauth_user.create.app_error" => {
+            "Could not create user out of gitlab user object"
+        }
+        "api.user.login_by_oauth.parse.app_error" => {
+            "Could not parse auth data out of gitlab user object"
+        }
+        _ => return None,
+    })
+}
+
+/// `api.oauth.complete_oauth.missing_code.app_error` of 3.4 (i18n/en.json v3.4.0:1042).
+const MISSING_CODE_V3: &str = "The service provider Gitlab did not provide an authorization code in the redirect URL.\n\nFor [Google Apps](https://docs.mattermost.com/deployment/sso-google.html) make sure your administrator enabled the Google+ API.\n\nFor [Office 365](https://docs.mattermost.com/deployment/sso-office.html) make sure the administrator of your Microsoft organization has enabled the Mattermost app.\n\nFor [GitLab](https://docs.mattermost.com/deployment/sso-gitlab.html) please make sure you followed the setup instructions.\n\nIf you reviewed the above and are still having trouble with configuration, you may post in our [Troubleshooting forum](https://forum.mattermost.org/c/general/trouble-shoot) where we'll be happy to help with issues during setup.";
+
+/// How a 3.4 completion ends when it does not sign anyone in.
+enum V3Failure {
+    /// `c.Err`, rendered by `RenderWebError`.
+    Error(AppError),
+    /// A panic caught by gorilla's `RecoveryHandler` (api/server.go v3.4.0:77): a bare 500.
+    Panic,
+}
+
+impl From<AppError> for V3Failure {
+    fn from(e: AppError) -> Self {
+        V3Failure::Error(e)
+    }
+}
+
+/// Mattermost 3.4 `completeOAuth` (api/oauth.go v3.4.0:288-352) with `AuthorizeOAuthUser`
+/// (:742-817), `LoginByOAuth` and `CreateOAuthUser` (api/user.go).
 async fn complete_v3(
     State(twin): Twin,
     headers: HeaderMap,
@@ -773,14 +1006,24 @@ async fn complete_v3(
     Query(q): Params,
 ) -> Response {
     let site = twin.site_url(&headers);
-    let result = async {
-        // 3.x does not check for a code: an empty one goes to the token endpoint as is.
+    let result: Result<(User, BTreeMap<String, String>), V3Failure> = async {
+        // The missing-code check comes first; 3.4 has no `error=access_denied` branch, so a
+        // person who denies consent on GitLab 8.12 ends here too.
         let code = q.get("code").cloned().unwrap_or_default();
-        let gitlab = provider_v3(&twin, &service).map_err(|e| {
+        if code.is_empty() {
+            return Err(AppError::new(
+                "api.oauth.complete_oauth.missing_code.app_error",
+                MISSING_CODE_V3,
+                500,
+            )
+            .with_detail(format!("URL: /signup/{service}/complete"))
+            .into());
+        }
+        let gitlab = provider_v3(&twin, &service).map_err(|_| {
             AppError::new(
                 "api.user.authorize_oauth_user.unsupported.app_error",
                 "Unsupported OAuth service provider",
-                e.status,
+                500,
             )
         })?;
         let state = q.get("state").cloned().unwrap_or_default();
@@ -798,8 +1041,10 @@ async fn complete_v3(
             .unwrap_or_default();
         let hash = props.get("hash").cloned().unwrap_or_default();
         if !bcrypt::verify(&gitlab.id, &hash).unwrap_or(false) {
-            return Err(invalid_state_v3());
+            return Err(invalid_state_v3().into());
         }
+        // `c.GetSiteURL()`: SiteURL when set, else the request's protocol and Host — the same
+        // value the authorize redirect used, so 3.4 has no redirect_uri mismatch.
         let redirect_uri = format!("{site}/signup/{service}/complete");
         let reply = token_and_user(&twin, &gitlab, &code, &redirect_uri, false)
             .await
@@ -808,11 +1053,14 @@ async fn complete_v3(
                 e.status = 500;
                 e
             })?;
+        let parsed = parse_gitlab_user(twin.profile, &reply.body);
+        // gitLabUserFromJson returns nil on a decode error and IsValid dereferences it.
+        if matches!(parsed, Err(UserParseError::Decode(_))) {
+            return Err(V3Failure::Panic);
+        }
         let action = props.get("action").cloned().unwrap_or_default();
-        let user = complete_user(&twin, &action, &reply.body).map_err(|mut e| {
-            if e.id == "api.user.login_by_oauth.parse.app_error" {
-                e.status = 500;
-            }
+        let user = complete_user(&twin, &action, parsed).map_err(|mut e| {
+            e.status = 500;
             e
         })?;
         Ok((user, props))
@@ -821,23 +1069,43 @@ async fn complete_v3(
     match result {
         Ok((user, props)) => {
             let session = twin.store().create_session(&user.id);
+            let request_site = format!("{}://{}", protocol(&headers), host(&headers));
+            // A login with redirect_to goes to `c.GetSiteURL()+val`, whatever val is; sign-up and
+            // every other login to the request's own protocol and Host.
             let target = match props.get("redirect_to") {
-                Some(r) if r.starts_with('/') => format!("{site}{r}"),
-                _ => format!("{}://{}", protocol(&headers), host(&headers)),
+                Some(r) if props.get("action").map(String::as_str) == Some("login") => {
+                    format!("{site}{r}")
+                }
+                _ => request_site,
             };
             let mut resp = redirect(StatusCode::TEMPORARY_REDIRECT, &target);
-            let set = format!(
-                "MMAUTHTOKEN={}; Path=/; Max-Age={}; HttpOnly",
-                session.token,
-                30 * 24 * 60 * 60
-            );
-            if let Ok(v) = HeaderValue::from_str(&set) {
+            if let Ok(v) = HeaderValue::from_str(&session.token) {
+                resp.headers_mut().insert("token", v);
+            }
+            let cookie = session_cookie_v3(&session.token, protocol(&headers) == "https");
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
             resp
         }
-        Err(e) => web_error_v3(&twin, &e),
+        Err(V3Failure::Panic) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(V3Failure::Error(mut e)) => {
+            if let Some(text) = mattermost3_message(e.id) {
+                e.message = text.to_string();
+            }
+            web_error_v3(&twin, &e)
+        }
     }
+}
+
+/// Mattermost 3.4 `doLogin`'s cookie (api/user.go v3.4.0:628-645): `MMAUTHTOKEN`, `Path=/`,
+/// `Max-Age` and `Expires` from `SessionLengthWebInDays` (30), `HttpOnly`, `Secure` when
+/// `GetProtocol(r)` (only `X-Forwarded-Proto`) says https.
+pub(crate) fn session_cookie_v3(token: &str, secure: bool) -> String {
+    let max_age = 30 * 24 * 60 * 60;
+    let expires = cookie_expires(max_age);
+    let secure = if secure { "; Secure" } else { "" };
+    format!("MMAUTHTOKEN={token}; Path=/; Expires={expires}; Max-Age={max_age}; HttpOnly{secure}")
 }
 
 fn host(headers: &HeaderMap) -> String {
@@ -862,7 +1130,9 @@ mod tests {
 
     #[test]
     fn gitlab_users_parse_like_mattermost() {
+        let p = Profile::Gitlab18_11;
         let u = parse_gitlab_user(
+            p,
             br#"{"id":7,"username":"Alice Smith","email":"Alice@Example.com","name":"Alice B Smith"}"#,
         )
         .unwrap();
@@ -873,12 +1143,21 @@ mod tests {
             (u.first_name.as_str(), u.last_name.as_str()),
             ("Alice", "B Smith")
         );
-        let u =
-            parse_gitlab_user(br#"{"id":8,"login":"bob","email":"b@x.org","name":"Bob"}"#).unwrap();
+        let u = parse_gitlab_user(
+            p,
+            br#"{"id":8,"login":"bob","email":"b@x.org","name":"Bob"}"#,
+        )
+        .unwrap();
         assert_eq!(u.username, "bob");
-        assert!(parse_gitlab_user(br#"{"id":0,"email":"a@b"}"#).is_err());
-        assert!(parse_gitlab_user(br#"{"id":3}"#).is_err());
-        assert!(parse_gitlab_user(br#"{"id":"3","email":"a@b"}"#).is_err());
-        assert!(parse_gitlab_user(b"<html>").is_err());
+        let invalid = |b: &[u8]| matches!(parse_gitlab_user(p, b), Err(UserParseError::Invalid(_)));
+        let undecodable =
+            |b: &[u8]| matches!(parse_gitlab_user(p, b), Err(UserParseError::Decode(_)));
+        assert!(invalid(br#"{"id":0,"email":"a@b"}"#));
+        assert!(invalid(br#"{"id":3}"#));
+        assert!(invalid(b"null"));
+        assert!(undecodable(br#"{"id":"3","email":"a@b"}"#));
+        assert!(undecodable(b"<html>"));
+        assert!(undecodable(b"[]"));
+        assert!(undecodable(b""));
     }
 }

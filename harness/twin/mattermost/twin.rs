@@ -53,7 +53,8 @@ pub struct MattermostTwinConfig {
     pub trusted_roots: Vec<CertificateDer<'static>>,
     /// The seeded system admin.
     pub admin: MattermostAdmin,
-    /// Timeout of the token and user requests (the real server: 30 s).
+    /// Timeout of the token and user requests (Mattermost 10.x: 30 s; Mattermost 3.4 has none and
+    /// ignores it).
     pub outbound_timeout: Duration,
     /// Settings that came from `MM_*` environment variables, as `Section.Field` paths
     /// (`GitLabSettings.Id`): listed by `GET /api/v4/config/environment` and not changeable
@@ -145,10 +146,12 @@ impl MattermostTwin {
         let routes = match self.profile {
             Profile::Gitlab18_11 => super::api4::routes()
                 .merge(super::sso::routes_v4())
-                .merge(super::webhook::routes()),
+                .merge(super::webhook::routes())
+                .merge(super::pages::routes()),
             Profile::Gitlab8_12 => super::api3::routes()
                 .merge(super::sso::routes_v3())
-                .merge(super::webhook::routes()),
+                .merge(super::webhook::routes())
+                .merge(super::pages::routes()),
         };
         routes
             .fallback(fallback)
@@ -248,7 +251,12 @@ impl MattermostTwin {
             &self.address_book,
             &self.trusted_roots,
             insecure,
-            self.outbound_timeout,
+            // Mattermost 3.4's AuthorizeOAuthUser builds `&http.Client{Transport: tr}` without a
+            // Timeout (api/oauth.go v3.4.0:770-773): it waits for GitLab as long as GitLab takes.
+            match self.profile {
+                Profile::Gitlab8_12 => None,
+                Profile::Gitlab18_11 => Some(self.outbound_timeout),
+            },
         )?;
         cache.insert(key, client.clone());
         Ok(client)
