@@ -415,7 +415,7 @@ async fn mismatched_security_modes_fail_like_go() {
     let err = deliver(&e, tls.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(
         err.message,
-        "unable to connect to the SMTP server: i/o timeout"
+        "unable to connect to the SMTP server: context deadline exceeded"
     );
     // A closed port, an unknown host, a bad security value.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

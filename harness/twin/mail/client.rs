@@ -520,8 +520,15 @@ async fn session(
         };
         (MailErrorKind::Connect, m)
     };
-    // Greeting (smtp.NewClient).
-    let (code, texts) = conn.read_reply().await.map_err(connect)?;
+    // Greeting (smtp.NewClient). Current Mattermost waits for it under a context with the
+    // SMTPServerTimeout deadline, so a greeting that never comes (plaintext against a 465 port,
+    // a stalled relay) reads "context deadline exceeded" (fidelity audit, mail MEDIUM 8).
+    let (code, texts) = conn.read_reply().await.map_err(|e| match (era, e) {
+        (MailerEra::Current, Step::Io(t)) if t == "i/o timeout" => {
+            connect(Step::Io("context deadline exceeded".to_string()))
+        }
+        (_, e) => connect(e),
+    })?;
     if code != 220 {
         return Err(connect(Step::Reply(code, texts.join("\n"))));
     }
