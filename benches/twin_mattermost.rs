@@ -1,17 +1,16 @@
 //! Benchmarks of the twin's Mattermost side and mail on loopback: starting a Mattermost twin
 //! (state, router, listener), one GitLab SSO round trip through it (login redirect + callback with
 //! the real token and user requests to a minimal GitLab stand-in), and one email through
-//! `send_mail` into the twin's `MailServer`. The whole-stack figures are in `benches/twin.rs`.
+//! `send_mail` into the harness's mail sink. The whole-stack figures are in `benches/twin.rs`.
 
 use std::net::SocketAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mm_harness::config::model::{MattermostSettings, Secret};
 use mm_harness::config::version::Profile;
+use mm_harness::mailsink::{ListenerMode, ListenerSpec, MailSink, SinkOptions};
 use mm_harness::net::AddressBook;
-use mm_harness::twin::mail::{
-    MailServer, MailServerOptions, MailServerSecurity, OutgoingMail, send_mail,
-};
+use mm_harness::twin::mail::{OutgoingMail, send_mail};
 use mm_harness::twin::mattermost::{MattermostTwin, MattermostTwinConfig};
 use serde_json::json;
 
@@ -122,21 +121,19 @@ fn benches(c: &mut Criterion) {
     });
 
     let (server, email, book) = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = MailServer::start(
-            listener,
-            MailServerOptions {
-                security: MailServerSecurity::Plain,
-                offer_starttls: false,
-                tls: None,
-                auth: None,
-                hostname: "smtp.example.com".into(),
-            },
-        )
-        .await
-        .unwrap();
+        let mut opts = SinkOptions::new("smtp.example.com")
+            .with_listener(ListenerSpec::loopback("smtp", ListenerMode::Plain));
+        opts.http_bind = None;
+        // Thousands of iterations: keep only the newest messages.
+        opts.limits.max_messages = 100;
+        let server = MailSink::start(opts).await.unwrap();
         let mut book = AddressBook::new();
-        book.insert("smtp", "smtp.example.com", 25, server.addr());
+        book.insert(
+            "smtp",
+            "smtp.example.com",
+            25,
+            server.addr(ListenerMode::Plain).unwrap(),
+        );
         let mut email = MattermostSettings::defaults(Profile::Gitlab18_11).email;
         email.smtp_server = "smtp.example.com".into();
         email.smtp_port = "25".into();

@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod diag;
 pub mod drive;
 pub mod history;
+pub mod mailsink;
 pub mod net;
 pub mod report;
 pub mod run;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::support::*;
 use mm_harness::config::version::Profile;
+use mm_harness::mailsink::TlsMode;
 use mm_harness::twin::bringup::{MattermostPlan, Twin, TwinHandle, TwinOptions};
 use mm_harness::twin::fault::Fault;
 use reqwest::StatusCode;
@@ -285,17 +286,25 @@ async fn mail_server_is_derived_from_the_smtp_settings() {
     );
     let (status, body) = test_email(&h).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let mail = h.mail_server().unwrap();
-    let got = mail.wait_for_messages(1, Duration::from_secs(5)).await;
+    let got = h
+        .mail_sink()
+        .unwrap()
+        .mailbox()
+        .wait_for_count(1, tokio::time::Instant::now() + Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(got.len(), 1);
-    assert!(got[0].tls, "STARTTLS was used");
-    assert_eq!(got[0].auth_user.as_deref(), Some("mattermost@example.com"));
-    assert_eq!(got[0].from, "mattermost@example.com");
+    assert_eq!(got[0].transport.tls, TlsMode::StartTls, "STARTTLS was used");
+    assert_eq!(
+        got[0].transport.auth_identity.as_deref(),
+        Some("mattermost@example.com")
+    );
+    assert_eq!(got[0].envelope_from, "mattermost@example.com");
     // localhost (the 18.11 default) gets no stand-in server.
     let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
         .await
         .unwrap();
-    assert!(h.mail_server().is_none());
+    assert!(h.mail_sink().is_none());
 }
 
 #[tokio::test]
@@ -307,12 +316,19 @@ async fn starttls_not_offered_downgrades_silently_or_fails_auth() {
     let (status, body) = test_email(&h).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let got = h
-        .mail_server()
+        .mail_sink()
         .unwrap()
-        .wait_for_messages(1, Duration::from_secs(5))
-        .await;
+        .mailbox()
+        .wait_for_count(1, tokio::time::Instant::now() + Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(got.len(), 1);
-    assert!(!got[0].tls, "silent plaintext fallback");
+    assert_eq!(
+        got[0].transport.tls,
+        TlsMode::None,
+        "silent plaintext fallback"
+    );
+    assert!(!got[0].transport.starttls_offered);
     // With SMTP auth: the auth step refuses the unencrypted connection.
     let h = Twin::start(smtp_opts("STARTTLS", "587", true).with_fault(Fault::StartTlsNotOffered))
         .await
@@ -326,7 +342,7 @@ async fn starttls_not_offered_downgrades_silently_or_fails_auth() {
             .contains("unencrypted connection"),
         "{body}"
     );
-    assert!(h.mail_server().unwrap().messages().is_empty());
+    assert!(h.mail_sink().unwrap().mailbox().is_empty());
 }
 
 #[tokio::test]
@@ -345,5 +361,5 @@ async fn certificate_faults_reach_the_mail_server() {
         .unwrap();
     let (status, body) = test_email(&h).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    assert!(h.mail_server().unwrap().messages().is_empty());
+    assert!(h.mail_sink().unwrap().mailbox().is_empty());
 }

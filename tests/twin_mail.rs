@@ -1,5 +1,6 @@
-//! Mail from the outside: the twin's Mattermost mailer (`send_mail`) against the twin's
-//! `MailServer` in all three security modes and against an independent SMTP server
+//! Mail from the outside: the twin's Mattermost mailer (`send_mail`) against the harness's mail
+//! sink in all three security modes (through a small adapter, [`TestServer`]) and against an
+//! independent SMTP server
 //! (mailin-embedded), with certificates generated here by rcgen; plus the Mattermost twin's
 //! test email and welcome email arriving over real SMTP.
 
@@ -9,10 +10,12 @@ use std::time::Duration;
 
 use mm_harness::config::model::{EmailSettings, MattermostSettings, Secret};
 use mm_harness::config::version::Profile;
+use mm_harness::mailsink::{
+    CertIssuer, ListenerMode, ListenerSpec, MailSink, SinkCert, SinkOptions, TlsMode,
+};
 use mm_harness::net::AddressBook;
 use mm_harness::twin::mail::{
-    MailError, MailErrorKind, MailServer, MailServerOptions, MailServerSecurity, MailerEra,
-    OutgoingMail, SmtpSessionLog, send_mail, send_mail_as,
+    MailError, MailErrorKind, MailerEra, OutgoingMail, SmtpSessionLog, send_mail, send_mail_as,
 };
 use mm_harness::twin::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use rustls_pki_types::CertificateDer;
@@ -25,25 +28,115 @@ use crate::support::mattermost as mm_support;
 
 use mm_support::{MM_SITE, MmApi, TestCerts as Certs, serve, test_certs as certs};
 
+/// The sink's listener modes under the names these tests were written with.
+#[allow(non_snake_case, non_upper_case_globals)]
+mod MailServerSecurity {
+    pub use mm_harness::mailsink::ListenerMode::{Implicit as ImplicitTls, Plain, StartTls};
+}
+
+/// A certificate issuer that hands out one fixed server configuration (a test's own CA).
+struct FixedCert(Arc<rustls::ServerConfig>);
+
+impl CertIssuer for FixedCert {
+    fn sink_server_config(
+        &self,
+        _host: &str,
+        _cert: SinkCert,
+    ) -> Result<Arc<rustls::ServerConfig>, String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// One message as these tests read it.
+#[derive(Debug, Clone)]
+struct Received {
+    from: String,
+    to: Vec<String>,
+    headers: Vec<(String, String)>,
+    /// The decoded text and HTML parts.
+    body: String,
+    tls: bool,
+    auth_user: Option<String>,
+    ehlo_name: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The mail sink with one listener, seen as a single SMTP server.
+struct TestServer {
+    sink: MailSink,
+    mode: ListenerMode,
+}
+
+impl TestServer {
+    fn addr(&self) -> SocketAddr {
+        self.sink.addr(self.mode).unwrap()
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        self.sink
+            .mailbox()
+            .messages()
+            .iter()
+            .map(|m| Received {
+                from: m.envelope_from.clone(),
+                to: m.envelope_to.clone(),
+                headers: m.parsed.headers.clone(),
+                body: format!("{}\n{}", m.parsed.text, m.parsed.html),
+                tls: m.transport.tls != TlsMode::None,
+                auth_user: m.transport.auth_identity.clone(),
+                ehlo_name: m.transport.ehlo_name.clone(),
+            })
+            .collect()
+    }
+
+    async fn wait_for_messages(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let _ = self
+            .sink
+            .mailbox()
+            .wait_for_count(n, tokio::time::Instant::now() + timeout)
+            .await;
+        self.messages()
+    }
+
+    async fn shutdown(self) {
+        self.sink.shutdown().await;
+    }
+}
+
+/// A sink for [`SMTP_HOST`] with one listener of `security`; `offer_starttls: false` plays the
+/// STARTTLS-not-offered relay, which (like a relay without TLS) takes AUTH in the clear, as a
+/// plaintext listener with credentials does.
 async fn mail_server(
-    security: MailServerSecurity,
+    security: ListenerMode,
     offer_starttls: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
     auth: Option<(&str, &str)>,
-) -> MailServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    MailServer::start(
-        listener,
-        MailServerOptions {
-            security,
-            offer_starttls,
-            tls,
-            auth: auth.map(|(u, p)| (u.to_string(), Secret::new(p))),
-            hostname: SMTP_HOST.into(),
-        },
-    )
-    .await
-    .unwrap()
+) -> TestServer {
+    mm_harness::crypto::install_default_provider();
+    let mut opts =
+        SinkOptions::new(SMTP_HOST).with_listener(ListenerSpec::loopback("test", security));
+    opts.http_bind = None;
+    if let Some(cfg) = tls {
+        opts = opts.with_certificates(Arc::new(FixedCert(cfg)));
+    }
+    if let Some((u, p)) = auth {
+        opts = opts.with_credentials(u, Secret::new(p));
+    }
+    opts.faults.starttls_not_offered = security == ListenerMode::StartTls && !offer_starttls;
+    opts.faults.auth_in_plaintext =
+        security == ListenerMode::Plain || opts.faults.starttls_not_offered;
+    TestServer {
+        sink: MailSink::start(opts).await.unwrap(),
+        mode: security,
+    }
 }
 
 fn email(port: u16, security: &str) -> EmailSettings {
@@ -156,7 +249,7 @@ async fn starttls_upgrades_and_authenticates_with_plain() {
     assert_eq!(err.kind, MailErrorKind::Auth);
     assert_eq!(
         err.message,
-        "authentication failed: 535 Invalid credentials"
+        "authentication failed: 535 5.7.8 Authentication credentials invalid"
     );
 }
 
@@ -322,7 +415,7 @@ async fn mismatched_security_modes_fail_like_go() {
     let err = deliver(&e, tls.addr(), &[c.ca]).await.unwrap_err();
     assert_eq!(
         err.message,
-        "unable to connect to the SMTP server: i/o timeout"
+        "unable to connect to the SMTP server: context deadline exceeded"
     );
     // A closed port, an unknown host, a bad security value.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -362,6 +455,22 @@ async fn mattermost_3_never_checks_certificates_and_always_tries_plain_auth() {
     e.feedback_email = "mm@example.com".into();
     e.smtp_username = "mailer".into();
     e.smtp_password = Secret::new("pw");
+    // Notifications off (3.4's default): SendMailUsingConfig returns nil without connecting
+    // (utils/mail.go; fidelity audit, mail HIGH 3).
+    e.send_email_notifications = false;
+    let log = send_mail_as(
+        MailerEra::Mattermost3,
+        &e,
+        SITE,
+        &book(587, server.addr()),
+        &[],
+        &msg(),
+    )
+    .await
+    .unwrap();
+    assert!(log.render().contains("not sent"), "{}", log.render());
+    assert!(server.messages().is_empty());
+    e.send_email_notifications = true;
     // EnableSMTPAuth did not exist; no roots trusted; wrong host name: still delivered.
     let log = send_mail_as(
         MailerEra::Mattermost3,
@@ -533,7 +642,11 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
     assert_eq!(body, json!({"status": "OK"}));
     let got = server.wait_for_messages(1, Duration::from_secs(5)).await;
     assert_eq!(got[0].to, vec!["sysadmin@example.com".to_string()]);
-    assert_eq!(got[0].header("Subject"), Some("Test email"));
+    // i18n api.admin.test_email.subject (fidelity audit, mail MEDIUM 5).
+    assert_eq!(
+        got[0].header("Subject"),
+        Some("Mattermost - Testing Email Settings")
+    );
     assert!(got[0].tls);
     assert_eq!(got[0].ehlo_name, "mattermost.example.com");
 
@@ -554,6 +667,16 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         .await;
     assert_eq!(status, 400);
     assert_eq!(err["id"], "api.admin.test_email.reenter_password");
+    // 10.11 tests the SAVED settings: a posted, unsaved server is only checked for presence
+    // (server/channels/app/admin.go TestEmail sends with a.Srv().MailServiceConfig();
+    // fidelity audit, mail HIGH 1).
+    let mut unsaved = cfg.clone();
+    unsaved["EmailSettings"]["SMTPServer"] = json!("unsaved.example.com");
+    unsaved["EmailSettings"]["SMTPPassword"] = json!("typed-in-password");
+    let (status, body) = api
+        .call(post.clone(), "/api/v4/email/test", Some(unsaved))
+        .await;
+    assert_eq!(status, 200, "{body}");
 
     // An admin-created email account gets the welcome email.
     let (status, _) = api
@@ -564,7 +687,8 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
         )
         .await;
     assert_eq!(status, 201);
-    let got = server.wait_for_messages(3, Duration::from_secs(5)).await;
+    let got = server.wait_for_messages(4, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 4, "three test emails and a welcome email");
     let welcome = got
         .iter()
         .find(|m| m.to == vec!["dora@example.com".to_string()])
@@ -607,7 +731,7 @@ async fn test_email_and_welcome_email_arrive_over_smtp() {
 /// signed in as the default admin.
 async fn plain_mail_twin(
     tweak: impl FnOnce(&mut EmailSettings),
-) -> (MailServer, Arc<MattermostTwin>, MmApi) {
+) -> (TestServer, Arc<MattermostTwin>, MmApi) {
     mm_harness::crypto::install_default_provider();
     let server = mail_server(MailServerSecurity::Plain, false, None, None).await;
     let mut settings = MattermostSettings::defaults(Profile::Gitlab18_11);
@@ -694,6 +818,28 @@ async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    // Dora is in the team but not in this channel: the real server only warns the poster
+    // (app/notification.go sendOutOfChannelMentions); no email (fidelity audit, mail 12).
+    let (s, ops) = call(
+        reqwest::Method::POST,
+        "/api/v4/channels".into(),
+        json!({"team_id": team_id, "name": "ops", "display_name": "Ops", "type": "O"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{ops}");
+    let (_, ops_hook) = call(
+        reqwest::Method::POST,
+        "/api/v4/hooks/incoming".into(),
+        json!({"channel_id": ops["id"], "display_name": "Ops CI"}),
+    )
+    .await;
+    let resp = http
+        .post(format!("{site}/hooks/{}", ops_hook["id"].as_str().unwrap()))
+        .json(&json!({"text": "@dora the deploy failed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.messages().len(), 2);
     assert_eq!(
@@ -705,7 +851,7 @@ async fn a_webhook_post_mentioning_a_member_sends_a_notification_email() {
     );
 }
 
-// ---- The MailServer seen by a raw TCP client ----
+// ---- The mail sink seen by a raw TCP client ----
 
 async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Vec<String> {
     use tokio::io::AsyncBufReadExt;
@@ -816,21 +962,6 @@ async fn the_mail_server_advertises_starttls_and_auth_as_configured() {
         vec!["220 smtp.example.com ESMTP"]
     );
 
-    // A TLS server without a certificate is a configuration error.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = MailServer::start(
-        listener,
-        MailServerOptions {
-            security: MailServerSecurity::ImplicitTls,
-            offer_starttls: false,
-            tls: None,
-            auth: None,
-            hostname: SMTP_HOST.into(),
-        },
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind, MailErrorKind::Config);
     server.shutdown().await;
 }
 
@@ -858,5 +989,177 @@ async fn required_verification_sends_a_verify_link() {
         "{}",
         got[0].body
     );
+    // The twin records the attempt once the 250 came back, a moment after the sink stored it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while twin.mail_attempts().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(twin.mail_attempts()[0].kind, "verify");
+}
+
+#[tokio::test]
+async fn mattermost_3_sends_credentials_in_the_clear_when_plain_is_advertised_without_tls() {
+    // A relay on 587 that does not offer STARTTLS and advertises AUTH PLAIN in the clear:
+    // 3.4 ignores the failed STARTTLS (utils/mail.go newSMTPClient: `c.StartTLS(tlsconfig)`
+    // unchecked) and the PlainAuth of its Go (< 1.9.1) sends the credentials because PLAIN is
+    // advertised (fidelity audit, mail HIGH 2). The sink records it.
+    let c = certs(SMTP_HOST, false);
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        false,
+        Some(c.server.clone()),
+        Some(("mailer", "pw")),
+    )
+    .await;
+    let mut e = MattermostSettings::defaults(Profile::Gitlab8_12).email;
+    e.send_email_notifications = true;
+    e.smtp_server = SMTP_HOST.into();
+    e.smtp_port = "587".into();
+    e.connection_security = "STARTTLS".into();
+    e.feedback_email = "mm@example.com".into();
+    e.smtp_username = "mailer".into();
+    e.smtp_password = Secret::new("pw");
+    send_mail_as(
+        MailerEra::Mattermost3,
+        &e,
+        SITE,
+        &book(587, server.addr()),
+        &[],
+        &msg(),
+    )
+    .await
+    .unwrap();
+    let m = &server.sink.mailbox().messages()[0];
+    assert_eq!(m.transport.tls, TlsMode::None);
+    assert!(
+        m.transport.auth_in_plaintext,
+        "credentials crossed in the clear"
+    );
+    assert_eq!(m.transport.auth_identity.as_deref(), Some("mailer"));
+    // The same relay and 10.11: "unencrypted connection", nothing sent.
+    let err = deliver(
+        &email_with_auth(587, "STARTTLS", "mailer", "pw"),
+        server.addr(),
+        &[c.ca],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.message, "authentication failed: unencrypted connection");
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_starttls_handshake_reaches_auth_with_its_error() {
+    // Go's Client.StartTLS sets c.tls before the handshake fails; Mattermost ignores the error,
+    // so AUTH proceeds and reports the handshake's error (fidelity audit, mail HIGH 4).
+    let wrong = certs("other.example.com", false);
+    let server = mail_server(
+        MailServerSecurity::StartTls,
+        true,
+        Some(wrong.server.clone()),
+        Some(("mailer", "pw")),
+    )
+    .await;
+    let err = deliver(
+        &email_with_auth(587, "STARTTLS", "mailer", "pw"),
+        server.addr(),
+        &[wrong.ca],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, MailErrorKind::Auth);
+    assert_eq!(
+        err.message,
+        "authentication failed: tls: failed to verify certificate: x509: certificate is not valid for smtp.example.com"
+    );
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn mattermost_3_test_email_answers_each_stage_error_with_500() {
+    // 3.4's api/admin.go testEmail: missing server and every SendMailUsingConfig failure are
+    // NewLocAppError (status 500) with the failing stage's utils.mail.* id (fidelity audit, mail
+    // MEDIUM 10); the posted config is what is tested.
+    mm_harness::crypto::install_default_provider();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut settings = MattermostSettings::defaults(Profile::Gitlab8_12);
+    settings.service.site_url = "http://mattermost.example.com".into();
+    settings.email.send_email_notifications = true;
+    let twin = MattermostTwin::new(MattermostTwinConfig {
+        profile: Profile::Gitlab8_12,
+        settings,
+        address_book: book(25, closed),
+        ..Default::default()
+    });
+    let addr = serve(twin.router()).await;
+    let admin = MattermostAdmin::default();
+    // Omnibus 8.12 turns sign-in by username off: the admin signs in by email.
+    let api = MmApi::login(addr, "v3", &admin.email, admin.password.expose())
+        .await
+        .unwrap();
+    let (_, cfg) = api
+        .call(reqwest::Method::GET, "/api/v3/admin/config", None)
+        .await;
+    let mut posted = cfg.clone();
+    posted["EmailSettings"]["SMTPServer"] = json!("");
+    let (status, err) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v3/admin/test_email",
+            Some(posted.clone()),
+        )
+        .await;
+    assert_eq!(status, 500, "{err}");
+    assert_eq!(err["id"], "api.admin.test_email.missing_server");
+    posted["EmailSettings"]["SMTPServer"] = json!(SMTP_HOST);
+    posted["EmailSettings"]["SMTPPort"] = json!("25");
+    posted["EmailSettings"]["SendEmailNotifications"] = json!(true);
+    let (status, err) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v3/admin/test_email",
+            Some(posted),
+        )
+        .await;
+    assert_eq!(status, 500, "{err}");
+    assert_eq!(err["id"], "utils.mail.connect_smtp.open.app_error");
+    assert_eq!(err["message"], "Failed to open connection");
+}
+
+#[tokio::test]
+async fn twin_up_prints_the_smtp_listeners_and_the_mailbox_url() {
+    use mm_harness::twin::bringup::{Twin, TwinOptions};
+    let mut opts = TwinOptions::single_server(Profile::Gitlab18_11);
+    let email = &mut opts.hosts[0].mattermost.email;
+    email.smtp_server = SMTP_HOST.into();
+    email.smtp_port = "587".into();
+    email.connection_security = "STARTTLS".into();
+    email.enable_smtp_auth = true;
+    email.smtp_username = "mailer".into();
+    email.smtp_password = Secret::new("Smtp-Summary-Passw0rd");
+    let handle = Twin::start(opts).await.unwrap();
+    let text = mm_harness::cli::twin_cmd::render_summary(
+        &handle,
+        Profile::Gitlab18_11,
+        &[],
+        std::path::Path::new("/tmp/x/ca.pem"),
+    );
+    let sink = handle.mail_sink().unwrap();
+    for (mode, port) in [
+        (ListenerMode::Plain, 25),
+        (ListenerMode::StartTls, 587),
+        (ListenerMode::Implicit, 465),
+    ] {
+        let line = format!("smtp.example.com:{port} → {}", sink.addr(mode).unwrap());
+        assert!(text.contains(&line), "{line} missing:\n{text}");
+    }
+    let url = sink.mailbox_url().unwrap();
+    assert!(text.contains(&format!("mailbox     {url}")), "{text}");
+    assert!(!text.contains("Smtp-Summary-Passw0rd"), "{text}");
+    // The printed mailbox answers.
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<h1>Mailbox</h1>"), "{page}");
 }

@@ -201,18 +201,30 @@ pub fn render_summary(
             app.name, app.uid
         );
     }
-    if let Some(mail) = handle.mail_server() {
-        let smtp = handle
-            .address_book()
-            .for_scheme("smtp")
-            .map(|e| format!("{}:{}", e.host, e.port))
-            .collect::<Vec<_>>()
-            .join(", ");
+    if let Some(sink) = handle.mail_sink() {
         let _ = writeln!(
             out,
-            "\nSMTP server {smtp} → {} (Mattermost's mail is kept in memory)",
-            mail.addr()
+            "\nMail sink   {} (Mattermost's SMTP server; mail is kept in memory)",
+            sink.hostname()
         );
+        for l in sink.listeners() {
+            let ports: Vec<String> = handle
+                .address_book()
+                .for_scheme("smtp")
+                .filter(|e| e.addr == l.addr)
+                .map(|e| format!("{}:{}", e.host, e.port))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  SMTP {:<9} {} → {}",
+                l.mode.name(),
+                ports.join(", "),
+                l.addr
+            );
+        }
+        if let Some(url) = sink.mailbox_url() {
+            let _ = writeln!(out, "  mailbox     {url} (JSON: {url}api/v1/messages)");
+        }
     }
     let _ = writeln!(out, "\nCA certificate: {}", ca_path.display());
     for hint in curl_hints(handle, ca_path) {

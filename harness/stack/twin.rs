@@ -117,22 +117,28 @@ impl TwinStack {
             .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))
     }
 
-    /// What the twin's SMTP server received so far (none when the scenario configures no SMTP
-    /// server other than localhost).
+    /// What the mail sink (the SMTP server the scenario's settings name) received so far; none
+    /// when the scenario configures no SMTP server other than localhost.
     pub fn mailbox(&self) -> Vec<MailboxMessage> {
         self.handle
-            .mail_server()
-            .map(|m| {
-                m.messages()
-                    .into_iter()
-                    .map(|r| MailboxMessage {
-                        subject: r.header("subject").map(str::to_string),
-                        envelope_from: r.from,
-                        envelope_to: r.to,
-                        body: r.body,
-                        tls: r.tls,
-                        auth_user: r.auth_user,
-                        ehlo_name: r.ehlo_name,
+            .mail_sink()
+            .map(|sink| {
+                sink.mailbox()
+                    .messages()
+                    .iter()
+                    .map(|m| MailboxMessage {
+                        subject: m.header("subject").map(|_| m.subject().to_string()),
+                        envelope_from: m.envelope_from.clone(),
+                        envelope_to: m.envelope_to.clone(),
+                        body: [m.parsed.text.as_str(), m.parsed.html.as_str()]
+                            .iter()
+                            .filter(|p| !p.is_empty())
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                        tls: m.transport.tls != crate::mailsink::TlsMode::None,
+                        auth_user: m.transport.auth_identity.clone(),
+                        ehlo_name: m.transport.ehlo_name.clone(),
                     })
                     .collect()
             })

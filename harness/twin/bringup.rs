@@ -20,9 +20,9 @@ use crate::net::AddressBook;
 use super::fault::Fault;
 use super::gitlab::{GitlabTwin, GitlabTwinConfig, GitlabUser, OAuthApplication};
 use super::listen::{self, ListenError, ServedListener};
-use super::mail::{MailServer, MailServerOptions, MailServerSecurity};
 use super::mattermost::{MattermostAdmin, MattermostTwin, MattermostTwinConfig};
 use super::tls::{CertKind, TwinCa};
+use crate::mailsink::{ListenerMode, ListenerSpec, MailSink, SinkCert, SinkFaults, SinkOptions};
 
 /// The OAuth application name omnibus registers.
 pub const MATTERMOST_APP_NAME: &str = "GitLab Mattermost";
@@ -35,8 +35,9 @@ pub struct TwinOptions {
     pub faults: Vec<Fault>,
     /// GitLab accounts; the first admin is the "root" account reported by the handle.
     pub gitlab_users: Vec<GitlabUser>,
-    /// The SMTP server Mattermost's mail goes to. `None`: derived from the Mattermost SMTP
-    /// settings when they name a server other than localhost (see [`MailServerSpec::derive`]).
+    /// The SMTP server Mattermost's mail goes to (played by the harness's mail sink). `None`:
+    /// derived from the Mattermost SMTP settings when they name a server other than localhost
+    /// (see [`MailServerSpec::derive`]).
     pub mail_server: Option<MailServerSpec>,
     /// Timeout of Mattermost's requests to GitLab (real Mattermost: 30 s).
     pub outbound_timeout: Duration,
@@ -49,7 +50,8 @@ pub struct MailServerSpec {
     pub host: String,
     /// The port Mattermost dials (`EmailSettings.SMTPPort`).
     pub port: u16,
-    pub security: MailServerSecurity,
+    /// What listens on that port (the sink also serves 25, 465 and 587 for the same name).
+    pub security: ListenerMode,
     /// Accepted credentials; `None`: the server offers no AUTH.
     pub auth: Option<(String, Secret)>,
 }
@@ -66,9 +68,9 @@ impl MailServerSpec {
         }
         let port: u16 = email.smtp_port.trim().parse().ok()?;
         let security = match port {
-            465 => MailServerSecurity::ImplicitTls,
-            587 => MailServerSecurity::StartTls,
-            _ => MailServerSecurity::Plain,
+            465 => ListenerMode::Implicit,
+            587 => ListenerMode::StartTls,
+            _ => ListenerMode::Plain,
         };
         let auth = email
             .enable_smtp_auth
@@ -244,11 +246,11 @@ pub struct MattermostPlan {
 /// A running twin. Dropping it stops every listener.
 pub struct TwinHandle {
     address_book: AddressBook,
-    ca: TwinCa,
+    ca: Arc<TwinCa>,
     gitlab: Option<GitlabAccess>,
     mattermost: Option<MattermostAccess>,
     mattermost_plan: Option<MattermostPlan>,
-    mail_server: Option<MailServer>,
+    mail_sink: Option<MailSink>,
     listeners: Vec<ServedListener>,
     /// What the twin was started with (faults and users stay for every reconfigure).
     opts: TwinOptions,
@@ -328,9 +330,10 @@ impl TwinHandle {
         self.mattermost.clone()
     }
 
-    /// The SMTP server Mattermost's mail goes to, when the settings name one.
-    pub fn mail_server(&self) -> Option<&MailServer> {
-        self.mail_server.as_ref()
+    /// The mail sink playing the SMTP server Mattermost's mail goes to, when the settings name
+    /// one.
+    pub fn mail_sink(&self) -> Option<&MailSink> {
+        self.mail_sink.as_ref()
     }
 
     /// The Mattermost host as bring-up configured it.
@@ -348,7 +351,7 @@ impl TwinHandle {
         for l in &self.listeners {
             l.stop();
         }
-        if let Some(mail) = self.mail_server.take() {
+        if let Some(mail) = self.mail_sink.take() {
             mail.shutdown().await;
         }
         tokio::task::yield_now().await;
@@ -392,7 +395,7 @@ impl Twin {
     /// Start every host of `opts` on loopback.
     pub async fn start(opts: TwinOptions) -> Result<TwinHandle, TwinError> {
         crate::crypto::install_default_provider();
-        let ca = TwinCa::try_generate()?;
+        let ca = Arc::new(TwinCa::try_generate()?);
         let gitlab_hosts: Vec<&HostSettings> = opts
             .hosts
             .iter()
@@ -469,11 +472,9 @@ impl Twin {
             .clone()
             .or_else(|| mattermost_host.and_then(|h| MailServerSpec::derive(&h.mattermost)));
         check_mail_faults(&opts, mail_spec.as_ref())?;
-        let mut mail_server = None;
+        let mut mail_sink = None;
         if let Some(spec) = &mail_spec {
-            let server = start_mail_server(&ca, spec, &opts).await?;
-            book.insert("smtp", &spec.host, spec.port, server.addr());
-            mail_server = Some(server);
+            mail_sink = Some(start_mail_sink(&ca, spec, &opts, &mut book).await?);
         }
 
         // Mattermost: what omnibus and the faults make of its settings, then the server.
@@ -538,7 +539,7 @@ impl Twin {
             gitlab,
             mattermost,
             mattermost_plan,
-            mail_server,
+            mail_sink,
             listeners,
             opts,
         })
@@ -580,7 +581,7 @@ fn check_faults(
             .mail_server
             .clone()
             .or_else(|| mattermost.and_then(|h| MailServerSpec::derive(&h.mattermost)))
-            .is_some_and(|spec| spec.security != MailServerSecurity::Plain);
+            .is_some_and(|spec| spec.security.needs_tls());
         if fault.cert_kind().is_some() && !gitlab_https && !mail_tls {
             return Err(TwinErrorKind::FaultNeedsTls { fault }.into());
         }
@@ -760,7 +761,7 @@ fn plan_mattermost(
 /// Faults that concern the mail server.
 fn check_mail_faults(opts: &TwinOptions, spec: Option<&MailServerSpec>) -> Result<(), TwinError> {
     if opts.has(Fault::StartTlsNotOffered)
-        && spec.is_none_or(|s| s.security != MailServerSecurity::StartTls)
+        && spec.is_none_or(|s| s.security != ListenerMode::StartTls)
     {
         return Err(TwinErrorKind::FaultNeedsStartTls {
             fault: Fault::StartTlsNotOffered,
@@ -770,40 +771,63 @@ fn check_mail_faults(opts: &TwinOptions, spec: Option<&MailServerSpec>) -> Resul
     Ok(())
 }
 
-async fn start_mail_server(
-    ca: &TwinCa,
+/// The listeners of the twin's sink: the three documented ports, each under the SMTP server's
+/// name in the address book, so a Mattermost dialling the wrong mode for a port meets what a real
+/// relay would answer there.
+const SINK_PORTS: [(&str, ListenerMode, u16); 3] = [
+    ("smtp", ListenerMode::Plain, 25),
+    ("submission", ListenerMode::StartTls, 587),
+    ("smtps", ListenerMode::Implicit, 465),
+];
+
+/// Start the harness's mail sink as the SMTP server the settings name, with the twin's CA and
+/// the mail faults, and publish its listeners under `spec.host`.
+async fn start_mail_sink(
+    ca: &Arc<TwinCa>,
     spec: &MailServerSpec,
     opts: &TwinOptions,
-) -> Result<MailServer, TwinError> {
-    let cert = opts
-        .faults
-        .iter()
-        .find_map(|f| f.cert_kind())
-        .unwrap_or(CertKind::Valid);
-    let tls = match spec.security {
-        MailServerSecurity::Plain => None,
-        _ => Some(ca.try_server_config(&spec.host, cert)?),
+    book: &mut AddressBook,
+) -> Result<MailSink, TwinError> {
+    let cert = match opts.faults.iter().find_map(|f| f.cert_kind()) {
+        None | Some(CertKind::Valid) => SinkCert::Valid,
+        Some(CertKind::Expired) => SinkCert::Expired,
+        Some(CertKind::WrongHost) => SinkCert::WrongHost,
+        Some(CertKind::Untrusted) => SinkCert::Untrusted,
     };
-    let listener = listen::bind_loopback().await?;
-    MailServer::start(
-        listener,
-        MailServerOptions {
-            security: spec.security,
-            offer_starttls: !opts.has(Fault::StartTlsNotOffered),
-            tls,
-            auth: spec.auth.clone(),
-            hostname: spec.host.clone(),
-        },
-    )
-    .await
-    .map_err(|e| {
-        TwinErrorKind::MailServer {
+    let issuer: Arc<dyn crate::mailsink::CertIssuer> = ca.clone();
+    let mut sink_opts = SinkOptions::new(&spec.host).with_certificates(issuer);
+    for (name, mode, _) in SINK_PORTS {
+        sink_opts = sink_opts.with_listener(ListenerSpec::loopback(name, mode));
+    }
+    sink_opts.credentials = spec
+        .auth
+        .clone()
+        .map(|(username, password)| crate::mailsink::Credentials { username, password });
+    sink_opts.faults = SinkFaults {
+        starttls_not_offered: opts.has(Fault::StartTlsNotOffered),
+        // A relay without TLS on its submission port takes credentials in the clear.
+        auth_in_plaintext: opts.has(Fault::StartTlsNotOffered),
+        cert,
+        ..SinkFaults::default()
+    };
+    let sink = MailSink::start(sink_opts).await.map_err(|e| {
+        TwinError::from(TwinErrorKind::MailServer {
             host: spec.host.clone(),
             port: spec.port,
             message: e.to_string(),
+        })
+    })?;
+    for (_, mode, port) in SINK_PORTS {
+        if let Some(addr) = sink.addr(mode) {
+            book.insert("smtp", &spec.host, port, addr);
         }
-        .into()
-    })
+    }
+    if !SINK_PORTS.iter().any(|(_, _, p)| *p == spec.port)
+        && let Some(addr) = sink.addr(spec.security)
+    {
+        book.insert("smtp", &spec.host, spec.port, addr);
+    }
+    Ok(sink)
 }
 
 /// The settings omnibus hands Mattermost as `MM_*` environment variables (GitLab 11+:

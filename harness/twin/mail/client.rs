@@ -13,7 +13,8 @@
 //! - EHLO name = host of `SiteURL`, else `localhost` (Go's default).
 //! - `EnableSMTPAuth`: PLAIN when advertised, else LOGIN; both refuse without TLS
 //!   ("unencrypted connection").
-//! - `MAIL FROM:<FeedbackEmail>` (+ ` BODY=8BITMIME` when advertised), `RCPT TO`, `DATA`, `QUIT`.
+//! - `MAIL FROM:<FeedbackEmail>` (+ ` BODY=8BITMIME` when advertised), `RCPT TO`, `DATA`, and
+//!   no `QUIT` after success (the connection is just closed).
 //! - Errors read as Mattermost's (`unable to connect to the SMTP server: ...`,
 //!   `authentication failed: ...`, `failed to set the from address: ...`).
 //! - Mattermost 3.x ([`MailerEra::Mattermost3`]): no certificate checks, no EHLO name, PLAIN auth
@@ -136,6 +137,62 @@ pub enum MailErrorKind {
     To,
     /// DATA and the message.
     Data,
+}
+
+impl MailError {
+    /// The error id Mattermost 3.4's `utils/mail.go` gives this stage's failure, its English
+    /// message and the detail (the Go error), as its `AppError` carries them.
+    pub fn mattermost3_app_error(&self) -> (&'static str, &'static str, String) {
+        let detail = self
+            .message
+            .split_once(", ")
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| self.message.clone());
+        let (id, text) = match self.kind {
+            MailErrorKind::Config | MailErrorKind::Connect => {
+                if self
+                    .message
+                    .starts_with("SendMail: Failed to open connection")
+                {
+                    (
+                        "utils.mail.connect_smtp.open.app_error",
+                        "Failed to open connection",
+                    )
+                } else {
+                    (
+                        "utils.mail.connect_smtp.open_tls.app_error",
+                        "Failed to open TLS connection",
+                    )
+                }
+            }
+            MailErrorKind::Auth => (
+                "utils.mail.new_client.auth.app_error",
+                "Failed to authenticate on SMTP server",
+            ),
+            MailErrorKind::From => (
+                "utils.mail.send_mail.from_address.app_error",
+                "Error setting \"From Address\"",
+            ),
+            MailErrorKind::To => (
+                "utils.mail.send_mail.to_address.app_error",
+                "Error setting \"To address\"",
+            ),
+            MailErrorKind::Data => {
+                if self.message.starts_with("SendMail: Failed to close") {
+                    (
+                        "utils.mail.send_mail.close.app_error",
+                        "Failed to close connection to SMTP server",
+                    )
+                } else {
+                    (
+                        "utils.mail.send_mail.msg_data.app_error",
+                        "Failed to add email message data",
+                    )
+                }
+            }
+        };
+        (id, text, detail)
+    }
 }
 
 /// A mail failure, worded as Mattermost words it; the session log up to the failure is kept.
@@ -318,6 +375,14 @@ pub async fn send_mail_as(
             ));
         }
     };
+    // Mattermost 3.4's SendMailUsingConfig returns nil without any SMTP session when
+    // notifications are off or no server is set (fidelity audit, mail HIGH 3).
+    if era == MailerEra::Mattermost3
+        && (!email.send_email_notifications || email.smtp_server.trim().is_empty())
+    {
+        log.note("not sent: SendEmailNotifications is off or SMTPServer is empty (Mattermost 3.x)");
+        return Ok(log);
+    }
     let server = email.smtp_server.trim().to_string();
     let port_text = email.smtp_port.trim().to_string();
     let address = format!("{server}:{port_text}");
@@ -455,8 +520,15 @@ async fn session(
         };
         (MailErrorKind::Connect, m)
     };
-    // Greeting (smtp.NewClient).
-    let (code, texts) = conn.read_reply().await.map_err(connect)?;
+    // Greeting (smtp.NewClient). Current Mattermost waits for it under a context with the
+    // SMTPServerTimeout deadline, so a greeting that never comes (plaintext against a 465 port,
+    // a stalled relay) reads "context deadline exceeded" (fidelity audit, mail MEDIUM 8).
+    let (code, texts) = conn.read_reply().await.map_err(|e| match (era, e) {
+        (MailerEra::Current, Step::Io(t)) if t == "i/o timeout" => {
+            connect(Step::Io("context deadline exceeded".to_string()))
+        }
+        (_, e) => connect(e),
+    })?;
     if code != 220 {
         return Err(connect(Step::Reply(code, texts.join("\n"))));
     }
@@ -484,8 +556,13 @@ async fn session(
                     }
                 }
                 Err(e) => {
+                    // Go's Client.StartTLS sets c.tls = true before the handshake fails, and
+                    // Mattermost ignores the error: AUTH then goes ahead (it believes it is on TLS)
+                    // and fails with the handshake's error (fidelity audit, mail HIGH 4; Go
+                    // net/smtp smtp.go StartTLS).
                     conn.log.note(format!("STARTTLS handshake failed: {e}"));
                     conn.poisoned = Some(e);
+                    conn.tls = true;
                 }
             },
             Err(e) => {
@@ -497,9 +574,13 @@ async fn session(
         }
     }
 
+    // Mattermost 3.4 (utils/mail.go newSMTPClient) authenticates with TLS and STARTTLS, and the
+    // "PLAIN" security value also calls c.Auth, over plaintext (fidelity audit, mail HIGH 2).
     let want_auth = match era {
         MailerEra::Current => email.enable_smtp_auth,
-        MailerEra::Mattermost3 => security != Security::Plain,
+        MailerEra::Mattermost3 => {
+            security != Security::Plain || email.connection_security.trim() == "PLAIN"
+        }
     };
     if want_auth {
         let auth_err = |e: Step| match era {
@@ -514,7 +595,19 @@ async fn session(
             || mechanisms
                 .split_whitespace()
                 .any(|m| m.eq_ignore_ascii_case("PLAIN"));
-        if !conn.tls {
+        // Current Mattermost's PLAIN (Go >= 1.9.1) and LOGIN refuse without TLS. Mattermost 3.4
+        // was built with a Go whose PlainAuth only refused when the server did not advertise
+        // PLAIN: a relay advertising it in the clear gets the credentials in the clear.
+        let refuses = match era {
+            MailerEra::Current => !conn.tls,
+            MailerEra::Mattermost3 => {
+                !conn.tls
+                    && !mechanisms
+                        .split_whitespace()
+                        .any(|m| m.eq_ignore_ascii_case("PLAIN"))
+            }
+        };
+        if refuses {
             let _ = conn.cmd("QUIT", "QUIT", 0).await;
             return Err(auth_err(Step::Refused("unencrypted connection".into())));
         }
@@ -617,7 +710,10 @@ async fn session(
         "failed to add email message data",
         "Failed to add email message data",
     ))?;
-    let message = compose(email, site_url, msg);
+    let message = match era {
+        MailerEra::Current => compose(email, site_url, msg),
+        MailerEra::Mattermost3 => compose_3x(email, msg),
+    };
     let lines = message.lines().count();
     conn.log.note(format!("message: {lines} lines"));
     let mut data = String::new();
@@ -634,7 +730,8 @@ async fn session(
         "failed to close connection to the SMTP server",
         "Failed to close connection to SMTP server",
     ))?;
-    let _ = conn.cmd("QUIT", "QUIT", 0).await;
+    // No QUIT after a successful send: Mattermost closes the connection (3.4: `defer c.Close()`
+    // runs before `defer c.Quit()`; current mail.go closes the client) — fidelity audit, mail 15.
     Ok(())
 }
 
@@ -727,11 +824,74 @@ fn compose(email: &EmailSettings, site_url: &str, msg: &OutgoingMail) -> String 
     headers.push(format!(
         "Content-Type: multipart/alternative; boundary={boundary}"
     ));
+    // gomail writes each part quoted-printable (its default encoding): a link scan that does not
+    // decode the part misses `=3D` and soft line breaks, as it would on a real server (fidelity
+    // audit, mail MEDIUM 7).
     format!(
-        "{}\n\n--{boundary}\nContent-Transfer-Encoding: 8bit\nContent-Type: text/plain; charset=UTF-8\n\n{}\n--{boundary}\nContent-Transfer-Encoding: 8bit\nContent-Type: text/html; charset=UTF-8\n\n{}\n--{boundary}--\n",
+        "{}\n\n--{boundary}\nContent-Transfer-Encoding: quoted-printable\nContent-Type: text/plain; charset=UTF-8\n\n{}\n--{boundary}\nContent-Transfer-Encoding: quoted-printable\nContent-Type: text/html; charset=UTF-8\n\n{}\n--{boundary}--\n",
         headers.join("\n"),
-        html_to_text(&msg.html_body),
-        msg.html_body,
+        quoted_printable(&html_to_text(&msg.html_body)),
+        quoted_printable(&msg.html_body),
+    )
+}
+
+/// Quoted-printable (RFC 2045 §6.7) as Go's `mime/quotedprintable` writer produces it: `=XX`
+/// for `=`, non-ASCII and control bytes, trailing blanks escaped, lines at most 76 characters
+/// with `=` soft breaks; line breaks written as `\n` (the DATA writer sends CRLF).
+pub fn quoted_printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for (n, line) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let bytes = line.as_bytes();
+        let mut width = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let last = i + 1 == bytes.len();
+            let literal =
+                (b == b' ' || b == b'\t') && !last || (33..=126).contains(&b) && b != b'=';
+            let piece = if literal {
+                (b as char).to_string()
+            } else {
+                format!("={b:02X}")
+            };
+            if width + piece.len() > 75 {
+                out.push_str("=\n");
+                width = 0;
+            }
+            width += piece.len();
+            out.push_str(&piece);
+        }
+    }
+    out
+}
+
+/// The message Mattermost 3.4 writes (utils/mail.go `SendMailUsingConfig`): one text/html part
+/// in 8bit, `MIME-version`, `To: <addr>`, the subject as one base64 encoded word, the body
+/// wrapped in `<html><body>`; no Message-ID, Auto-Submitted or Precedence. Go wrote the headers
+/// from a map, so their real order varies from mail to mail; the twin keeps this one.
+fn compose_3x(email: &EmailSettings, msg: &OutgoingMail) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(msg.subject.as_bytes());
+    let from = if email.feedback_name.is_empty() {
+        format!("<{}>", email.feedback_email)
+    } else {
+        // Go's mail.Address.String quotes a printable name.
+        format!(
+            "\"{}\" <{}>",
+            email
+                .feedback_name
+                .replace('\\', "\\\\")
+                .replace('"', "\\\""),
+            email.feedback_email
+        )
+    };
+    let date = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default();
+    format!(
+        "From: {from}\nTo: <{}>\nSubject: =?utf-8?b?{b64}?=\nMIME-version: 1.0\nContent-Type: text/html; charset=\"utf-8\"\nContent-Transfer-Encoding: 8bit\nDate: {date}\n\n<html><body>{}</body></html>",
+        msg.to, msg.html_body
     )
 }
 

@@ -19,7 +19,7 @@ use super::store::User;
 use super::twin::{MailAttempt, MattermostTwin};
 use crate::config::model::EmailSettings;
 use crate::config::version::Profile;
-use crate::twin::mail::{MailerEra, OutgoingMail, send_mail_as};
+use crate::twin::mail::{MailError, MailerEra, OutgoingMail, send_mail_as};
 
 fn era(profile: Profile) -> MailerEra {
     match profile {
@@ -37,7 +37,7 @@ fn condensed(site_url: &str) -> String {
         .to_string()
 }
 
-/// Send one mail with the current settings and record the outcome.
+/// Send one mail with the given settings and record the outcome.
 async fn deliver(
     twin: &MattermostTwin,
     kind: &str,
@@ -45,6 +45,19 @@ async fn deliver(
     site_url: &str,
     msg: OutgoingMail,
 ) -> Result<(), String> {
+    deliver_detailed(twin, kind, email, site_url, msg)
+        .await
+        .map_err(|e| e.message)
+}
+
+/// [`deliver`], keeping the whole [`MailError`].
+async fn deliver_detailed(
+    twin: &MattermostTwin,
+    kind: &str,
+    email: &EmailSettings,
+    site_url: &str,
+    msg: OutgoingMail,
+) -> Result<(), MailError> {
     let result = send_mail_as(
         era(twin.profile),
         email,
@@ -54,17 +67,13 @@ async fn deliver(
         &msg,
     )
     .await;
-    let error = result.as_ref().err().map(|e| e.message.clone());
     twin.record_mail(MailAttempt {
         kind: kind.to_string(),
         to: msg.to.clone(),
         subject: msg.subject.clone(),
-        error: error.clone(),
+        error: result.as_ref().err().map(|e| e.message.clone()),
     });
-    match error {
-        None => Ok(()),
-        Some(e) => Err(e),
-    }
+    result.map(|_| ())
 }
 
 /// After an email sign-up: the welcome email (with a verification link when verification is
@@ -107,9 +116,16 @@ pub(crate) fn send_welcome_email(twin: &Arc<MattermostTwin>, user: &User, header
     });
 }
 
-/// `TestEmail`: the saved email settings, overlaid with the `EmailSettings` of the posted config
-/// when there is one (the System Console posts its form); a `********************************`
-/// password stands for the saved one only while server, port and user are unchanged.
+/// `TestEmail` (System Console → Test Connection).
+///
+/// Mattermost 10.11 (server/channels/app/admin.go `TestEmail`): the posted config is used only
+/// to check for a missing server (400) and to decide whether a `********************************`
+/// password may stand for the saved one (400 `reenter_password`); the mail itself goes out with
+/// the SAVED settings (`a.Srv().MailServiceConfig()`), so testing unsaved settings tests the old
+/// ones (fidelity audit, mail HIGH 1). Mattermost 3.4 (api/admin.go `testEmail`) sends with the
+/// posted config, answers a missing server with 500, and its errors carry the failing stage's
+/// `utils.mail.*` id with status 500 (fidelity audit, mail MEDIUM 10). The subject is
+/// `api.admin.test_email.subject` = "Mattermost - Testing Email Settings" in both (MEDIUM 5).
 pub(crate) async fn test_email(
     twin: &Arc<MattermostTwin>,
     user: &User,
@@ -117,7 +133,7 @@ pub(crate) async fn test_email(
     headers: &HeaderMap,
 ) -> Result<(), AppError> {
     let saved = twin.settings();
-    let mut settings = saved.clone();
+    let mut posted = saved.clone();
     let posted_password_is_fake = body
         .and_then(|b| b.get("EmailSettings"))
         .and_then(|e| e.get("SMTPPassword"))
@@ -125,49 +141,57 @@ pub(crate) async fn test_email(
         == Some(FAKE_SETTING);
     if let Some(doc) = body.filter(|b| b.get("EmailSettings").is_some()) {
         let only_email = serde_json::json!({ "EmailSettings": doc["EmailSettings"].clone() });
-        settings = config_json::apply_json(&saved, &only_email, &[])?;
+        posted = config_json::apply_json(&saved, &only_email, &[])?;
     }
-    let email = &settings.email;
-    if email.smtp_server.is_empty() {
+    if posted.email.smtp_server.is_empty() {
+        let status = match twin.profile {
+            Profile::Gitlab8_12 => 500,
+            Profile::Gitlab18_11 => 400,
+        };
         return Err(AppError::new(
             "api.admin.test_email.missing_server",
             "SMTP Server is required",
-            400,
+            status,
         )
         .with_detail("Invalid or missing SMTPServer parameter in request body."));
     }
     if posted_password_is_fake
-        && (email.smtp_server != saved.email.smtp_server
-            || email.smtp_port != saved.email.smtp_port
-            || email.smtp_username != saved.email.smtp_username)
+        && (posted.email.smtp_server != saved.email.smtp_server
+            || posted.email.smtp_port != saved.email.smtp_port
+            || posted.email.smtp_username != saved.email.smtp_username)
     {
+        let status = match twin.profile {
+            Profile::Gitlab8_12 => 500,
+            Profile::Gitlab18_11 => 400,
+        };
         return Err(AppError::new(
             "api.admin.test_email.reenter_password",
             "The SMTP server, port, or username has changed. Please re-enter the SMTP password to test connection.",
-            400,
+            status,
         ));
     }
-    let site_name = settings.team.site_name.clone();
-    let subject = match twin.profile {
-        Profile::Gitlab8_12 => format!("[{site_name}] Test email"),
-        Profile::Gitlab18_11 => "Test email".to_string(),
+    let email = match twin.profile {
+        Profile::Gitlab8_12 => posted.email.clone(),
+        Profile::Gitlab18_11 => saved.email.clone(),
     };
     let msg = OutgoingMail {
         to: user.email.clone(),
-        subject,
-        html_body: "<p>It appears your Mattermost email is setup correctly!</p>".to_string(),
+        subject: "Mattermost - Testing Email Settings".to_string(),
+        html_body: "<br/><br/><br/>It appears your Mattermost email is setup correctly!"
+            .to_string(),
     };
     let site_url = twin.site_url(headers);
-    deliver(twin, "test", email, &site_url, msg)
+    deliver_detailed(twin, "test", &email, &site_url, msg)
         .await
         .map_err(|e| match twin.profile {
             Profile::Gitlab18_11 => AppError::new(
                 "app.admin.test_email.failure",
-                format!("Connection unsuccessful: {e}"),
+                format!("Connection unsuccessful: {}", e.message),
                 500,
             ),
             Profile::Gitlab8_12 => {
-                AppError::new("utils.mail.send_mail.app_error", e.clone(), 500).with_detail(e)
+                let (id, text, detail) = e.mattermost3_app_error();
+                AppError::new(id, text, 500).with_detail(detail)
             }
         })
 }
@@ -196,8 +220,8 @@ pub(crate) fn mentioned_usernames(message: &str) -> Vec<String> {
     out
 }
 
-/// `sendNotificationEmail` for a new post: every mentioned member of the channel's team (or the
-/// other member of a direct channel) other than the poster gets a notification email, sent
+/// `sendNotificationEmail` for a new post: every mentioned member of the channel (or the other
+/// member of a direct channel) other than the poster gets a notification email, sent
 /// immediately (email batching off, the default) when `SendEmailNotifications` is on. Users
 /// have no web-socket connection in the twin, so they count as offline, as the real server
 /// requires for email notifications.
@@ -227,10 +251,11 @@ pub(crate) fn send_mention_emails(
                 .iter()
                 .filter_map(|n| store.user_by_username(n).cloned())
                 .filter(|u| u.id != post.user_id)
-                .filter(|u| {
-                    team.as_ref().is_some_and(|t| t.members.contains(&u.id))
-                        || channel.members.contains(&u.id)
-                })
+                // Only channel members are notified: a mention of a team member outside the
+                // channel gets the poster an ephemeral "did not get notified" warning
+                // (app/notification.go sendOutOfChannelMentions), no email (fidelity audit,
+                // mail MEDIUM 12).
+                .filter(|u| channel.members.contains(&u.id))
                 .collect()
         };
         (recipients, team.map(|t| t.display_name).unwrap_or_default())
