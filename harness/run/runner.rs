@@ -15,7 +15,7 @@ use crate::diag::Severity;
 use crate::drive::{Reach, Transcript};
 use crate::scenario::{Bindings, Scenario, TargetKind};
 use crate::stack::resolve::resolve_host;
-use crate::stack::{Stack, StackErrorKind, TargetSpec};
+use crate::stack::{Stack, StackErrorKind, StackNeeds, TargetSpec};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
 use super::outcome::{RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus};
@@ -185,7 +185,7 @@ async fn run_scenario(
     let mut hosts = Vec::new();
     for h in &scenario.hosts {
         match resolve_host(scenario, h, &Bindings::default(), scenario.gitlab_version) {
-            Ok((settings, warnings)) => {
+            Ok((resolved, warnings)) => {
                 result.config_warnings.extend(
                     warnings
                         .iter()
@@ -195,7 +195,7 @@ async fn run_scenario(
                             None => format!("{}: {}", h.name, d.message),
                         }),
                 );
-                hosts.push((h.name.clone(), settings));
+                hosts.push(resolved);
             }
             Err(diags) => {
                 result.status = ScenarioStatus::Error {
@@ -212,7 +212,8 @@ async fn run_scenario(
         }
     }
 
-    let mut stack = match Stack::up(&opts.target, scenario, &hosts).await {
+    let needs = StackNeeds::of(scenario);
+    let mut stack = match Stack::up(&opts.target, &hosts, &needs).await {
         Ok(s) => s,
         Err(e) => {
             result.status = ScenarioStatus::Error {

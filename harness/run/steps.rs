@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use url::Url;
 
 use crate::check::StepOutput;
-use crate::config::{HostSettings, Secret};
+use crate::config::Secret;
 use crate::drive::gitlab_admin::{self, CreatedApp, GitlabAdmin};
 use crate::drive::mattermost_admin::{self, MattermostApi};
 use crate::drive::sso::{self, Person, SsoTarget};
@@ -269,7 +269,7 @@ async fn reconfigure(
     let plan = scenario
         .host(host)
         .ok_or_else(|| fail(format!("no host `{host}`")))?;
-    let (settings, warnings): (HostSettings, _) =
+    let (resolved, warnings) =
         resolve_host(scenario, plan, &state.bindings, scenario.gitlab_version).map_err(
             |diags| {
                 fail(
@@ -285,7 +285,7 @@ async fn reconfigure(
         .config_warnings
         .extend(warnings.iter().map(|d| d.message.clone()));
     stack
-        .reconfigure(host, &settings)
+        .reconfigure(&resolved)
         .await
         .map_err(|e| fail(e.message))?;
     tr.fact("reconfigured", format!("host {host}"));
