@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use super::{CliError, Context, OutputFormat};
 use crate::check::SnapshotMode;
 use crate::report::{HumanReporter, to_json, to_junit};
-use crate::run::{RunEvent, RunOptions, run};
+use crate::run::{RunEvent, RunOptions, Verdict, run};
 use crate::scenario::{Selection, TargetKind, parse_shard, select};
 use crate::stack::{LiveOptions, TargetSpec};
 
@@ -203,11 +203,16 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             ))
         })?;
     }
-    if summary.environment_error() {
-        Err(CliError::reported(super::Exit::Environment))
-    } else if summary.all_passed() {
-        Ok(())
-    } else {
-        Err(CliError::reported(super::Exit::Failed))
+    super::error::from_exit(exit_of(summary.verdict()))
+}
+
+/// The exit code of a run's verdict.
+pub fn exit_of(verdict: Verdict) -> super::Exit {
+    match verdict {
+        Verdict::Passed => super::Exit::Ok,
+        Verdict::Failed => super::Exit::Failed,
+        Verdict::BadInput => super::Exit::BadInput,
+        Verdict::Environment => super::Exit::Environment,
+        Verdict::HarnessBug => super::Exit::HarnessBug,
     }
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::check::SnapshotOutcome;
-use crate::run::{RunEvent, RunEventKind, RunSummary, ScenarioResult, ScenarioStatus, StepStatus};
+use crate::run::{
+    Failure, RunEvent, RunEventKind, RunSummary, ScenarioResult, ScenarioStatus, StepStatus,
+};
 
 /// Whether to colour and draw progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,15 @@ fn secs(d: Duration) -> String {
         format!("{:.1}ms", d.as_secs_f64() * 1000.0)
     } else {
         format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+/// How the human report introduces a failure of this kind.
+fn failure_heading(f: &Failure) -> &'static str {
+    match f {
+        Failure::Environment { .. } => "the environment broke",
+        Failure::Configuration { .. } => "the scenario cannot run as written",
+        Failure::HarnessBug { .. } => "a bug in mm-harness (please report it)",
     }
 }
 
@@ -163,8 +174,9 @@ impl HumanReporter {
             ScenarioStatus::Skipped { reason } => {
                 let _ = writeln!(out, "    {reason}");
             }
-            ScenarioStatus::Error { reason, .. } => {
-                for l in reason.lines() {
+            ScenarioStatus::Error { failure } => {
+                let _ = writeln!(out, "    {}:", failure_heading(failure));
+                for l in failure.message().lines() {
                     let _ = writeln!(out, "    {l}");
                 }
             }

@@ -22,10 +22,17 @@ pub fn to_junit(summary: &RunSummary) -> String {
                 case.set_classname(s.seed.clone());
                 suite.add_test_case(case);
             }
-            ScenarioStatus::Error { reason, .. } => {
+            ScenarioStatus::Error { failure } => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-                status.set_message("the stack could not run the scenario");
-                status.set_description(reason.clone());
+                status.set_type(failure.kind());
+                status.set_message(
+                    failure
+                        .message()
+                        .lines()
+                        .next()
+                        .unwrap_or("the scenario could not run"),
+                );
+                status.set_description(failure.message());
                 let mut case = TestCase::new("scenario", status);
                 case.set_classname(s.seed.clone());
                 suite.add_test_case(case);

@@ -38,6 +38,67 @@ pub struct StepResult {
     pub duration: Duration,
 }
 
+/// Why a scenario could not be carried out to a verdict on the installation; its kind decides
+/// the exit code (see [`Verdict`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// The environment broke: the stack could not be started or reached, a snapshot could not
+    /// be read or written (exit 3).
+    Environment { message: String },
+    /// The scenario asks for something found wrong only at run time: its gitlab.rb does not
+    /// resolve, the target refuses the topology or the operation (exit 2, bad input).
+    Configuration { message: String },
+    /// A bug in mm-harness: a panic, caught and reported with its message (exit 101).
+    HarnessBug { message: String },
+}
+
+impl Failure {
+    /// The explanation, one or more lower-case lines.
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Environment { message }
+            | Failure::Configuration { message }
+            | Failure::HarnessBug { message } => message,
+        }
+    }
+
+    /// The kind as JSON and JUnit write it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Environment { .. } => "environment",
+            Failure::Configuration { .. } => "configuration",
+            Failure::HarnessBug { .. } => "harness_bug",
+        }
+    }
+
+    /// What this failure means for the run's exit code.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Failure::Environment { .. } => Verdict::Environment,
+            Failure::Configuration { .. } => Verdict::BadInput,
+            Failure::HarnessBug { .. } => Verdict::HarnessBug,
+        }
+    }
+}
+
+/// What a run means, from best to worst; the run's verdict is the worst of its scenarios'.
+/// `mm-harness run` maps it to the exit code (0, 1, 2, 3, 101, 130).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every scenario passed or was skipped (exit 0).
+    Passed,
+    /// The installation misbehaves: an expectation, a protocol step or a snapshot failed (exit 1).
+    Failed,
+    /// The environment broke (exit 3).
+    Environment,
+    /// A scenario asks for what cannot be done, found at run time (exit 2).
+    BadInput,
+    /// mm-harness itself failed (exit 101).
+    HarnessBug,
+}
+
 /// How a scenario ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -49,10 +110,10 @@ pub enum ScenarioStatus {
     Skipped {
         reason: String,
     },
-    /// The stack could not be brought up or the configuration not applied.
+    /// The scenario could not be carried out (the stack did not start, its configuration was
+    /// refused, mm-harness panicked): see the failure's kind.
     Error {
-        reason: String,
-        environment: bool,
+        failure: Failure,
     },
 }
 
@@ -109,20 +170,83 @@ impl RunSummary {
         }
     }
 
-    /// Whether any scenario could not run because of the environment (exit 3).
-    pub fn environment_error(&self) -> bool {
-        self.scenarios.iter().any(|s| {
-            matches!(
-                s.status,
-                ScenarioStatus::Error {
-                    environment: true,
-                    ..
-                }
-            )
-        })
+    /// The worst outcome of the run.
+    pub fn verdict(&self) -> Verdict {
+        self.scenarios
+            .iter()
+            .map(|s| match &s.status {
+                ScenarioStatus::Passed | ScenarioStatus::Skipped { .. } => Verdict::Passed,
+                ScenarioStatus::Failed => Verdict::Failed,
+                ScenarioStatus::Error { failure } => failure.verdict(),
+            })
+            .max()
+            .unwrap_or(Verdict::Passed)
     }
 
     pub fn all_passed(&self) -> bool {
         self.failed == 0 && self.errors == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(status: ScenarioStatus) -> ScenarioResult {
+        ScenarioResult {
+            name: "x".into(),
+            file: "x.toml".into(),
+            seed: "s".into(),
+            target: "twin".into(),
+            status,
+            steps: Vec::new(),
+            snapshot: None,
+            config_warnings: Vec::new(),
+            transcript: String::new(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn the_worst_scenario_decides_the_verdict() {
+        let bug = ScenarioStatus::Error {
+            failure: Failure::HarnessBug {
+                message: "boom".into(),
+            },
+        };
+        let env = ScenarioStatus::Error {
+            failure: Failure::Environment {
+                message: "down".into(),
+            },
+        };
+        let summary = |s: Vec<ScenarioStatus>| {
+            RunSummary::from_results("twin", s.into_iter().map(result).collect(), Duration::ZERO)
+        };
+        assert_eq!(summary(vec![]).verdict(), Verdict::Passed);
+        assert_eq!(
+            summary(vec![
+                ScenarioStatus::Passed,
+                ScenarioStatus::Skipped { reason: "r".into() }
+            ])
+            .verdict(),
+            Verdict::Passed
+        );
+        assert_eq!(
+            summary(vec![ScenarioStatus::Failed, env.clone()]).verdict(),
+            Verdict::Environment
+        );
+        assert_eq!(
+            summary(vec![bug, env, ScenarioStatus::Failed]).verdict(),
+            Verdict::HarnessBug
+        );
+        let json = serde_json::to_value(result(ScenarioStatus::Error {
+            failure: Failure::Configuration {
+                message: "no host runs GitLab".into(),
+            },
+        }))
+        .unwrap();
+        assert_eq!(json["status"], "error");
+        assert_eq!(json["failure"]["kind"], "configuration");
+        assert_eq!(json["failure"]["message"], "no host runs GitLab");
     }
 }

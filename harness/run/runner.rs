@@ -2,12 +2,20 @@
 //! steps in order, check each expectation, compare the normalised transcript with its snapshot,
 //! and take the stack down. Scenarios run in parallel up to `jobs`; `fail_fast` stops starting new
 //! ones after a failure. It returns values and emits events; it never prints.
+//!
+//! No result is ever lost: every scenario given ends with exactly one [`ScenarioResult`]. A panic
+//! inside a step is caught there (the stack is still taken down) and becomes status `error` with a
+//! `harness_bug` failure carrying the panic message; a panic anywhere else in a scenario's task, or
+//! a task that ends without a result, is caught the same way at the task's edge.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 
 use crate::check::{self, SnapshotMode, snapshot};
@@ -18,7 +26,7 @@ use crate::stack::resolve::resolve_host;
 use crate::stack::{Stack, StackErrorKind, StackNeeds, TargetSpec};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
-use super::outcome::{RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus};
+use super::outcome::{Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus};
 use super::steps::{RunState, execute};
 
 /// How to run.
@@ -67,8 +75,22 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
     let semaphore = Arc::new(Semaphore::new(jobs));
     let stop = Arc::new(AtomicBool::new(false));
     let opts = Arc::new(opts);
+    let hook = PanicHook::from_env();
     let mut tasks = tokio::task::JoinSet::new();
-    let total = scenarios.len();
+    // Every slot starts as "no result" so that a task that vanishes still leaves one.
+    let mut results: Vec<ScenarioResult> = scenarios
+        .iter()
+        .map(|s| {
+            error_result(
+                s,
+                &opts,
+                Failure::HarnessBug {
+                    message: "the scenario's task ended without a result".into(),
+                },
+            )
+        })
+        .collect();
+    let mut task_index = std::collections::HashMap::new();
     for (index, scenario) in scenarios.into_iter().enumerate() {
         // Permits are taken here, in file order, so scenarios start in order and, with
         // `--fail-fast`, none starts after a failure has been seen.
@@ -77,7 +99,8 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
         let opts = opts.clone();
         let events = events.clone();
         let clock = clock.clone();
-        tasks.spawn(async move {
+        let hook = hook.clone();
+        let handle = tasks.spawn(async move {
             let _permit = permit;
             let result = if stop.load(Ordering::SeqCst) {
                 skipped(
@@ -89,7 +112,20 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
                 events(clock.event(RunEventKind::ScenarioStarted {
                     name: scenario.name.clone(),
                 }));
-                let r = run_scenario(&scenario, &opts, &events, &clock).await;
+                let run = run_scenario(&scenario, &opts, &events, &clock, &hook);
+                let r = match AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(r) => r,
+                    Err(payload) => error_result(
+                        &scenario,
+                        &opts,
+                        Failure::HarnessBug {
+                            message: format!(
+                                "mm-harness panicked while running the scenario: {}",
+                                panic_message(payload.as_ref())
+                            ),
+                        },
+                    ),
+                };
                 if opts.fail_fast
                     && matches!(
                         r.status,
@@ -105,14 +141,31 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
             }));
             (index, result)
         });
+        task_index.insert(handle.id(), index);
     }
-    let mut results: Vec<Option<ScenarioResult>> = vec![None; total];
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((i, r)) = joined {
-            results[i] = Some(r);
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, (i, r))) => results[i] = r,
+            Err(e) => {
+                if let Some(&i) = task_index.get(&e.id()) {
+                    let message = if e.is_panic() {
+                        format!(
+                            "mm-harness panicked while running the scenario: {}",
+                            panic_message(e.into_panic().as_ref())
+                        )
+                    } else {
+                        format!("the scenario's task was stopped: {e}")
+                    };
+                    results[i].status = ScenarioStatus::Error {
+                        failure: Failure::HarnessBug { message },
+                    };
+                    events(clock.event(RunEventKind::ScenarioFinished {
+                        result: Box::new(results[i].clone()),
+                    }));
+                }
+            }
         }
     }
-    let results: Vec<ScenarioResult> = results.into_iter().flatten().collect();
     let summary = RunSummary::from_results(opts.target.kind.name(), results, clock.0.elapsed());
     events(clock.event(RunEventKind::RunFinished {
         summary: Box::new(summary.clone()),
@@ -132,6 +185,51 @@ fn base_result(scenario: &Scenario, opts: &RunOptions, status: ScenarioStatus) -
         config_warnings: Vec::new(),
         transcript: String::new(),
         duration: Duration::ZERO,
+    }
+}
+
+fn error_result(scenario: &Scenario, opts: &RunOptions, failure: Failure) -> ScenarioResult {
+    base_result(scenario, opts, ScenarioStatus::Error { failure })
+}
+
+/// The text of a panic's payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// The hidden test hook `MM_HARNESS_INTERNAL_PANIC_AT=<scenario>:<step>`: that step panics
+/// instead of running, so the tests can prove a panic is reported and not lost. It exists in
+/// debug builds only (tests); a release build ignores the variable.
+#[derive(Debug, Clone, Default)]
+struct PanicHook(Option<(String, usize)>);
+
+impl PanicHook {
+    const VAR: &'static str = "MM_HARNESS_INTERNAL_PANIC_AT";
+
+    fn from_env() -> PanicHook {
+        if !cfg!(debug_assertions) {
+            return PanicHook(None);
+        }
+        let at = std::env::var(Self::VAR).ok().and_then(|v| {
+            let (name, step) = v.rsplit_once(':')?;
+            Some((name.to_string(), step.parse().ok()?))
+        });
+        PanicHook(at)
+    }
+
+    fn fire(&self, scenario: &str, step: usize) {
+        if let Some((name, at)) = &self.0
+            && name == scenario
+            && *at == step
+        {
+            panic!("injected panic ({}) at step {step}", Self::VAR);
+        }
     }
 }
 
@@ -174,6 +272,7 @@ async fn run_scenario(
     opts: &RunOptions,
     events: &EventSink,
     clock: &Arc<Clock>,
+    hook: &PanicHook,
 ) -> ScenarioResult {
     let started = Instant::now();
     if let Some(reason) = skip_reason(scenario, &opts.target) {
@@ -199,12 +298,13 @@ async fn run_scenario(
             }
             Err(diags) => {
                 result.status = ScenarioStatus::Error {
-                    reason: diags
-                        .iter()
-                        .map(|d| d.render())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    environment: false,
+                    failure: Failure::Configuration {
+                        message: diags
+                            .iter()
+                            .map(|d| d.render())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    },
                 };
                 result.duration = started.elapsed();
                 return result;
@@ -216,12 +316,16 @@ async fn run_scenario(
     let mut stack = match Stack::up(&opts.target, &hosts, &needs).await {
         Ok(s) => s,
         Err(e) => {
+            let message = e.message.clone();
             result.status = ScenarioStatus::Error {
-                reason: e.message.clone(),
-                environment: matches!(
-                    e.kind,
-                    StackErrorKind::Environment | StackErrorKind::NotAvailable
-                ),
+                failure: match e.kind {
+                    StackErrorKind::Environment | StackErrorKind::NotAvailable => {
+                        Failure::Environment { message }
+                    }
+                    StackErrorKind::Configuration | StackErrorKind::Refused => {
+                        Failure::Configuration { message }
+                    }
+                },
             };
             result.duration = started.elapsed();
             return result;
@@ -239,6 +343,7 @@ async fn run_scenario(
         accept_invalid_certs: false,
     });
     let mut failed = false;
+    let mut bug: Option<Failure> = None;
     for step in &scenario.steps {
         if failed {
             result.steps.push(StepResult {
@@ -252,16 +357,35 @@ async fn run_scenario(
         }
         let t0 = Instant::now();
         tr.step(step.number, step.label());
-        let outcome = execute(&step.action, scenario, &mut stack, &mut state, &mut tr).await;
+        let carried = AssertUnwindSafe(async {
+            hook.fire(&scenario.name, step.number);
+            execute(&step.action, scenario, &mut stack, &mut state, &mut tr).await
+        })
+        .catch_unwind()
+        .await;
         for v in state.bindings.secret_values() {
             tr.secret(v.expose());
         }
-        let status = match outcome {
-            Ok(output) => match check::check(&output, step.expect.as_ref()) {
+        let status = match carried {
+            Ok(Ok(output)) => match check::check(&output, step.expect.as_ref()) {
                 Ok(()) => StepStatus::Passed,
                 Err(reason) => StepStatus::Failed { reason },
             },
-            Err(reason) => StepStatus::Failed { reason },
+            Ok(Err(reason)) => StepStatus::Failed { reason },
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                bug = Some(Failure::HarnessBug {
+                    message: format!(
+                        "mm-harness panicked in step {} ({}, {}): {message}",
+                        step.number,
+                        step.label(),
+                        step.location
+                    ),
+                });
+                StepStatus::Failed {
+                    reason: format!("mm-harness panicked: {message}"),
+                }
+            }
         };
         if matches!(status, StepStatus::Failed { .. }) {
             failed = true;
@@ -282,7 +406,9 @@ async fn run_scenario(
     result.config_warnings.append(&mut state.config_warnings);
     stack.down().await;
     result.transcript = check::normalise(&tr);
-    if failed {
+    if let Some(failure) = bug {
+        result.status = ScenarioStatus::Error { failure };
+    } else if failed {
         result.status = ScenarioStatus::Failed;
     } else if scenario.snapshot {
         let name = match opts.target.kind {
@@ -303,11 +429,12 @@ async fn run_scenario(
             }
             Err(e) => {
                 result.status = ScenarioStatus::Error {
-                    reason: format!(
-                        "cannot read or write the snapshot {}: {e}",
-                        snapshot::snapshot_path(&opts.snapshot_dir, &name).display()
-                    ),
-                    environment: true,
+                    failure: Failure::Environment {
+                        message: format!(
+                            "cannot read or write the snapshot {}: {e}",
+                            snapshot::snapshot_path(&opts.snapshot_dir, &name).display()
+                        ),
+                    },
                 };
             }
         }
