@@ -8,6 +8,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use tiny::Reply;
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mm-harness"));
     c.env("NO_COLOR", "1");
@@ -126,5 +128,268 @@ fn a_panicking_step_is_an_error_result_not_a_lost_one() {
     assert!(
         out.contains("1 passed, 0 failed, 0 skipped, 1 errors"),
         "{out}"
+    );
+}
+
+/// A tiny HTTP/1.1 server on loopback standing in for a live installation: each connection is
+/// read (head and `Content-Length` body), answered by `handler` after its delay, and closed.
+/// It stops accepting when dropped.
+#[allow(dead_code)] // the hostile cases below use what they need
+mod tiny {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{SocketAddr, TcpListener};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// What the server was asked.
+    pub struct Req {
+        pub method: String,
+        pub path: String,
+        pub body: String,
+    }
+
+    /// What it answers, after `delay`.
+    pub struct Reply {
+        pub delay: Duration,
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: String,
+    }
+
+    impl Reply {
+        pub fn new(status: u16, body: &str) -> Reply {
+            Reply {
+                delay: Duration::ZERO,
+                status,
+                headers: Vec::new(),
+                body: body.to_string(),
+            }
+        }
+        pub fn header(mut self, name: &str, value: &str) -> Reply {
+            self.headers.push((name.to_string(), value.to_string()));
+            self
+        }
+        pub fn after(mut self, delay: Duration) -> Reply {
+            self.delay = delay;
+            self
+        }
+    }
+
+    pub struct Server {
+        pub addr: SocketAddr,
+        stop: Arc<AtomicBool>,
+    }
+
+    impl Server {
+        pub fn url(&self) -> String {
+            format!("http://{}", self.addr)
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn serve(handler: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler = Arc::new(handler);
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let handler = handler.clone();
+                        std::thread::spawn(move || {
+                            let _ = answer(stream, handler.as_ref());
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Server { addr, stop }
+    }
+
+    fn answer(
+        stream: std::net::TcpStream,
+        handler: &(dyn Fn(&Req) -> Reply + Send + Sync),
+    ) -> std::io::Result<()> {
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_string();
+        let path = parts.next().unwrap_or_default().to_string();
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':')
+                && k.trim().eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length.min(1 << 20)];
+        reader.read_exact(&mut body)?;
+        let req = Req {
+            method,
+            path,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        let reply = handler(&req);
+        std::thread::sleep(reply.delay);
+        let mut out = format!(
+            "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+            reply.status,
+            reply.body.len()
+        );
+        for (k, v) in &reply.headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        out.push_str(&reply.body);
+        let mut stream = stream;
+        stream.write_all(out.as_bytes())?;
+        stream.flush()
+    }
+}
+
+/// A live-target scenario against Mattermost only (no snapshot: live transcripts vary).
+fn live_scenario(name: &str, steps: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+summary = "a live installation stands in for Mattermost"
+seed = "Getting started"
+targets = ["live"]
+snapshot = false
+
+[hosts.omnibus]
+gitlab_rb = '''
+external_url 'http://gitlab.example.com'
+mattermost_external_url 'http://mattermost.example.com'
+'''
+{steps}
+"#
+    )
+}
+
+fn live_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--target", "live", "--mattermost-url", url];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn an_unmet_expectation_keeps_its_kind_expected_and_actual() {
+    let wrong = GITLAB_ONLY.replace("status = 301", "status = 302");
+    let dir = workspace(&[("gitlab-apps.toml", &wrong)]);
+    let (out, _) = run_expect(dir.path(), &["--format", "json"], &[], 1);
+    let v = json(&out);
+    let step = &v["scenarios"][0]["steps"][3];
+    assert_eq!(step["status"], "failed", "{out}");
+    assert_eq!(step["failure"]["kind"], "expectation", "{out}");
+    assert_eq!(step["failure"]["expected"]["status"], 302, "{out}");
+    assert_eq!(step["failure"]["actual"]["status"], 301, "{out}");
+    assert!(
+        step["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expected status 302, got 301"),
+        "{out}"
+    );
+    let (xml, _) = run_expect(dir.path(), &["--format", "junit"], &[], 1);
+    assert!(
+        xml.contains("<failure message=\"expected status 302, got 301\" type=\"expectation\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_protocol_failure_of_the_installation_exits_1_with_its_kind() {
+    // Mattermost's ping answers 200 with a page that is not JSON.
+    let server = tiny::serve(|_| Reply::new(200, "<html>maintenance</html>"));
+    let url = server.url();
+    let dir = workspace(&[(
+        "ping.toml",
+        &live_scenario("ping", "[[steps]]\nmattermost.ping = {}\n"),
+    )]);
+    let (out, _) = run_expect(dir.path(), &live_args(&url, &["--format", "json"]), &[], 1);
+    let v = json(&out);
+    assert_eq!(v["scenarios"][0]["status"], "failed", "{out}");
+    assert_eq!(
+        v["scenarios"][0]["steps"][0]["failure"]["kind"], "protocol",
+        "{out}"
+    );
+    let (xml, _) = run_expect(dir.path(), &live_args(&url, &["--format", "junit"]), &[], 1);
+    assert!(xml.contains("type=\"protocol\""), "{xml}");
+}
+
+#[test]
+fn an_environment_that_broke_exits_3_with_its_kind() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    let dir = workspace(&[(
+        "ping.toml",
+        &live_scenario("ping", "[[steps]]\nmattermost.ping = {}\n"),
+    )]);
+    let (out, _) = run_expect(dir.path(), &live_args(&url, &["--format", "json"]), &[], 3);
+    let v = json(&out);
+    assert_eq!(v["scenarios"][0]["status"], "error", "{out}");
+    assert_eq!(v["scenarios"][0]["failure"]["kind"], "environment", "{out}");
+    let (xml, _) = run_expect(dir.path(), &live_args(&url, &["--format", "junit"]), &[], 3);
+    assert!(
+        xml.contains("<error message=") && xml.contains("type=\"environment\""),
+        "{xml}"
+    );
+    let (human, _) = run_expect(dir.path(), &live_args(&url, &[]), &[], 3);
+    assert!(human.contains("the environment broke:"), "{human}");
+}
+
+#[test]
+fn a_refusal_found_after_validation_is_bad_input_exit_2() {
+    // The file validates, but no host runs anything: the twin refuses it when it starts.
+    let nothing = r#"
+name = "nothing"
+summary = "a gitlab.rb that runs neither GitLab nor Mattermost"
+seed = "Getting started"
+[hosts.omnibus]
+gitlab_rb = '''
+gitlab_rails['time_zone'] = 'UTC'
+'''
+[[steps]]
+mattermost.ping = {}
+"#;
+    let dir = workspace(&[("nothing.toml", nothing)]);
+    let (out, _) = run_expect(dir.path(), &["--format", "json"], &[], 2);
+    let v = json(&out);
+    assert_eq!(v["scenarios"][0]["status"], "error", "{out}");
+    assert_eq!(
+        v["scenarios"][0]["failure"]["kind"], "configuration",
+        "{out}"
+    );
+    assert!(
+        v["scenarios"][0]["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no host runs GitLab or Mattermost"),
+        "{out}"
+    );
+    let (human, _) = run_expect(dir.path(), &[], &[], 2);
+    assert!(
+        human.contains("the scenario cannot run as written:"),
+        "{human}"
     );
 }

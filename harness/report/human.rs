@@ -63,6 +63,10 @@ fn secs(d: Duration) -> String {
 /// How the human report introduces a failure of this kind.
 fn failure_heading(f: &Failure) -> &'static str {
     match f {
+        Failure::Expectation { .. } => "an expectation was not met",
+        Failure::Protocol { .. } => "the installation broke the protocol",
+        Failure::Network { .. } => "the network failed",
+        Failure::Timeout { .. } => "a deadline passed",
         Failure::Environment { .. } => "the environment broke",
         Failure::Configuration { .. } => "the scenario cannot run as written",
         Failure::HarnessBug { .. } => "a bug in mm-harness (please report it)",
@@ -185,7 +189,7 @@ impl HumanReporter {
         for step in &r.steps {
             let (mark, reason) = match &step.status {
                 StepStatus::Passed if list_all => (self.paint("32", "ok"), None),
-                StepStatus::Failed { reason } => (self.paint("31", "FAILED"), Some(reason)),
+                StepStatus::Failed { failure } => (self.paint("31", "FAILED"), Some(failure)),
                 StepStatus::NotRun if list_all => {
                     let _ = writeln!(out, "    -- step {}: {} (not run)", step.number, step.label);
                     continue;
@@ -199,9 +203,12 @@ impl HumanReporter {
                 step.label,
                 secs(step.duration)
             );
-            if let Some(reason) = reason {
+            if let Some(failure) = reason {
                 let _ = writeln!(out, "      --> {}", step.location);
-                for l in reason.lines() {
+                if !matches!(failure.verdict(), crate::run::Verdict::Failed) {
+                    let _ = writeln!(out, "      {}:", failure_heading(failure));
+                }
+                for l in failure.message().lines() {
                     let _ = writeln!(out, "      {l}");
                 }
             }

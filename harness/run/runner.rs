@@ -18,15 +18,17 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 
-use crate::check::{self, SnapshotMode, snapshot};
+use crate::check::{self, Expectation, SnapshotMode, StepOutput, snapshot};
 use crate::diag::Severity;
 use crate::drive::{Reach, Transcript};
 use crate::scenario::{Bindings, Scenario, TargetKind};
 use crate::stack::resolve::resolve_host;
-use crate::stack::{Stack, StackErrorKind, StackNeeds, TargetSpec};
+use crate::stack::{Stack, StackNeeds, TargetSpec};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
-use super::outcome::{Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus};
+use super::outcome::{
+    Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
+};
 use super::steps::{RunState, execute};
 
 /// How to run.
@@ -188,6 +190,23 @@ fn base_result(scenario: &Scenario, opts: &RunOptions, status: ScenarioStatus) -
     }
 }
 
+/// An expectation not met: the check's explanation, the expectation and what the step produced.
+fn expectation_failure(
+    message: String,
+    expect: Option<&Expectation>,
+    output: &StepOutput,
+) -> Failure {
+    let expected = match expect {
+        Some(e) => serde_json::to_value(e).unwrap_or(serde_json::Value::Null),
+        None => serde_json::Value::String("the step succeeds".into()),
+    };
+    Failure::Expectation {
+        message,
+        expected,
+        actual: serde_json::to_value(output).unwrap_or(serde_json::Value::Null),
+    }
+}
+
 fn error_result(scenario: &Scenario, opts: &RunOptions, failure: Failure) -> ScenarioResult {
     base_result(scenario, opts, ScenarioStatus::Error { failure })
 }
@@ -316,16 +335,8 @@ async fn run_scenario(
     let mut stack = match Stack::up(&opts.target, &hosts, &needs).await {
         Ok(s) => s,
         Err(e) => {
-            let message = e.message.clone();
             result.status = ScenarioStatus::Error {
-                failure: match e.kind {
-                    StackErrorKind::Environment | StackErrorKind::NotAvailable => {
-                        Failure::Environment { message }
-                    }
-                    StackErrorKind::Configuration | StackErrorKind::Refused => {
-                        Failure::Configuration { message }
-                    }
-                },
+                failure: Failure::from_stack(e),
             };
             result.duration = started.elapsed();
             return result;
@@ -342,10 +353,9 @@ async fn run_scenario(
         timeout: opts.target.request_timeout,
         accept_invalid_certs: false,
     });
-    let mut failed = false;
-    let mut bug: Option<Failure> = None;
+    let mut failed: Option<Failure> = None;
     for step in &scenario.steps {
-        if failed {
+        if failed.is_some() {
             result.steps.push(StepResult {
                 number: step.number,
                 label: step.label(),
@@ -369,26 +379,27 @@ async fn run_scenario(
         let status = match carried {
             Ok(Ok(output)) => match check::check(&output, step.expect.as_ref()) {
                 Ok(()) => StepStatus::Passed,
-                Err(reason) => StepStatus::Failed { reason },
+                Err(message) => StepStatus::Failed {
+                    failure: expectation_failure(message, step.expect.as_ref(), &output),
+                },
             },
-            Ok(Err(reason)) => StepStatus::Failed { reason },
-            Err(payload) => {
-                let message = panic_message(payload.as_ref());
-                bug = Some(Failure::HarnessBug {
+            Ok(Err(e)) => StepStatus::Failed {
+                failure: Failure::from_drive(e),
+            },
+            Err(payload) => StepStatus::Failed {
+                failure: Failure::HarnessBug {
                     message: format!(
-                        "mm-harness panicked in step {} ({}, {}): {message}",
+                        "mm-harness panicked in step {} ({}, {}): {}",
                         step.number,
                         step.label(),
-                        step.location
+                        step.location,
+                        panic_message(payload.as_ref())
                     ),
-                });
-                StepStatus::Failed {
-                    reason: format!("mm-harness panicked: {message}"),
-                }
-            }
+                },
+            },
         };
-        if matches!(status, StepStatus::Failed { .. }) {
-            failed = true;
+        if let StepStatus::Failed { failure } = &status {
+            failed = Some(failure.clone());
         }
         let step_result = StepResult {
             number: step.number,
@@ -399,17 +410,20 @@ async fn run_scenario(
         };
         events(clock.event(RunEventKind::StepFinished {
             scenario: scenario.name.clone(),
-            step: step_result.clone(),
+            step: Box::new(step_result.clone()),
         }));
         result.steps.push(step_result);
     }
     result.config_warnings.append(&mut state.config_warnings);
     stack.down().await;
     result.transcript = check::normalise(&tr);
-    if let Some(failure) = bug {
-        result.status = ScenarioStatus::Error { failure };
-    } else if failed {
-        result.status = ScenarioStatus::Failed;
+    if let Some(failure) = failed {
+        // A failure of the installation fails the scenario; any other kind (environment,
+        // configuration, a bug) means it could not be carried out.
+        result.status = match failure.verdict() {
+            Verdict::Failed => ScenarioStatus::Failed,
+            _ => ScenarioStatus::Error { failure },
+        };
     } else if scenario.snapshot {
         let name = match opts.target.kind {
             TargetKind::Twin => scenario.name.clone(),

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use url::Url;
 
 use crate::config::HostSettings;
-use crate::twin::bringup::{Twin, TwinHandle, TwinOptions};
+use crate::twin::bringup::{Twin, TwinErrorKind, TwinHandle, TwinOptions};
 use crate::twin::fault::Fault;
 
 use super::error::{StackError, StackErrorKind};
@@ -31,6 +31,30 @@ fn parse_url(raw: &str) -> Result<Url, StackError> {
             format!("the twin reports an invalid URL {raw:?}: {e}"),
         )
     })
+}
+
+/// Whether the twin refused the scenario's topology or settings (bad input, exit 2) or could not
+/// start on this machine (environment, exit 3).
+fn start_error_kind(kind: &TwinErrorKind) -> StackErrorKind {
+    match kind {
+        TwinErrorKind::NothingToRun
+        | TwinErrorKind::BadUrl { .. }
+        | TwinErrorKind::UnsupportedScheme { .. }
+        | TwinErrorKind::SeveralGitlabs(_)
+        | TwinErrorKind::SeveralMattermosts(_)
+        | TwinErrorKind::FaultNeedsTls { .. }
+        | TwinErrorKind::FaultNeedsSso { .. }
+        | TwinErrorKind::FaultNeedsMattermost { .. }
+        | TwinErrorKind::FaultNeedsHttpsMattermost { .. }
+        | TwinErrorKind::FaultNeedsStartTls { .. }
+        | TwinErrorKind::NoAdmin
+        | TwinErrorKind::ReconfigureWithoutMattermost
+        | TwinErrorKind::ReconfigureMovesMattermost { .. } => StackErrorKind::Configuration,
+        TwinErrorKind::MailServer { .. }
+        | TwinErrorKind::Listen(_)
+        | TwinErrorKind::Tls(_)
+        | TwinErrorKind::Ca(_) => StackErrorKind::Environment,
+    }
 }
 
 impl TwinStack {
@@ -55,10 +79,7 @@ impl TwinStack {
             })
             .collect();
         let handle = Twin::start(opts).await.map_err(|e| {
-            StackError::new(
-                StackErrorKind::Configuration,
-                crate::drive::error::chain(&e),
-            )
+            StackError::new(start_error_kind(&e.kind), crate::drive::error::chain(&e))
         })?;
         let gitlab = handle.gitlab();
         let mattermost = handle.mattermost();
