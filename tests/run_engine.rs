@@ -393,3 +393,94 @@ mattermost.ping = {}
         "{human}"
     );
 }
+
+/// A live "Mattermost" whose every answer takes `delay` and redirects to the path asked: each
+/// request is well within `--timeout`, but an SSO step following the redirects would go on for
+/// 25 hops.
+fn slow_redirects(delay: std::time::Duration) -> tiny::Server {
+    tiny::serve(move |req| {
+        Reply::new(302, "")
+            .header("Location", &req.path)
+            .after(delay)
+    })
+}
+
+const SSO_LOG_IN: &str = "[[steps]]\nsso.log_in = { user = \"alice\" }\n";
+const ALICE: (&str, &str) = ("MM_HARNESS_USER_ALICE_PASSWORD", "Alice-pass-123");
+
+#[test]
+fn a_step_is_cut_at_its_deadline_and_named_with_its_line() {
+    let server = slow_redirects(std::time::Duration::from_millis(700));
+    let url = server.url();
+    let dir = workspace(&[("slow.toml", &live_scenario("slow", SSO_LOG_IN))]);
+    let (out, _) = run_expect(
+        dir.path(),
+        &live_args(
+            &url,
+            &["--timeout", "5", "--step-timeout", "2", "--format", "json"],
+        ),
+        &[ALICE],
+        1,
+    );
+    let v = json(&out);
+    let step = &v["scenarios"][0]["steps"][0];
+    assert_eq!(step["failure"]["kind"], "timeout", "{out}");
+    assert_eq!(step["failure"]["deadline"], "step", "{out}");
+    assert_eq!(step["failure"]["limit_ms"], 2000, "{out}");
+    let message = step["failure"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("step 1 `sso.log_in user=alice` (scenarios/slow.toml:14:"),
+        "{message}"
+    );
+    assert!(message.contains("(--step-timeout)"), "{message}");
+    // Cut at two seconds, not after 25 hops of 0.7 s (17.5 s): a generous bound, not a timing.
+    let ms = step["duration_ms"].as_f64().unwrap_or(f64::MAX);
+    assert!(ms < 10_000.0, "the step ran {ms} ms");
+}
+
+#[test]
+fn a_scenario_is_cut_at_its_deadline() {
+    let server = slow_redirects(std::time::Duration::from_millis(700));
+    let url = server.url();
+    let dir = workspace(&[("slow.toml", &live_scenario("slow", SSO_LOG_IN))]);
+    let (out, _) = run_expect(
+        dir.path(),
+        &live_args(
+            &url,
+            &[
+                "--step-timeout",
+                "60",
+                "--scenario-timeout",
+                "2",
+                "--format",
+                "json",
+            ],
+        ),
+        &[ALICE],
+        1,
+    );
+    let v = json(&out);
+    let failure = &v["scenarios"][0]["steps"][0]["failure"];
+    assert_eq!(failure["kind"], "timeout", "{out}");
+    assert_eq!(failure["deadline"], "scenario", "{out}");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("(--scenario-timeout)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn zero_seconds_is_bad_input() {
+    let dir = workspace(&[("gitlab-apps.toml", GITLAB_ONLY)]);
+    for flag in ["--timeout", "--step-timeout", "--scenario-timeout"] {
+        let (_, err) = run_expect(dir.path(), &[flag, "0"], &[], 2);
+        assert!(
+            err.contains("0 seconds leaves no time at all"),
+            "{flag}: {err}"
+        );
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+}

@@ -17,4 +17,4 @@ pub use event::{EventSink, RunEvent, RunEventKind, no_events};
 pub use outcome::{
     Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
 };
-pub use runner::{RunOptions, run, skip_reason};
+pub use runner::{Deadlines, RunOptions, run, skip_reason};

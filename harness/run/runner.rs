@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub snapshots: SnapshotMode,
     /// Where `<scenario>.snap` files live.
     pub snapshot_dir: PathBuf,
+    /// How long a step and a scenario may take.
+    pub deadlines: Deadlines,
 }
 
 impl RunOptions {
@@ -51,7 +53,44 @@ impl RunOptions {
             fail_fast: false,
             snapshots: SnapshotMode::Check,
             snapshot_dir,
+            deadlines: Deadlines::for_target(TargetKind::Twin),
         }
+    }
+}
+
+/// The two deadlines of a run. A step is cut when it runs past `step` (however many requests it
+/// makes: `--timeout` bounds one request only); a scenario — its stack's start and every step —
+/// when it runs past `scenario`. Either is reported as a `timeout` failure naming the step and
+/// where it is written. Taking the stack down is not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    pub step: Duration,
+    pub scenario: Duration,
+}
+
+impl Deadlines {
+    /// The defaults per target (`--step-timeout`, `--scenario-timeout`): the twin answers in
+    /// milliseconds; a live installation over a real network may take a while per page; a
+    /// docker stack's scenario includes starting GitLab's container (minutes).
+    pub fn for_target(kind: TargetKind) -> Deadlines {
+        let (step, scenario) = match kind {
+            TargetKind::Twin => (40, 120),
+            TargetKind::Live => (120, 600),
+            TargetKind::Docker => (300, 1800),
+        };
+        Deadlines {
+            step: Duration::from_secs(step),
+            scenario: Duration::from_secs(scenario),
+        }
+    }
+}
+
+/// A duration as the flags take it (whole seconds) or shorter.
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
     }
 }
 
@@ -188,6 +227,17 @@ fn base_result(scenario: &Scenario, opts: &RunOptions, status: ScenarioStatus) -
         transcript: String::new(),
         duration: Duration::ZERO,
     }
+}
+
+/// A step cut at a deadline (`which`: "step" or "scenario").
+struct Cut {
+    which: &'static str,
+}
+
+/// Why a step did not produce an output.
+enum StepError {
+    Drive(crate::drive::DriveError),
+    Cut(Cut),
 }
 
 /// An expectation not met: the check's explanation, the expectation and what the step produced.
@@ -332,11 +382,26 @@ async fn run_scenario(
     }
 
     let needs = StackNeeds::of(scenario);
-    let mut stack = match Stack::up(&opts.target, &hosts, &needs).await {
-        Ok(s) => s,
-        Err(e) => {
+    let deadline = tokio::time::Instant::from_std(started) + opts.deadlines.scenario;
+    let up = tokio::time::timeout_at(deadline, Stack::up(&opts.target, &hosts, &needs)).await;
+    let mut stack = match up {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
             result.status = ScenarioStatus::Error {
                 failure: Failure::from_stack(e),
+            };
+            result.duration = started.elapsed();
+            return result;
+        }
+        Err(_) => {
+            result.status = ScenarioStatus::Error {
+                failure: Failure::Environment {
+                    message: format!(
+                        "the {} stack did not start within the scenario's deadline of {} (--scenario-timeout)",
+                        opts.target.kind,
+                        secs(opts.deadlines.scenario)
+                    ),
+                },
             };
             result.duration = started.elapsed();
             return result;
@@ -367,12 +432,25 @@ async fn run_scenario(
         }
         let t0 = Instant::now();
         tr.step(step.number, step.label());
-        let carried = AssertUnwindSafe(async {
-            hook.fire(&scenario.name, step.number);
-            execute(&step.action, scenario, &mut stack, &mut state, &mut tr).await
-        })
-        .catch_unwind()
-        .await;
+        // The step's own deadline, or what is left of the scenario's if that comes first.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let (limit, which) = if opts.deadlines.step <= left {
+            (opts.deadlines.step, "step")
+        } else {
+            (left, "scenario")
+        };
+        let carried = tokio::time::timeout(
+            limit,
+            AssertUnwindSafe(async {
+                hook.fire(&scenario.name, step.number);
+                execute(&step.action, scenario, &mut stack, &mut state, &mut tr)
+                    .await
+                    .map_err(StepError::Drive)
+            })
+            .catch_unwind(),
+        )
+        .await
+        .unwrap_or_else(|_| Ok(Err(StepError::Cut(Cut { which }))));
         for v in state.bindings.secret_values() {
             tr.secret(v.expose());
         }
@@ -383,9 +461,28 @@ async fn run_scenario(
                     failure: expectation_failure(message, step.expect.as_ref(), &output),
                 },
             },
-            Ok(Err(e)) => StepStatus::Failed {
+            Ok(Err(StepError::Drive(e))) => StepStatus::Failed {
                 failure: Failure::from_drive(e),
             },
+            Ok(Err(StepError::Cut(Cut { which }))) => {
+                let (flag, limit) = match which {
+                    "step" => ("--step-timeout", opts.deadlines.step),
+                    _ => ("--scenario-timeout", opts.deadlines.scenario),
+                };
+                StepStatus::Failed {
+                    failure: Failure::Timeout {
+                        message: format!(
+                            "step {} `{}` ({}) was cut at the {which}'s deadline of {} ({flag})",
+                            step.number,
+                            step.label(),
+                            step.location,
+                            secs(limit)
+                        ),
+                        deadline: which,
+                        limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                    },
+                }
+            }
             Err(payload) => StepStatus::Failed {
                 failure: Failure::HarnessBug {
                     message: format!(
