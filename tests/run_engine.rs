@@ -484,3 +484,179 @@ fn zero_seconds_is_bad_input() {
         assert!(err.contains(flag), "{flag}: {err}");
     }
 }
+
+/// Send `signal` (`TERM`, `INT`) to a process with the `kill` command.
+fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Wait for a child up to `limit`; kill it and fail the test if it does not end.
+fn wait_for(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the process did not end within {limit:?} of the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Poll `cond` up to 20 s.
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Start a run of two live scenarios against a server that keeps the first one's SSO step busy,
+/// wait until that step is running, send `signal`, and return the exit code and stdout.
+fn interrupted_run(signal: &str, format: &str) -> (Option<i32>, String, String) {
+    use std::io::Read;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let sso_requests = Arc::new(AtomicUsize::new(0));
+    let seen = sso_requests.clone();
+    let server = tiny::serve(move |req| {
+        if req.path.starts_with("/oauth/gitlab/") {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+        Reply::new(302, "")
+            .header("Location", &req.path)
+            .after(std::time::Duration::from_millis(300))
+    });
+    let url = server.url();
+    let dir = workspace(&[
+        ("a-busy.toml", &live_scenario("a-busy", SSO_LOG_IN)),
+        ("b-next.toml", &live_scenario("b-next", SSO_LOG_IN)),
+    ]);
+    let mut child = bin()
+        .current_dir(dir.path())
+        .arg("run")
+        .args(live_args(&url, &["--format", format]))
+        .env(ALICE.0, ALICE.1)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    eventually("the SSO step to run", || {
+        sso_requests.load(Ordering::SeqCst) > 0
+    });
+    send_signal(child.id(), signal);
+    let status = wait_for(&mut child, std::time::Duration::from_secs(20));
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read stderr");
+    (status.code(), out, err)
+}
+
+#[test]
+fn sigterm_stops_a_run_with_a_partial_report_and_exit_130() {
+    let (code, out, err) = interrupted_run("TERM", "json");
+    assert_eq!(code, Some(130), "stdout:\n{out}\nstderr:\n{err}");
+    let v = json(&out);
+    assert_eq!(v["interrupted"], "SIGTERM", "{out}");
+    assert_eq!(v["cancelled"], 2, "{out}");
+    let scenarios = v["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 2, "no scenario is lost: {out}");
+    assert_eq!(scenarios[0]["status"], "cancelled", "{out}");
+    assert_eq!(
+        scenarios[0]["reason"], "stopped by SIGTERM during step 1",
+        "{out}"
+    );
+    assert_eq!(scenarios[0]["steps"][0]["status"], "cancelled", "{out}");
+    assert_eq!(scenarios[1]["status"], "cancelled", "{out}");
+    assert_eq!(
+        scenarios[1]["reason"], "not started: the run was stopped by SIGTERM",
+        "{out}"
+    );
+    assert!(err.contains("SIGTERM: stopping the run"), "{err}");
+}
+
+#[test]
+fn sigint_stops_a_run_and_the_human_report_says_it_is_partial() {
+    let (code, out, err) = interrupted_run("INT", "human");
+    assert_eq!(code, Some(130), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("CANCELLED a-busy [live]"), "{out}");
+    assert!(
+        out.contains("CANCELLED step 1: sso.log_in user=alice"),
+        "{out}"
+    );
+    assert!(out.contains("CANCELLED b-next [live]"), "{out}");
+    assert!(out.contains("2 cancelled"), "{out}");
+    assert!(
+        out.contains("interrupted: the run was stopped by SIGINT; this report is partial"),
+        "{out}"
+    );
+}
+
+/// `twin up` until it has printed where its CA is; that path.
+fn twin_up() -> (std::process::Child, std::path::PathBuf) {
+    use std::io::BufRead;
+    let mut child = bin()
+        .args(["twin", "up"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn twin up");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(path) = line.strip_prefix("CA certificate: ") {
+                let _ = tx.send(std::path::PathBuf::from(path));
+            }
+        }
+    });
+    let ca = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("twin up prints its CA path");
+    (child, ca)
+}
+
+#[test]
+fn twin_up_cleans_up_on_sigterm_as_on_sigint() {
+    for signal in ["TERM", "INT"] {
+        let (mut child, ca) = twin_up();
+        let dir = ca.parent().expect("CA directory").to_path_buf();
+        assert!(ca.is_file(), "{}", ca.display());
+        assert!(
+            dir.ends_with(format!("mm-harness-twin-{}", child.id())),
+            "{}",
+            dir.display()
+        );
+        send_signal(child.id(), signal);
+        let status = wait_for(&mut child, std::time::Duration::from_secs(20));
+        assert_eq!(status.code(), Some(0), "SIG{signal}");
+        assert!(!dir.exists(), "SIG{signal} left {} behind", dir.display());
+    }
+}

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use super::{CliError, Context, OutputFormat};
 use crate::check::SnapshotMode;
 use crate::report::{HumanReporter, to_json, to_junit};
-use crate::run::{Deadlines, RunEvent, RunOptions, Verdict, run};
+use crate::run::{Cancel, Deadlines, RunEvent, RunOptions, Verdict, run};
 use crate::scenario::{Selection, TargetKind, parse_shard, select};
 use crate::stack::{LiveOptions, TargetSpec};
 
@@ -168,6 +168,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             args.scenario_dir.display()
         ));
     }
+    let cancel = Cancel::new();
     let opts = RunOptions {
         target: TargetSpec {
             kind,
@@ -179,6 +180,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             },
             request_timeout: Duration::from_secs(args.timeout),
         },
+        cancel: cancel.clone(),
         deadlines: {
             let defaults = Deadlines::for_target(kind);
             Deadlines {
@@ -212,7 +214,14 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         }
         None => crate::run::no_events(),
     };
-    let summary = ctx.block_on(run(scenarios, opts, sink))?;
+    let summary = ctx.block_on(async {
+        // SIGINT/SIGTERM stop the run; the partial report is printed below and the exit is 130.
+        let listener = crate::run::signal::cancel_on_signals(cancel.clone())
+            .map_err(|e| CliError::environment(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
+        let summary = run(scenarios, opts, sink).await;
+        listener.abort();
+        Ok::<_, CliError>(summary)
+    })??;
     let mut out = ctx.stdout();
     let written = match ctx.format() {
         OutputFormat::Human => Ok(()),
@@ -242,5 +251,6 @@ pub fn exit_of(verdict: Verdict) -> super::Exit {
         Verdict::BadInput => super::Exit::BadInput,
         Verdict::Environment => super::Exit::Environment,
         Verdict::HarnessBug => super::Exit::HarnessBug,
+        Verdict::Interrupted => super::Exit::Interrupted,
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Owns: the `twin up` and `twin faults` flags, printing where everything is (documented URLs,
 //! loopback addresses, a ready-to-paste `curl --resolve` line), the twin's throw-away admin
-//! credentials and the CA file, and running until Ctrl-C.
+//! credentials and the CA file, and running until Ctrl-C or SIGTERM (both clean up).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -96,6 +96,9 @@ fn up(args: UpArgs, ctx: &Context) -> Result<(), CliError> {
                 err
             }
         })?;
+        // Listen before anything is written: a signal from now on cleans up.
+        let mut signals = crate::run::signal::Interrupts::new()
+            .map_err(|e| CliError::environment(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
         let ca_path = write_ca(handle.ca_pem())
             .map_err(|e| CliError::environment(format!("cannot write the CA certificate: {e}")))?;
         print!(
@@ -103,12 +106,14 @@ fn up(args: UpArgs, ctx: &Context) -> Result<(), CliError> {
             render_summary(&handle, args.profile, &args.faults, &ca_path)
         );
         println!("Press Ctrl-C to stop.");
-        let stopped = tokio::signal::ctrl_c().await;
+        // SIGINT (Ctrl-C) and SIGTERM (`kill`, a service manager, CI) stop it the same way:
+        // listeners closed, the CA's temporary directory removed.
+        signals.recv().await;
         handle.shutdown().await;
         if let Some(dir) = ca_path.parent() {
             let _ = std::fs::remove_dir_all(dir);
         }
-        stopped.map_err(|e| CliError::environment(format!("cannot wait for Ctrl-C: {e}")))
+        Ok(())
     })?
 }
 

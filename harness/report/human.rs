@@ -153,6 +153,7 @@ impl HumanReporter {
             ScenarioStatus::Failed => ("FAIL", "31"),
             ScenarioStatus::Skipped { .. } => ("SKIP", "33"),
             ScenarioStatus::Error { .. } => ("ERROR", "31;1"),
+            ScenarioStatus::Cancelled { .. } => ("CANCELLED", "33"),
         };
         let passed_steps = r
             .steps
@@ -175,7 +176,7 @@ impl HumanReporter {
         // Every step of a failed scenario is listed; of a passed one only with --verbose.
         let list_all = self.verbose || !matches!(r.status, ScenarioStatus::Passed);
         match &r.status {
-            ScenarioStatus::Skipped { reason } => {
+            ScenarioStatus::Skipped { reason } | ScenarioStatus::Cancelled { reason } => {
                 let _ = writeln!(out, "    {reason}");
             }
             ScenarioStatus::Error { failure } => {
@@ -192,6 +193,17 @@ impl HumanReporter {
                 StepStatus::Failed { failure } => (self.paint("31", "FAILED"), Some(failure)),
                 StepStatus::NotRun if list_all => {
                     let _ = writeln!(out, "    -- step {}: {} (not run)", step.number, step.label);
+                    continue;
+                }
+                StepStatus::Cancelled => {
+                    let _ = writeln!(
+                        out,
+                        "    {} step {}: {} (stopped after {})",
+                        self.paint("33", "CANCELLED"),
+                        step.number,
+                        step.label,
+                        secs(step.duration)
+                    );
                     continue;
                 }
                 _ => continue,
@@ -267,9 +279,14 @@ impl HumanReporter {
     /// The closing summary.
     pub fn summary_text(&self, s: &RunSummary) -> String {
         let mut out = String::new();
+        let cancelled = if s.cancelled > 0 {
+            format!(", {} cancelled", s.cancelled)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "\n{} passed, {} failed, {} skipped, {} errors in {} on the {} target",
+            "\n{} passed, {} failed, {} skipped, {} errors{cancelled} in {} on the {} target",
             s.passed,
             s.failed,
             s.skipped,
@@ -277,6 +294,13 @@ impl HumanReporter {
             secs(s.duration),
             s.target
         );
+        if let Some(why) = &s.interrupted {
+            let _ = writeln!(
+                out,
+                "{}: the run was stopped by {why}; this report is partial",
+                self.paint("33", "interrupted")
+            );
+        }
         out
     }
 }

@@ -7,10 +7,12 @@
 //! - `steps`: carrying out one step with the drivers, and the state kept between steps.
 //! - `outcome`: [`RunSummary`], [`ScenarioResult`], [`StepResult`].
 //! - `event`: [`RunEvent`], [`EventSink`].
+//! - `signal`: [`Cancel`], the SIGINT/SIGTERM listener that trips it.
 
 pub mod event;
 pub mod outcome;
 pub mod runner;
+pub mod signal;
 pub mod steps;
 
 pub use event::{EventSink, RunEvent, RunEventKind, no_events};
@@ -18,3 +20,4 @@ pub use outcome::{
     Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
 };
 pub use runner::{Deadlines, RunOptions, run, skip_reason};
+pub use signal::Cancel;

@@ -29,6 +29,7 @@ use super::event::{EventSink, RunEvent, RunEventKind};
 use super::outcome::{
     Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
 };
+use super::signal::Cancel;
 use super::steps::{RunState, execute};
 
 /// How to run.
@@ -43,6 +44,9 @@ pub struct RunOptions {
     pub snapshot_dir: PathBuf,
     /// How long a step and a scenario may take.
     pub deadlines: Deadlines,
+    /// Tripped to stop the run (SIGINT, SIGTERM): no new scenario starts, running steps are
+    /// cut, stacks are taken down, and every scenario still gets a result.
+    pub cancel: Cancel,
 }
 
 impl RunOptions {
@@ -54,6 +58,7 @@ impl RunOptions {
             snapshots: SnapshotMode::Check,
             snapshot_dir,
             deadlines: Deadlines::for_target(TargetKind::Twin),
+            cancel: Cancel::new(),
         }
     }
 }
@@ -135,7 +140,12 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
     for (index, scenario) in scenarios.into_iter().enumerate() {
         // Permits are taken here, in file order, so scenarios start in order and, with
         // `--fail-fast`, none starts after a failure has been seen.
-        let permit = semaphore.clone().acquire_owned().await;
+        // A stopped run does not wait for a free slot.
+        let permit = tokio::select! {
+            biased;
+            _ = opts.cancel.cancelled() => None,
+            p = semaphore.clone().acquire_owned() => Some(p),
+        };
         let stop = stop.clone();
         let opts = opts.clone();
         let events = events.clone();
@@ -143,7 +153,13 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
         let hook = hook.clone();
         let handle = tasks.spawn(async move {
             let _permit = permit;
-            let result = if stop.load(Ordering::SeqCst) {
+            let result = if let Some(why) = opts.cancel.reason() {
+                cancelled(
+                    &scenario,
+                    &opts,
+                    format!("not started: the run was stopped by {why}"),
+                )
+            } else if stop.load(Ordering::SeqCst) {
                 skipped(
                     &scenario,
                     &opts,
@@ -207,7 +223,8 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
             }
         }
     }
-    let summary = RunSummary::from_results(opts.target.kind.name(), results, clock.0.elapsed());
+    let mut summary = RunSummary::from_results(opts.target.kind.name(), results, clock.0.elapsed());
+    summary.interrupted = opts.cancel.reason().map(str::to_string);
     events(clock.event(RunEventKind::RunFinished {
         summary: Box::new(summary.clone()),
     }));
@@ -238,6 +255,8 @@ struct Cut {
 enum StepError {
     Drive(crate::drive::DriveError),
     Cut(Cut),
+    /// The run was stopped by this signal.
+    Stopped(&'static str),
 }
 
 /// An expectation not met: the check's explanation, the expectation and what the step produced.
@@ -255,6 +274,10 @@ fn expectation_failure(
         expected,
         actual: serde_json::to_value(output).unwrap_or(serde_json::Value::Null),
     }
+}
+
+fn cancelled(scenario: &Scenario, opts: &RunOptions, reason: String) -> ScenarioResult {
+    base_result(scenario, opts, ScenarioStatus::Cancelled { reason })
 }
 
 fn error_result(scenario: &Scenario, opts: &RunOptions, failure: Failure) -> ScenarioResult {
@@ -383,7 +406,17 @@ async fn run_scenario(
 
     let needs = StackNeeds::of(scenario);
     let deadline = tokio::time::Instant::from_std(started) + opts.deadlines.scenario;
-    let up = tokio::time::timeout_at(deadline, Stack::up(&opts.target, &hosts, &needs)).await;
+    let up = tokio::select! {
+        biased;
+        why = opts.cancel.cancelled() => {
+            result.status = ScenarioStatus::Cancelled {
+                reason: format!("stopped by {why} while its stack was starting"),
+            };
+            result.duration = started.elapsed();
+            return result;
+        }
+        up = tokio::time::timeout_at(deadline, Stack::up(&opts.target, &hosts, &needs)) => up,
+    };
     let mut stack = match up {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -419,8 +452,9 @@ async fn run_scenario(
         accept_invalid_certs: false,
     });
     let mut failed: Option<Failure> = None;
+    let mut stopped: Option<(&'static str, usize)> = None;
     for step in &scenario.steps {
-        if failed.is_some() {
+        if failed.is_some() || stopped.is_some() {
             result.steps.push(StepResult {
                 number: step.number,
                 label: step.label(),
@@ -439,18 +473,20 @@ async fn run_scenario(
         } else {
             (left, "scenario")
         };
-        let carried = tokio::time::timeout(
-            limit,
-            AssertUnwindSafe(async {
-                hook.fire(&scenario.name, step.number);
-                execute(&step.action, scenario, &mut stack, &mut state, &mut tr)
-                    .await
-                    .map_err(StepError::Drive)
-            })
-            .catch_unwind(),
-        )
-        .await
-        .unwrap_or_else(|_| Ok(Err(StepError::Cut(Cut { which }))));
+        let carried = tokio::select! {
+            biased;
+            why = opts.cancel.cancelled() => Ok(Err(StepError::Stopped(why))),
+            r = tokio::time::timeout(
+                limit,
+                AssertUnwindSafe(async {
+                    hook.fire(&scenario.name, step.number);
+                    execute(&step.action, scenario, &mut stack, &mut state, &mut tr)
+                        .await
+                        .map_err(StepError::Drive)
+                })
+                .catch_unwind(),
+            ) => r.unwrap_or_else(|_| Ok(Err(StepError::Cut(Cut { which })))),
+        };
         for v in state.bindings.secret_values() {
             tr.secret(v.expose());
         }
@@ -464,6 +500,10 @@ async fn run_scenario(
             Ok(Err(StepError::Drive(e))) => StepStatus::Failed {
                 failure: Failure::from_drive(e),
             },
+            Ok(Err(StepError::Stopped(why))) => {
+                stopped = Some((why, step.number));
+                StepStatus::Cancelled
+            }
             Ok(Err(StepError::Cut(Cut { which }))) => {
                 let (flag, limit) = match which {
                     "step" => ("--step-timeout", opts.deadlines.step),
@@ -514,7 +554,11 @@ async fn run_scenario(
     result.config_warnings.append(&mut state.config_warnings);
     stack.down().await;
     result.transcript = check::normalise(&tr);
-    if let Some(failure) = failed {
+    if let Some((why, number)) = stopped {
+        result.status = ScenarioStatus::Cancelled {
+            reason: format!("stopped by {why} during step {number}"),
+        };
+    } else if let Some(failure) = failed {
         // A failure of the installation fails the scenario; any other kind (environment,
         // configuration, a bug) means it could not be carried out.
         result.status = match failure.verdict() {
