@@ -194,7 +194,12 @@ mod tiny {
     }
 
     pub fn serve(handler: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        serve_on("127.0.0.1", handler)
+    }
+
+    /// [`serve`] on another loopback address (127.0.0.0/8), i.e. another host name.
+    pub fn serve_on(ip: &str, handler: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind((ip, 0)).expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let stop = Arc::new(AtomicBool::new(false));
@@ -659,4 +664,94 @@ fn twin_up_cleans_up_on_sigterm_as_on_sigint() {
         assert_eq!(status.code(), Some(0), "SIG{signal}");
         assert!(!dir.exists(), "SIG{signal} left {} behind", dir.display());
     }
+}
+
+/// The password a hostile "GitLab" echoes back: with characters that change when form-encoded.
+const ECHOED_PASSWORD: &str = "Alice pass/123!";
+
+/// A live installation whose "GitLab" (another loopback host) answers the sign-in form post with
+/// the form again and a flash message echoing the posted body, raw and decoded, wrapped in
+/// terminal control sequences (ESC, BEL, CR).
+fn echoing_installation() -> (tiny::Server, tiny::Server) {
+    let gitlab = tiny::serve_on("127.0.0.2", |req| {
+        let form = "<form action=\"/users/sign_in\" method=\"post\">\
+                    <input name=\"user[login]\"><input name=\"user[password]\" type=\"password\">\
+                    <input name=\"user[remember_me]\"></form>";
+        if req.method == "POST" {
+            let decoded: Vec<String> = url::form_urlencoded::parse(req.body.as_bytes())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let flash = format!(
+                "<div class=\"flash-alert\">\u{1b}]0;owned\u{7}\u{1b}[2J\rInvalid login: you sent {} ({})</div>",
+                req.body,
+                decoded.join(", ")
+            );
+            Reply::new(200, &format!("<html><body>{flash}{form}</body></html>"))
+        } else {
+            Reply::new(200, &format!("<html><body>{form}</body></html>"))
+        }
+    });
+    let sign_in = format!("{}/users/sign_in", gitlab.url());
+    let mattermost = tiny::serve(move |req| {
+        if req.path.starts_with("/oauth/gitlab/") {
+            Reply::new(302, "").header("Location", &sign_in)
+        } else {
+            Reply::new(200, "<html>Mattermost</html>")
+        }
+    });
+    (mattermost, gitlab)
+}
+
+#[test]
+fn an_echoed_password_and_control_characters_never_reach_a_report() {
+    let (mattermost, gitlab) = echoing_installation();
+    let (mm_url, gl_url) = (mattermost.url(), gitlab.url());
+    let dir = workspace(&[("echo.toml", &live_scenario("echo", SSO_LOG_IN))]);
+    let encoded: String =
+        url::form_urlencoded::byte_serialize(ECHOED_PASSWORD.as_bytes()).collect();
+    let env = [("MM_HARNESS_USER_ALICE_PASSWORD", ECHOED_PASSWORD)];
+    let mut reports = Vec::new();
+    for format in ["human", "json", "junit"] {
+        let args = live_args(
+            &mm_url,
+            &["--gitlab-url", &gl_url, "--format", format, "-v"],
+        );
+        let (out, err) = run_expect(dir.path(), &args, &env, 1);
+        for text in [&out, &err] {
+            assert!(
+                !text.contains(ECHOED_PASSWORD),
+                "{format}: the password leaked:\n{text}"
+            );
+            assert!(
+                !text.contains(&encoded),
+                "{format}: the encoded password leaked:\n{text}"
+            );
+        }
+        assert!(out.contains("Invalid login: you sent"), "{format}: {out}");
+        assert!(out.contains("[secret]"), "{format}: {out}");
+        reports.push(out);
+    }
+    let human = &reports[0];
+    assert!(
+        !human.contains('\u{1b}') && !human.contains('\u{7}') && !human.contains('\r'),
+        "raw control characters reached the terminal: {human:?}"
+    );
+    assert!(human.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{human}");
+    // JUnit is XML 1.0, where ESC and BEL are not allowed at all.
+    assert!(
+        !reports[2].contains('\u{1b}') && !reports[2].contains('\u{7}'),
+        "{}",
+        reports[2]
+    );
+    // JSON keeps the text exactly (escaped by JSON itself), without the password.
+    let v = json(&reports[1]);
+    let message = v["scenarios"][0]["steps"][0]["failure"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.starts_with("GitLab refused the credentials of alice:"),
+        "{message}"
+    );
+    assert!(message.contains("user%5Bpassword%5D=[secret]"), "{message}");
+    assert!(message.contains("user[password]=[secret]"), "{message}");
 }

@@ -101,10 +101,9 @@ fn up(args: UpArgs, ctx: &Context) -> Result<(), CliError> {
             .map_err(|e| CliError::environment(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
         let ca_path = write_ca(handle.ca_pem())
             .map_err(|e| CliError::environment(format!("cannot write the CA certificate: {e}")))?;
-        print!(
-            "{}",
-            render_summary(&handle, args.profile, &args.faults, &ca_path)
-        );
+        // The URLs come from a gitlab.rb the user gave: escaped like any text we did not write.
+        let summary = render_summary(&handle, args.profile, &args.faults, &ca_path);
+        print!("{}", crate::report::escape::terminal(&summary));
         println!("Press Ctrl-C to stop.");
         // SIGINT (Ctrl-C) and SIGTERM (`kill`, a service manager, CI) stop it the same way:
         // listeners closed, the CA's temporary directory removed.

@@ -19,6 +19,7 @@ use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 
 use crate::check::{self, Expectation, SnapshotMode, StepOutput, snapshot};
+use crate::config::Secret;
 use crate::diag::Severity;
 use crate::drive::{Reach, Transcript};
 use crate::scenario::{Bindings, Scenario, TargetKind};
@@ -29,6 +30,7 @@ use super::event::{EventSink, RunEvent, RunEventKind};
 use super::outcome::{
     Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
 };
+use super::redact::Redactor;
 use super::signal::Cancel;
 use super::steps::{RunState, execute};
 
@@ -47,6 +49,9 @@ pub struct RunOptions {
     /// Tripped to stop the run (SIGINT, SIGTERM): no new scenario starts, running steps are
     /// cut, stacks are taken down, and every scenario still gets a result.
     pub cancel: Cancel,
+    /// Secrets known before the run (the environment's credentials); with those each scenario
+    /// meets, they are removed from its result before it is reported ([`Redactor`]).
+    pub secrets: Vec<Secret>,
 }
 
 impl RunOptions {
@@ -59,6 +64,7 @@ impl RunOptions {
             snapshot_dir,
             deadlines: Deadlines::for_target(TargetKind::Twin),
             cancel: Cancel::new(),
+            secrets: Vec::new(),
         }
     }
 }
@@ -169,8 +175,9 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
                 events(clock.event(RunEventKind::ScenarioStarted {
                     name: scenario.name.clone(),
                 }));
-                let run = run_scenario(&scenario, &opts, &events, &clock, &hook);
-                let r = match AssertUnwindSafe(run).catch_unwind().await {
+                let mut met = Vec::new();
+                let run = run_scenario(&scenario, &opts, &events, &clock, &hook, &mut met);
+                let mut r = match AssertUnwindSafe(run).catch_unwind().await {
                     Ok(r) => r,
                     Err(payload) => error_result(
                         &scenario,
@@ -183,6 +190,9 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
                         },
                     ),
                 };
+                // The report boundary: nothing leaves the runner unredacted.
+                let known = opts.secrets.iter().map(|s| s.expose().to_string());
+                Redactor::new(known.chain(met)).result(&mut r);
                 if opts.fail_fast
                     && matches!(
                         r.status,
@@ -365,6 +375,7 @@ async fn run_scenario(
     events: &EventSink,
     clock: &Arc<Clock>,
     hook: &PanicHook,
+    secrets: &mut Vec<String>,
 ) -> ScenarioResult {
     let started = Instant::now();
     if let Some(reason) = skip_reason(scenario, &opts.target) {
@@ -386,6 +397,7 @@ async fn run_scenario(
                             None => format!("{}: {}", h.name, d.message),
                         }),
                 );
+                secrets.extend(resolved.secrets());
                 hosts.push(resolved);
             }
             Err(diags) => {
@@ -445,6 +457,7 @@ async fn run_scenario(
     for s in info.secrets() {
         tr.secret(&s);
     }
+    secrets.extend(info.secrets());
     let mut state = RunState::new(Reach {
         book: info.book.clone(),
         roots: info.roots.clone(),
@@ -552,6 +565,8 @@ async fn run_scenario(
         result.steps.push(step_result);
     }
     result.config_warnings.append(&mut state.config_warnings);
+    // Everything the drivers registered (passwords posted, session tokens, OAuth secrets).
+    secrets.extend(tr.secrets().iter().cloned());
     stack.down().await;
     result.transcript = check::normalise(&tr);
     if let Some((why, number)) = stopped {

@@ -32,6 +32,21 @@ impl fmt::Debug for ResolvedHost {
     }
 }
 
+impl ResolvedHost {
+    /// The secret values this host's settings hold (the OAuth application secret, the SMTP
+    /// password), for redaction.
+    pub fn secrets(&self) -> Vec<String> {
+        [
+            &self.settings.mattermost.gitlab.secret,
+            &self.settings.mattermost.email.smtp_password,
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.expose().to_string())
+        .collect()
+    }
+}
+
 /// Resolve one host of a scenario with the bindings known now. `Ok` carries the host and the
 /// warnings met (such as dropped keys: part of what the scenario tests, they do not stop it);
 /// `Err` holds the error diagnostics.
