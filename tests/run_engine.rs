@@ -755,3 +755,26 @@ fn an_echoed_password_and_control_characters_never_reach_a_report() {
     assert!(message.contains("user%5Bpassword%5D=[secret]"), "{message}");
     assert!(message.contains("user[password]=[secret]"), "{message}");
 }
+
+#[test]
+fn verbose_lists_each_gitlab_rb_warning_once_even_after_reconfigure() {
+    // `reauthorise` reconfigures its Mattermost host twice; give that host two warnings.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/reauthorise.toml"),
+    )
+    .expect("reauthorise.toml");
+    let text = text.replace(
+        "mattermost['gitlab_scope'] = \"\"\n",
+        "mattermost['gitlab_scope'] = \"\"\nmattermost['no_such_key'] = 1\nnginx['listen_port'] = ENV['PORT']\n",
+    );
+    assert!(text.contains("no_such_key"), "the fixture changed");
+    let dir = workspace(&[("reauthorise.toml", &text)]);
+    let (out, _) = run_expect(dir.path(), &["-v", "--update-snapshots"], &[], 0);
+    for warning in [
+        "mattermost:6: unknown key `mattermost['no_such_key']`",
+        "mattermost:7: value not evaluated: `ENV['PORT']`",
+    ] {
+        assert_eq!(out.matches(warning).count(), 1, "{warning}:\n{out}");
+    }
+    assert_eq!(out.matches("warning gitlab.rb:").count(), 2, "{out}");
+}

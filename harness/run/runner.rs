@@ -20,10 +20,9 @@ use tokio::sync::Semaphore;
 
 use crate::check::{self, Expectation, SnapshotMode, StepOutput, snapshot};
 use crate::config::Secret;
-use crate::diag::Severity;
 use crate::drive::{Reach, Transcript};
 use crate::scenario::{Bindings, Scenario, TargetKind};
-use crate::stack::resolve::resolve_host;
+use crate::stack::resolve::{resolve_host, warning_lines};
 use crate::stack::{Stack, StackNeeds, TargetSpec};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
@@ -388,15 +387,9 @@ async fn run_scenario(
     for h in &scenario.hosts {
         match resolve_host(scenario, h, &Bindings::default(), scenario.gitlab_version) {
             Ok((resolved, warnings)) => {
-                result.config_warnings.extend(
-                    warnings
-                        .iter()
-                        .filter(|d| d.severity >= Severity::Warning)
-                        .map(|d| match &d.location {
-                            Some(l) => format!("{}:{}: {}", h.name, l.line, d.message),
-                            None => format!("{}: {}", h.name, d.message),
-                        }),
-                );
+                result
+                    .config_warnings
+                    .extend(warning_lines(&h.name, &warnings));
                 secrets.extend(resolved.secrets());
                 hosts.push(resolved);
             }
@@ -564,7 +557,12 @@ async fn run_scenario(
         }));
         result.steps.push(step_result);
     }
-    result.config_warnings.append(&mut state.config_warnings);
+    // `host.reconfigure` resolves a host again: its warnings are listed once.
+    for w in state.config_warnings.drain(..) {
+        if !result.config_warnings.contains(&w) {
+            result.config_warnings.push(w);
+        }
+    }
     // Everything the drivers registered (passwords posted, session tokens, OAuth secrets).
     secrets.extend(tr.secrets().iter().cloned());
     stack.down().await;

@@ -79,6 +79,21 @@ pub fn resolve_host(
     Ok((host, resolved.diagnostics))
 }
 
+/// The warnings (and worse) of resolving host `host`, one line each as reports show them:
+/// `HOST:LINE: message` (the line inside the host's gitlab.rb). Every resolution of a host — at
+/// the start and at each `host.reconfigure` — words the same warning the same way, so a report
+/// can list each once.
+pub fn warning_lines(host: &str, diagnostics: &[Diagnostic]) -> Vec<String> {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity >= Severity::Warning)
+        .map(|d| match &d.location {
+            Some(l) => format!("{host}:{}: {}", l.line, d.message),
+            None => format!("{host}: {}", d.message),
+        })
+        .collect()
+}
+
 /// The URL a host serves: Mattermost's when it runs Mattermost, else GitLab's.
 pub fn host_url(settings: &HostSettings) -> Option<String> {
     if settings.mattermost_enabled {
