@@ -95,6 +95,9 @@ impl Deadlines {
     }
 }
 
+/// How long taking a stack down may take.
+const TEARDOWN: Duration = Duration::from_secs(60);
+
 /// A duration as the flags take it (whole seconds) or shorter.
 fn secs(d: Duration) -> String {
     if d.subsec_millis() == 0 {
@@ -565,7 +568,9 @@ async fn run_scenario(
     }
     // Everything the drivers registered (passwords posted, session tokens, OAuth secrets).
     secrets.extend(tr.secrets().iter().cloned());
-    stack.down().await;
+    // Taking the stack down is bounded too: a stack that does not stop is the environment's
+    // failure, reported on a scenario that would otherwise pass.
+    let stuck = tokio::time::timeout(TEARDOWN, stack.down()).await.is_err();
     result.transcript = check::normalise(&tr);
     if let Some((why, number)) = stopped {
         result.status = ScenarioStatus::Cancelled {
@@ -606,6 +611,17 @@ async fn run_scenario(
                 };
             }
         }
+    }
+    if stuck && matches!(result.status, ScenarioStatus::Passed) {
+        result.status = ScenarioStatus::Error {
+            failure: Failure::Environment {
+                message: format!(
+                    "the {} stack did not stop within {}",
+                    opts.target.kind,
+                    secs(TEARDOWN)
+                ),
+            },
+        };
     }
     result.duration = started.elapsed();
     result
