@@ -134,7 +134,6 @@ fn a_panicking_step_is_an_error_result_not_a_lost_one() {
 /// A tiny HTTP/1.1 server on loopback standing in for a live installation: each connection is
 /// read (head and `Content-Length` body), answered by `handler` after its delay, and closed.
 /// It stops accepting when dropped.
-#[allow(dead_code)] // the hostile cases below use what they need
 mod tiny {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{SocketAddr, TcpListener};
@@ -500,6 +499,31 @@ fn send_signal(pid: u32, signal: &str) {
     assert!(status.success(), "kill -{signal} {pid}");
 }
 
+/// A child process killed when the test ends, however it ends (a failed assertion included).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
 /// Wait for a child up to `limit`; kill it and fail the test if it does not end.
 fn wait_for(
     child: &mut std::process::Child,
@@ -552,15 +576,17 @@ fn interrupted_run(signal: &str, format: &str) -> (Option<i32>, String, String) 
         ("a-busy.toml", &live_scenario("a-busy", SSO_LOG_IN)),
         ("b-next.toml", &live_scenario("b-next", SSO_LOG_IN)),
     ]);
-    let mut child = bin()
-        .current_dir(dir.path())
-        .arg("run")
-        .args(live_args(&url, &["--format", format]))
-        .env(ALICE.0, ALICE.1)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = Running(
+        bin()
+            .current_dir(dir.path())
+            .arg("run")
+            .args(live_args(&url, &["--format", format]))
+            .env(ALICE.0, ALICE.1)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
     eventually("the SSO step to run", || {
         sso_requests.load(Ordering::SeqCst) > 0
     });
@@ -624,14 +650,16 @@ fn sigint_stops_a_run_and_the_human_report_says_it_is_partial() {
 }
 
 /// `twin up` until it has printed where its CA is; that path.
-fn twin_up() -> (std::process::Child, std::path::PathBuf) {
+fn twin_up() -> (Running, std::path::PathBuf) {
     use std::io::BufRead;
-    let mut child = bin()
-        .args(["twin", "up"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn twin up");
+    let mut child = Running(
+        bin()
+            .args(["twin", "up"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn twin up"),
+    );
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
