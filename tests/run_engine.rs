@@ -10,8 +10,14 @@ use std::process::{Command, Output};
 
 use tiny::Reply;
 
+/// The built binary, run under a 2 GiB address-space limit (`ulimit -v`): the servers here are
+/// hostile, and a regression must fail the test, not the machine. `exec` keeps the pid, so
+/// signals reach the binary itself.
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mm-harness"));
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("ulimit -v 2097152 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_mm-harness"));
     c.env("NO_COLOR", "1");
     c
 }
@@ -121,6 +127,26 @@ fn a_panicking_step_is_an_error_result_not_a_lost_one() {
     assert_eq!(a["steps"][1]["status"], "failed", "{out}");
     assert_eq!(a["steps"][2]["status"], "not_run", "{out}");
     assert!(err.contains("injected panic"), "{err}");
+
+    // A panic outside any step (before the stack starts) is caught at the scenario's edge.
+    let (out, _) = run_expect(
+        dir.path(),
+        &["--update-snapshots", "--format", "json"],
+        &[(PANIC_AT, "b-passes:0")],
+        101,
+    );
+    let v = json(&out);
+    assert_eq!(v["scenarios"].as_array().map(Vec::len), Some(2), "{out}");
+    assert_eq!(v["scenarios"][0]["status"], "passed", "{out}");
+    assert_eq!(v["scenarios"][1]["status"], "error", "{out}");
+    assert_eq!(v["scenarios"][1]["failure"]["kind"], "harness_bug", "{out}");
+    assert!(
+        v["scenarios"][1]["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("mm-harness panicked while running the scenario: injected panic"),
+        "{out}"
+    );
 
     // The human report shows it too, and says how many errored.
     let (out, _) = run_expect(dir.path(), &[], &[(PANIC_AT, "a-panics:2")], 101);

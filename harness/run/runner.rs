@@ -308,7 +308,8 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// The hidden test hook `MM_HARNESS_INTERNAL_PANIC_AT=<scenario>:<step>`: that step panics
-/// instead of running, so the tests can prove a panic is reported and not lost. It exists in
+/// instead of running (step 0: the scenario panics before its stack starts, outside any step), so
+/// the tests can prove a panic is reported and not lost. It exists in
 /// debug builds only (tests); a release build ignores the variable.
 #[derive(Debug, Clone, Default)]
 struct PanicHook(Option<(String, usize)>);
@@ -380,6 +381,8 @@ async fn run_scenario(
     secrets: &mut Vec<String>,
 ) -> ScenarioResult {
     let started = Instant::now();
+    // Step 0 of the test hook: a panic outside any step.
+    hook.fire(&scenario.name, 0);
     if let Some(reason) = skip_reason(scenario, &opts.target) {
         return skipped(scenario, opts, &reason);
     }
