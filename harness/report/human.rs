@@ -190,7 +190,12 @@ impl HumanReporter {
                     let _ = writeln!(out, "    {}", esc(l));
                 }
             }
-            ScenarioStatus::Error { failure } => {
+            // A step's failure is shown with the step, below; only say it once.
+            ScenarioStatus::Error { failure }
+                if !r.steps.iter().any(
+                    |s| matches!(&s.status, StepStatus::Failed { failure: f } if f == failure),
+                ) =>
+            {
                 let _ = writeln!(out, "    {}:", failure_heading(failure));
                 for l in failure.message().lines() {
                     let _ = writeln!(out, "    {}", esc(l));
@@ -400,6 +405,27 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("| GET /\\u{9b}31m"), "{text}");
+    }
+
+    #[test]
+    fn a_step_failure_that_errors_the_scenario_is_shown_once() {
+        let r = HumanReporter::new(Box::new(std::io::sink()), Style::plain(), false);
+        let mut s = sample().scenarios[0].clone();
+        let failure = Failure::Configuration {
+            message: "the stack has no GitLab account `u2`".into(),
+        };
+        s.steps[1].status = StepStatus::Failed {
+            failure: failure.clone(),
+        };
+        s.status = ScenarioStatus::Error { failure };
+        let text = r.scenario_text(&s);
+        assert!(text.starts_with("ERROR x [twin]"), "{text}");
+        assert_eq!(text.matches("no GitLab account").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("the scenario cannot run as written:").count(),
+            1,
+            "{text}"
+        );
     }
 
     #[test]
