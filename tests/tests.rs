@@ -19,6 +19,7 @@ mod mail_hostile;
 mod mail_postfix;
 mod mail_sink;
 mod run_cli;
+mod run_engine;
 mod scenario_errors;
 mod scenario_hostile;
 mod scenarios;

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use super::{CliError, Context, OutputFormat};
 use crate::check::SnapshotMode;
 use crate::report::{HumanReporter, to_json, to_junit};
-use crate::run::{RunEvent, RunOptions, run};
+use crate::run::{Deadlines, RunEvent, RunOptions, Verdict, run};
 use crate::scenario::{Scenario, Selection, TargetKind, parse_shard, select_suite};
 use crate::stack::{LiveOptions, TargetSpec};
 
@@ -85,9 +85,28 @@ pub struct RunArgs {
     /// there uses its shipped snapshot).
     #[arg(long, value_name = "DIR")]
     pub snapshot_dir: Option<PathBuf>,
-    /// Timeout of every request the drivers make, in seconds.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    /// Timeout of every request the drivers make, in seconds (≥ 1).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: u64,
+    /// Deadline of one step, however many requests it makes, in seconds (≥ 1); default: 40 on
+    /// the twin, 120 on live, 300 on docker.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub step_timeout: Option<u64>,
+    /// Deadline of one scenario (its stack's start and every step), in seconds (≥ 1); default:
+    /// 120 on the twin, 600 on live, 1800 on docker.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub scenario_timeout: Option<u64>,
+}
+
+/// A number of whole seconds, at least 1: 0 would leave no time at all, so it is bad input
+/// rather than "no timeout".
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("0 seconds leaves no time at all: give at least 1".into()),
+        Ok(n) if n > 7 * 24 * 3600 => Err(format!("{n} seconds is more than a week")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number of seconds")),
+    }
 }
 
 /// Parse, run, report.
@@ -165,7 +184,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             resolve: args.resolve.clone(),
             allow_writes: args.allow_writes,
         },
-        request_timeout: Duration::from_secs(args.timeout.max(1)),
+        request_timeout: Duration::from_secs(args.timeout),
     };
     if kind == TargetKind::Live {
         live_preflight(
@@ -176,6 +195,15 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
     }
     let opts = RunOptions {
         target,
+        deadlines: {
+            let defaults = Deadlines::for_target(kind);
+            Deadlines {
+                step: args.step_timeout.map_or(defaults.step, Duration::from_secs),
+                scenario: args
+                    .scenario_timeout
+                    .map_or(defaults.scenario, Duration::from_secs),
+            }
+        },
         jobs: usize::from(args.jobs),
         fail_fast: args.fail_fast,
         snapshots: if args.update_snapshots {
@@ -219,12 +247,17 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             ))
         })?;
     }
-    if summary.environment_error() {
-        Err(CliError::reported(super::Exit::Environment))
-    } else if summary.all_passed() {
-        Ok(())
-    } else {
-        Err(CliError::reported(super::Exit::Failed))
+    super::error::from_exit(exit_of(summary.verdict()))
+}
+
+/// The exit code of a run's verdict.
+pub fn exit_of(verdict: Verdict) -> super::Exit {
+    match verdict {
+        Verdict::Passed => super::Exit::Ok,
+        Verdict::Failed => super::Exit::Failed,
+        Verdict::BadInput => super::Exit::BadInput,
+        Verdict::Environment => super::Exit::Environment,
+        Verdict::HarnessBug => super::Exit::HarnessBug,
     }
 }
 

@@ -11,7 +11,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::check::SnapshotOutcome;
-use crate::run::{RunEvent, RunEventKind, RunSummary, ScenarioResult, ScenarioStatus, StepStatus};
+use crate::run::{
+    Failure, RunEvent, RunEventKind, RunSummary, ScenarioResult, ScenarioStatus, StepStatus,
+};
 
 /// Whether to colour and draw progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,19 @@ fn secs(d: Duration) -> String {
         format!("{:.1}ms", d.as_secs_f64() * 1000.0)
     } else {
         format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+/// How the human report introduces a failure of this kind.
+fn failure_heading(f: &Failure) -> &'static str {
+    match f {
+        Failure::Expectation { .. } => "an expectation was not met",
+        Failure::Protocol { .. } => "the installation broke the protocol",
+        Failure::Network { .. } => "the network failed",
+        Failure::Timeout { .. } => "a deadline passed",
+        Failure::Environment { .. } => "the environment broke",
+        Failure::Configuration { .. } => "the scenario cannot run as written",
+        Failure::HarnessBug { .. } => "a bug in mm-harness (please report it)",
     }
 }
 
@@ -163,8 +178,9 @@ impl HumanReporter {
             ScenarioStatus::Skipped { reason } => {
                 let _ = writeln!(out, "    {reason}");
             }
-            ScenarioStatus::Error { reason, .. } => {
-                for l in reason.lines() {
+            ScenarioStatus::Error { failure } => {
+                let _ = writeln!(out, "    {}:", failure_heading(failure));
+                for l in failure.message().lines() {
                     let _ = writeln!(out, "    {l}");
                 }
             }
@@ -173,7 +189,7 @@ impl HumanReporter {
         for step in &r.steps {
             let (mark, reason) = match &step.status {
                 StepStatus::Passed if list_all => (self.paint("32", "ok"), None),
-                StepStatus::Failed { reason } => (self.paint("31", "FAILED"), Some(reason)),
+                StepStatus::Failed { failure } => (self.paint("31", "FAILED"), Some(failure)),
                 StepStatus::NotRun if list_all => {
                     let _ = writeln!(out, "    -- step {}: {} (not run)", step.number, step.label);
                     continue;
@@ -187,9 +203,12 @@ impl HumanReporter {
                 step.label,
                 secs(step.duration)
             );
-            if let Some(reason) = reason {
+            if let Some(failure) = reason {
                 let _ = writeln!(out, "      --> {}", step.location);
-                for l in reason.lines() {
+                if !matches!(failure.verdict(), crate::run::Verdict::Failed) {
+                    let _ = writeln!(out, "      {}:", failure_heading(failure));
+                }
+                for l in failure.message().lines() {
                     let _ = writeln!(out, "      {l}");
                 }
             }

@@ -14,5 +14,7 @@ pub mod runner;
 pub mod steps;
 
 pub use event::{EventSink, RunEvent, RunEventKind, no_events};
-pub use outcome::{RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus};
-pub use runner::{RunOptions, run, skip_reason};
+pub use outcome::{
+    Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
+};
+pub use runner::{Deadlines, RunOptions, run, skip_reason};

@@ -2,23 +2,33 @@
 //! steps in order, check each expectation, compare the normalised transcript with its snapshot,
 //! and take the stack down. Scenarios run in parallel up to `jobs`; `fail_fast` stops starting new
 //! ones after a failure. It returns values and emits events; it never prints.
+//!
+//! No result is ever lost: every scenario given ends with exactly one [`ScenarioResult`]. A panic
+//! inside a step is caught there (the stack is still taken down) and becomes status `error` with a
+//! `harness_bug` failure carrying the panic message; a panic anywhere else in a scenario's task, or
+//! a task that ends without a result, is caught the same way at the task's edge.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 
-use crate::check::{self, SnapshotMode, snapshot};
+use crate::check::{self, Expectation, SnapshotMode, StepOutput, snapshot};
 use crate::diag::Severity;
 use crate::drive::{Reach, Transcript};
 use crate::scenario::{Bindings, Scenario, TargetKind};
 use crate::stack::resolve::resolve_host;
-use crate::stack::{Stack, StackErrorKind, TargetSpec};
+use crate::stack::{Stack, StackNeeds, TargetSpec};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
-use super::outcome::{RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus};
+use super::outcome::{
+    Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
+};
 use super::steps::{RunState, execute};
 
 /// How to run.
@@ -31,6 +41,8 @@ pub struct RunOptions {
     pub snapshots: SnapshotMode,
     /// Where `<scenario>.snap` files live.
     pub snapshot_dir: PathBuf,
+    /// How long a step and a scenario may take.
+    pub deadlines: Deadlines,
 }
 
 impl RunOptions {
@@ -41,7 +53,44 @@ impl RunOptions {
             fail_fast: false,
             snapshots: SnapshotMode::Check,
             snapshot_dir,
+            deadlines: Deadlines::for_target(TargetKind::Twin),
         }
+    }
+}
+
+/// The two deadlines of a run. A step is cut when it runs past `step` (however many requests it
+/// makes: `--timeout` bounds one request only); a scenario — its stack's start and every step —
+/// when it runs past `scenario`. Either is reported as a `timeout` failure naming the step and
+/// where it is written. Taking the stack down is not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    pub step: Duration,
+    pub scenario: Duration,
+}
+
+impl Deadlines {
+    /// The defaults per target (`--step-timeout`, `--scenario-timeout`): the twin answers in
+    /// milliseconds; a live installation over a real network may take a while per page; a
+    /// docker stack's scenario includes starting GitLab's container (minutes).
+    pub fn for_target(kind: TargetKind) -> Deadlines {
+        let (step, scenario) = match kind {
+            TargetKind::Twin => (40, 120),
+            TargetKind::Live => (120, 600),
+            TargetKind::Docker => (300, 1800),
+        };
+        Deadlines {
+            step: Duration::from_secs(step),
+            scenario: Duration::from_secs(scenario),
+        }
+    }
+}
+
+/// A duration as the flags take it (whole seconds) or shorter.
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
     }
 }
 
@@ -67,8 +116,22 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
     let semaphore = Arc::new(Semaphore::new(jobs));
     let stop = Arc::new(AtomicBool::new(false));
     let opts = Arc::new(opts);
+    let hook = PanicHook::from_env();
     let mut tasks = tokio::task::JoinSet::new();
-    let total = scenarios.len();
+    // Every slot starts as "no result" so that a task that vanishes still leaves one.
+    let mut results: Vec<ScenarioResult> = scenarios
+        .iter()
+        .map(|s| {
+            error_result(
+                s,
+                &opts,
+                Failure::HarnessBug {
+                    message: "the scenario's task ended without a result".into(),
+                },
+            )
+        })
+        .collect();
+    let mut task_index = std::collections::HashMap::new();
     for (index, scenario) in scenarios.into_iter().enumerate() {
         // Permits are taken here, in file order, so scenarios start in order and, with
         // `--fail-fast`, none starts after a failure has been seen.
@@ -77,7 +140,8 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
         let opts = opts.clone();
         let events = events.clone();
         let clock = clock.clone();
-        tasks.spawn(async move {
+        let hook = hook.clone();
+        let handle = tasks.spawn(async move {
             let _permit = permit;
             let result = if stop.load(Ordering::SeqCst) {
                 skipped(
@@ -89,7 +153,20 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
                 events(clock.event(RunEventKind::ScenarioStarted {
                     name: scenario.name.clone(),
                 }));
-                let r = run_scenario(&scenario, &opts, &events, &clock).await;
+                let run = run_scenario(&scenario, &opts, &events, &clock, &hook);
+                let r = match AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(r) => r,
+                    Err(payload) => error_result(
+                        &scenario,
+                        &opts,
+                        Failure::HarnessBug {
+                            message: format!(
+                                "mm-harness panicked while running the scenario: {}",
+                                panic_message(payload.as_ref())
+                            ),
+                        },
+                    ),
+                };
                 if opts.fail_fast
                     && matches!(
                         r.status,
@@ -105,14 +182,31 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
             }));
             (index, result)
         });
+        task_index.insert(handle.id(), index);
     }
-    let mut results: Vec<Option<ScenarioResult>> = vec![None; total];
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((i, r)) = joined {
-            results[i] = Some(r);
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, (i, r))) => results[i] = r,
+            Err(e) => {
+                if let Some(&i) = task_index.get(&e.id()) {
+                    let message = if e.is_panic() {
+                        format!(
+                            "mm-harness panicked while running the scenario: {}",
+                            panic_message(e.into_panic().as_ref())
+                        )
+                    } else {
+                        format!("the scenario's task was stopped: {e}")
+                    };
+                    results[i].status = ScenarioStatus::Error {
+                        failure: Failure::HarnessBug { message },
+                    };
+                    events(clock.event(RunEventKind::ScenarioFinished {
+                        result: Box::new(results[i].clone()),
+                    }));
+                }
+            }
         }
     }
-    let results: Vec<ScenarioResult> = results.into_iter().flatten().collect();
     let summary = RunSummary::from_results(opts.target.kind.name(), results, clock.0.elapsed());
     events(clock.event(RunEventKind::RunFinished {
         summary: Box::new(summary.clone()),
@@ -132,6 +226,79 @@ fn base_result(scenario: &Scenario, opts: &RunOptions, status: ScenarioStatus) -
         config_warnings: Vec::new(),
         transcript: String::new(),
         duration: Duration::ZERO,
+    }
+}
+
+/// A step cut at a deadline (`which`: "step" or "scenario").
+struct Cut {
+    which: &'static str,
+}
+
+/// Why a step did not produce an output.
+enum StepError {
+    Drive(crate::drive::DriveError),
+    Cut(Cut),
+}
+
+/// An expectation not met: the check's explanation, the expectation and what the step produced.
+fn expectation_failure(
+    message: String,
+    expect: Option<&Expectation>,
+    output: &StepOutput,
+) -> Failure {
+    let expected = match expect {
+        Some(e) => serde_json::to_value(e).unwrap_or(serde_json::Value::Null),
+        None => serde_json::Value::String("the step succeeds".into()),
+    };
+    Failure::Expectation {
+        message,
+        expected,
+        actual: serde_json::to_value(output).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+fn error_result(scenario: &Scenario, opts: &RunOptions, failure: Failure) -> ScenarioResult {
+    base_result(scenario, opts, ScenarioStatus::Error { failure })
+}
+
+/// The text of a panic's payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// The hidden test hook `MM_HARNESS_INTERNAL_PANIC_AT=<scenario>:<step>`: that step panics
+/// instead of running, so the tests can prove a panic is reported and not lost. It exists in
+/// debug builds only (tests); a release build ignores the variable.
+#[derive(Debug, Clone, Default)]
+struct PanicHook(Option<(String, usize)>);
+
+impl PanicHook {
+    const VAR: &'static str = "MM_HARNESS_INTERNAL_PANIC_AT";
+
+    fn from_env() -> PanicHook {
+        if !cfg!(debug_assertions) {
+            return PanicHook(None);
+        }
+        let at = std::env::var(Self::VAR).ok().and_then(|v| {
+            let (name, step) = v.rsplit_once(':')?;
+            Some((name.to_string(), step.parse().ok()?))
+        });
+        PanicHook(at)
+    }
+
+    fn fire(&self, scenario: &str, step: usize) {
+        if let Some((name, at)) = &self.0
+            && name == scenario
+            && *at == step
+        {
+            panic!("injected panic ({}) at step {step}", Self::VAR);
+        }
     }
 }
 
@@ -174,6 +341,7 @@ async fn run_scenario(
     opts: &RunOptions,
     events: &EventSink,
     clock: &Arc<Clock>,
+    hook: &PanicHook,
 ) -> ScenarioResult {
     let started = Instant::now();
     if let Some(reason) = skip_reason(scenario, &opts.target) {
@@ -185,7 +353,7 @@ async fn run_scenario(
     let mut hosts = Vec::new();
     for h in &scenario.hosts {
         match resolve_host(scenario, h, &Bindings::default(), scenario.gitlab_version) {
-            Ok((settings, warnings)) => {
+            Ok((resolved, warnings)) => {
                 result.config_warnings.extend(
                     warnings
                         .iter()
@@ -195,16 +363,17 @@ async fn run_scenario(
                             None => format!("{}: {}", h.name, d.message),
                         }),
                 );
-                hosts.push((h.name.clone(), settings));
+                hosts.push(resolved);
             }
             Err(diags) => {
                 result.status = ScenarioStatus::Error {
-                    reason: diags
-                        .iter()
-                        .map(|d| d.render())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    environment: false,
+                    failure: Failure::Configuration {
+                        message: diags
+                            .iter()
+                            .map(|d| d.render())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    },
                 };
                 result.duration = started.elapsed();
                 return result;
@@ -212,15 +381,27 @@ async fn run_scenario(
         }
     }
 
-    let mut stack = match Stack::up(&opts.target, scenario, &hosts).await {
-        Ok(s) => s,
-        Err(e) => {
+    let needs = StackNeeds::of(scenario);
+    let deadline = tokio::time::Instant::from_std(started) + opts.deadlines.scenario;
+    let up = tokio::time::timeout_at(deadline, Stack::up(&opts.target, &hosts, &needs)).await;
+    let mut stack = match up {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
             result.status = ScenarioStatus::Error {
-                reason: e.message.clone(),
-                environment: matches!(
-                    e.kind,
-                    StackErrorKind::Environment | StackErrorKind::NotAvailable
-                ),
+                failure: Failure::from_stack(e),
+            };
+            result.duration = started.elapsed();
+            return result;
+        }
+        Err(_) => {
+            result.status = ScenarioStatus::Error {
+                failure: Failure::Environment {
+                    message: format!(
+                        "the {} stack did not start within the scenario's deadline of {} (--scenario-timeout)",
+                        opts.target.kind,
+                        secs(opts.deadlines.scenario)
+                    ),
+                },
             };
             result.duration = started.elapsed();
             return result;
@@ -237,9 +418,9 @@ async fn run_scenario(
         timeout: opts.target.request_timeout,
         accept_invalid_certs: false,
     });
-    let mut failed = false;
+    let mut failed: Option<Failure> = None;
     for step in &scenario.steps {
-        if failed {
+        if failed.is_some() {
             result.steps.push(StepResult {
                 number: step.number,
                 label: step.label(),
@@ -251,19 +432,71 @@ async fn run_scenario(
         }
         let t0 = Instant::now();
         tr.step(step.number, step.label());
-        let outcome = execute(&step.action, scenario, &mut stack, &mut state, &mut tr).await;
+        // The step's own deadline, or what is left of the scenario's if that comes first.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let (limit, which) = if opts.deadlines.step <= left {
+            (opts.deadlines.step, "step")
+        } else {
+            (left, "scenario")
+        };
+        let carried = tokio::time::timeout(
+            limit,
+            AssertUnwindSafe(async {
+                hook.fire(&scenario.name, step.number);
+                execute(&step.action, scenario, &mut stack, &mut state, &mut tr)
+                    .await
+                    .map_err(StepError::Drive)
+            })
+            .catch_unwind(),
+        )
+        .await
+        .unwrap_or_else(|_| Ok(Err(StepError::Cut(Cut { which }))));
         for v in state.bindings.secret_values() {
             tr.secret(v.expose());
         }
-        let status = match outcome {
-            Ok(output) => match check::check(&output, step.expect.as_ref()) {
+        let status = match carried {
+            Ok(Ok(output)) => match check::check(&output, step.expect.as_ref()) {
                 Ok(()) => StepStatus::Passed,
-                Err(reason) => StepStatus::Failed { reason },
+                Err(message) => StepStatus::Failed {
+                    failure: expectation_failure(message, step.expect.as_ref(), &output),
+                },
             },
-            Err(reason) => StepStatus::Failed { reason },
+            Ok(Err(StepError::Drive(e))) => StepStatus::Failed {
+                failure: Failure::from_drive(e),
+            },
+            Ok(Err(StepError::Cut(Cut { which }))) => {
+                let (flag, limit) = match which {
+                    "step" => ("--step-timeout", opts.deadlines.step),
+                    _ => ("--scenario-timeout", opts.deadlines.scenario),
+                };
+                StepStatus::Failed {
+                    failure: Failure::Timeout {
+                        message: format!(
+                            "step {} `{}` ({}) was cut at the {which}'s deadline of {} ({flag})",
+                            step.number,
+                            step.label(),
+                            step.location,
+                            secs(limit)
+                        ),
+                        deadline: which,
+                        limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                    },
+                }
+            }
+            Err(payload) => StepStatus::Failed {
+                failure: Failure::HarnessBug {
+                    message: format!(
+                        "mm-harness panicked in step {} ({}, {}): {}",
+                        step.number,
+                        step.label(),
+                        step.location,
+                        panic_message(payload.as_ref())
+                    ),
+                },
+            },
         };
-        if matches!(status, StepStatus::Failed { .. }) {
-            failed = true;
+        if let StepStatus::Failed { failure } = &status {
+            failed = Some(failure.clone());
         }
         let step_result = StepResult {
             number: step.number,
@@ -274,15 +507,20 @@ async fn run_scenario(
         };
         events(clock.event(RunEventKind::StepFinished {
             scenario: scenario.name.clone(),
-            step: step_result.clone(),
+            step: Box::new(step_result.clone()),
         }));
         result.steps.push(step_result);
     }
     result.config_warnings.append(&mut state.config_warnings);
     stack.down().await;
     result.transcript = check::normalise(&tr);
-    if failed {
-        result.status = ScenarioStatus::Failed;
+    if let Some(failure) = failed {
+        // A failure of the installation fails the scenario; any other kind (environment,
+        // configuration, a bug) means it could not be carried out.
+        result.status = match failure.verdict() {
+            Verdict::Failed => ScenarioStatus::Failed,
+            _ => ScenarioStatus::Error { failure },
+        };
     } else if scenario.snapshot {
         let name = match opts.target.kind {
             TargetKind::Twin => scenario.name.clone(),
@@ -305,11 +543,12 @@ async fn run_scenario(
             }
             Err(e) => {
                 result.status = ScenarioStatus::Error {
-                    reason: format!(
-                        "cannot read or write the snapshot {}: {e}",
-                        snapshot::snapshot_path(&opts.snapshot_dir, &name).display()
-                    ),
-                    environment: true,
+                    failure: Failure::Environment {
+                        message: format!(
+                            "cannot read or write the snapshot {}: {e}",
+                            snapshot::snapshot_path(&opts.snapshot_dir, &name).display()
+                        ),
+                    },
                 };
             }
         }
