@@ -297,3 +297,49 @@ fn json_names(out: &str) -> Vec<String> {
         .map(|s| s["name"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+#[test]
+fn a_huge_or_binary_file_in_the_scenario_directory_is_refused_in_bounded_memory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).expect("mkdir");
+    // 64 MiB of one line: never read whole, never printed.
+    let big = std::fs::File::create(mine.join("big.toml")).expect("create");
+    big.set_len(64 * 1024 * 1024).expect("size");
+    std::fs::write(
+        mine.join("bin.toml"),
+        b"name = \"bin\"\n\xff\xfe\x00garbage",
+    )
+    .expect("write");
+    for (args, needle) in [
+        (vec!["scenarios", "show", "big"], "larger than 1024 KiB"),
+        (vec!["scenarios", "show", "bin"], "bin.toml:2:1"),
+        (
+            vec!["scenarios", "list"],
+            "big.toml is larger than 1024 KiB",
+        ),
+        (vec!["run", "big"], "big.toml is larger than 1024 KiB"),
+    ] {
+        // The binary runs under a 1 GiB address-space limit, so a regression that reads the
+        // file whole fails here instead of taking the machine's memory.
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576; exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_mm-harness"))
+            .args(&args)
+            .args(["--scenario-dir", "mine"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(
+            err.len() < 16 * 1024,
+            "{args:?}: {} bytes of errors",
+            err.len()
+        );
+        assert!(o.stdout.len() < 16 * 1024, "{args:?}: stdout unbounded");
+    }
+}
