@@ -13,7 +13,7 @@ use super::{CliError, Context, OutputFormat};
 use crate::check::SnapshotMode;
 use crate::report::{HumanReporter, to_json, to_junit};
 use crate::run::{Cancel, Deadlines, RunEvent, RunOptions, Verdict, run};
-use crate::scenario::{Selection, TargetKind, parse_shard, select};
+use crate::scenario::{Scenario, Selection, TargetKind, parse_shard, select_suite};
 use crate::stack::{LiveOptions, TargetSpec};
 
 /// Where scenarios run.
@@ -30,7 +30,8 @@ pub enum TargetArg {
 /// Run the conformance scenarios.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario names (file stems in --scenario-dir) or paths to .toml files; default: all.
+    /// Scenario names (file stems: shipped, or in the scenario directory) or paths to .toml
+    /// files; default: all.
     pub scenarios: Vec<String>,
     /// Where the stack comes from.
     #[arg(long, value_enum, default_value = "twin")]
@@ -60,9 +61,14 @@ pub struct RunArgs {
     /// Stop starting scenarios after the first failure.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Write new and changed snapshots instead of failing on them.
+    /// Write new and changed snapshots instead of failing on them (into --snapshot-dir, or
+    /// ./snapshots of a project directory).
     #[arg(long)]
     pub update_snapshots: bool,
+    /// Compare transcripts with snapshots on the live target too (`NAME@live.snap`). Off by
+    /// default there: a missing snapshot does not fail a smoke check. The twin always compares.
+    #[arg(long)]
+    pub check_snapshots: bool,
     /// Output format (written to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: OutputFormat,
@@ -73,12 +79,12 @@ pub struct RunArgs {
     /// Also show passed steps and gitlab.rb warnings.
     #[arg(long, short = 'v')]
     pub verbose: bool,
-    /// Directory of scenario files.
-    #[arg(long, default_value = "scenarios", value_name = "DIR")]
-    pub scenario_dir: PathBuf,
-    /// Directory of snapshot files.
-    #[arg(long, default_value = "snapshots", value_name = "DIR")]
-    pub snapshot_dir: PathBuf,
+    #[command(flatten)]
+    pub suite: super::scenarios_cmd::SuiteArgs,
+    /// Directory of snapshot files (default: ./snapshots; a shipped scenario without a file
+    /// there uses its shipped snapshot).
+    #[arg(long, value_name = "DIR")]
+    pub snapshot_dir: Option<PathBuf>,
     /// Timeout of every request the drivers make, in seconds (≥ 1).
     #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: u64,
@@ -165,7 +171,9 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         tags: args.tags.clone(),
         shard: args.shard,
     };
-    let scenarios = select(&args.scenario_dir, &selection).map_err(|errors| {
+    let snapshot_dir =
+        super::scenarios_cmd::snapshot_dir(args.snapshot_dir.as_deref(), args.update_snapshots)?;
+    let mut scenarios = select_suite(&args.suite.suite()?, &selection).map_err(|errors| {
         CliError::reported(super::Exit::BadInput)
             .with_details(errors.iter().map(|e| e.render()).collect())
     })?;
@@ -178,22 +186,30 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             what.push_str(&format!(" in shard {k}/{n}"));
         }
         ctx.warn(&format!(
-            "no scenario{what} to run (scenario directory {})",
-            args.scenario_dir.display()
+            "no scenario{what} to run (from {})",
+            args.suite.describe()
         ));
+    }
+    let target = TargetSpec {
+        kind,
+        live: LiveOptions {
+            gitlab_url,
+            mattermost_url,
+            resolve: args.resolve.clone(),
+            allow_writes: args.allow_writes,
+        },
+        request_timeout: Duration::from_secs(args.timeout),
+    };
+    if kind == TargetKind::Live {
+        live_preflight(
+            &target,
+            &mut scenarios,
+            args.check_snapshots || args.update_snapshots,
+        )?;
     }
     let cancel = Cancel::new();
     let opts = RunOptions {
-        target: TargetSpec {
-            kind,
-            live: LiveOptions {
-                gitlab_url,
-                mattermost_url,
-                resolve: args.resolve.clone(),
-                allow_writes: args.allow_writes,
-            },
-            request_timeout: Duration::from_secs(args.timeout),
-        },
+        target,
         cancel: cancel.clone(),
         secrets: environment_secrets(),
         deadlines: {
@@ -212,7 +228,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         } else {
             SnapshotMode::Check
         },
-        snapshot_dir: args.snapshot_dir.clone(),
+        snapshot_dir,
     };
     let human = match ctx.format() {
         OutputFormat::Human => Some(Arc::new(HumanReporter::new(
@@ -301,4 +317,37 @@ mod tests {
             assert_eq!(exit_of(verdict), exit, "{verdict:?}");
         }
     }
+}
+
+/// Before a live run connects: snapshots are compared only when asked (`--check-snapshots`,
+/// `--update-snapshots`), and whatever the scenarios that will run need from the command line and
+/// environment must be there — a missing password or URL is bad input (exit 2) naming what to set.
+fn live_preflight(
+    target: &TargetSpec,
+    scenarios: &mut [Scenario],
+    snapshots: bool,
+) -> Result<(), CliError> {
+    if !snapshots {
+        for s in scenarios.iter_mut() {
+            s.snapshot = false;
+        }
+    }
+    let running: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| crate::run::skip_reason(s, target).is_none())
+        .collect();
+    let env = |k: &str| std::env::var(k).ok();
+    let problems = crate::stack::live::preflight(&target.live, &running, &env);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::bad_input(format!(
+        "the live target is missing configuration ({} problem{})",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    ))
+    .with_details(problems.iter().map(|p| format!("error: {p}")).collect())
+    .with_hint(
+        "credentials come from the environment only (masked CI/CD variables), never from flags; see docs/ci.md",
+    ))
 }
