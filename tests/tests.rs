@@ -21,6 +21,7 @@ mod run_cli;
 mod scenario_errors;
 mod scenario_hostile;
 mod scenarios;
+mod sso_fidelity;
 mod twin_browser;
 mod twin_cli;
 mod twin_faults;
