@@ -74,7 +74,13 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = bin();
-    c.current_dir(dir).arg("run").args(args);
+    // Only the workspace's scenarios (not the suite shipped in the binary), and the live user's
+    // password set (its absence is bad input, tested in live_smoke); a test's own env wins.
+    c.current_dir(dir)
+        .arg("run")
+        .arg("--no-embedded")
+        .args(args)
+        .env(ALICE.0, ALICE.1);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -606,6 +612,7 @@ fn interrupted_run(signal: &str, format: &str) -> (Option<i32>, String, String) 
         bin()
             .current_dir(dir.path())
             .arg("run")
+            .arg("--no-embedded")
             .args(live_args(&url, &["--format", format]))
             .env(ALICE.0, ALICE.1)
             .stdout(std::process::Stdio::piped())
