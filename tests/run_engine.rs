@@ -726,8 +726,8 @@ const ECHOED_PASSWORD: &str = "Alice pass/123!";
 /// A live installation whose "GitLab" (another loopback host) answers the sign-in form post with
 /// the form again and a flash message echoing the posted body, raw and decoded, wrapped in
 /// terminal control sequences (ESC, BEL, CR).
-fn echoing_installation() -> (tiny::Server, tiny::Server) {
-    let gitlab = tiny::serve_on("127.0.0.2", |req| {
+fn echoing_installation(padding: usize) -> (tiny::Server, tiny::Server) {
+    let gitlab = tiny::serve_on("127.0.0.2", move |req| {
         let form = "<form action=\"/users/sign_in\" method=\"post\">\
                     <input name=\"user[login]\"><input name=\"user[password]\" type=\"password\">\
                     <input name=\"user[remember_me]\"></form>";
@@ -736,9 +736,10 @@ fn echoing_installation() -> (tiny::Server, tiny::Server) {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             let flash = format!(
-                "<div class=\"flash-alert\">\u{1b}]0;owned\u{7}\u{1b}[2J\rInvalid login: you sent {} ({})</div>",
+                "<div class=\"flash-alert\">\u{1b}]0;owned\u{7}\u{1b}[2J\rInvalid login: you sent {} ({}){}</div>",
                 req.body,
-                decoded.join(", ")
+                decoded.join(", "),
+                " and more".repeat(padding)
             );
             Reply::new(200, &format!("<html><body>{flash}{form}</body></html>"))
         } else {
@@ -758,7 +759,7 @@ fn echoing_installation() -> (tiny::Server, tiny::Server) {
 
 #[test]
 fn an_echoed_password_and_control_characters_never_reach_a_report() {
-    let (mattermost, gitlab) = echoing_installation();
+    let (mattermost, gitlab) = echoing_installation(0);
     let (mm_url, gl_url) = (mattermost.url(), gitlab.url());
     let dir = workspace(&[("echo.toml", &live_scenario("echo", SSO_LOG_IN))]);
     let encoded: String =
@@ -831,4 +832,32 @@ fn verbose_lists_each_gitlab_rb_warning_once_even_after_reconfigure() {
         assert_eq!(out.matches(warning).count(), 1, "{warning}:\n{out}");
     }
     assert_eq!(out.matches("warning gitlab.rb:").count(), 2, "{out}");
+}
+
+#[test]
+fn a_huge_server_message_is_cut_in_every_report() {
+    // 900,000 characters of flash message: the report shows 4,096 and says how many it left out.
+    let (mattermost, gitlab) = echoing_installation(100_000);
+    let (mm_url, gl_url) = (mattermost.url(), gitlab.url());
+    let dir = workspace(&[("echo.toml", &live_scenario("echo", SSO_LOG_IN))]);
+    let env = [("MM_HARNESS_USER_ALICE_PASSWORD", ECHOED_PASSWORD)];
+    let args = live_args(&mm_url, &["--gitlab-url", &gl_url, "--format", "json"]);
+    let (out, _) = run_expect(dir.path(), &args, &env, 1);
+    let v = json(&out);
+    let message = v["scenarios"][0]["steps"][0]["failure"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.chars().count() < 4200,
+        "{} characters",
+        message.len()
+    );
+    assert!(message.ends_with("more characters not shown)"), "{message}");
+    let args = live_args(&mm_url, &["--gitlab-url", &gl_url]);
+    let (human, _) = run_expect(dir.path(), &args, &env, 1);
+    assert!(
+        human.len() < 20_000,
+        "{} bytes of human report",
+        human.len()
+    );
 }
