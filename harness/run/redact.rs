@@ -38,6 +38,20 @@ fn bound(s: &mut String) {
     }
 }
 
+/// [`bound`] every string of a JSON value (iteratively).
+fn bound_json(v: &mut serde_json::Value) {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::String(s) => bound(s),
+            serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
+            serde_json::Value::Object(map) => stack.extend(map.values_mut()),
+            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            }
+        }
+    }
+}
+
 /// Removes known secrets from text.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -116,8 +130,10 @@ impl Redactor {
             expected, actual, ..
         } = f
         {
-            self.json(expected);
-            self.json(actual);
+            for v in [expected, actual] {
+                self.json(v);
+                bound_json(v);
+            }
         }
     }
 
@@ -201,6 +217,9 @@ mod tests {
         let mut short = "short".to_string();
         bound(&mut short);
         assert_eq!(short, "short");
+        let mut v = serde_json::json!({"body": "x".repeat(MAX_MESSAGE * 2), "n": 1});
+        bound_json(&mut v);
+        assert!(v["body"].as_str().unwrap_or_default().len() < MAX_MESSAGE + 64);
     }
 
     #[test]
