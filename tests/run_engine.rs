@@ -861,3 +861,89 @@ fn a_huge_server_message_is_cut_in_every_report() {
         human.len()
     );
 }
+
+/// A twin scenario whose SSO step waits on GitLab's token endpoint for a minute (the twin's
+/// `slow-endpoint` fault: the answer comes after Mattermost's 30 s outbound timeout).
+const TWIN_SLOW_SSO: &str = r#"
+name = "twin-slow"
+summary = "GitLab's token endpoint answers after Mattermost gave up"
+seed = "Getting started"
+targets = ["twin"]
+faults = ["slow-endpoint"]
+snapshot = false
+
+[hosts.omnibus]
+gitlab_rb = '''
+external_url 'http://gitlab.example.com'
+mattermost_external_url 'http://mattermost.example.com'
+'''
+
+[[steps]]
+mattermost.ping = {}
+
+[[steps]]
+sso.sign_up = { user = "alice" }
+"#;
+
+#[test]
+fn on_the_twin_a_slow_step_is_cut_at_its_deadline() {
+    let dir = workspace(&[("twin-slow.toml", TWIN_SLOW_SSO)]);
+    let (out, _) = run_expect(
+        dir.path(),
+        &["--step-timeout", "1", "--format", "json"],
+        &[],
+        1,
+    );
+    let v = json(&out);
+    let steps = &v["scenarios"][0]["steps"];
+    assert_eq!(steps[0]["status"], "passed", "{out}");
+    assert_eq!(steps[1]["failure"]["kind"], "timeout", "{out}");
+    assert_eq!(steps[1]["failure"]["deadline"], "step", "{out}");
+}
+
+#[test]
+fn on_the_twin_sigterm_takes_the_stack_down_and_reports_130() {
+    use std::io::Read;
+    let dir = workspace(&[
+        ("twin-slow.toml", TWIN_SLOW_SSO),
+        ("z-after.toml", &named("z-after")),
+    ]);
+    let mut child = Running(
+        bin()
+            .current_dir(dir.path())
+            .args(["run", "--format", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    // The twin starts in milliseconds and the SSO step then waits for a minute: well inside it
+    // (on a loaded machine the signal may come earlier, while the twin starts: still cancelled).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    send_signal(child.id(), "TERM");
+    let status = wait_for(&mut child, std::time::Duration::from_secs(20));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    assert_eq!(status.code(), Some(130), "{out}");
+    let v = json(&out);
+    assert_eq!(v["interrupted"], "SIGTERM", "{out}");
+    assert_eq!(v["scenarios"][0]["status"], "cancelled", "{out}");
+    if v["scenarios"][0]["reason"] == "stopped by SIGTERM during step 2" {
+        assert_eq!(v["scenarios"][0]["steps"][0]["status"], "passed", "{out}");
+        assert_eq!(
+            v["scenarios"][0]["steps"][1]["status"], "cancelled",
+            "{out}"
+        );
+    } else {
+        assert_eq!(
+            v["scenarios"][0]["reason"], "stopped by SIGTERM while its stack was starting",
+            "{out}"
+        );
+    }
+    assert_eq!(v["scenarios"][1]["status"], "cancelled", "{out}");
+}
