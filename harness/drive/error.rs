@@ -70,6 +70,11 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// go into one failure message; the rest is counted, not shown.
 pub const MAX_SERVER_TEXT: usize = 512;
 
+/// At most this many characters of a server's text are kept as data ([`bounded`]): an error
+/// message an expectation compares (Mattermost 3.4's longest is about 700 characters), a webhook's
+/// answer.
+pub const MAX_SERVER_DATA: usize = 8192;
+
 /// What replaces a secret in server text quoted by a failure.
 pub const REDACTED: &str = "[redacted]";
 
@@ -94,7 +99,7 @@ pub fn server_text(text: &str, secrets: &[String]) -> String {
 }
 
 /// A server's text kept as data (an error message an outcome reports, a page title): secrets
-/// redacted and at most [`MAX_SERVER_TEXT`] characters, not escaped (the report escapes what it
+/// redacted and at most [`MAX_SERVER_DATA`] characters, not escaped (the report escapes what it
 /// prints; expectations compare the text itself).
 pub fn bounded(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_string();
@@ -103,7 +108,7 @@ pub fn bounded(text: &str, secrets: &[String]) -> String {
             out = out.replace(s.as_str(), REDACTED);
         }
     }
-    match out.char_indices().nth(MAX_SERVER_TEXT) {
+    match out.char_indices().nth(MAX_SERVER_DATA) {
         Some((at, _)) => {
             out.truncate(at);
             out.push('…');

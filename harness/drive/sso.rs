@@ -266,11 +266,9 @@ fn has_session(browser: &Browser, mm: &Url) -> bool {
 }
 
 fn mattermost_error(status: u16, dest: &Url, tr: &mut Transcript) -> SsoOutcome {
-    let message = bounded(
-        &query_value(dest, "message").unwrap_or_default(),
-        tr.secrets(),
-    );
-    let id = sso_errors::by_message(&message).map(|e| e.id.to_string());
+    let full = query_value(dest, "message").unwrap_or_default();
+    let id = sso_errors::by_message(&full).map(|e| e.id.to_string());
+    let message = bounded(&full, tr.secrets());
     // 10.x names the missing-code page by type, without a message (web/oauth.go completeOAuth).
     let id = id.or_else(|| {
         (query_value(dest, "type").as_deref() == Some("oauth_missing_code"))
@@ -295,12 +293,12 @@ fn mattermost_error_page(page: &Page, tr: &mut Transcript) -> Result<SsoOutcome,
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&page.body)
         && let Some(message) = v.get("message").and_then(|m| m.as_str())
     {
-        let message = bounded(message, tr.secrets());
         let id = v
             .get("id")
             .and_then(|i| i.as_str())
             .map(|i| bounded(i, tr.secrets()))
-            .or_else(|| sso_errors::by_message(&message).map(|e| e.id.to_string()));
+            .or_else(|| sso_errors::by_message(message).map(|e| e.id.to_string()));
+        let message = bounded(message, tr.secrets());
         tr.fact(
             "mattermost error",
             format!(
@@ -319,8 +317,9 @@ fn mattermost_error_page(page: &Page, tr: &mut Transcript) -> Result<SsoOutcome,
     Ok(match doc.error_destination(&page.body) {
         Some(dest) => mattermost_error(page.status, &dest, tr),
         None => {
-            let message = bounded(&doc.visible_text(), tr.secrets());
-            let id = sso_errors::by_message(&message).map(|e| e.id.to_string());
+            let full = doc.visible_text();
+            let id = sso_errors::by_message(&full).map(|e| e.id.to_string());
+            let message = bounded(&full, tr.secrets());
             tr.fact("mattermost error", format!("{} {message:?}", page.status));
             SsoOutcome::MattermostError {
                 status: page.status,
