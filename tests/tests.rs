@@ -14,6 +14,7 @@ mod config_keys;
 mod config_proptest;
 mod config_resolve;
 mod config_secrets;
+mod drive_hostile;
 mod live_smoke;
 mod mail_hostile;
 mod mail_postfix;
