@@ -373,6 +373,20 @@ pub(crate) fn secret_masks(file: &SourceFile, toks: &[Token]) -> Vec<Span> {
                     _ => false,
                 },
             };
+            // A literal value is the secret. In an expression (`ENV['SMTP_PASSWORD'] ||
+            // 'changeme'`) only its top-level literals are: `ENV['X']` and `File.read('/run/x')`
+            // name where the secret is, and stay readable.
+            let literal = matches!(
+                toks.get(j).map(|t| &t.tok),
+                Some(
+                    Tok::Str { .. }
+                        | Tok::Int(_)
+                        | Tok::Float(_)
+                        | Tok::Symbol(_)
+                        | Tok::Words { .. }
+                        | Tok::Punct("[" | "{" | "(")
+                )
+            );
             if assigns {
                 let mut depth = 0usize;
                 while let Some(v) = toks.get(j) {
@@ -386,23 +400,18 @@ pub(crate) fn secret_masks(file: &SourceFile, toks: &[Token]) -> Vec<Span> {
                             depth -= 1;
                         }
                         Tok::Punct(",") if depth == 0 => break,
-                        Tok::Str { body_end, .. } => masks.push(match body_end {
-                            Some(_) => body(v),
-                            None => inner(v),
-                        }),
-                        Tok::Int(_) | Tok::Float(_) | Tok::Symbol(_) | Tok::Words { .. } => {
+                        Tok::Str { body_end, .. } if literal || depth == 0 => {
+                            masks.push(match body_end {
+                                Some(_) => body(v),
+                                None => inner(v),
+                            })
+                        }
+                        Tok::Int(_) | Tok::Float(_) | Tok::Symbol(_) | Tok::Words { .. }
+                            if literal || depth == 0 =>
+                        {
                             masks.push(v.span)
                         }
                         _ => {}
-                    }
-                    if depth == 0 && !matches!(v.tok, Tok::Punct(_) | Tok::Newline) {
-                        // One value (a chained `a = b = 'x'` is masked from its own key).
-                        if !matches!(
-                            toks.get(j + 1).map(|t| &t.tok),
-                            Some(Tok::Punct("." | "::" | "[" | "("))
-                        ) {
-                            break;
-                        }
                     }
                     j += 1;
                 }

@@ -58,18 +58,29 @@ pub struct KeyHistory {
     pub keys: BTreeMap<(String, String), BTreeSet<usize>>,
 }
 
-/// Remove one `#` (and one space after it) from every line whose comment is a single `#`.
+/// Remove one `#` (and one space after it) from every line whose comment is a single `#` and
+/// whose rest reads as Ruby code (a setting, or a line of a multi-line hash or array): prose
+/// comments stay comments, so an apostrophe in "it's" cannot open a string that swallows the
+/// next hundred settings.
 pub fn uncomment(text: &str) -> String {
+    let code = Regex::new(
+        r#"^(?:[a-z_][a-z0-9_]*(?:\[|\s+['"\[{:0-9-]|\s*=|\(|\s+(?:true|false|nil)\b)|['"{}\[\]:]|\s)"#,
+    )
+    .expect("static regex");
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix('#')
             && !rest.starts_with('#')
         {
-            out.push_str(rest.strip_prefix(' ').unwrap_or(rest));
-        } else {
-            out.push_str(line);
+            let rest = rest.strip_prefix(' ').unwrap_or(rest);
+            if code.is_match(rest) {
+                out.push_str(rest);
+                out.push('\n');
+                continue;
+            }
         }
+        out.push_str(line);
         out.push('\n');
     }
     out

@@ -200,6 +200,12 @@ pub fn key_history(root: &str, key: &str) -> Option<(&'static str, &'static str)
     Some((line_name(first), line_name(last)))
 }
 
+/// Whether the release line named `line` ("16.2") comes after this version's line.
+pub fn history_line_after(version: Version, line: &str) -> bool {
+    line.parse::<Version>()
+        .is_ok_and(|l| (l.major, l.minor) > (version.major, version.minor))
+}
+
 /// Whether omnibus's history knows the top-level name `name` on this version's line.
 pub fn known_top_level(name: &str, version: Version) -> bool {
     let (Some(line), Some(ranges)) = (history_line(version), history_ranges("", name)) else {

@@ -258,6 +258,25 @@ impl<'d> Resolver<'d> {
         if ALWAYS_KNOWN_ROOTS.contains(&root) || table.roots.contains(&root) {
             return;
         }
+        // A root omnibus's history knows on another line does nothing here.
+        if let Some((since, last)) = super::keys::key_history("", root)
+            && !super::keys::known_top_level(root, self.version)
+            && !KeyTable::all().iter().any(|t| t.roots.contains(&root))
+        {
+            let newer = super::keys::history_line_after(self.version, since);
+            self.warn(
+                "config.dropped-setting",
+                format!("`{root}` does nothing on GitLab {}", self.version),
+                s.target_span,
+                if newer {
+                    format!("omnibus added it later (known since GitLab {since})")
+                } else {
+                    format!("known since GitLab {since}, last in GitLab {last}")
+                },
+                Some("remove it, or check the gitlab.rb template of this GitLab version".into()),
+            );
+            return;
+        }
         // A root any release line knows is fine (templates do not list every service).
         if KeyTable::all().iter().any(|t| t.roots.contains(&root))
             || super::keys::key_history("", root).is_some()
