@@ -10,6 +10,8 @@ mod support;
 mod config_cli;
 mod config_corpus;
 mod config_explain_snapshots;
+mod config_history;
+mod config_hostile;
 mod config_keys;
 mod config_proptest;
 mod config_resolve;
