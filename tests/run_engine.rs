@@ -66,9 +66,14 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// `mm-harness run --no-embedded ARGS` in `dir`: the scenarios of `dir/scenarios` only, without
+/// the suite shipped in the binary.
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = bin();
-    c.current_dir(dir).arg("run").args(args);
+    c.current_dir(dir)
+        .arg("run")
+        .arg("--no-embedded")
+        .args(args);
     for (k, v) in env {
         c.env(k, v);
     }
