@@ -102,6 +102,13 @@ scenario_tests! {
     webhooks_disabled_8_12_by_default => "webhooks-disabled-8.12",
     deny_consent_ends_on_access_denied => "deny-consent",
     https_proxy_without_forwarded_proto_fails_token_request => "https-proxy-without-forwarded-proto",
+    deny_consent_on_8_12_is_the_missing_code_error => "deny-consent-8.12",
+    second_sign_up_on_8_12_is_already_used => "second-sign-up-8.12",
+    second_sign_up_on_18_signs_in => "second-sign-up",
+    long_gitlab_username_is_kept => "long-gitlab-username",
+    long_gitlab_username_is_kept_on_8_12 => "long-gitlab-username-8.12",
+    user_creation_off_refuses_sign_up_and_new_logins => "user-creation-off",
+    user_creation_off_on_8_12_still_creates_on_login => "user-creation-off-8.12",
 }
 
 #[test]

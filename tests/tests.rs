@@ -24,6 +24,7 @@ mod scenario_errors;
 mod scenario_hostile;
 mod scenarios;
 mod scenarios_cmd;
+mod sso_fidelity;
 mod twin_browser;
 mod twin_cli;
 mod twin_faults;

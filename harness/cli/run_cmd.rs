@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use super::{CliError, Context, OutputFormat};
 use crate::check::SnapshotMode;
 use crate::report::{HumanReporter, to_json, to_junit};
-use crate::run::{Deadlines, RunEvent, RunOptions, Verdict, run};
+use crate::run::{Cancel, Deadlines, RunEvent, RunOptions, Verdict, run};
 use crate::scenario::{Scenario, Selection, TargetKind, parse_shard, select_suite};
 use crate::stack::{LiveOptions, TargetSpec};
 
@@ -109,6 +109,20 @@ pub fn parse_seconds(s: &str) -> Result<u64, String> {
     }
 }
 
+/// The credentials the environment holds for the live target (`MM_HARNESS_*_PASSWORD`,
+/// `MM_HARNESS_*_TOKEN`), so that no report can show them whatever a server echoes.
+fn environment_secrets() -> Vec<crate::config::Secret> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, v)| {
+            k.starts_with("MM_HARNESS_")
+                && (k.ends_with("_PASSWORD") || k.ends_with("_TOKEN"))
+                && !v.is_empty()
+        })
+        .map(|(_, v)| crate::config::Secret::new(v))
+        .collect()
+}
+
 /// Parse, run, report.
 pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
     let kind = match args.target {
@@ -193,8 +207,11 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             args.check_snapshots || args.update_snapshots,
         )?;
     }
+    let cancel = Cancel::new();
     let opts = RunOptions {
         target,
+        cancel: cancel.clone(),
+        secrets: environment_secrets(),
         deadlines: {
             let defaults = Deadlines::for_target(kind);
             Deadlines {
@@ -228,7 +245,14 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         }
         None => crate::run::no_events(),
     };
-    let summary = ctx.block_on(run(scenarios, opts, sink))?;
+    let summary = ctx.block_on(async {
+        // SIGINT/SIGTERM stop the run; the partial report is printed below and the exit is 130.
+        let listener = crate::run::signal::cancel_on_signals(cancel.clone())
+            .map_err(|e| CliError::environment(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
+        let summary = run(scenarios, opts, sink).await;
+        listener.abort();
+        Ok::<_, CliError>(summary)
+    })??;
     let mut out = ctx.stdout();
     let written = match ctx.format() {
         OutputFormat::Human => Ok(()),
@@ -258,6 +282,40 @@ pub fn exit_of(verdict: Verdict) -> super::Exit {
         Verdict::BadInput => super::Exit::BadInput,
         Verdict::Environment => super::Exit::Environment,
         Verdict::HarnessBug => super::Exit::HarnessBug,
+        Verdict::Interrupted => super::Exit::Interrupted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_whole_and_at_least_one() {
+        assert_eq!(parse_seconds("40"), Ok(40));
+        assert!(parse_seconds("0").unwrap_err().contains("no time at all"));
+        assert!(parse_seconds("1.5").unwrap_err().contains("whole number"));
+        assert!(parse_seconds("-1").is_err());
+        assert!(
+            parse_seconds("99999999")
+                .unwrap_err()
+                .contains("more than a week")
+        );
+    }
+
+    #[test]
+    fn each_verdict_has_its_exit_code() {
+        use super::super::Exit;
+        for (verdict, exit) in [
+            (Verdict::Passed, Exit::Ok),
+            (Verdict::Failed, Exit::Failed),
+            (Verdict::BadInput, Exit::BadInput),
+            (Verdict::Environment, Exit::Environment),
+            (Verdict::HarnessBug, Exit::HarnessBug),
+            (Verdict::Interrupted, Exit::Interrupted),
+        ] {
+            assert_eq!(exit_of(verdict), exit, "{verdict:?}");
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub fn to_junit(summary: &RunSummary) -> String {
         let mut suite = TestSuite::new(s.name.clone());
         suite.set_time(s.duration);
         match &s.status {
-            ScenarioStatus::Skipped { reason } => {
+            ScenarioStatus::Skipped { reason } | ScenarioStatus::Cancelled { reason } => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(reason.clone());
                 let mut case = TestCase::new("scenario", status);
@@ -57,7 +57,12 @@ pub fn to_junit(summary: &RunSummary) -> String {
                 }
                 StepStatus::NotRun => {
                     let mut st = TestCaseStatus::skipped();
-                    st.set_message("not run: an earlier step failed");
+                    st.set_message("not run: an earlier step failed or the run was stopped");
+                    st
+                }
+                StepStatus::Cancelled => {
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message("cancelled: the run was stopped while this step ran");
                     st
                 }
             };

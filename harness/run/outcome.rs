@@ -23,8 +23,10 @@ pub enum StepStatus {
     Failed {
         failure: Failure,
     },
-    /// Not run because an earlier step failed.
+    /// Not run because an earlier step failed (or the run was stopped before it).
     NotRun,
+    /// Running when the run was stopped (SIGINT, SIGTERM): cut, no verdict.
+    Cancelled,
 }
 
 /// One step's result.
@@ -170,6 +172,8 @@ pub enum Verdict {
     BadInput,
     /// mm-harness itself failed (exit 101).
     HarnessBug,
+    /// The run was stopped by SIGINT or SIGTERM; the report is partial (exit 130).
+    Interrupted,
 }
 
 /// How a scenario ended.
@@ -188,6 +192,10 @@ pub enum ScenarioStatus {
     /// refused, mm-harness panicked — in a step or outside one): see the failure's kind.
     Error {
         failure: Failure,
+    },
+    /// The run was stopped (SIGINT, SIGTERM) before or while this scenario ran: no verdict.
+    Cancelled {
+        reason: String,
     },
 }
 
@@ -225,6 +233,11 @@ pub struct RunSummary {
     pub failed: usize,
     pub skipped: usize,
     pub errors: usize,
+    /// Scenarios stopped or never started because the run was interrupted.
+    pub cancelled: usize,
+    /// The signal that stopped the run (`"SIGINT"`, `"SIGTERM"`), when one did: the report is
+    /// partial.
+    pub interrupted: Option<String>,
     #[serde(serialize_with = "ms", rename = "duration_ms")]
     pub duration: Duration,
 }
@@ -239,6 +252,8 @@ impl RunSummary {
             failed: count(&|s| matches!(s, ScenarioStatus::Failed)),
             skipped: count(&|s| matches!(s, ScenarioStatus::Skipped { .. })),
             errors: count(&|s| matches!(s, ScenarioStatus::Error { .. })),
+            cancelled: count(&|s| matches!(s, ScenarioStatus::Cancelled { .. })),
+            interrupted: None,
             scenarios,
             duration,
         }
@@ -246,12 +261,16 @@ impl RunSummary {
 
     /// The worst outcome of the run.
     pub fn verdict(&self) -> Verdict {
+        if self.interrupted.is_some() {
+            return Verdict::Interrupted;
+        }
         self.scenarios
             .iter()
             .map(|s| match &s.status {
                 ScenarioStatus::Passed | ScenarioStatus::Skipped { .. } => Verdict::Passed,
                 ScenarioStatus::Failed => Verdict::Failed,
                 ScenarioStatus::Error { failure } => failure.verdict(),
+                ScenarioStatus::Cancelled { .. } => Verdict::Interrupted,
             })
             .max()
             .unwrap_or(Verdict::Passed)

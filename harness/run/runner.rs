@@ -19,16 +19,18 @@ use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 
 use crate::check::{self, Expectation, SnapshotMode, StepOutput, snapshot};
-use crate::diag::Severity;
+use crate::config::Secret;
 use crate::drive::{Reach, Transcript};
 use crate::scenario::{Bindings, Scenario, TargetKind};
-use crate::stack::resolve::resolve_host;
+use crate::stack::resolve::{resolve_host, warning_lines};
 use crate::stack::{Stack, StackNeeds, TargetSpec};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
 use super::outcome::{
     Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
 };
+use super::redact::Redactor;
+use super::signal::Cancel;
 use super::steps::{RunState, execute};
 
 /// How to run.
@@ -43,6 +45,12 @@ pub struct RunOptions {
     pub snapshot_dir: PathBuf,
     /// How long a step and a scenario may take.
     pub deadlines: Deadlines,
+    /// Tripped to stop the run (SIGINT, SIGTERM): no new scenario starts, running steps are
+    /// cut, stacks are taken down, and every scenario still gets a result.
+    pub cancel: Cancel,
+    /// Secrets known before the run (the environment's credentials); with those each scenario
+    /// meets, they are removed from its result before it is reported ([`Redactor`]).
+    pub secrets: Vec<Secret>,
 }
 
 impl RunOptions {
@@ -54,6 +62,8 @@ impl RunOptions {
             snapshots: SnapshotMode::Check,
             snapshot_dir,
             deadlines: Deadlines::for_target(TargetKind::Twin),
+            cancel: Cancel::new(),
+            secrets: Vec::new(),
         }
     }
 }
@@ -84,6 +94,9 @@ impl Deadlines {
         }
     }
 }
+
+/// How long taking a stack down may take.
+const TEARDOWN: Duration = Duration::from_secs(60);
 
 /// A duration as the flags take it (whole seconds) or shorter.
 fn secs(d: Duration) -> String {
@@ -135,7 +148,12 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
     for (index, scenario) in scenarios.into_iter().enumerate() {
         // Permits are taken here, in file order, so scenarios start in order and, with
         // `--fail-fast`, none starts after a failure has been seen.
-        let permit = semaphore.clone().acquire_owned().await;
+        // A stopped run does not wait for a free slot.
+        let permit = tokio::select! {
+            biased;
+            _ = opts.cancel.cancelled() => None,
+            p = semaphore.clone().acquire_owned() => Some(p),
+        };
         let stop = stop.clone();
         let opts = opts.clone();
         let events = events.clone();
@@ -143,7 +161,13 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
         let hook = hook.clone();
         let handle = tasks.spawn(async move {
             let _permit = permit;
-            let result = if stop.load(Ordering::SeqCst) {
+            let result = if let Some(why) = opts.cancel.reason() {
+                cancelled(
+                    &scenario,
+                    &opts,
+                    format!("not started: the run was stopped by {why}"),
+                )
+            } else if stop.load(Ordering::SeqCst) {
                 skipped(
                     &scenario,
                     &opts,
@@ -153,8 +177,9 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
                 events(clock.event(RunEventKind::ScenarioStarted {
                     name: scenario.name.clone(),
                 }));
-                let run = run_scenario(&scenario, &opts, &events, &clock, &hook);
-                let r = match AssertUnwindSafe(run).catch_unwind().await {
+                let mut met = Vec::new();
+                let run = run_scenario(&scenario, &opts, &events, &clock, &hook, &mut met);
+                let mut r = match AssertUnwindSafe(run).catch_unwind().await {
                     Ok(r) => r,
                     Err(payload) => error_result(
                         &scenario,
@@ -167,6 +192,9 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
                         },
                     ),
                 };
+                // The report boundary: nothing leaves the runner unredacted.
+                let known = opts.secrets.iter().map(|s| s.expose().to_string());
+                Redactor::new(known.chain(met)).result(&mut r);
                 if opts.fail_fast
                     && matches!(
                         r.status,
@@ -207,7 +235,8 @@ pub async fn run(scenarios: Vec<Scenario>, opts: RunOptions, events: EventSink) 
             }
         }
     }
-    let summary = RunSummary::from_results(opts.target.kind.name(), results, clock.0.elapsed());
+    let mut summary = RunSummary::from_results(opts.target.kind.name(), results, clock.0.elapsed());
+    summary.interrupted = opts.cancel.reason().map(str::to_string);
     events(clock.event(RunEventKind::RunFinished {
         summary: Box::new(summary.clone()),
     }));
@@ -238,6 +267,8 @@ struct Cut {
 enum StepError {
     Drive(crate::drive::DriveError),
     Cut(Cut),
+    /// The run was stopped by this signal.
+    Stopped(&'static str),
 }
 
 /// An expectation not met: the check's explanation, the expectation and what the step produced.
@@ -257,6 +288,10 @@ fn expectation_failure(
     }
 }
 
+fn cancelled(scenario: &Scenario, opts: &RunOptions, reason: String) -> ScenarioResult {
+    base_result(scenario, opts, ScenarioStatus::Cancelled { reason })
+}
+
 fn error_result(scenario: &Scenario, opts: &RunOptions, failure: Failure) -> ScenarioResult {
     base_result(scenario, opts, ScenarioStatus::Error { failure })
 }
@@ -273,7 +308,8 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// The hidden test hook `MM_HARNESS_INTERNAL_PANIC_AT=<scenario>:<step>`: that step panics
-/// instead of running, so the tests can prove a panic is reported and not lost. It exists in
+/// instead of running (step 0: the scenario panics before its stack starts, outside any step), so
+/// the tests can prove a panic is reported and not lost. It exists in
 /// debug builds only (tests); a release build ignores the variable.
 #[derive(Debug, Clone, Default)]
 struct PanicHook(Option<(String, usize)>);
@@ -342,8 +378,11 @@ async fn run_scenario(
     events: &EventSink,
     clock: &Arc<Clock>,
     hook: &PanicHook,
+    secrets: &mut Vec<String>,
 ) -> ScenarioResult {
     let started = Instant::now();
+    // Step 0 of the test hook: a panic outside any step.
+    hook.fire(&scenario.name, 0);
     if let Some(reason) = skip_reason(scenario, &opts.target) {
         return skipped(scenario, opts, &reason);
     }
@@ -354,15 +393,10 @@ async fn run_scenario(
     for h in &scenario.hosts {
         match resolve_host(scenario, h, &Bindings::default(), scenario.gitlab_version) {
             Ok((resolved, warnings)) => {
-                result.config_warnings.extend(
-                    warnings
-                        .iter()
-                        .filter(|d| d.severity >= Severity::Warning)
-                        .map(|d| match &d.location {
-                            Some(l) => format!("{}:{}: {}", h.name, l.line, d.message),
-                            None => format!("{}: {}", h.name, d.message),
-                        }),
-                );
+                result
+                    .config_warnings
+                    .extend(warning_lines(&h.name, &warnings));
+                secrets.extend(resolved.secrets());
                 hosts.push(resolved);
             }
             Err(diags) => {
@@ -383,7 +417,17 @@ async fn run_scenario(
 
     let needs = StackNeeds::of(scenario);
     let deadline = tokio::time::Instant::from_std(started) + opts.deadlines.scenario;
-    let up = tokio::time::timeout_at(deadline, Stack::up(&opts.target, &hosts, &needs)).await;
+    let up = tokio::select! {
+        biased;
+        why = opts.cancel.cancelled() => {
+            result.status = ScenarioStatus::Cancelled {
+                reason: format!("stopped by {why} while its stack was starting"),
+            };
+            result.duration = started.elapsed();
+            return result;
+        }
+        up = tokio::time::timeout_at(deadline, Stack::up(&opts.target, &hosts, &needs)) => up,
+    };
     let mut stack = match up {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -412,6 +456,7 @@ async fn run_scenario(
     for s in info.secrets() {
         tr.secret(&s);
     }
+    secrets.extend(info.secrets());
     let mut state = RunState::new(Reach {
         book: info.book.clone(),
         roots: info.roots.clone(),
@@ -419,8 +464,9 @@ async fn run_scenario(
         accept_invalid_certs: false,
     });
     let mut failed: Option<Failure> = None;
+    let mut stopped: Option<(&'static str, usize)> = None;
     for step in &scenario.steps {
-        if failed.is_some() {
+        if failed.is_some() || stopped.is_some() {
             result.steps.push(StepResult {
                 number: step.number,
                 label: step.label(),
@@ -439,18 +485,20 @@ async fn run_scenario(
         } else {
             (left, "scenario")
         };
-        let carried = tokio::time::timeout(
-            limit,
-            AssertUnwindSafe(async {
-                hook.fire(&scenario.name, step.number);
-                execute(&step.action, scenario, &mut stack, &mut state, &mut tr)
-                    .await
-                    .map_err(StepError::Drive)
-            })
-            .catch_unwind(),
-        )
-        .await
-        .unwrap_or_else(|_| Ok(Err(StepError::Cut(Cut { which }))));
+        let carried = tokio::select! {
+            biased;
+            why = opts.cancel.cancelled() => Ok(Err(StepError::Stopped(why))),
+            r = tokio::time::timeout(
+                limit,
+                AssertUnwindSafe(async {
+                    hook.fire(&scenario.name, step.number);
+                    execute(&step.action, scenario, &mut stack, &mut state, &mut tr)
+                        .await
+                        .map_err(StepError::Drive)
+                })
+                .catch_unwind(),
+            ) => r.unwrap_or_else(|_| Ok(Err(StepError::Cut(Cut { which })))),
+        };
         for v in state.bindings.secret_values() {
             tr.secret(v.expose());
         }
@@ -464,6 +512,10 @@ async fn run_scenario(
             Ok(Err(StepError::Drive(e))) => StepStatus::Failed {
                 failure: Failure::from_drive(e),
             },
+            Ok(Err(StepError::Stopped(why))) => {
+                stopped = Some((why, step.number));
+                StepStatus::Cancelled
+            }
             Ok(Err(StepError::Cut(Cut { which }))) => {
                 let (flag, limit) = match which {
                     "step" => ("--step-timeout", opts.deadlines.step),
@@ -511,10 +563,23 @@ async fn run_scenario(
         }));
         result.steps.push(step_result);
     }
-    result.config_warnings.append(&mut state.config_warnings);
-    stack.down().await;
+    // `host.reconfigure` resolves a host again: its warnings are listed once.
+    for w in state.config_warnings.drain(..) {
+        if !result.config_warnings.contains(&w) {
+            result.config_warnings.push(w);
+        }
+    }
+    // Everything the drivers registered (passwords posted, session tokens, OAuth secrets).
+    secrets.extend(tr.secrets().iter().cloned());
+    // Taking the stack down is bounded too: a stack that does not stop is the environment's
+    // failure, reported on a scenario that would otherwise pass.
+    let stuck = tokio::time::timeout(TEARDOWN, stack.down()).await.is_err();
     result.transcript = check::normalise(&tr);
-    if let Some(failure) = failed {
+    if let Some((why, number)) = stopped {
+        result.status = ScenarioStatus::Cancelled {
+            reason: format!("stopped by {why} during step {number}"),
+        };
+    } else if let Some(failure) = failed {
         // A failure of the installation fails the scenario; any other kind (environment,
         // configuration, a bug) means it could not be carried out.
         result.status = match failure.verdict() {
@@ -552,6 +617,17 @@ async fn run_scenario(
                 };
             }
         }
+    }
+    if stuck && matches!(result.status, ScenarioStatus::Passed) {
+        result.status = ScenarioStatus::Error {
+            failure: Failure::Environment {
+                message: format!(
+                    "the {} stack did not stop within {}",
+                    opts.target.kind,
+                    secs(TEARDOWN)
+                ),
+            },
+        };
     }
     result.duration = started.elapsed();
     result

@@ -284,7 +284,7 @@ async fn reconfigure(
         )?;
     state
         .config_warnings
-        .extend(warnings.iter().map(|d| d.message.clone()));
+        .extend(crate::stack::resolve::warning_lines(host, &warnings));
     stack
         .reconfigure(&resolved)
         .await

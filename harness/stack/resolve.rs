@@ -32,6 +32,21 @@ impl fmt::Debug for ResolvedHost {
     }
 }
 
+impl ResolvedHost {
+    /// The secret values this host's settings hold (the OAuth application secret, the SMTP
+    /// password), for redaction.
+    pub fn secrets(&self) -> Vec<String> {
+        [
+            &self.settings.mattermost.gitlab.secret,
+            &self.settings.mattermost.email.smtp_password,
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.expose().to_string())
+        .collect()
+    }
+}
+
 /// Resolve one host of a scenario with the bindings known now. `Ok` carries the host and the
 /// warnings met (such as dropped keys: part of what the scenario tests, they do not stop it);
 /// `Err` holds the error diagnostics.
@@ -62,6 +77,21 @@ pub fn resolve_host(
         settings: resolved.host,
     };
     Ok((host, resolved.diagnostics))
+}
+
+/// The warnings (and worse) of resolving host `host`, one line each as reports show them:
+/// `HOST:LINE: message` (the line inside the host's gitlab.rb). Every resolution of a host — at
+/// the start and at each `host.reconfigure` — words the same warning the same way, so a report
+/// can list each once.
+pub fn warning_lines(host: &str, diagnostics: &[Diagnostic]) -> Vec<String> {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity >= Severity::Warning)
+        .map(|d| match &d.location {
+            Some(l) => format!("{host}:{}: {}", l.line, d.message),
+            None => format!("{host}: {}", d.message),
+        })
+        .collect()
 }
 
 /// The URL a host serves: Mattermost's when it runs Mattermost, else GitLab's.
