@@ -610,7 +610,7 @@ fn interrupted_run(signal: &str, format: &str) -> (Option<i32>, String, String) 
     let mut child = Running(
         bin()
             .current_dir(dir.path())
-            .arg("run")
+            .args(["run", "--no-embedded"])
             .args(live_args(&url, &["--format", format]))
             .env(ALICE.0, ALICE.1)
             .stdout(std::process::Stdio::piped())
