@@ -286,39 +286,6 @@ pub fn exit_of(verdict: Verdict) -> super::Exit {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seconds_are_whole_and_at_least_one() {
-        assert_eq!(parse_seconds("40"), Ok(40));
-        assert!(parse_seconds("0").unwrap_err().contains("no time at all"));
-        assert!(parse_seconds("1.5").unwrap_err().contains("whole number"));
-        assert!(parse_seconds("-1").is_err());
-        assert!(
-            parse_seconds("99999999")
-                .unwrap_err()
-                .contains("more than a week")
-        );
-    }
-
-    #[test]
-    fn each_verdict_has_its_exit_code() {
-        use super::super::Exit;
-        for (verdict, exit) in [
-            (Verdict::Passed, Exit::Ok),
-            (Verdict::Failed, Exit::Failed),
-            (Verdict::BadInput, Exit::BadInput),
-            (Verdict::Environment, Exit::Environment),
-            (Verdict::HarnessBug, Exit::HarnessBug),
-            (Verdict::Interrupted, Exit::Interrupted),
-        ] {
-            assert_eq!(exit_of(verdict), exit, "{verdict:?}");
-        }
-    }
-}
-
 /// Before a live run connects: snapshots are compared only when asked (`--check-snapshots`,
 /// `--update-snapshots`), and whatever the scenarios that will run need from the command line and
 /// environment must be there — a missing password or URL is bad input (exit 2) naming what to set.
@@ -350,4 +317,37 @@ fn live_preflight(
     .with_hint(
         "credentials come from the environment only (masked CI/CD variables), never from flags; see docs/ci.md",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_whole_and_at_least_one() {
+        assert_eq!(parse_seconds("40"), Ok(40));
+        assert!(parse_seconds("0").unwrap_err().contains("no time at all"));
+        assert!(parse_seconds("1.5").unwrap_err().contains("whole number"));
+        assert!(parse_seconds("-1").is_err());
+        assert!(
+            parse_seconds("99999999")
+                .unwrap_err()
+                .contains("more than a week")
+        );
+    }
+
+    #[test]
+    fn each_verdict_has_its_exit_code() {
+        use super::super::Exit;
+        for (verdict, exit) in [
+            (Verdict::Passed, Exit::Ok),
+            (Verdict::Failed, Exit::Failed),
+            (Verdict::BadInput, Exit::BadInput),
+            (Verdict::Environment, Exit::Environment),
+            (Verdict::HarnessBug, Exit::HarnessBug),
+            (Verdict::Interrupted, Exit::Interrupted),
+        ] {
+            assert_eq!(exit_of(verdict), exit, "{verdict:?}");
+        }
+    }
 }
