@@ -27,6 +27,11 @@ impl std::fmt::Debug for Stack {
 impl Stack {
     /// Bring up the target for a scenario whose hosts resolved to `hosts` and which needs `needs`
     /// (see [`StackNeeds::of`]).
+    ///
+    /// The runner may drop this future before it completes (SIGINT/SIGTERM, the scenario's
+    /// deadline): a target must leave nothing behind when it is (the twin's listeners abort on
+    /// drop; a container target needs a drop guard removing what it started). Once `up` has
+    /// returned, the runner always calls [`Stack::down`], bounded to 60 s.
     pub async fn up(
         spec: &TargetSpec,
         hosts: &[ResolvedHost],
