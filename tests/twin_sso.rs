@@ -71,7 +71,9 @@ async fn sso(
             continue;
         }
         let page = resp.text().await.unwrap();
-        if page.contains("to use your account?") {
+        // The consent page: 8.12's "Authorize … to use your account?", current GitLab's "… is
+        // requesting access to your account".
+        if page.contains("to use your account?") || page.contains("is requesting access") {
             let resp = b.approve_consent(&gitlab, &page).await;
             assert_eq!(resp.status(), StatusCode::FOUND);
             next = location(&resp);
@@ -693,4 +695,43 @@ async fn an_unsupported_provider_redirects_with_307_on_3_4() {
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// M3. 10.x LoginByOAuth → UpdateOAuthUserAttrs (app/user.go): the GitLab username when nobody
+/// else has it, first/last name, the email when free, and a deactivated account reactivated. 3.4
+/// LoginByOAuth signs the stored user in as it is (api/user.go v3.4.0).
+#[tokio::test]
+async fn a_login_takes_the_gitlab_profile_on_10_only() {
+    for profile in Profile::ALL {
+        let h = Twin::start(TwinOptions::single_server(profile))
+            .await
+            .unwrap();
+        let b = Browser::new(h.address_book(), None);
+        let resp = callback(sso(&h, &b, profile, "signup", ALICE).await);
+        assert!(!location(&resp).contains("/error"), "{}", location(&resp));
+        assert!(h.gitlab().unwrap().twin.update_user("alice", |u| {
+            u.username = "alice-renamed".into();
+            u.name = "Alice Pleasance Liddell".into();
+            u.email = "alice.liddell@example.com".into();
+        }));
+        let b = Browser::new(h.address_book(), None);
+        let resp = callback(sso(&h, &b, profile, "login", ("alice-renamed", ALICE.1)).await);
+        assert!(!location(&resp).contains("/error"), "{}", location(&resp));
+        let users = h.mattermost().unwrap().twin.users();
+        let alice = users.iter().find(|u| u.auth_data == "2").unwrap();
+        match profile {
+            Profile::Gitlab18_11 => {
+                assert_eq!(alice.username, "alice-renamed");
+                assert_eq!(
+                    (alice.first_name.as_str(), alice.last_name.as_str()),
+                    ("Alice", "Pleasance Liddell")
+                );
+                assert_eq!(alice.email, "alice.liddell@example.com");
+            }
+            Profile::Gitlab8_12 => {
+                assert_eq!(alice.username, "alice");
+                assert_eq!(alice.email, "alice@example.com");
+            }
+        }
+    }
 }

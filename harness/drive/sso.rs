@@ -198,7 +198,8 @@ pub async fn round_trip(
                     }
                 ))
             })?;
-            let title = html::first_text(&page.body, "h1, h2, h3, h4")
+            // Current GitLab's consent heading is a `.gl-text-size-h1` div, not a heading tag.
+            let title = html::first_text(&page.body, ".gl-text-size-h1, h1, h2, h3, h4")
                 .unwrap_or_else(|| "consent page".into());
             tr.fact("gitlab page", format!("consent: {title}"));
             let action = chosen.action.clone().unwrap_or_else(|| page.url.clone());

@@ -327,16 +327,21 @@ pub fn authorize(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
                     Profile::Gitlab18_11 => html(StatusCode::OK, pages::redirect_page(&callback)),
                 }
             } else {
-                let username = current_username(twin, &ctx).unwrap_or_default();
-                let admin = twin.store().user(user_id).is_some_and(|u| u.user.admin);
+                let user = twin.store().user(user_id).map(|u| u.user.clone());
+                let (username, name, admin) = user
+                    .map(|u| (u.username, u.name, u.admin))
+                    .unwrap_or_default();
                 html(
                     StatusCode::OK,
                     pages::consent(
                         twin.profile(),
                         &ctx.session.csrf_token,
                         &app,
-                        &username,
-                        admin,
+                        pages::ConsentUser {
+                            username: &username,
+                            name: &name,
+                            admin,
+                        },
                         &fields,
                     ),
                 )
