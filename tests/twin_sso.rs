@@ -735,3 +735,32 @@ async fn a_login_takes_the_gitlab_profile_on_10_only() {
         }
     }
 }
+
+/// M8. Mattermost 3.4 sign-up with a user reply that is JSON but not a valid GitLab user (here a
+/// UserAPIEndpoint on an unknown API route: GitLab's JSON 404, whose status 3.4 does not read):
+/// `GetUserFromJson` returns an empty `model.User` (model/gitlab/gitlab.go v3.4.0:88-95), the
+/// store's `IsValid` refuses its empty email (model/user.go:74) — "Invalid email", a 307. 10.x
+/// checks the status first (`api.user.authorize_oauth_user.response.app_error`).
+#[tokio::test]
+async fn a_json_non_user_reply_on_sign_up_is_invalid_email_on_3_4() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let gitlab = gitlab_url(&h);
+    h.mattermost()
+        .unwrap()
+        .twin
+        .update_settings(|s| s.gitlab.user_api_endpoint = format!("{gitlab}/api/v3/users"));
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(&h, &b, Profile::Gitlab8_12, "signup", ALICE).await;
+    assert_mattermost_error(outcome, StatusCode::TEMPORARY_REDIRECT, "Invalid email").await;
+    // The login path reads the auth data instead: 3.4's parse error.
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(&h, &b, Profile::Gitlab8_12, "login", ALICE).await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::TEMPORARY_REDIRECT,
+        "Could not parse auth data out of gitlab user object",
+    )
+    .await;
+}
