@@ -266,7 +266,7 @@ fn twin_stack_exposes_the_mail_sink() {
     use mm_harness::drive::{Browser, Reach, Transcript};
     use mm_harness::scenario::parse_scenario;
     use mm_harness::stack::resolve::resolve_host;
-    use mm_harness::stack::{Stack, TargetSpec};
+    use mm_harness::stack::{Stack, StackNeeds, TargetSpec};
 
     mm_harness::crypto::install_default_provider();
     let text = r#"
@@ -290,14 +290,23 @@ mattermost.ping = {}
     let file = mm_harness::diag::SourceFile::new("mail-sink.toml", text);
     let scenario = parse_scenario(&file, Path::new("mail-sink.toml"))
         .unwrap_or_else(|e| panic!("{}", e.render()));
-    let (settings, _) = resolve_host(
+    let (host, _) = resolve_host(
         &scenario,
         &scenario.hosts[0],
         &Default::default(),
         scenario.gitlab_version,
     )
     .expect("gitlab.rb resolves");
-    assert_eq!(settings.mattermost.email.smtp_server, "smtp.example.com");
+    assert_eq!(
+        host.settings.mattermost.email.smtp_server,
+        "smtp.example.com"
+    );
+    assert!(
+        host.gitlab_rb
+            .expose()
+            .contains("'MM_EMAILSETTINGS_SMTPSERVER' => 'smtp.example.com'"),
+        "the resolved host keeps its filled gitlab.rb"
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -305,8 +314,8 @@ mattermost.ping = {}
     rt.block_on(async {
         let stack = Stack::up(
             &TargetSpec::twin(),
-            &scenario,
-            &[("omnibus".to_string(), settings)],
+            std::slice::from_ref(&host),
+            &StackNeeds::of(&scenario),
         )
         .await
         .expect("twin up");

@@ -154,6 +154,7 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
         hosts,
         steps: steps.into_iter().map(|(s, _)| s).collect(),
         snapshot,
+        shipped_snapshot: super::embedded::snapshot_for_text(file.text()),
     })
 }
 
