@@ -764,3 +764,39 @@ async fn a_json_non_user_reply_on_sign_up_is_invalid_email_on_3_4() {
     )
     .await;
 }
+
+/// M4. 10.x AuthorizeOAuthUser: a 403 from the user endpoint whose body mentions "Terms of
+/// Service" is `oauth.gitlab.tos.error` with `{{.URL}}` = the host of UserAPIEndpoint, status 400
+/// (app/oauth.go); en.json: "GitLab's Terms of Service have updated. Please go to {{.URL}} to
+/// accept them and then try logging into Mattermost again." (server/i18n/en.json @00018c9a). The
+/// user endpoint here is a stub answering GitLab's terms refusal.
+#[tokio::test]
+async fn a_gitlab_terms_refusal_is_the_tos_error_on_10() {
+    use axum::http::StatusCode as S;
+    let stub = axum::Router::new().route(
+        "/api/v4/user",
+        axum::routing::get(|| async {
+            (
+                S::FORBIDDEN,
+                r#"{"message":"403 Forbidden - You (@alice) must accept the Terms of Service in order to perform this action. Please access GitLab from a web browser to accept these terms."}"#,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, stub).await });
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    h.mattermost().unwrap().twin.update_settings(|s| {
+        s.gitlab.user_api_endpoint = format!("http://127.0.0.1:{port}/api/v4/user");
+    });
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(&h, &b, Profile::Gitlab18_11, "signup", ALICE).await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::BAD_REQUEST,
+        "GitLab's Terms of Service have updated. Please go to 127.0.0.1 to accept them and then try logging into Mattermost again.",
+    )
+    .await;
+}
