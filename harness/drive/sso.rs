@@ -206,8 +206,9 @@ pub async fn round_trip(
                     }
                 ))
             })?;
+            // Current GitLab's consent heading is a `.gl-text-size-h1` div, not a heading tag.
             let title = doc
-                .first_text("h1, h2, h3, h4")
+                .first_text(".gl-text-size-h1, h1, h2, h3, h4")
                 .map(|t| bounded(&t, tr.secrets()))
                 .unwrap_or_else(|| "consent page".into());
             tr.fact("gitlab page", format!("consent: {title}"));

@@ -233,6 +233,19 @@ impl GitlabTwin {
         true
     }
 
+    /// Change an account's profile (username, name, email) as the person or an admin would in
+    /// GitLab's settings; the password stays. False when no account has that login.
+    pub fn update_user(&self, login: &str, change: impl FnOnce(&mut GitlabUser)) -> bool {
+        let mut store = self.store();
+        let Some(stored) = store.users.iter_mut().find(|u| {
+            u.user.username.eq_ignore_ascii_case(login) || u.user.email.eq_ignore_ascii_case(login)
+        }) else {
+            return false;
+        };
+        change(&mut stored.user);
+        true
+    }
+
     /// The personal access token (scope `api`) of the seeded admin.
     pub fn admin_token(&self) -> Secret {
         self.admin_token.clone()
