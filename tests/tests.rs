@@ -14,6 +14,7 @@ mod config_keys;
 mod config_proptest;
 mod config_resolve;
 mod config_secrets;
+mod docker_target;
 mod mail_hostile;
 mod mail_postfix;
 mod mail_sink;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod exit;
 pub mod run_cmd;
 pub mod twin_cmd;
+pub mod twin_image;
 pub mod upgrade_cmd;
 
 use std::io::Write;

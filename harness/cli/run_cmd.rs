@@ -21,7 +21,7 @@ use crate::stack::{LiveOptions, TargetSpec};
 pub enum TargetArg {
     /// The embedded reference GitLab + Mattermost on loopback.
     Twin,
-    /// Real images in containers (not yet available).
+    /// The scenario's hosts in containers (docs/docker.md): pinned images, or the twin image.
     Docker,
     /// An existing installation (--gitlab-url / --mattermost-url; credentials from MM_HARNESS_* env).
     Live,
@@ -82,6 +82,20 @@ pub struct RunArgs {
     /// Timeout of every request the drivers make, in seconds.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Image for omnibus hosts (docker target; default: images.toml for the scenario's GitLab
+    /// version), e.g. `gitlab/gitlab-ce:18.11.0-ce.0` or the twin image `mm-twin:local`.
+    #[arg(long, value_name = "IMAGE")]
+    pub gitlab_image: Option<String>,
+    /// Image for a standalone Mattermost host (docker target).
+    #[arg(long, value_name = "IMAGE")]
+    pub mattermost_image: Option<String>,
+    /// How long a container may take to become ready, in seconds (docker target; a real
+    /// GitLab's first boot takes minutes).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub ready_timeout: u64,
+    /// Leave the docker stack running at the end and print how to reach it.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Parse, run, report.
@@ -91,11 +105,12 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         TargetArg::Docker => TargetKind::Docker,
         TargetArg::Live => TargetKind::Live,
     };
-    if kind == TargetKind::Docker {
-        return Err(CliError::environment(
-            "the docker target is not yet available in this version of mm-harness",
-        )
-        .with_hint("use --target twin (default) or --target live"));
+    if kind != TargetKind::Docker
+        && (args.gitlab_image.is_some() || args.mattermost_image.is_some() || args.keep)
+    {
+        return Err(CliError::bad_input(
+            "--gitlab-image, --mattermost-image and --keep apply to --target docker only",
+        ));
     }
     if kind == TargetKind::Live && args.gitlab_url.is_none() && args.mattermost_url.is_none() {
         return Err(CliError::bad_input(
@@ -159,6 +174,15 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
                 allow_writes: args.allow_writes,
             },
             request_timeout: Duration::from_secs(args.timeout.max(1)),
+            docker: crate::stack::docker::DockerOptions {
+                gitlab_image: args.gitlab_image.clone(),
+                mattermost_image: args.mattermost_image.clone(),
+                ready_timeout: Duration::from_secs(args.ready_timeout.max(1)),
+                keep: args.keep,
+                progress: Some(Arc::new(|m: &str| {
+                    eprintln!("{}", crate::report::escape::terminal(m));
+                })),
+            },
         },
         jobs: usize::from(args.jobs),
         fail_fast: args.fail_fast,

@@ -279,6 +279,18 @@ async fn run_scenario(
         result.steps.push(step_result);
     }
     result.config_warnings.append(&mut state.config_warnings);
+    if failed
+        && let Some(logs) = stack.logs().await
+        && let Some(StepStatus::Failed { reason }) = result
+            .steps
+            .iter_mut()
+            .rev()
+            .map(|s| &mut s.status)
+            .find(|s| matches!(s, StepStatus::Failed { .. }))
+    {
+        reason.push('\n');
+        reason.push_str(&logs);
+    }
     stack.down().await;
     result.transcript = check::normalise(&tr);
     if failed {

@@ -284,8 +284,9 @@ async fn reconfigure(
     state
         .config_warnings
         .extend(warnings.iter().map(|d| d.message.clone()));
+    let text = plan.gitlab_rb.fill(&state.bindings);
     stack
-        .reconfigure(host, &settings)
+        .reconfigure(host, &settings, &text)
         .await
         .map_err(|e| fail(e.message))?;
     tr.fact("reconfigured", format!("host {host}"));

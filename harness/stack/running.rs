@@ -5,6 +5,7 @@ use crate::config::HostSettings;
 use crate::scenario::{Action, Scenario};
 use crate::vocab::TargetKind;
 
+use super::docker::{DockerHost, DockerStack};
 use super::error::{StackError, StackErrorKind};
 use super::live;
 use super::model::{MailboxMessage, StackInfo, TargetSpec};
@@ -14,6 +15,7 @@ use super::twin::TwinStack;
 pub enum Stack {
     Twin(Box<TwinStack>),
     Live(Box<StackInfo>),
+    Docker(Box<DockerStack>),
 }
 
 impl std::fmt::Debug for Stack {
@@ -21,6 +23,7 @@ impl std::fmt::Debug for Stack {
         match self {
             Stack::Twin(_) => f.write_str("Stack::Twin"),
             Stack::Live(_) => f.write_str("Stack::Live"),
+            Stack::Docker(_) => f.write_str("Stack::Docker"),
         }
     }
 }
@@ -36,10 +39,24 @@ impl Stack {
             TargetKind::Twin => Ok(Stack::Twin(Box::new(
                 TwinStack::start(scenario, hosts).await?,
             ))),
-            TargetKind::Docker => Err(StackError::new(
-                StackErrorKind::NotAvailable,
-                "the docker target is not yet available in this version of mm-harness; use --target twin or --target live",
-            )),
+            TargetKind::Docker => {
+                // The docker stack takes each host's filled gitlab.rb with its settings.
+                let docker_hosts: Vec<DockerHost> = hosts
+                    .iter()
+                    .map(|(name, settings)| DockerHost {
+                        name: name.clone(),
+                        gitlab_rb: scenario
+                            .host(name)
+                            .map(|h| h.gitlab_rb.fill(&crate::scenario::Bindings::default()))
+                            .unwrap_or_default(),
+                        settings: settings.clone(),
+                    })
+                    .collect();
+                Ok(Stack::Docker(Box::new(
+                    DockerStack::start(&spec.docker, scenario.gitlab_version, &docker_hosts)
+                        .await?,
+                )))
+            }
             TargetKind::Live => {
                 let users: Vec<String> = scenario
                     .steps
@@ -67,17 +84,21 @@ impl Stack {
         match self {
             Stack::Twin(t) => t.info(),
             Stack::Live(i) => i,
+            Stack::Docker(d) => d.info(),
         }
     }
 
-    /// Apply a host's re-resolved settings (`host.reconfigure`).
+    /// Apply a host's re-resolved settings (`host.reconfigure`); `gitlab_rb` is the host's
+    /// filled gitlab.rb they came from (what a container is configured with).
     pub async fn reconfigure(
         &mut self,
         host: &str,
         settings: &HostSettings,
+        gitlab_rb: &str,
     ) -> Result<(), StackError> {
         match self {
             Stack::Twin(t) => t.reconfigure(host, settings),
+            Stack::Docker(d) => d.reconfigure(host, gitlab_rb).await,
             Stack::Live(_) => Err(StackError::new(
                 StackErrorKind::Refused,
                 format!(
@@ -92,7 +113,16 @@ impl Stack {
     pub fn mailbox(&self) -> Option<Vec<MailboxMessage>> {
         match self {
             Stack::Twin(t) => Some(t.mailbox()),
-            Stack::Live(_) => None,
+            Stack::Live(_) | Stack::Docker(_) => None,
+        }
+    }
+
+    /// What the stack's processes printed (docker: each container's last lines), for a failing
+    /// scenario's report; `None` where there is nothing to show.
+    pub async fn logs(&self) -> Option<String> {
+        match self {
+            Stack::Docker(d) => Some(d.logs(80).await),
+            Stack::Twin(_) | Stack::Live(_) => None,
         }
     }
 
@@ -101,6 +131,7 @@ impl Stack {
         match self {
             Stack::Twin(t) => t.shutdown().await,
             Stack::Live(_) => {}
+            Stack::Docker(d) => d.down().await,
         }
     }
 }
