@@ -308,3 +308,82 @@ fn a_panic_with_a_stack_up_removes_it() {
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "{args:?}");
     }
 }
+
+#[test]
+fn mattermost_in_a_container_mails_the_harness_sink_over_the_network() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        mm_harness::crypto::install_default_provider();
+        // STARTTLS on 587 with AUTH; GitLab 11+ takes Mattermost's email settings as MM_*
+        // variables (the email_* keys of the 8.x guide are dropped).
+        let text = "external_url 'http://gitlab.example.com'\n\
+                    mattermost_external_url 'http://mattermost.example.com'\n\
+                    mattermost['env'] = {\n\
+                      'MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS' => 'true',\n\
+                      'MM_EMAILSETTINGS_SMTPSERVER' => 'smtp.example.com',\n\
+                      'MM_EMAILSETTINGS_SMTPPORT' => '587',\n\
+                      'MM_EMAILSETTINGS_CONNECTIONSECURITY' => 'STARTTLS',\n\
+                      'MM_EMAILSETTINGS_ENABLESMTPAUTH' => 'true',\n\
+                      'MM_EMAILSETTINGS_SMTPUSERNAME' => 'mattermost@example.com',\n\
+                      'MM_EMAILSETTINGS_SMTPPASSWORD' => 'smtp-Pass-1',\n\
+                      'MM_EMAILSETTINGS_FEEDBACKEMAIL' => 'mattermost@example.com',\n\
+                    }\n";
+        let file = mm_harness::diag::SourceFile::new("omnibus", text.to_string());
+        let v = mm_harness::config::Version::new(18, 11, 0);
+        let settings = mm_harness::config::resolve(&file, v).host;
+        let opts = mm_harness::stack::docker::DockerOptions {
+            gitlab_image: Some(IMAGE.to_string()),
+            ready_timeout: Duration::from_secs(120),
+            ..Default::default()
+        };
+        let stack = mm_harness::stack::docker::DockerStack::start(
+            &opts,
+            v,
+            &[mm_harness::stack::docker::DockerHost {
+                name: "omnibus".into(),
+                gitlab_rb: text.to_string(),
+                settings,
+            }],
+        )
+        .await
+        .expect("stack up");
+        let info = stack.info().clone();
+        let admin = info.mattermost_admin.clone().expect("admin");
+        let c = crate::support::client_for(&info.book, "http", None, None, false);
+        let login = c
+            .post("http://mattermost.example.com/api/v4/users/login")
+            .json(
+                &serde_json::json!({"login_id": admin.login, "password": admin.password.expose()}),
+            )
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(login.status(), 200);
+        let token = login.headers()["token"].to_str().unwrap().to_string();
+        // Mattermost (in its container) sends the test email to smtp.example.com:587, which
+        // the container resolves to the network's gateway, where the harness's sink listens.
+        let sent = c
+            .post("http://mattermost.example.com/api/v4/email/test")
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("test email");
+        let status = sent.status();
+        let body = sent.text().await.unwrap_or_default();
+        let mailbox = stack.mailbox();
+        stack.down().await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(mailbox.len(), 1, "{mailbox:?}");
+        let m = &mailbox[0];
+        assert!(m.tls, "STARTTLS was used");
+        assert_eq!(m.auth_user.as_deref(), Some("mattermost@example.com"));
+        assert_eq!(m.ehlo_name, "mattermost.example.com");
+        assert_eq!(m.envelope_from, "mattermost@example.com");
+    });
+}

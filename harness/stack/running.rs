@@ -113,7 +113,8 @@ impl Stack {
     pub fn mailbox(&self) -> Option<Vec<MailboxMessage>> {
         match self {
             Stack::Twin(t) => Some(t.mailbox()),
-            Stack::Live(_) | Stack::Docker(_) => None,
+            Stack::Docker(d) => Some(d.mailbox()),
+            Stack::Live(_) => None,
         }
     }
 

@@ -110,6 +110,10 @@ pub struct DockerStack {
     opts: DockerOptions,
     version: Version,
     root_password: Secret,
+    /// The harness's mail sink, playing the SMTP server Mattermost's settings name, listening on
+    /// the network's gateway address; containers resolve its name there (`extra_hosts`).
+    mail: Option<crate::mailsink::MailSink>,
+    mail_host: Option<(String, std::net::IpAddr)>,
     down: bool,
 }
 
@@ -233,9 +237,12 @@ impl DockerStack {
             opts: opts.clone(),
             version,
             root_password: random_secret("Root-", 16),
+            mail: None,
+            mail_host: None,
             down: false,
         };
         engine::create_network(&docker, &network, &id).await?;
+        stack.start_mail_sink(hosts).await?;
         // GitLab hosts first: Mattermost hosts resolve their names when they start.
         let mut order: Vec<&DockerHost> = hosts.iter().collect();
         order.sort_by_key(|h| !h.settings.gitlab_rails_enabled);
@@ -256,6 +263,77 @@ impl DockerStack {
             stack.network
         ));
         Ok(stack)
+    }
+
+    /// Start the mail sink when a Mattermost host's settings name an SMTP server (other than
+    /// localhost): one listener on the network's gateway, on the port and with the security
+    /// Mattermost uses, the run's CA for TLS, the configured credentials for AUTH.
+    async fn start_mail_sink(&mut self, hosts: &[DockerHost]) -> Result<(), StackError> {
+        use crate::mailsink::{Credentials, ListenerMode, ListenerSpec, MailSink, SinkOptions};
+        let Some(spec) = hosts
+            .iter()
+            .filter(|h| h.settings.mattermost_enabled)
+            .find_map(|h| crate::twin::bringup::MailServerSpec::derive(&h.settings.mattermost))
+        else {
+            return Ok(());
+        };
+        let gateway: std::net::IpAddr = engine::network_gateway(&self.docker, &self.network)
+            .await?
+            .and_then(|g| g.parse().ok())
+            .ok_or_else(|| {
+                env_err("the docker network has no gateway address for the mail sink")
+            })?;
+        let name = match spec.security {
+            ListenerMode::Plain => "smtp",
+            ListenerMode::StartTls => "submission",
+            ListenerMode::Implicit => "smtps",
+        };
+        let issuer: Arc<dyn crate::mailsink::CertIssuer> = self.ca.clone();
+        let mut opts = SinkOptions::new(&spec.host)
+            .with_certificates(issuer)
+            .with_listener(ListenerSpec::new(
+                name,
+                spec.security,
+                std::net::SocketAddr::new(gateway, spec.port),
+            ));
+        opts.credentials = spec
+            .auth
+            .clone()
+            .map(|(username, password)| Credentials { username, password });
+        let sink = MailSink::start(opts).await.map_err(|e| {
+            env_err(format!(
+                "cannot start the mail sink for {}:{} on the docker network's gateway {gateway}: {e}",
+                spec.host, spec.port
+            ))
+        })?;
+        self.mail = Some(sink);
+        self.mail_host = Some((spec.host.clone(), gateway));
+        Ok(())
+    }
+
+    /// What the mail sink received, as the `mail.*` steps read it.
+    pub fn mailbox(&self) -> Vec<crate::stack::model::MailboxMessage> {
+        let Some(sink) = &self.mail else {
+            return Vec::new();
+        };
+        sink.mailbox()
+            .messages()
+            .iter()
+            .map(|m| crate::stack::model::MailboxMessage {
+                subject: m.header("subject").map(|_| m.subject().to_string()),
+                envelope_from: m.envelope_from.clone(),
+                envelope_to: m.envelope_to.clone(),
+                body: [m.parsed.text.as_str(), m.parsed.html.as_str()]
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                tls: m.transport.tls != crate::mailsink::TlsMode::None,
+                auth_user: m.transport.auth_identity.clone(),
+                ehlo_name: m.transport.ehlo_name.clone(),
+            })
+            .collect()
     }
 
     /// Create and start one host's container (`fixed`: the host ports to publish on, when the
@@ -298,6 +376,11 @@ impl DockerStack {
             .with_startup_timeout(Duration::from_secs(120));
         for (k, v) in engine::labels(&self.id) {
             req = req.with_label(k, v);
+        }
+        if host.settings.mattermost_enabled
+            && let Some((name, gateway)) = &self.mail_host
+        {
+            req = req.with_host(name, testcontainers::core::Host::Addr(*gateway));
         }
         req = req.with_label(HOST_LABEL, &host.name);
         for (suffix, path) in [
@@ -712,6 +795,9 @@ impl DockerStack {
             let _ = engine::remove_volume(&self.docker, v).await;
         }
         let _ = self.docker.remove_network(&self.network).await;
+        if let Some(sink) = self.mail.take() {
+            sink.shutdown().await;
+        }
     }
 }
 
