@@ -387,3 +387,92 @@ fn mattermost_in_a_container_mails_the_harness_sink_over_the_network() {
         assert_eq!(m.envelope_from, "mattermost@example.com");
     });
 }
+
+#[test]
+fn keep_leaves_a_reachable_stack_that_only_sweep_all_removes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let (o, _) = run_docker(&repo(), &["single-server"], &["--keep"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let id = err
+        .split("docker: kept stack ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no kept stack in {err}"))
+        .to_string();
+    // The printed address answers as GitLab, with the documented Host.
+    let line = err
+        .lines()
+        .find(|l| l.contains("http://gitlab.example.com:80 → "))
+        .unwrap_or_else(|| panic!("{err}"));
+    let addr = line
+        .split("→ ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the kept stack");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    use std::io::{Read, Write};
+    conn.write_all(
+        b"GET /-/readiness HTTP/1.1\r\nHost: gitlab.example.com\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let filter = format!("label=mm-harness.stack={id}");
+    let count = || {
+        let o = Command::new("docker")
+            .args(["ps", "-aq", "--filter", filter.as_str()])
+            .output()
+            .expect("docker ps");
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    assert_eq!(count(), 1, "the kept container");
+    // A plain sweep (what every run does first) leaves a kept stack alone; --all removes it.
+    let o = bin().args(["twin", "sweep"]).output().expect("sweep");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(count(), 1, "kept across a plain sweep");
+    let o = bin()
+        .args(["twin", "sweep", "--all"])
+        .output()
+        .expect("sweep");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(count(), 0);
+    for args in [
+        vec!["network", "ls", "-q", "--filter", filter.as_str()],
+        vec!["volume", "ls", "-q", "--filter", filter.as_str()],
+    ] {
+        let o = Command::new("docker").args(&args).output().expect("docker");
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "{args:?}");
+    }
+}
+
+#[test]
+fn twin_serve_without_its_configuration_is_bad_input() {
+    let o = bin()
+        .args(["twin", "serve"])
+        .env_remove("GITLAB_OMNIBUS_CONFIG")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("GITLAB_OMNIBUS_CONFIG"), "{}", text(&o));
+    let o = bin()
+        .args(["twin", "serve"])
+        .env(
+            "GITLAB_OMNIBUS_CONFIG",
+            "external_url 'http://gitlab.example.com'",
+        )
+        .env("MM_TWIN_GITLAB_VERSION", "eighteen")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("MM_TWIN_GITLAB_VERSION"), "{}", text(&o));
+}

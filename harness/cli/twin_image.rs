@@ -4,6 +4,7 @@
 //! entry point (`twin::container::serve`, configured by `GITLAB_OMNIBUS_CONFIG` like
 //! `gitlab/gitlab-ce`), and removing every container, network and volume mm-harness left.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -43,8 +44,11 @@ pub fn image(args: ImageArgs, _ctx: &Context) -> Result<(), CliError> {
             CliError::environment(e.message)
                 .with_hint("the Docker engine and its CLI must answer (`docker info`)")
         })?;
+    // A closed stdout (`| head`) is not an error of the build.
+    let mut out = std::io::stdout().lock();
     if built.built {
-        println!(
+        let _ = writeln!(
+            out,
             "built {} from {} (sha256 {}), {} files:",
             built.tag,
             binary.display(),
@@ -52,16 +56,18 @@ pub fn image(args: ImageArgs, _ctx: &Context) -> Result<(), CliError> {
             built.files.len()
         );
         for f in &built.files {
-            println!("  {f}");
+            let _ = writeln!(out, "  {f}");
         }
     } else {
-        println!(
+        let _ = writeln!(
+            out,
             "{} is up to date (binary sha256 {})",
             built.tag,
             &built.binary_sha256[..16]
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "run: mm-harness run --target docker --gitlab-image {} --mattermost-image {}",
         built.tag, built.tag
     );

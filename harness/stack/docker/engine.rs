@@ -19,8 +19,11 @@ use crate::stack::error::{StackError, StackErrorKind};
 
 /// Label on every container, network and volume of a stack: its id.
 pub const STACK_LABEL: &str = "mm-harness.stack";
-/// Label: the process id of the run that made it (a sweep removes objects whose run is gone).
+/// Label: the process id of the run that made it (a sweep removes objects whose run is gone), or
+/// [`KEPT`] for a stack started with `--keep`, which only `twin sweep --all` removes.
 pub const PID_LABEL: &str = "mm-harness.pid";
+/// The [`PID_LABEL`] value of a kept stack.
+pub const KEPT: &str = "kept";
 /// Label: the scenario host a container plays.
 pub const HOST_LABEL: &str = "mm-harness.host";
 /// The label testcontainers puts on the containers it starts.
@@ -119,7 +122,7 @@ pub async fn sweep(docker: &Docker, all: bool) -> Result<Swept, StackError> {
         if !l.contains_key(STACK_LABEL) {
             return false;
         }
-        all || !l.get(PID_LABEL).is_some_and(|p| pid_alive(p))
+        all || !l.get(PID_LABEL).is_some_and(|p| p == KEPT || pid_alive(p))
     };
     let containers = timed(
         "cannot list containers",
@@ -214,22 +217,32 @@ pub async fn remove_volume(docker: &Docker, name: &str) -> Result<(), StackError
     }
 }
 
-/// The labels of a stack's objects.
-pub fn labels(stack_id: &str) -> HashMap<String, String> {
+/// The labels of a stack's objects (`keep`: a stack meant to outlive its run).
+pub fn labels(stack_id: &str, keep: bool) -> HashMap<String, String> {
+    let pid = if keep {
+        KEPT.to_string()
+    } else {
+        std::process::id().to_string()
+    };
     HashMap::from([
         (STACK_LABEL.to_string(), stack_id.to_string()),
-        (PID_LABEL.to_string(), std::process::id().to_string()),
+        (PID_LABEL.to_string(), pid),
     ])
 }
 
 /// Create the run's private network.
-pub async fn create_network(docker: &Docker, name: &str, stack_id: &str) -> Result<(), StackError> {
+pub async fn create_network(
+    docker: &Docker,
+    name: &str,
+    stack_id: &str,
+    keep: bool,
+) -> Result<(), StackError> {
     timed(
         "cannot create the docker network",
         docker.create_network(NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".to_string()),
-            labels: Some(labels(stack_id)),
+            labels: Some(labels(stack_id, keep)),
             ..Default::default()
         }),
     )
@@ -238,12 +251,17 @@ pub async fn create_network(docker: &Docker, name: &str, stack_id: &str) -> Resu
 }
 
 /// Create a labelled named volume.
-pub async fn create_volume(docker: &Docker, name: &str, stack_id: &str) -> Result<(), StackError> {
+pub async fn create_volume(
+    docker: &Docker,
+    name: &str,
+    stack_id: &str,
+    keep: bool,
+) -> Result<(), StackError> {
     timed(
         "cannot create a docker volume",
         docker.create_volume(testcontainers::bollard::models::VolumeCreateRequest {
             name: Some(name.to_string()),
-            labels: Some(labels(stack_id)),
+            labels: Some(labels(stack_id, keep)),
             ..Default::default()
         }),
     )

@@ -241,7 +241,7 @@ impl DockerStack {
             mail_host: None,
             down: false,
         };
-        engine::create_network(&docker, &network, &id).await?;
+        engine::create_network(&docker, &network, &id, opts.keep).await?;
         stack.start_mail_sink(hosts).await?;
         // GitLab hosts first: Mattermost hosts resolve their names when they start.
         let mut order: Vec<&DockerHost> = hosts.iter().collect();
@@ -374,7 +374,7 @@ impl DockerStack {
             .with_env_var("GITLAB_ROOT_PASSWORD", self.root_password.expose())
             .with_env_var(VERSION_VAR, self.version.to_string())
             .with_startup_timeout(Duration::from_secs(120));
-        for (k, v) in engine::labels(&self.id) {
+        for (k, v) in engine::labels(&self.id, self.opts.keep) {
             req = req.with_label(k, v);
         }
         if host.settings.mattermost_enabled
@@ -390,7 +390,7 @@ impl DockerStack {
         ] {
             let vol = format!("{name}-{suffix}");
             if !self.volumes.contains(&vol) {
-                engine::create_volume(&self.docker, &vol, &self.id).await?;
+                engine::create_volume(&self.docker, &vol, &self.id, self.opts.keep).await?;
                 self.volumes.push(vol.clone());
             }
             req = req.with_mount(Mount::volume_mount(vol, path));
@@ -742,11 +742,8 @@ impl DockerStack {
     /// How to reach a kept stack.
     pub fn keep_notice(&self) -> String {
         let mut out = format!(
-            "docker: kept stack {} on network {} (remove with `docker rm -f $(docker ps -aq --filter label={}={})`, then the network and volumes; or `mm-harness twin sweep`)\n",
-            self.id,
-            self.network,
-            engine::STACK_LABEL,
-            self.id
+            "docker: kept stack {} on network {} (remove it and every other kept stack with `mm-harness twin sweep --all`)\n",
+            self.id, self.network,
         );
         for e in &self.info.book.entries {
             out.push_str(&format!(
