@@ -174,7 +174,7 @@ fn a_failing_scenario_carries_container_logs_and_leaves_nothing() {
     }
     twin_image();
     let dir = workspace(&[("docker-fails.toml", FAILING)]);
-    let (o, pid) = run_docker(dir.path(), &[], &[]);
+    let (o, pid) = run_docker(dir.path(), &["docker-fails"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let v = report(&o);
     let steps = v["scenarios"][0]["steps"].to_string();
@@ -197,7 +197,7 @@ fn a_missing_image_is_exit_3_with_what_to_do() {
     let o = bin()
         .current_dir(dir.path())
         .args(["run", "--target", "docker"])
-        .args(["--gitlab-image", "mm-harness-absent:none"])
+        .args(["--gitlab-image", "mm-harness-absent:none", "docker-fails"])
         .output()
         .expect("run");
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -215,7 +215,7 @@ fn a_missing_engine_is_exit_3_with_docker_host_hint() {
     let o = bin()
         .current_dir(dir.path())
         .env("DOCKER_HOST", "unix:///nonexistent/mm-harness-docker.sock")
-        .args(["run", "--target", "docker"])
+        .args(["run", "--target", "docker", "docker-fails"])
         .output()
         .expect("run");
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -223,7 +223,7 @@ fn a_missing_engine_is_exit_3_with_docker_host_hint() {
 }
 
 #[test]
-fn a_killed_run_is_swept_by_the_next_one() {
+fn sigint_takes_the_stack_down() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !docker_available() {
         return;
@@ -250,11 +250,10 @@ fn a_killed_run_is_swept_by_the_next_one() {
     let _ = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status();
-    let _ = child.wait();
-    // Whatever SIGINT left is removed at the next start (its pid is gone).
-    let o = bin().args(["twin", "sweep"]).output().expect("sweep");
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(leftovers(pid), Vec::<String>::new());
+    let status = child.wait().expect("wait");
+    // The run's Ctrl-C teardown takes the stack down before exiting 130.
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(leftovers(pid), Vec::<String>::new(), "after SIGINT");
 }
 
 #[test]
@@ -475,4 +474,37 @@ fn twin_serve_without_its_configuration_is_bad_input() {
         .expect("run");
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("MM_TWIN_GITLAB_VERSION"), "{}", text(&o));
+}
+
+#[test]
+fn a_killed_run_is_swept_by_the_next_one() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let mut child = bin()
+        .current_dir(repo())
+        .args(["run", "--target", "docker", "--gitlab-image", IMAGE])
+        .args(["--format", "json", "reauthorise"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while leftovers(pid).iter().all(|l| !l.starts_with("ps")) {
+        assert!(Instant::now() < deadline, "no container appeared");
+        if child.try_wait().expect("try_wait").is_some() {
+            panic!("the run ended before its stack came up");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // SIGKILL: no teardown at all; the objects stay until a sweep sees their run is gone.
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!leftovers(pid).is_empty(), "SIGKILL leaves the stack");
+    let o = bin().args(["twin", "sweep"]).output().expect("sweep");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(leftovers(pid), Vec::<String>::new());
 }

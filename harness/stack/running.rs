@@ -1,14 +1,13 @@
 //! [`Stack`]: a running target, whatever kind. The runner brings one up per scenario, hands its
 //! [`StackInfo`] to the drivers, asks it to apply re-resolved host settings, and takes it down.
 
-use crate::config::HostSettings;
-use crate::scenario::{Action, Scenario};
 use crate::vocab::TargetKind;
 
 use super::docker::{DockerHost, DockerStack};
 use super::error::{StackError, StackErrorKind};
 use super::live;
-use super::model::{MailboxMessage, StackInfo, TargetSpec};
+use super::model::{MailboxMessage, StackInfo, StackNeeds, TargetSpec};
+use super::resolve::ResolvedHost;
 use super::twin::TwinStack;
 
 /// A running stack.
@@ -29,48 +28,27 @@ impl std::fmt::Debug for Stack {
 }
 
 impl Stack {
-    /// Bring up the target for a scenario whose hosts resolved to `hosts` (name, settings).
+    /// Bring up the target for a scenario whose hosts resolved to `hosts` and which needs `needs`
+    /// (see [`StackNeeds::of`]).
     pub async fn up(
         spec: &TargetSpec,
-        scenario: &Scenario,
-        hosts: &[(String, HostSettings)],
+        hosts: &[ResolvedHost],
+        needs: &StackNeeds,
     ) -> Result<Stack, StackError> {
         match spec.kind {
-            TargetKind::Twin => Ok(Stack::Twin(Box::new(
-                TwinStack::start(scenario, hosts).await?,
-            ))),
+            TargetKind::Twin => Ok(Stack::Twin(Box::new(TwinStack::start(hosts, needs).await?))),
             TargetKind::Docker => {
-                // The docker stack takes each host's filled gitlab.rb with its settings.
-                let docker_hosts: Vec<DockerHost> = hosts
-                    .iter()
-                    .map(|(name, settings)| DockerHost {
-                        name: name.clone(),
-                        gitlab_rb: scenario
-                            .host(name)
-                            .map(|h| h.gitlab_rb.fill(&crate::scenario::Bindings::default()))
-                            .unwrap_or_default(),
-                        settings: settings.clone(),
-                    })
-                    .collect();
+                let docker_hosts: Vec<DockerHost> = hosts.iter().map(docker_host).collect();
                 Ok(Stack::Docker(Box::new(
-                    DockerStack::start(&spec.docker, scenario.gitlab_version, &docker_hosts)
-                        .await?,
+                    DockerStack::start(&spec.docker, needs.gitlab_version, &docker_hosts).await?,
                 )))
             }
             TargetKind::Live => {
-                let users: Vec<String> = scenario
-                    .steps
-                    .iter()
-                    .filter_map(|s| match &s.action {
-                        Action::Sso { user, .. } => Some(user.clone()),
-                        _ => None,
-                    })
-                    .collect();
                 let env = |k: &str| std::env::var(k).ok();
                 let info = live::connect(
                     &spec.live,
-                    scenario.gitlab_version,
-                    &users,
+                    needs.gitlab_version,
+                    &needs.sso_users,
                     &env,
                     spec.request_timeout,
                 )
@@ -88,21 +66,16 @@ impl Stack {
         }
     }
 
-    /// Apply a host's re-resolved settings (`host.reconfigure`); `gitlab_rb` is the host's
-    /// filled gitlab.rb they came from (what a container is configured with).
-    pub async fn reconfigure(
-        &mut self,
-        host: &str,
-        settings: &HostSettings,
-        gitlab_rb: &str,
-    ) -> Result<(), StackError> {
+    /// Apply a host re-resolved with the bindings known now (`host.reconfigure`).
+    pub async fn reconfigure(&mut self, host: &ResolvedHost) -> Result<(), StackError> {
         match self {
-            Stack::Twin(t) => t.reconfigure(host, settings),
-            Stack::Docker(d) => d.reconfigure(host, gitlab_rb).await,
+            Stack::Twin(t) => t.reconfigure(&host.name, &host.settings),
+            Stack::Docker(d) => d.reconfigure(&host.name, host.gitlab_rb.expose()).await,
             Stack::Live(_) => Err(StackError::new(
                 StackErrorKind::Refused,
                 format!(
-                    "the live target does not reconfigure hosts: apply host `{host}`'s gitlab.rb there and run `gitlab-ctl reconfigure`"
+                    "the live target does not reconfigure hosts: apply host `{}`'s gitlab.rb there and run `gitlab-ctl reconfigure`",
+                    host.name
                 ),
             )),
         }
@@ -134,5 +107,14 @@ impl Stack {
             Stack::Live(_) => {}
             Stack::Docker(d) => d.down().await,
         }
+    }
+}
+
+/// The docker stack's view of a resolved host: its name, filled gitlab.rb and settings.
+fn docker_host(h: &ResolvedHost) -> DockerHost {
+    DockerHost {
+        name: h.name.clone(),
+        gitlab_rb: h.gitlab_rb.expose().to_string(),
+        settings: h.settings.clone(),
     }
 }
