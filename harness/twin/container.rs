@@ -814,6 +814,28 @@ mod tests {
     }
 
     #[test]
+    fn garbage_never_panics_the_sniffer_or_the_seed_parser() {
+        // A fixed-seed LCG: reproducible hostile input of every length up to past the limit.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        };
+        for len in (0..600).chain([PEEK_LIMIT - 1, PEEK_LIMIT, PEEK_LIMIT + 7]) {
+            let mut b: Vec<u8> = (0..len).map(|_| next()).collect();
+            let _ = sniff(&b);
+            if let Some(first) = b.first_mut() {
+                *first = 0x16; // as a TLS record
+            }
+            let _ = sniff(&b);
+            let text = String::from_utf8_lossy(&b).into_owned();
+            let _ = SeedCall::parse_script(&format!("mm_harness_token({text}"));
+        }
+    }
+
+    #[test]
     fn http_host_is_found_without_port() {
         let req = b"GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: Mattermost.Example.com:80\r\n\r\n";
         assert_eq!(sniff(req), Sniffed::Host("mattermost.example.com".into()));
