@@ -76,7 +76,7 @@ pub const MAX_SERVER_TEXT: usize = 512;
 pub const MAX_SERVER_DATA: usize = 8192;
 
 /// What replaces a secret in server text quoted by a failure.
-pub const REDACTED: &str = "[redacted]";
+pub const REDACTED: &str = "[secret]";
 
 /// A server's text made fit for a failure message: every value of `secrets` replaced by
 /// [`REDACTED`] (a server may echo a posted password), control characters, newlines and the
