@@ -69,7 +69,10 @@ impl GitlabTwin {
 
     /// The router answering every GitLab route.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new().fallback(dispatch).with_state(self.clone())
+        Router::new()
+            .route("/-/readiness", axum::routing::get(readiness))
+            .fallback(dispatch)
+            .with_state(self.clone())
     }
 
     pub fn profile(&self) -> Profile {
@@ -251,6 +254,30 @@ impl GitlabTwin {
         self.admin_token.clone()
     }
 
+    /// Give a user a personal access token with a value chosen by the caller, as
+    /// `gitlab-rails runner "… token.set_token('…'); token.save!"` does (how gitlab-qa and the
+    /// docker target seed the admin token). `false` when the user does not exist.
+    pub fn set_personal_access_token(
+        &self,
+        username: &str,
+        value: &Secret,
+        scopes: &[&str],
+    ) -> bool {
+        let mut store = self.store();
+        let Some(user_id) = store.user_by_login(username).map(|u| u.user.id) else {
+            return false;
+        };
+        store
+            .personal_tokens
+            .retain(|t| t.token.expose() != value.expose());
+        store.personal_tokens.push(PersonalAccessToken {
+            token: value.clone(),
+            user_id,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        });
+        true
+    }
+
     /// Mint a personal access token for a seeded user (as the user's settings page does).
     pub fn create_personal_access_token(&self, username: &str, scopes: &[&str]) -> Option<Secret> {
         let mut store = self.store();
@@ -341,4 +368,10 @@ impl GitlabTwin {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// `GET /-/readiness` (GitLab 12+ `HealthController#readiness`): every check passes once the
+/// twin serves. A real GitLab answers it only to `monitoring_whitelist` addresses.
+async fn readiness() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok", "master_check": [{"status": "ok"}]}))
 }
