@@ -66,6 +66,8 @@ embedded![
     "unregistered-redirect-uri",
     "user-creation-off",
     "user-creation-off-8.12",
+    "username-taken",
+    "username-taken-8.12",
     "webhooks",
     "webhooks-8.12",
     "webhooks-disabled",
