@@ -4,7 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mm_harness::config::{OmnibusConfigDisplay, Version, render_mm_env, render_omnibus_config, resolve};
+use mm_harness::config::{
+    OmnibusConfigDisplay, Version, render_mm_env, render_omnibus_config, resolve,
+};
 use mm_harness::diag::{LINE_WINDOW, MAX_DIAGNOSTICS, SourceFile};
 
 const VERSIONS: [Version; 8] = [

@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let file = SourceFile::new("fuzz.toml", text);
-    if let Err(e) = mm_harness::scenario::parse::parse_scenario(&file, std::path::Path::new("fuzz.toml")) {
+    if let Err(e) =
+        mm_harness::scenario::parse::parse_scenario(&file, std::path::Path::new("fuzz.toml"))
+    {
         let _ = e.to_string();
     }
 });
