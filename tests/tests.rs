@@ -16,6 +16,8 @@ mod config_keys;
 mod config_proptest;
 mod config_resolve;
 mod config_secrets;
+mod docker_target;
+mod drive_hostile;
 mod live_smoke;
 mod mail_hostile;
 mod mail_postfix;
