@@ -10,6 +10,8 @@
 //! - `sso`: the GitLab SSO round trip.
 //! - `gitlab_admin`: OAuth applications (API, or the 8.x admin form).
 //! - `mattermost_admin`: teams, channels, incoming webhooks, posts, ping.
+//! - `mail`: the test email, email verification, log-in with email, messages read from the mail
+//!   sink ([`mail::MailView`]).
 //! - `webhook`: GitLab push payloads and plain webhook posts.
 //! - `tls_probe`: the certificate a host serves.
 //! - `error`: [`DriveError`].
@@ -18,6 +20,7 @@ pub mod error;
 pub mod gitlab_admin;
 pub mod html;
 pub mod http;
+pub mod mail;
 pub mod mattermost_admin;
 pub mod sso;
 pub mod tls_probe;

@@ -96,6 +96,16 @@ impl Stack {
         }
     }
 
+    /// The stack's mail sink's mailbox (event-driven waiting, transport facts), or `None` when
+    /// the target has none the harness can read (live; a twin whose Mattermost names no SMTP
+    /// server).
+    pub fn mail_sink_mailbox(&self) -> Option<std::sync::Arc<crate::mailsink::Mailbox>> {
+        match self {
+            Stack::Twin(t) => t.mail_sink_mailbox(),
+            Stack::Live(_) => None,
+        }
+    }
+
     /// Stop the stack (twin: every listener).
     pub async fn down(self) {
         match self {
