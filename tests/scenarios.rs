@@ -117,6 +117,13 @@ scenario_tests! {
     smtp_starttls_not_offered_with_auth_refused => "smtp-starttls-not-offered-auth",
     smtp_untrusted_certificate_refused => "smtp-untrusted-certificate",
     email_sign_in_off_refuses_email_log_in => "email-sign-in-off",
+    deny_consent_on_8_12_is_the_missing_code_error => "deny-consent-8.12",
+    second_sign_up_on_8_12_is_already_used => "second-sign-up-8.12",
+    second_sign_up_on_18_signs_in => "second-sign-up",
+    long_gitlab_username_is_kept => "long-gitlab-username",
+    long_gitlab_username_is_kept_on_8_12 => "long-gitlab-username-8.12",
+    user_creation_off_refuses_sign_up_and_new_logins => "user-creation-off",
+    user_creation_off_on_8_12_still_creates_on_login => "user-creation-off-8.12",
 }
 
 #[test]
@@ -276,7 +283,7 @@ fn twin_stack_exposes_the_mail_sink() {
     use mm_harness::drive::{Browser, Reach, Transcript};
     use mm_harness::scenario::parse_scenario;
     use mm_harness::stack::resolve::resolve_host;
-    use mm_harness::stack::{Stack, TargetSpec};
+    use mm_harness::stack::{Stack, StackNeeds, TargetSpec};
 
     mm_harness::crypto::install_default_provider();
     let text = r#"
@@ -300,14 +307,23 @@ mattermost.ping = {}
     let file = mm_harness::diag::SourceFile::new("mail-sink.toml", text);
     let scenario = parse_scenario(&file, Path::new("mail-sink.toml"))
         .unwrap_or_else(|e| panic!("{}", e.render()));
-    let (settings, _) = resolve_host(
+    let (host, _) = resolve_host(
         &scenario,
         &scenario.hosts[0],
         &Default::default(),
         scenario.gitlab_version,
     )
     .expect("gitlab.rb resolves");
-    assert_eq!(settings.mattermost.email.smtp_server, "smtp.example.com");
+    assert_eq!(
+        host.settings.mattermost.email.smtp_server,
+        "smtp.example.com"
+    );
+    assert!(
+        host.gitlab_rb
+            .expose()
+            .contains("'MM_EMAILSETTINGS_SMTPSERVER' => 'smtp.example.com'"),
+        "the resolved host keeps its filled gitlab.rb"
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -315,8 +331,8 @@ mattermost.ping = {}
     rt.block_on(async {
         let stack = Stack::up(
             &TargetSpec::twin(),
-            &scenario,
-            &[("omnibus".to_string(), settings)],
+            std::slice::from_ref(&host),
+            &StackNeeds::of(&scenario),
         )
         .await
         .expect("twin up");

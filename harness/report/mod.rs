@@ -8,12 +8,14 @@
 //! - `human`: [`HumanReporter`].
 //! - `json`: [`to_json`].
 //! - `junit`: [`to_junit`].
+//! - `twin`: what `twin up` and `twin faults` print.
 //! - `upgrade`: the upgrade plan as text, JSON and a Markdown checklist.
 
 pub mod escape;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod twin;
 pub mod upgrade;
 
 pub use human::HumanReporter;

@@ -9,12 +9,12 @@ use std::str::FromStr;
 use url::Url;
 
 use crate::config::HostSettings;
-use crate::scenario::Scenario;
-use crate::twin::bringup::{Twin, TwinHandle, TwinOptions};
+use crate::twin::bringup::{Twin, TwinErrorKind, TwinHandle, TwinOptions};
 use crate::twin::fault::Fault;
 
 use super::error::{StackError, StackErrorKind};
-use super::model::{Account, MailboxMessage, StackInfo};
+use super::model::{Account, MailboxMessage, StackInfo, StackNeeds};
+use super::resolve::ResolvedHost;
 
 /// A running twin and what the drivers need to reach it.
 pub struct TwinStack {
@@ -33,18 +33,42 @@ fn parse_url(raw: &str) -> Result<Url, StackError> {
     })
 }
 
+/// Whether the twin refused the scenario's topology or settings (bad input, exit 2) or could not
+/// start on this machine (environment, exit 3).
+fn start_error_kind(kind: &TwinErrorKind) -> StackErrorKind {
+    match kind {
+        TwinErrorKind::NothingToRun
+        | TwinErrorKind::BadUrl { .. }
+        | TwinErrorKind::UnsupportedScheme { .. }
+        | TwinErrorKind::SeveralGitlabs(_)
+        | TwinErrorKind::SeveralMattermosts(_)
+        | TwinErrorKind::FaultNeedsTls { .. }
+        | TwinErrorKind::FaultNeedsSso { .. }
+        | TwinErrorKind::FaultNeedsMattermost { .. }
+        | TwinErrorKind::FaultNeedsHttpsMattermost { .. }
+        | TwinErrorKind::FaultNeedsStartTls { .. }
+        | TwinErrorKind::NoAdmin
+        | TwinErrorKind::ReconfigureWithoutMattermost
+        | TwinErrorKind::ReconfigureMovesMattermost { .. } => StackErrorKind::Configuration,
+        TwinErrorKind::MailServer { .. }
+        | TwinErrorKind::Listen(_)
+        | TwinErrorKind::Tls(_)
+        | TwinErrorKind::Ca(_) => StackErrorKind::Environment,
+    }
+}
+
 impl TwinStack {
     pub async fn start(
-        scenario: &Scenario,
-        hosts: &[(String, HostSettings)],
+        hosts: &[ResolvedHost],
+        needs: &StackNeeds,
     ) -> Result<TwinStack, StackError> {
-        let profile = crate::config::Profile::for_gitlab(scenario.gitlab_version);
+        let profile = crate::config::Profile::for_gitlab(needs.gitlab_version);
         let mut opts = TwinOptions::single_server(profile);
-        opts.hosts = hosts.iter().map(|(_, h)| h.clone()).collect();
+        opts.hosts = hosts.iter().map(|h| h.settings.clone()).collect();
         // A relay that drops a client silent for 3 s: a Mattermost waiting for the greeting of
         // a TLS port fails in seconds, not after the sink's default 30 s.
         opts.mail_idle_timeout = Some(std::time::Duration::from_secs(3));
-        for name in &scenario.faults {
+        for name in &needs.faults {
             let fault = Fault::from_str(name)
                 .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))?;
             opts = opts.with_fault(fault);
@@ -58,16 +82,14 @@ impl TwinStack {
             })
             .collect();
         let handle = Twin::start(opts).await.map_err(|e| {
-            StackError::new(
-                StackErrorKind::Configuration,
-                crate::drive::error::chain(&e),
-            )
+            StackError::new(start_error_kind(&e.kind), crate::drive::error::chain(&e))
         })?;
         let gitlab = handle.gitlab();
         let mattermost = handle.mattermost();
         let email_sign_in_off = hosts
             .iter()
-            .any(|(_, h)| h.mattermost_enabled && !h.mattermost.email.enable_sign_in_with_email);
+            .map(|h| &h.settings)
+            .any(|h| h.mattermost_enabled && !h.mattermost.email.enable_sign_in_with_email);
         let info = StackInfo {
             gitlab_url: gitlab.as_ref().map(|g| parse_url(&g.url)).transpose()?,
             mattermost_url: mattermost.as_ref().map(|m| parse_url(&m.url)).transpose()?,
@@ -99,7 +121,7 @@ impl TwinStack {
             info,
             hosts: hosts
                 .iter()
-                .map(|(n, h)| (n.clone(), h.mattermost_enabled))
+                .map(|h| (h.name.clone(), h.settings.mattermost_enabled))
                 .collect(),
         })
     }
