@@ -74,7 +74,13 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = bin();
-    c.current_dir(dir).arg("run").args(args);
+    // Only the workspace's scenarios (not the suite shipped in the binary), and the live user's
+    // password set (its absence is bad input, tested in live_smoke); a test's own env wins.
+    c.current_dir(dir)
+        .arg("run")
+        .arg("--no-embedded")
+        .args(args)
+        .env(ALICE.0, ALICE.1);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -606,6 +612,7 @@ fn interrupted_run(signal: &str, format: &str) -> (Option<i32>, String, String) 
         bin()
             .current_dir(dir.path())
             .arg("run")
+            .arg("--no-embedded")
             .args(live_args(&url, &["--format", format]))
             .env(ALICE.0, ALICE.1)
             .stdout(std::process::Stdio::piped())
@@ -726,8 +733,8 @@ const ECHOED_PASSWORD: &str = "Alice pass/123!";
 /// A live installation whose "GitLab" (another loopback host) answers the sign-in form post with
 /// the form again and a flash message echoing the posted body, raw and decoded, wrapped in
 /// terminal control sequences (ESC, BEL, CR).
-fn echoing_installation() -> (tiny::Server, tiny::Server) {
-    let gitlab = tiny::serve_on("127.0.0.2", |req| {
+fn echoing_installation(padding: usize) -> (tiny::Server, tiny::Server) {
+    let gitlab = tiny::serve_on("127.0.0.2", move |req| {
         let form = "<form action=\"/users/sign_in\" method=\"post\">\
                     <input name=\"user[login]\"><input name=\"user[password]\" type=\"password\">\
                     <input name=\"user[remember_me]\"></form>";
@@ -736,9 +743,10 @@ fn echoing_installation() -> (tiny::Server, tiny::Server) {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             let flash = format!(
-                "<div class=\"flash-alert\">\u{1b}]0;owned\u{7}\u{1b}[2J\rInvalid login: you sent {} ({})</div>",
+                "<div class=\"flash-alert\">\u{1b}]0;owned\u{7}\u{1b}[2J\rInvalid login: you sent {} ({}){}</div>",
                 req.body,
-                decoded.join(", ")
+                decoded.join(", "),
+                " and more".repeat(padding)
             );
             Reply::new(200, &format!("<html><body>{flash}{form}</body></html>"))
         } else {
@@ -758,7 +766,7 @@ fn echoing_installation() -> (tiny::Server, tiny::Server) {
 
 #[test]
 fn an_echoed_password_and_control_characters_never_reach_a_report() {
-    let (mattermost, gitlab) = echoing_installation();
+    let (mattermost, gitlab) = echoing_installation(0);
     let (mm_url, gl_url) = (mattermost.url(), gitlab.url());
     let dir = workspace(&[("echo.toml", &live_scenario("echo", SSO_LOG_IN))]);
     let encoded: String =
@@ -831,4 +839,120 @@ fn verbose_lists_each_gitlab_rb_warning_once_even_after_reconfigure() {
         assert_eq!(out.matches(warning).count(), 1, "{warning}:\n{out}");
     }
     assert_eq!(out.matches("warning gitlab.rb:").count(), 2, "{out}");
+}
+
+#[test]
+fn a_huge_server_message_is_cut_in_every_report() {
+    // 900,000 characters of flash message: the report shows 4,096 and says how many it left out.
+    let (mattermost, gitlab) = echoing_installation(100_000);
+    let (mm_url, gl_url) = (mattermost.url(), gitlab.url());
+    let dir = workspace(&[("echo.toml", &live_scenario("echo", SSO_LOG_IN))]);
+    let env = [("MM_HARNESS_USER_ALICE_PASSWORD", ECHOED_PASSWORD)];
+    let args = live_args(&mm_url, &["--gitlab-url", &gl_url, "--format", "json"]);
+    let (out, _) = run_expect(dir.path(), &args, &env, 1);
+    let v = json(&out);
+    let message = v["scenarios"][0]["steps"][0]["failure"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.chars().count() < 4200,
+        "{} characters",
+        message.len()
+    );
+    assert!(message.ends_with("more characters not shown)"), "{message}");
+    let args = live_args(&mm_url, &["--gitlab-url", &gl_url]);
+    let (human, _) = run_expect(dir.path(), &args, &env, 1);
+    assert!(
+        human.len() < 20_000,
+        "{} bytes of human report",
+        human.len()
+    );
+}
+
+/// A twin scenario whose SSO step waits on GitLab's token endpoint for a minute (the twin's
+/// `slow-endpoint` fault: the answer comes after Mattermost's 30 s outbound timeout).
+const TWIN_SLOW_SSO: &str = r#"
+name = "twin-slow"
+summary = "GitLab's token endpoint answers after Mattermost gave up"
+seed = "Getting started"
+targets = ["twin"]
+faults = ["slow-endpoint"]
+snapshot = false
+
+[hosts.omnibus]
+gitlab_rb = '''
+external_url 'http://gitlab.example.com'
+mattermost_external_url 'http://mattermost.example.com'
+'''
+
+[[steps]]
+mattermost.ping = {}
+
+[[steps]]
+sso.sign_up = { user = "alice" }
+"#;
+
+#[test]
+fn on_the_twin_a_slow_step_is_cut_at_its_deadline() {
+    let dir = workspace(&[("twin-slow.toml", TWIN_SLOW_SSO)]);
+    let (out, _) = run_expect(
+        dir.path(),
+        &["--step-timeout", "1", "--format", "json"],
+        &[],
+        1,
+    );
+    let v = json(&out);
+    let steps = &v["scenarios"][0]["steps"];
+    assert_eq!(steps[0]["status"], "passed", "{out}");
+    assert_eq!(steps[1]["failure"]["kind"], "timeout", "{out}");
+    assert_eq!(steps[1]["failure"]["deadline"], "step", "{out}");
+}
+
+#[test]
+fn on_the_twin_sigterm_takes_the_stack_down_and_reports_130() {
+    use std::io::Read;
+    let dir = workspace(&[
+        ("twin-slow.toml", TWIN_SLOW_SSO),
+        ("z-after.toml", &named("z-after")),
+    ]);
+    let mut child = Running(
+        bin()
+            .current_dir(dir.path())
+            // The workspace's two scenarios only: with the shipped suite's 26 the JSON report
+            // outgrows the pipe, which is read only after the process ends.
+            .args(["run", "--no-embedded", "--format", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    // The twin starts in milliseconds and the SSO step then waits for a minute: well inside it
+    // (on a loaded machine the signal may come earlier, while the twin starts: still cancelled).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    send_signal(child.id(), "TERM");
+    let status = wait_for(&mut child, std::time::Duration::from_secs(20));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    assert_eq!(status.code(), Some(130), "{out}");
+    let v = json(&out);
+    assert_eq!(v["interrupted"], "SIGTERM", "{out}");
+    assert_eq!(v["scenarios"][0]["status"], "cancelled", "{out}");
+    if v["scenarios"][0]["reason"] == "stopped by SIGTERM during step 2" {
+        assert_eq!(v["scenarios"][0]["steps"][0]["status"], "passed", "{out}");
+        assert_eq!(
+            v["scenarios"][0]["steps"][1]["status"], "cancelled",
+            "{out}"
+        );
+    } else {
+        assert_eq!(
+            v["scenarios"][0]["reason"], "stopped by SIGTERM while its stack was starting",
+            "{out}"
+        );
+    }
+    assert_eq!(v["scenarios"][1]["status"], "cancelled", "{out}");
 }

@@ -9,6 +9,11 @@
 //!
 //! Each secret is also removed in the forms it takes on the wire: form- and percent-encoded,
 //! JSON-escaped and HTML-escaped.
+//!
+//! The same boundary bounds what a server can make a report print: a failure message or a reason
+//! longer than [`MAX_MESSAGE`] characters is cut there, saying how much was left out (transcripts
+//! and diffs are bounded by the drivers' body cap and are what snapshots compare, so they are
+//! kept whole).
 
 use std::borrow::Cow;
 
@@ -20,6 +25,32 @@ use super::outcome::{Failure, ScenarioResult, ScenarioStatus, StepStatus};
 /// Secrets shorter than this are not searched for: they would blank innocent text, and no real
 /// credential is this short.
 const MIN_LEN: usize = 4;
+
+/// The longest failure message or reason a report shows, in characters.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// Cut `s` to [`MAX_MESSAGE`] characters, saying how many were left out.
+fn bound(s: &mut String) {
+    if let Some((at, _)) = s.char_indices().nth(MAX_MESSAGE) {
+        let left = s[at..].chars().count();
+        s.truncate(at);
+        s.push_str(&format!(" … ({left} more characters not shown)"));
+    }
+}
+
+/// [`bound`] every string of a JSON value (iteratively).
+fn bound_json(v: &mut serde_json::Value) {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::String(s) => bound(s),
+            serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
+            serde_json::Value::Object(map) => stack.extend(map.values_mut()),
+            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            }
+        }
+    }
+}
 
 /// Removes known secrets from text.
 #[derive(Debug, Clone, Default)]
@@ -94,27 +125,28 @@ impl Redactor {
 
     fn failure(&self, f: &mut Failure) {
         self.string(f.message_mut());
+        bound(f.message_mut());
         if let Failure::Expectation {
             expected, actual, ..
         } = f
         {
-            self.json(expected);
-            self.json(actual);
+            for v in [expected, actual] {
+                self.json(v);
+                bound_json(v);
+            }
         }
     }
 
-    /// Redact every string of a scenario's result in place.
+    /// Redact every string of a scenario's result in place, and bound its messages.
     pub fn result(&self, r: &mut ScenarioResult) {
-        if self.needles.is_empty() {
-            return;
-        }
         self.string(&mut r.name);
         self.string(&mut r.file);
         self.string(&mut r.seed);
         match &mut r.status {
             ScenarioStatus::Passed | ScenarioStatus::Failed => {}
             ScenarioStatus::Skipped { reason } | ScenarioStatus::Cancelled { reason } => {
-                self.string(reason)
+                self.string(reason);
+                bound(reason);
             }
             ScenarioStatus::Error { failure } => self.failure(failure),
         }
@@ -131,6 +163,7 @@ impl Redactor {
         }
         for w in &mut r.config_warnings {
             self.string(w);
+            bound(w);
         }
         self.string(&mut r.transcript);
     }
@@ -173,6 +206,20 @@ mod tests {
             "plain [secret] form [secret] json [secret] html [secret] short abc"
         );
         assert!(matches!(r.text("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn long_messages_are_cut_with_a_count() {
+        let mut s = "é".repeat(MAX_MESSAGE + 10);
+        bound(&mut s);
+        assert!(s.ends_with(" … (10 more characters not shown)"), "{s}");
+        assert_eq!(s.chars().filter(|c| *c == 'é').count(), MAX_MESSAGE);
+        let mut short = "short".to_string();
+        bound(&mut short);
+        assert_eq!(short, "short");
+        let mut v = serde_json::json!({"body": "x".repeat(MAX_MESSAGE * 2), "n": 1});
+        bound_json(&mut v);
+        assert!(v["body"].as_str().unwrap_or_default().len() < MAX_MESSAGE + 64);
     }
 
     #[test]

@@ -576,6 +576,25 @@ async fn run_scenario(
     }
     // Everything the drivers registered (passwords posted, session tokens, OAuth secrets).
     secrets.extend(tr.secrets().iter().cloned());
+    // A failing step on containers carries their last output (escaped; redacted with the rest).
+    if let Some(failure) = failed.as_mut()
+        && let Some(logs) = stack.logs().await
+    {
+        for f in result
+            .steps
+            .iter_mut()
+            .rev()
+            .filter_map(|s| match &mut s.status {
+                StepStatus::Failed { failure } => Some(failure),
+                _ => None,
+            })
+            .take(1)
+            .chain(std::iter::once(failure))
+        {
+            f.message_mut().push('\n');
+            f.message_mut().push_str(&logs);
+        }
+    }
     // Taking the stack down is bounded too: a stack that does not stop is the environment's
     // failure, reported on a scenario that would otherwise pass.
     let stuck = tokio::time::timeout(TEARDOWN, stack.down()).await.is_err();

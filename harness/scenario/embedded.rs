@@ -44,12 +44,17 @@ macro_rules! embedded {
 
 embedded![
     "deny-consent",
+    "deny-consent-8.12",
     "gitlab-only-sign-up",
     "https",
     "https-expired-certificate",
     "https-proxy-without-forwarded-proto",
     "https-untrusted-certificate",
+    "long-gitlab-username",
+    "long-gitlab-username-8.12",
     "reauthorise",
+    "second-sign-up",
+    "second-sign-up-8.12",
     "single-server",
     "single-server-8.12",
     "smoke",
@@ -57,6 +62,8 @@ embedded![
     "split-server-8.12",
     "split-server-api-v3",
     "unregistered-redirect-uri",
+    "user-creation-off",
+    "user-creation-off-8.12",
     "webhooks",
     "webhooks-8.12",
     "webhooks-disabled",
@@ -77,13 +84,6 @@ embedded![
     "smtp-tls-against-starttls-port",
     "smtp-tls-notifications-off",
     "smtp-untrusted-certificate",
-    "deny-consent-8.12",
-    "long-gitlab-username",
-    "long-gitlab-username-8.12",
-    "second-sign-up",
-    "second-sign-up-8.12",
-    "user-creation-off",
-    "user-creation-off-8.12",
 ];
 
 impl EmbeddedScenario {
