@@ -17,6 +17,9 @@ use crate::stack::resolve::resolve_host;
 use crate::stack::{Stack, StackInfo};
 use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, WebhookFormat};
 
+#[path = "steps_mail.rs"]
+mod steps_mail;
+
 /// An incoming webhook the run created.
 #[derive(Debug, Clone)]
 struct HookRecord {
@@ -35,6 +38,8 @@ pub struct RunState {
     mm_api: Option<(Browser, MattermostApi)>,
     /// Warnings from re-resolving hosts.
     pub config_warnings: Vec<String>,
+    /// What the mail steps remember (messages already shown).
+    mail: steps_mail::MailState,
 }
 
 impl RunState {
@@ -47,6 +52,7 @@ impl RunState {
             admin_browser: None,
             mm_api: None,
             config_warnings: Vec::new(),
+            mail: steps_mail::MailState::default(),
         }
     }
 
@@ -140,6 +146,8 @@ pub async fn execute(
             | Action::CreateChannel { .. }
             | Action::CreateIncomingWebhook { .. }
             | Action::SignUpWithEmail { .. }
+            | Action::LogInWithEmail { .. }
+            | Action::MailVerifySignUp { .. }
     );
     match execute_inner(action, scenario, stack, state, tr).await {
         Err(e) if api_step => match e.refusal {
@@ -215,6 +223,31 @@ async fn execute_inner(
             inspect_certificate(&info, state, *service, tr).await
         }
         Action::HttpRedirect { service } => http_redirect(&info, state, *service, tr).await,
+        Action::LogInWithEmail { username } => {
+            steps_mail::log_in_with_email(&info, state, username, tr).await
+        }
+        Action::MailSendTestEmail => steps_mail::send_test_email(&info, stack, state, tr).await,
+        Action::MailVerifySignUp { username } => {
+            steps_mail::sign_up_and_verify(&info, stack, state, username, tr).await
+        }
+        Action::MailMention { hook, user, text } => {
+            steps_mail::mention(&info, stack, state, hook, user, text.as_deref(), tr).await
+        }
+        Action::MailWait {
+            to,
+            subject_contains,
+            timeout_ms,
+        } => {
+            steps_mail::wait(
+                stack,
+                state,
+                to,
+                subject_contains.as_deref(),
+                *timeout_ms,
+                tr,
+            )
+            .await
+        }
     }
 }
 

@@ -73,6 +73,21 @@ embedded![
     "webhooks-disabled",
     "webhooks-disabled-8.12",
     "wrong-secret",
+    "email-sign-in-off",
+    "smtp-auth-without-tls",
+    "smtp-credentials-in-clear-8.12",
+    "smtp-keys-dropped-18.11",
+    "smtp-none",
+    "smtp-none-port-25",
+    "smtp-starttls-587",
+    "smtp-starttls-587-env",
+    "smtp-starttls-against-465",
+    "smtp-starttls-not-offered",
+    "smtp-starttls-not-offered-auth",
+    "smtp-tls-465",
+    "smtp-tls-against-starttls-port",
+    "smtp-tls-notifications-off",
+    "smtp-untrusted-certificate",
 ];
 
 /// A shipped snapshot of a target other than the twin (`NAME@TARGET`).

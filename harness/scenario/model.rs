@@ -145,6 +145,24 @@ pub enum Action {
     Ping,
     /// `mattermost.sign_up_with_email`: a person signs up with email and password (no SSO).
     SignUpWithEmail { username: String },
+    /// `mattermost.log_in_with_email`: a person logs in with email address and password.
+    LogInWithEmail { username: String },
+    /// `mail.send_test_email`: the System Console's test email, as the system administrator.
+    MailSendTestEmail,
+    /// `mail.sign_up_and_verify`: sign up with email, follow the verification link, log in.
+    MailVerifySignUp { username: String },
+    /// `mail.mention`: a post through `hook` mentions `user`; the notification mail is awaited.
+    MailMention {
+        hook: String,
+        user: String,
+        text: Option<String>,
+    },
+    /// `mail.wait`: wait for a message to `to` not shown by an earlier step.
+    MailWait {
+        to: String,
+        subject_contains: Option<String>,
+        timeout_ms: u64,
+    },
 }
 
 impl Action {
@@ -167,6 +185,11 @@ impl Action {
             Action::WebhookPost { .. } => StepKind::WebhookPost,
             Action::InspectCertificate { .. } => StepKind::InspectCertificate,
             Action::HttpRedirect { .. } => StepKind::HttpRedirect,
+            Action::LogInWithEmail { .. } => StepKind::LogInWithEmail,
+            Action::MailSendTestEmail => StepKind::MailSendTestEmail,
+            Action::MailVerifySignUp { .. } => StepKind::MailVerifySignUp,
+            Action::MailMention { .. } => StepKind::MailMention,
+            Action::MailWait { .. } => StepKind::MailWait,
         }
     }
 
@@ -202,6 +225,19 @@ impl Action {
             Action::InspectCertificate { service } | Action::HttpRedirect { service } => {
                 format!("service={service}")
             }
+            Action::LogInWithEmail { username } | Action::MailVerifySignUp { username } => {
+                format!("username={username}")
+            }
+            Action::MailSendTestEmail => String::new(),
+            Action::MailMention { hook, user, .. } => format!("hook={hook} user={user}"),
+            Action::MailWait {
+                to,
+                subject_contains,
+                ..
+            } => match subject_contains {
+                Some(s) => format!("to={to} subject_contains={s:?}"),
+                None => format!("to={to}"),
+            },
         };
         if args.is_empty() {
             self.name().to_string()
@@ -216,7 +252,11 @@ impl Action {
     /// administrator does count as writing.
     pub fn writes(&self) -> bool {
         match self {
-            Action::Ping | Action::InspectCertificate { .. } | Action::HttpRedirect { .. } => false,
+            Action::Ping
+            | Action::InspectCertificate { .. }
+            | Action::HttpRedirect { .. }
+            | Action::LogInWithEmail { .. }
+            | Action::MailWait { .. } => false,
             Action::Sso {
                 flavour, consent, ..
             } => match (flavour, consent) {
@@ -232,7 +272,10 @@ impl Action {
             | Action::CreateIncomingWebhook { .. }
             | Action::SignUpWithEmail { .. }
             | Action::WebhookGitlabPush { .. }
-            | Action::WebhookPost { .. } => true,
+            | Action::WebhookPost { .. }
+            | Action::MailSendTestEmail
+            | Action::MailVerifySignUp { .. }
+            | Action::MailMention { .. } => true,
         }
     }
 
@@ -251,7 +294,12 @@ impl Action {
             | Action::WebhookGitlabPush { .. }
             | Action::WebhookPost { .. }
             | Action::InspectCertificate { .. }
-            | Action::HttpRedirect { .. } => None,
+            | Action::HttpRedirect { .. }
+            | Action::LogInWithEmail { .. }
+            | Action::MailSendTestEmail
+            | Action::MailVerifySignUp { .. }
+            | Action::MailMention { .. }
+            | Action::MailWait { .. } => None,
         }
     }
 
@@ -259,9 +307,9 @@ impl Action {
     pub fn uses(&self) -> Option<(&str, BindingKind)> {
         match self {
             Action::RevokeOAuthApp { app } => Some((app, BindingKind::App)),
-            Action::WebhookGitlabPush { hook, .. } | Action::WebhookPost { hook, .. } => {
-                Some((hook, BindingKind::Hook))
-            }
+            Action::WebhookGitlabPush { hook, .. }
+            | Action::WebhookPost { hook, .. }
+            | Action::MailMention { hook, .. } => Some((hook, BindingKind::Hook)),
             Action::CreateOAuthApp { .. }
             | Action::Reconfigure { .. }
             | Action::Sso { .. }
@@ -271,7 +319,11 @@ impl Action {
             | Action::Ping
             | Action::SignUpWithEmail { .. }
             | Action::InspectCertificate { .. }
-            | Action::HttpRedirect { .. } => None,
+            | Action::HttpRedirect { .. }
+            | Action::LogInWithEmail { .. }
+            | Action::MailSendTestEmail
+            | Action::MailVerifySignUp { .. }
+            | Action::MailWait { .. } => None,
         }
     }
 
@@ -290,7 +342,12 @@ impl Action {
             | Action::WebhookGitlabPush { .. }
             | Action::WebhookPost { .. }
             | Action::InspectCertificate { .. }
-            | Action::HttpRedirect { .. } => None,
+            | Action::HttpRedirect { .. }
+            | Action::LogInWithEmail { .. }
+            | Action::MailSendTestEmail
+            | Action::MailVerifySignUp { .. }
+            | Action::MailMention { .. }
+            | Action::MailWait { .. } => None,
         }
     }
 }

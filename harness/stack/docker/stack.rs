@@ -280,7 +280,7 @@ impl DockerStack {
         let Some(spec) = hosts
             .iter()
             .filter(|h| h.settings.mattermost_enabled)
-            .find_map(|h| crate::twin::bringup::MailServerSpec::derive(&h.settings.mattermost))
+            .find_map(|h| crate::twin::bringup::MailServerSpec::for_host(&h.settings))
         else {
             return Ok(());
         };
@@ -319,6 +319,11 @@ impl DockerStack {
     }
 
     /// What the mail sink received, as the `mail.*` steps read it.
+    /// The mail sink's mailbox, for the `mail.*` steps.
+    pub fn mail_sink_mailbox(&self) -> Option<std::sync::Arc<crate::mailsink::Mailbox>> {
+        self.mail.as_ref().map(|s| s.mailbox().clone())
+    }
+
     pub fn mailbox(&self) -> Vec<crate::stack::model::MailboxMessage> {
         let Some(sink) = &self.mail else {
             return Vec::new();
