@@ -480,7 +480,7 @@ async fn an_echoed_password_is_redacted_from_driver_failures() {
         err.message
     );
     assert!(
-        err.message.contains("user[password]=[redacted]"),
+        err.message.contains("user[password]=[secret]"),
         "{}",
         err.message
     );
@@ -498,7 +498,7 @@ async fn an_echoed_password_is_redacted_from_driver_failures() {
     .await
     .expect_err("refused");
     assert!(err.message.contains("answered 401"), "{}", err.message);
-    assert!(err.message.contains("[redacted]"), "{}", err.message);
+    assert!(err.message.contains("[secret]"), "{}", err.message);
     assert!(!err.message.contains(PASSWORD), "{}", err.message);
 }
 

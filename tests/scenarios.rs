@@ -124,6 +124,8 @@ scenario_tests! {
     long_gitlab_username_is_kept_on_8_12 => "long-gitlab-username-8.12",
     user_creation_off_refuses_sign_up_and_new_logins => "user-creation-off",
     user_creation_off_on_8_12_still_creates_on_login => "user-creation-off-8.12",
+    a_taken_username_gets_a_counter => "username-taken",
+    a_taken_username_gets_a_counter_on_8_12 => "username-taken-8.12",
 }
 
 #[test]

@@ -615,8 +615,8 @@ async fn run_scenario(
             TargetKind::Twin => scenario.name.clone(),
             other => format!("{}@{}", scenario.name, other.name()),
         };
-        // The shipped snapshot is the twin's: it stands in only for the twin's file name.
-        let shipped = scenario.shipped_snapshot.filter(|_| name == scenario.name);
+        // What the binary ships for this (unchanged) scenario on this target, if anything.
+        let shipped = crate::scenario::embedded::snapshot_for(scenario, &name);
         match snapshot::compare_or_shipped(
             &opts.snapshot_dir,
             &name,
