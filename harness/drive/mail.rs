@@ -23,6 +23,18 @@ use super::{Browser, DriveError, Transcript};
 const MAX_PART_CHARS: usize = 4000;
 /// At most this many links of a message go into the transcript.
 const MAX_LINKS: usize = 20;
+/// At most this many header fields, each cut at `MAX_HEADER_CHARS`, go into the transcript.
+const MAX_HEADERS: usize = 60;
+const MAX_HEADER_CHARS: usize = 500;
+
+/// `text` cut at `max` characters, marked when cut.
+fn bounded(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
+    if out.len() < text.len() {
+        out.push_str(" [...]");
+    }
+    out
+}
 
 /// A received message, as the `mail` expectation reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -160,8 +172,20 @@ pub fn record_message(m: &SinkMessage, tr: &mut Transcript) {
             t.ehlo_name
         ),
     );
-    for (name, value) in &m.parsed.headers {
-        tr.fact("header", format!("{name}: {value}"));
+    for (name, value) in m.parsed.headers.iter().take(MAX_HEADERS) {
+        tr.fact(
+            "header",
+            bounded(&format!("{name}: {value}"), MAX_HEADER_CHARS),
+        );
+    }
+    if m.parsed.headers.len() > MAX_HEADERS {
+        tr.fact(
+            "header",
+            format!(
+                "[{} more header fields]",
+                m.parsed.headers.len() - MAX_HEADERS
+            ),
+        );
     }
     for p in &m.parsed.parts {
         let Some(text) = &p.text else {
@@ -171,10 +195,7 @@ pub fn record_message(m: &SinkMessage, tr: &mut Transcript) {
             );
             continue;
         };
-        let mut shown: String = text.chars().take(MAX_PART_CHARS).collect();
-        if shown.len() < text.len() {
-            shown.push_str(" [...]");
-        }
+        let shown = bounded(text, MAX_PART_CHARS);
         tr.fact(
             "part",
             format!(
@@ -190,7 +211,7 @@ pub fn record_message(m: &SinkMessage, tr: &mut Transcript) {
         );
     }
     for l in m.parsed.links.iter().take(MAX_LINKS) {
-        tr.fact("link", l.clone());
+        tr.fact("link", bounded(l, MAX_HEADER_CHARS));
     }
     for p in &m.parsed.problems {
         tr.fact("mail problem", p.clone());
@@ -373,4 +394,17 @@ pub async fn log_in_with_email(
         ),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transcript_lines_are_bounded_by_characters_not_bytes() {
+        assert_eq!(bounded("short", 10), "short");
+        assert_eq!(bounded("ééééé", 3), "ééé [...]");
+        let long = "x".repeat(10_000);
+        assert_eq!(bounded(&long, MAX_HEADER_CHARS).len(), MAX_HEADER_CHARS + 6);
+    }
 }
