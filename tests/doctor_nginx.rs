@@ -1,7 +1,7 @@
 //! The doctor's HTTPS and proxy findings against Debian's nginx in front of the twin: nginx runs
 //! as a child process with its own configuration in a temporary directory, on loopback ports,
-//! with generated certificates (valid, expired, wrong host, self-signed, a leaf whose
-//! intermediate is not sent), an http listener that redirects to https and one that does not,
+//! with generated certificates (valid, expired, expiring in 10 days, wrong host, self-signed,
+//! a leaf whose intermediate is not sent), an http listener that redirects to https and one that does not,
 //! and a websocket location with and without the upgrade headers. The twin has no websocket
 //! endpoint, so `/api/v4/websocket` goes to a small backend that answers like Mattermost's
 //! (gorilla/websocket): 101 when `Upgrade`/`Connection` arrive, 400 when the proxy drops them.
@@ -126,6 +126,13 @@ fn pki() -> Pki {
         format!("{}{}", by_inter.pem(), inter_cert.pem()),
         k.serialize_pem(),
     ));
+    let (mut p, k) = leaf(vec![HOST.into()], false);
+    p.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    files.push((
+        "soon",
+        p.signed_by(&k, &root_issuer).unwrap().pem(),
+        k.serialize_pem(),
+    ));
     Pki { root, files }
 }
 
@@ -219,7 +226,7 @@ fn start_nginx(
          {servers}}}\n"
     );
     let conf_path = prefix.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
+    std::fs::write(&conf_path, &conf).unwrap();
     let child = Command::new(bin)
         .arg("-p")
         .arg(&prefix)
@@ -230,7 +237,7 @@ fn start_nginx(
         .stderr(Stdio::piped())
         .spawn()
         .expect("nginx starts");
-    let nginx = Nginx { child, _dir: dir };
+    let mut nginx = Nginx { child, _dir: dir };
     // Ready when every listener accepts (bounded).
     let mut ports: Vec<u16> = sites.iter().map(|s| s.port).collect();
     ports.push(redirect_port);
@@ -240,9 +247,33 @@ fn start_nginx(
         .iter()
         .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
     {
+        // nginx refusing its configuration exits: say why.
+        if let Ok(Some(status)) = nginx.child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = nginx.child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("nginx exited ({status}): {err}");
+        }
+        if std::time::Instant::now() >= until {
+            let t = Command::new(nginx_binary().unwrap())
+                .arg("-t")
+                .arg("-p")
+                .arg(&prefix)
+                .arg("-c")
+                .arg(&conf_path)
+                .output()
+                .unwrap();
+            eprintln!("nginx -t: {}", String::from_utf8_lossy(&t.stderr));
+        }
         assert!(
             std::time::Instant::now() < until,
-            "nginx did not listen: {}",
+            "nginx did not listen on {:?}: {}",
+            ports
+                .iter()
+                .filter(|p| std::net::TcpStream::connect(("127.0.0.1", **p)).is_err())
+                .collect::<Vec<_>>(),
             std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(20));
@@ -289,6 +320,7 @@ async fn nginx_certificates_redirects_and_websocket_headers() {
         "self-signed",
         "leaf-only",
         "full-chain",
+        "soon",
     ];
     let mut sites: Vec<Site> = names
         .iter()
@@ -322,6 +354,7 @@ async fn nginx_certificates_redirects_and_websocket_headers() {
         (3, "tls.untrusted"),
         (4, "tls.chain-incomplete"),
         (5, "tls.ok"),
+        (6, "tls.expires-soon"),
     ] {
         let r = diagnose_site(port(i), redirect_port, &pki.root).await;
         assert_eq!(ids(&r, "tls."), vec![want], "{}", names[i]);
@@ -329,7 +362,7 @@ async fn nginx_certificates_redirects_and_websocket_headers() {
 
     // The proxy that drops Upgrade/Connection, and an http listener that serves instead of
     // redirecting.
-    let r = diagnose_site(port(6), plain_port, &pki.root).await;
+    let r = diagnose_site(port(7), plain_port, &pki.root).await;
     // (The http twin behind this nginx sets X-Forwarded-Proto http itself, so the login check
     // also sees `proxy.forwarded-proto-missing`; that is the twin's listener, not nginx.)
     let proxy = ids(&r, "proxy.");

@@ -14,6 +14,7 @@ mod config_keys;
 mod config_proptest;
 mod config_resolve;
 mod config_secrets;
+mod doctor_catalogue;
 mod doctor_nginx;
 mod doctor_offline;
 mod doctor_smtp;

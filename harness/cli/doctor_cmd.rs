@@ -106,6 +106,27 @@ pub struct DoctorArgs {
     /// Print the findings catalogue as Markdown (docs/findings.md) and exit.
     #[arg(long)]
     pub findings_md: bool,
+    #[command(subcommand)]
+    pub action: Option<DoctorAction>,
+}
+
+/// What to do instead of one diagnosis.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DoctorAction {
+    /// Watch mode: re-run the checks every --interval and serve `/healthz` (200 healthy, 503
+    /// failing) and Prometheus `/metrics` (one gauge per finding id, check durations) until
+    /// interrupted. Flags before `serve` say what to diagnose.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Where to serve, e.g. 127.0.0.1:9477 (port 0 picks a free port; the address is printed).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// Seconds between diagnoses.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_timeout)]
+    pub interval: Duration,
 }
 
 /// The `mm-doctor` binary's command line: the same flags as `mm-harness doctor`.
@@ -280,6 +301,9 @@ pub fn execute(args: DoctorArgs, ctx: &Context) -> Result<(), CliError> {
             .with_details(e.details)
             .with_hint("give --mattermost/--gitlab URLs, --gitlab-rb or --config-json")
     })?;
+    if let Some(DoctorAction::Serve(serve)) = &args.action {
+        return watch(prepared, serve, ctx);
+    }
     let report = ctx.block_on(diagnose(prepared))?;
     let text = match ctx.format() {
         OutputFormat::Human => render::human(&report, &names, ctx.style(), args.verbose),
@@ -295,6 +319,30 @@ pub fn execute(args: DoctorArgs, ctx: &Context) -> Result<(), CliError> {
         Exit::Ok => Ok(()),
         other => Err(CliError::reported(other)),
     }
+}
+
+/// `serve`: diagnose on an interval and serve the last result until SIGINT/SIGTERM.
+fn watch(prepared: Prepared, serve: &ServeArgs, ctx: &Context) -> Result<(), CliError> {
+    ctx.block_on(async {
+        let serving = crate::doctor::serve::start(prepared, serve.listen, serve.interval)
+            .await
+            .map_err(|e| {
+                CliError::environment(format!("cannot listen on {}: {e}", serve.listen))
+            })?;
+        eprintln!(
+            "mm-doctor: serving http://{}/healthz and /metrics (every {:.0}s); Ctrl-C stops",
+            serving.addr,
+            serve.interval.as_secs_f64()
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| CliError::environment(format!("cannot handle SIGTERM: {e}")))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        serving.stop();
+        Ok(())
+    })?
 }
 
 /// The `mm-doctor` binary.
