@@ -1,19 +1,37 @@
-//! Wall time of the conformance suite on the twin: the whole suite with `--jobs 1` and `--jobs 2`,
-//! and each scenario alone. Run with `cargo bench --bench suite`. Snapshots are written to a
+//! Wall time of the conformance suite on the twin: the shipped suite (the scenarios compiled into
+//! the binary) with `--jobs 1` and `--jobs 2`, the `mm-harness run --jobs 2` process itself started
+//! from an empty directory (what a user or CI job waits for), and each scenario alone. Run with
+//! `cargo bench --bench suite` (add `--profile dev` to skip the release build, and
+//! `-- --warm-up-time 1 --measurement-time 5` for a short run). Snapshots are written to a
 //! temporary directory so the figure measures the run, not a snapshot mismatch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mm_harness::check::SnapshotMode;
 use mm_harness::run::{RunOptions, no_events, run};
-use mm_harness::scenario::{Scenario, Selection, select};
+use mm_harness::scenario::{Scenario, Selection, Suite, select_suite};
 
 fn scenarios() -> Vec<Scenario> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    select(&dir, &Selection::default())
+    select_suite(&Suite::shipped(), &Selection::default())
         .unwrap_or_else(|errs| panic!("{}", errs.iter().map(|e| e.render()).collect::<String>()))
+}
+
+/// `mm-harness run --jobs 2` from `cwd` (an empty directory: the shipped suite and snapshots).
+fn run_binary(cwd: &Path) {
+    let o = Command::new(env!("CARGO_BIN_EXE_mm-harness"))
+        .args(["run", "--jobs", "2", "--format", "json"])
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run mm-harness");
+    assert!(
+        o.status.success(),
+        "the suite must pass to be measured: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn run_suite(rt: &tokio::runtime::Runtime, scenarios: &[Scenario], jobs: usize, dir: &Path) {
@@ -48,6 +66,10 @@ fn suite(c: &mut Criterion) {
     });
     group.bench_function("all scenarios, --jobs 2", |b| {
         b.iter(|| run_suite(&rt, &all, 2, &dir))
+    });
+    let empty = tempfile::tempdir().expect("temp dir");
+    group.bench_function("mm-harness run --jobs 2 (process)", |b| {
+        b.iter(|| run_binary(empty.path()))
     });
     group.finish();
 

@@ -55,10 +55,13 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// `mm-harness run --no-embedded ARGS` in `dir`: the scenarios of `dir/scenarios` only, without
+/// the suite shipped in the binary (`scenarios_cmd` tests that one).
 fn run_in(dir: &Path, args: &[&str]) -> Output {
     bin()
         .current_dir(dir)
         .arg("run")
+        .arg("--no-embedded")
         .args(args)
         .output()
         .expect("run the binary")
@@ -230,19 +233,31 @@ fn live_target_needs_urls_and_reports_unreachable_as_environment() {
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
     let url = format!("http://127.0.0.1:{port}/");
-    let (out, _) = run_expect(
-        dir.path(),
-        &[
-            "--target",
-            "live",
-            "--gitlab-url",
-            &url,
-            "--allow-writes",
-            "--timeout",
-            "2",
-        ],
-        3,
+    // Without the GitLab administrator's credentials that is bad input, found before connecting.
+    let args = [
+        "--target",
+        "live",
+        "--gitlab-url",
+        &url,
+        "--allow-writes",
+        "--timeout",
+        "2",
+    ];
+    let (_, err) = run_expect(dir.path(), &args, 2);
+    assert!(
+        err.contains("error: MM_HARNESS_GITLAB_ROOT_USER is not set"),
+        "{err}"
     );
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["run", "--no-embedded"])
+        .args(args)
+        .env("MM_HARNESS_GITLAB_ROOT_USER", "root")
+        .env("MM_HARNESS_GITLAB_ROOT_PASSWORD", "not-used")
+        .output()
+        .expect("run");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
     assert!(out.contains("unreachable"), "{out}");
 }
 
@@ -302,6 +317,7 @@ fn live_target_drives_a_running_installation_through_resolve() {
     .expect("smoke scenario");
     let dir = workspace(&[("smoke.toml", &smoke)]);
     let mut args = vec![
+        "--no-embedded",
         "--target",
         "live",
         "--gitlab-url",
@@ -402,13 +418,26 @@ fn a_scenario_path_runs_outside_the_project_directory() {
     let dir = gitlab_apps();
     let elsewhere = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("scenarios/gitlab-apps.toml");
-    let (out, _) = run_expect(
+    // Outside a project directory, new snapshots go where the user says.
+    let (_, err) = run_expect(
         elsewhere.path(),
         &[file.to_str().expect("utf-8 path"), "--update-snapshots"],
+        2,
+    );
+    assert!(err.contains("pass --snapshot-dir DIR"), "{err}");
+    let (out, _) = run_expect(
+        elsewhere.path(),
+        &[
+            file.to_str().expect("utf-8 path"),
+            "--update-snapshots",
+            "--snapshot-dir",
+            "snaps",
+        ],
         0,
     );
+    assert!(elsewhere.path().join("snaps/gitlab-apps.snap").is_file());
     assert!(out.contains("1 passed, 0 failed"), "{out}");
-    // Without a path, the missing directory is named with what to do.
+    // Without a path and without the shipped suite, the missing directory is named.
     let (_, err) = run_expect(elsewhere.path(), &[], 2);
     assert!(
         err.contains("cannot read the scenario directory `scenarios`"),

@@ -102,6 +102,13 @@ scenario_tests! {
     webhooks_disabled_8_12_by_default => "webhooks-disabled-8.12",
     deny_consent_ends_on_access_denied => "deny-consent",
     https_proxy_without_forwarded_proto_fails_token_request => "https-proxy-without-forwarded-proto",
+    deny_consent_on_8_12_is_the_missing_code_error => "deny-consent-8.12",
+    second_sign_up_on_8_12_is_already_used => "second-sign-up-8.12",
+    second_sign_up_on_18_signs_in => "second-sign-up",
+    long_gitlab_username_is_kept => "long-gitlab-username",
+    long_gitlab_username_is_kept_on_8_12 => "long-gitlab-username-8.12",
+    user_creation_off_refuses_sign_up_and_new_logins => "user-creation-off",
+    user_creation_off_on_8_12_still_creates_on_login => "user-creation-off-8.12",
 }
 
 #[test]
@@ -259,7 +266,7 @@ fn twin_stack_exposes_the_mail_sink() {
     use mm_harness::drive::{Browser, Reach, Transcript};
     use mm_harness::scenario::parse_scenario;
     use mm_harness::stack::resolve::resolve_host;
-    use mm_harness::stack::{Stack, TargetSpec};
+    use mm_harness::stack::{Stack, StackNeeds, TargetSpec};
 
     mm_harness::crypto::install_default_provider();
     let text = r#"
@@ -283,14 +290,23 @@ mattermost.ping = {}
     let file = mm_harness::diag::SourceFile::new("mail-sink.toml", text);
     let scenario = parse_scenario(&file, Path::new("mail-sink.toml"))
         .unwrap_or_else(|e| panic!("{}", e.render()));
-    let (settings, _) = resolve_host(
+    let (host, _) = resolve_host(
         &scenario,
         &scenario.hosts[0],
         &Default::default(),
         scenario.gitlab_version,
     )
     .expect("gitlab.rb resolves");
-    assert_eq!(settings.mattermost.email.smtp_server, "smtp.example.com");
+    assert_eq!(
+        host.settings.mattermost.email.smtp_server,
+        "smtp.example.com"
+    );
+    assert!(
+        host.gitlab_rb
+            .expose()
+            .contains("'MM_EMAILSETTINGS_SMTPSERVER' => 'smtp.example.com'"),
+        "the resolved host keeps its filled gitlab.rb"
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -298,8 +314,8 @@ mattermost.ping = {}
     rt.block_on(async {
         let stack = Stack::up(
             &TargetSpec::twin(),
-            &scenario,
-            &[("omnibus".to_string(), settings)],
+            std::slice::from_ref(&host),
+            &StackNeeds::of(&scenario),
         )
         .await
         .expect("twin up");

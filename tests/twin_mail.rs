@@ -1141,7 +1141,7 @@ async fn twin_up_prints_the_smtp_listeners_and_the_mailbox_url() {
     email.smtp_username = "mailer".into();
     email.smtp_password = Secret::new("Smtp-Summary-Passw0rd");
     let handle = Twin::start(opts).await.unwrap();
-    let text = mm_harness::cli::twin_cmd::render_summary(
+    let text = mm_harness::report::twin::render_summary(
         &handle,
         Profile::Gitlab18_11,
         &[],

@@ -105,6 +105,58 @@ fn from_3_2_to_3_4_is_split_via_8_11_or_fixed_with_the_sql() {
     assert!(note_ids(&p).contains(&"mattermost.3.2-to-3.4-skipped-migration"));
 }
 
+/// The plan's verdicts on every 3.x pair, held against the twin's replay of each release's
+/// start-up migrations (`twin/mattermost/schema.rs`, read from the release tags): where the plan
+/// finds nothing, the direct upgrade keeps a user's theme; where it flags the skipped migration,
+/// the direct upgrade loses it, and both remedies the plan prints (its split path, the SQL) keep it.
+#[test]
+fn the_plans_3x_verdicts_agree_with_the_twins_schema_replay() {
+    use mm_harness::twin::mattermost::schema::{Database, Release, SQL_FIX_3_4, start};
+    assert_eq!(
+        SQL_FIX_3_4,
+        mm_harness::upgrade::mattermost_rules::SQL_FIX_3_4
+    );
+    let theme = r#"{"codeTheme":"github"}"#;
+    let seeded = |r: Release| {
+        let mut db = Database::installed_by(r);
+        db.add_user("u1", "alice", Some(theme));
+        db
+    };
+    let mut checked = 0;
+    for from in Release::ALL {
+        for to in Release::ALL.into_iter().filter(|t| *t > from) {
+            let p = run(from.gitlab(), to.gitlab(), None);
+            let flagged = note_ids(&p).contains(&"mattermost.3.2-to-3.4-skipped-migration");
+            let mut direct = seeded(from);
+            start(to, &mut direct).unwrap();
+            let kept = direct.theme_shown(to, "u1").is_some();
+            assert_eq!(
+                flagged, !kept,
+                "{from} → {to}: plan flags {flagged}, theme kept {kept}"
+            );
+            if flagged {
+                let mut split = seeded(from);
+                for hop in &p.hops {
+                    let mm = hop.mattermost.as_ref().unwrap();
+                    let r = Release::parse(&mm.to.to_string()).unwrap();
+                    start(r, &mut split).unwrap();
+                }
+                assert!(
+                    split.theme_shown(to, "u1").is_some(),
+                    "split path {:?}",
+                    hop_targets(&p)
+                );
+                let mut fixed = direct.clone();
+                fixed.run_sql(SQL_FIX_3_4).unwrap();
+                start(to, &mut fixed).unwrap();
+                assert!(fixed.theme_shown(to, "u1").is_some());
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6);
+}
+
 #[test]
 fn from_3_1_straight_to_3_4_is_supported_and_warns_about_public_links() {
     let p = run("8.9.11", "8.12.0", None);

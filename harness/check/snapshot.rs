@@ -107,9 +107,26 @@ pub fn compare(
     actual: &str,
     mode: SnapshotMode,
 ) -> std::io::Result<SnapshotOutcome> {
+    compare_or_shipped(dir, name, actual, mode, None)
+}
+
+/// [`compare`], with `shipped` (a snapshot file's text compiled into the binary, see
+/// [`crate::scenario::embedded`]) standing in for `dir/<name>.snap` when that file does not
+/// exist. A file in `dir` always wins; writes (update mode) always go to `dir`.
+pub fn compare_or_shipped(
+    dir: &Path,
+    name: &str,
+    actual: &str,
+    mode: SnapshotMode,
+    shipped: Option<&str>,
+) -> std::io::Result<SnapshotOutcome> {
     let path = snapshot_path(dir, name);
     let actual = actual.trim_end();
-    match read(&path)? {
+    let stored = match read(&path)? {
+        Some(text) => Some(text),
+        None => shipped.map(body_of),
+    };
+    match stored {
         None => {
             let written = mode == SnapshotMode::Update;
             if written {
@@ -156,5 +173,31 @@ mod tests {
             }
             other => panic!("expected a mismatch, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_shipped_snapshot_stands_in_for_a_missing_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = "---\nsource: tests/scenarios.rs\nexpression: transcript\n---\na\nb\n";
+        let check = |actual: &str| {
+            compare_or_shipped(dir.path(), "s", actual, SnapshotMode::Check, Some(shipped)).unwrap()
+        };
+        assert_eq!(check("a\nb\n"), SnapshotOutcome::Matched);
+        assert!(matches!(
+            check("a\nc"),
+            SnapshotOutcome::Mismatch { written: false, .. }
+        ));
+        assert!(
+            !snapshot_path(dir.path(), "s").exists(),
+            "check mode never writes"
+        );
+        // Update writes the new text into the directory, which then wins over the shipped one.
+        let out = compare_or_shipped(dir.path(), "s", "a\nc", SnapshotMode::Update, Some(shipped))
+            .unwrap();
+        assert!(matches!(
+            out,
+            SnapshotOutcome::Mismatch { written: true, .. }
+        ));
+        assert_eq!(check("a\nc"), SnapshotOutcome::Matched);
     }
 }

@@ -15,6 +15,7 @@ pub mod doctor_cmd;
 pub mod error;
 pub mod exit;
 pub mod run_cmd;
+pub mod scenarios_cmd;
 pub mod twin_cmd;
 pub mod upgrade_cmd;
 
@@ -45,6 +46,9 @@ pub enum Command {
     /// The embedded reference stack (GitLab + Mattermost on loopback).
     #[command(subcommand)]
     Twin(twin_cmd::TwinCommand),
+    /// The scenarios shipped in the binary (and a directory's): list, show, export.
+    #[command(subcommand)]
+    Scenarios(scenarios_cmd::ScenariosCommand),
     /// Plan a GitLab upgrade for bundled Mattermost: versions crossed, what is supported, split
     /// or blocked, and the move out of omnibus that GitLab 19 requires.
     UpgradePlan(upgrade_cmd::UpgradePlanArgs),
@@ -63,6 +67,7 @@ impl Command {
                 config_cmd::ExplainFormat::Json => OutputFormat::Json,
             },
             Command::Twin(_) => OutputFormat::Human,
+            Command::Scenarios(cmd) => cmd.format(),
             Command::UpgradePlan(args) => match args.format {
                 upgrade_cmd::PlanFormat::Human | upgrade_cmd::PlanFormat::Markdown => {
                     OutputFormat::Human
@@ -80,6 +85,7 @@ pub fn execute(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Run(args) => run_cmd::execute(args, ctx),
         Command::Config(cmd) => error::from_exit(config_cmd::execute(cmd)),
         Command::Twin(cmd) => twin_cmd::execute(cmd, ctx),
+        Command::Scenarios(cmd) => scenarios_cmd::execute(cmd, ctx),
         Command::UpgradePlan(args) => upgrade_cmd::execute(args, ctx),
         Command::Doctor(args) => doctor_cmd::execute(*args, ctx),
     }

@@ -12,8 +12,8 @@ use clap::{Args, ValueEnum};
 use super::{CliError, Context, OutputFormat};
 use crate::check::SnapshotMode;
 use crate::report::{HumanReporter, to_json, to_junit};
-use crate::run::{RunEvent, RunOptions, run};
-use crate::scenario::{Selection, TargetKind, parse_shard, select};
+use crate::run::{Cancel, Deadlines, RunEvent, RunOptions, Verdict, run};
+use crate::scenario::{Scenario, Selection, TargetKind, parse_shard, select_suite};
 use crate::stack::{LiveOptions, TargetSpec};
 
 /// Where scenarios run.
@@ -30,7 +30,8 @@ pub enum TargetArg {
 /// Run the conformance scenarios.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario names (file stems in --scenario-dir) or paths to .toml files; default: all.
+    /// Scenario names (file stems: shipped, or in the scenario directory) or paths to .toml
+    /// files; default: all.
     pub scenarios: Vec<String>,
     /// Where the stack comes from.
     #[arg(long, value_enum, default_value = "twin")]
@@ -60,9 +61,14 @@ pub struct RunArgs {
     /// Stop starting scenarios after the first failure.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Write new and changed snapshots instead of failing on them.
+    /// Write new and changed snapshots instead of failing on them (into --snapshot-dir, or
+    /// ./snapshots of a project directory).
     #[arg(long)]
     pub update_snapshots: bool,
+    /// Compare transcripts with snapshots on the live target too (`NAME@live.snap`). Off by
+    /// default there: a missing snapshot does not fail a smoke check. The twin always compares.
+    #[arg(long)]
+    pub check_snapshots: bool,
     /// Output format (written to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: OutputFormat,
@@ -73,15 +79,48 @@ pub struct RunArgs {
     /// Also show passed steps and gitlab.rb warnings.
     #[arg(long, short = 'v')]
     pub verbose: bool,
-    /// Directory of scenario files.
-    #[arg(long, default_value = "scenarios", value_name = "DIR")]
-    pub scenario_dir: PathBuf,
-    /// Directory of snapshot files.
-    #[arg(long, default_value = "snapshots", value_name = "DIR")]
-    pub snapshot_dir: PathBuf,
-    /// Timeout of every request the drivers make, in seconds.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    #[command(flatten)]
+    pub suite: super::scenarios_cmd::SuiteArgs,
+    /// Directory of snapshot files (default: ./snapshots; a shipped scenario without a file
+    /// there uses its shipped snapshot).
+    #[arg(long, value_name = "DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// Timeout of every request the drivers make, in seconds (≥ 1).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: u64,
+    /// Deadline of one step, however many requests it makes, in seconds (≥ 1); default: 40 on
+    /// the twin, 120 on live, 300 on docker.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub step_timeout: Option<u64>,
+    /// Deadline of one scenario (its stack's start and every step), in seconds (≥ 1); default:
+    /// 120 on the twin, 600 on live, 1800 on docker.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub scenario_timeout: Option<u64>,
+}
+
+/// A number of whole seconds, at least 1: 0 would leave no time at all, so it is bad input
+/// rather than "no timeout".
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("0 seconds leaves no time at all: give at least 1".into()),
+        Ok(n) if n > 7 * 24 * 3600 => Err(format!("{n} seconds is more than a week")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number of seconds")),
+    }
+}
+
+/// The credentials the environment holds for the live target (`MM_HARNESS_*_PASSWORD`,
+/// `MM_HARNESS_*_TOKEN`), so that no report can show them whatever a server echoes.
+fn environment_secrets() -> Vec<crate::config::Secret> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, v)| {
+            k.starts_with("MM_HARNESS_")
+                && (k.ends_with("_PASSWORD") || k.ends_with("_TOKEN"))
+                && !v.is_empty()
+        })
+        .map(|(_, v)| crate::config::Secret::new(v))
+        .collect()
 }
 
 /// Parse, run, report.
@@ -132,7 +171,9 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         tags: args.tags.clone(),
         shard: args.shard,
     };
-    let scenarios = select(&args.scenario_dir, &selection).map_err(|errors| {
+    let snapshot_dir =
+        super::scenarios_cmd::snapshot_dir(args.snapshot_dir.as_deref(), args.update_snapshots)?;
+    let mut scenarios = select_suite(&args.suite.suite()?, &selection).map_err(|errors| {
         CliError::reported(super::Exit::BadInput)
             .with_details(errors.iter().map(|e| e.render()).collect())
     })?;
@@ -145,20 +186,40 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             what.push_str(&format!(" in shard {k}/{n}"));
         }
         ctx.warn(&format!(
-            "no scenario{what} to run (scenario directory {})",
-            args.scenario_dir.display()
+            "no scenario{what} to run (from {})",
+            args.suite.describe()
         ));
     }
+    let target = TargetSpec {
+        kind,
+        live: LiveOptions {
+            gitlab_url,
+            mattermost_url,
+            resolve: args.resolve.clone(),
+            allow_writes: args.allow_writes,
+        },
+        request_timeout: Duration::from_secs(args.timeout),
+    };
+    if kind == TargetKind::Live {
+        live_preflight(
+            &target,
+            &mut scenarios,
+            args.check_snapshots || args.update_snapshots,
+        )?;
+    }
+    let cancel = Cancel::new();
     let opts = RunOptions {
-        target: TargetSpec {
-            kind,
-            live: LiveOptions {
-                gitlab_url,
-                mattermost_url,
-                resolve: args.resolve.clone(),
-                allow_writes: args.allow_writes,
-            },
-            request_timeout: Duration::from_secs(args.timeout.max(1)),
+        target,
+        cancel: cancel.clone(),
+        secrets: environment_secrets(),
+        deadlines: {
+            let defaults = Deadlines::for_target(kind);
+            Deadlines {
+                step: args.step_timeout.map_or(defaults.step, Duration::from_secs),
+                scenario: args
+                    .scenario_timeout
+                    .map_or(defaults.scenario, Duration::from_secs),
+            }
         },
         jobs: usize::from(args.jobs),
         fail_fast: args.fail_fast,
@@ -167,7 +228,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         } else {
             SnapshotMode::Check
         },
-        snapshot_dir: args.snapshot_dir.clone(),
+        snapshot_dir,
     };
     let human = match ctx.format() {
         OutputFormat::Human => Some(Arc::new(HumanReporter::new(
@@ -184,7 +245,14 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         }
         None => crate::run::no_events(),
     };
-    let summary = ctx.block_on(run(scenarios, opts, sink))?;
+    let summary = ctx.block_on(async {
+        // SIGINT/SIGTERM stop the run; the partial report is printed below and the exit is 130.
+        let listener = crate::run::signal::cancel_on_signals(cancel.clone())
+            .map_err(|e| CliError::environment(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
+        let summary = run(scenarios, opts, sink).await;
+        listener.abort();
+        Ok::<_, CliError>(summary)
+    })??;
     let mut out = ctx.stdout();
     let written = match ctx.format() {
         OutputFormat::Human => Ok(()),
@@ -203,11 +271,83 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             ))
         })?;
     }
-    if summary.environment_error() {
-        Err(CliError::reported(super::Exit::Environment))
-    } else if summary.all_passed() {
-        Ok(())
-    } else {
-        Err(CliError::reported(super::Exit::Failed))
+    super::error::from_exit(exit_of(summary.verdict()))
+}
+
+/// The exit code of a run's verdict.
+pub fn exit_of(verdict: Verdict) -> super::Exit {
+    match verdict {
+        Verdict::Passed => super::Exit::Ok,
+        Verdict::Failed => super::Exit::Failed,
+        Verdict::BadInput => super::Exit::BadInput,
+        Verdict::Environment => super::Exit::Environment,
+        Verdict::HarnessBug => super::Exit::HarnessBug,
+        Verdict::Interrupted => super::Exit::Interrupted,
+    }
+}
+
+/// Before a live run connects: snapshots are compared only when asked (`--check-snapshots`,
+/// `--update-snapshots`), and whatever the scenarios that will run need from the command line and
+/// environment must be there — a missing password or URL is bad input (exit 2) naming what to set.
+fn live_preflight(
+    target: &TargetSpec,
+    scenarios: &mut [Scenario],
+    snapshots: bool,
+) -> Result<(), CliError> {
+    if !snapshots {
+        for s in scenarios.iter_mut() {
+            s.snapshot = false;
+        }
+    }
+    let running: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| crate::run::skip_reason(s, target).is_none())
+        .collect();
+    let env = |k: &str| std::env::var(k).ok();
+    let problems = crate::stack::live::preflight(&target.live, &running, &env);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::bad_input(format!(
+        "the live target is missing configuration ({} problem{})",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    ))
+    .with_details(problems.iter().map(|p| format!("error: {p}")).collect())
+    .with_hint(
+        "credentials come from the environment only (masked CI/CD variables), never from flags; see docs/ci.md",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_whole_and_at_least_one() {
+        assert_eq!(parse_seconds("40"), Ok(40));
+        assert!(parse_seconds("0").unwrap_err().contains("no time at all"));
+        assert!(parse_seconds("1.5").unwrap_err().contains("whole number"));
+        assert!(parse_seconds("-1").is_err());
+        assert!(
+            parse_seconds("99999999")
+                .unwrap_err()
+                .contains("more than a week")
+        );
+    }
+
+    #[test]
+    fn each_verdict_has_its_exit_code() {
+        use super::super::Exit;
+        for (verdict, exit) in [
+            (Verdict::Passed, Exit::Ok),
+            (Verdict::Failed, Exit::Failed),
+            (Verdict::BadInput, Exit::BadInput),
+            (Verdict::Environment, Exit::Environment),
+            (Verdict::HarnessBug, Exit::HarnessBug),
+            (Verdict::Interrupted, Exit::Interrupted),
+        ] {
+            assert_eq!(exit_of(verdict), exit, "{verdict:?}");
+        }
     }
 }

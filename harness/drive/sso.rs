@@ -57,7 +57,8 @@ pub enum SsoOutcome {
     },
     /// GitLab's OAuth error page; Mattermost was never called back.
     GitlabError { description: String },
-    /// The person denied access; Mattermost was told `error=access_denied`.
+    /// The person denied access and Mattermost says so on its access-denied page
+    /// (`/error?type=oauth_access_denied`, Mattermost 4 and later).
     AccessDenied,
 }
 
@@ -105,7 +106,6 @@ pub async fn round_trip(
     let mut next = Request::get(start_url(target, flavour)?);
     let mut note: Option<String> = None;
     let mut signed_in_gitlab = false;
-    let mut denied = false;
     for _ in 0..MAX_HOPS {
         let on_mm = same_site(&next.url, mm);
         let page = browser.send(next, note.as_deref(), tr).await?;
@@ -117,14 +117,13 @@ pub async fn round_trip(
                     page.url, page.status
                 ))
             })?;
-            if query_value(&loc, "error").as_deref() == Some("access_denied") {
-                denied = true;
-            }
             if on_mm && same_site(&loc, mm) && !is_sso_path(loc.path()) {
                 // Mattermost's final answer to the callback.
                 if loc.path().ends_with("/error") {
-                    if denied || query_value(&loc, "type").as_deref() == Some("oauth_access_denied")
-                    {
+                    // Only Mattermost's own access-denied page counts: 3.4 has no
+                    // `error=access_denied` branch and shows its missing-code error instead
+                    // (api/oauth.go v3.4.0 completeOAuth), which is that product's answer.
+                    if query_value(&loc, "type").as_deref() == Some("oauth_access_denied") {
                         tr.fact("sso outcome", "access denied");
                         return Ok(SsoOutcome::AccessDenied);
                     }
@@ -255,6 +254,11 @@ fn has_session(browser: &Browser, mm: &Url) -> bool {
 fn mattermost_error(status: u16, dest: &Url, tr: &mut Transcript) -> SsoOutcome {
     let message = query_value(dest, "message").unwrap_or_default();
     let id = sso_errors::by_message(&message).map(|e| e.id.to_string());
+    // 10.x names the missing-code page by type, without a message (web/oauth.go completeOAuth).
+    let id = id.or_else(|| {
+        (query_value(dest, "type").as_deref() == Some("oauth_missing_code"))
+            .then(|| sso_errors::MISSING_CODE_ID.to_string())
+    });
     tr.fact(
         "mattermost error",
         format!(

@@ -1,7 +1,9 @@
 //! The terminal reporter: a line per scenario as it finishes (so parallel scenarios never
 //! interleave), each failed step with its file position and reason, a readable diff on a snapshot
 //! mismatch, timings, and a summary. A progress bar is drawn on stderr only when stderr is a
-//! terminal; colours only on a terminal and never with `NO_COLOR` set.
+//! terminal; colours only on a terminal and never with `NO_COLOR` set. Every string that comes
+//! from a result (server text in failures, transcripts, diffs, names) is escaped for the terminal
+//! (`report::escape`) line by line; results arrive already redacted (`run::redact`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -11,7 +13,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::check::SnapshotOutcome;
-use crate::run::{RunEvent, RunEventKind, RunSummary, ScenarioResult, ScenarioStatus, StepStatus};
+use crate::report::escape;
+use crate::run::{
+    Failure, RunEvent, RunEventKind, RunSummary, ScenarioResult, ScenarioStatus, StepStatus,
+};
 
 /// Whether to colour and draw progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +63,25 @@ fn secs(d: Duration) -> String {
     }
 }
 
+/// One line of text the harness did not write itself (server answers, scenario names, paths),
+/// made safe for a terminal: control characters, tabs and newlines become visible escapes.
+fn esc(text: &str) -> std::borrow::Cow<'_, str> {
+    escape::terminal_line(text)
+}
+
+/// How the human report introduces a failure of this kind.
+fn failure_heading(f: &Failure) -> &'static str {
+    match f {
+        Failure::Expectation { .. } => "an expectation was not met",
+        Failure::Protocol { .. } => "the installation broke the protocol",
+        Failure::Network { .. } => "the network failed",
+        Failure::Timeout { .. } => "a deadline passed",
+        Failure::Environment { .. } => "the environment broke",
+        Failure::Configuration { .. } => "the scenario cannot run as written",
+        Failure::HarnessBug { .. } => "a bug in mm-harness (please report it)",
+    }
+}
+
 impl HumanReporter {
     pub fn new(out: Box<dyn Write + Send>, style: Style, verbose: bool) -> Self {
         HumanReporter {
@@ -99,7 +123,7 @@ impl HumanReporter {
             }
             RunEventKind::ScenarioStarted { name } => {
                 if let Some(bar) = &inner.bar {
-                    bar.set_message(name.clone());
+                    bar.set_message(esc(name).into_owned());
                 }
             }
             RunEventKind::StepFinished { .. } => {}
@@ -138,6 +162,7 @@ impl HumanReporter {
             ScenarioStatus::Failed => ("FAIL", "31"),
             ScenarioStatus::Skipped { .. } => ("SKIP", "33"),
             ScenarioStatus::Error { .. } => ("ERROR", "31;1"),
+            ScenarioStatus::Cancelled { .. } => ("CANCELLED", "33"),
         };
         let passed_steps = r
             .steps
@@ -153,19 +178,27 @@ impl HumanReporter {
             out,
             "{} {} [{}] ({}{steps})",
             self.paint(code, tag),
-            r.name,
-            r.target,
+            esc(&r.name),
+            esc(&r.target),
             secs(r.duration)
         );
         // Every step of a failed scenario is listed; of a passed one only with --verbose.
         let list_all = self.verbose || !matches!(r.status, ScenarioStatus::Passed);
         match &r.status {
-            ScenarioStatus::Skipped { reason } => {
-                let _ = writeln!(out, "    {reason}");
-            }
-            ScenarioStatus::Error { reason, .. } => {
+            ScenarioStatus::Skipped { reason } | ScenarioStatus::Cancelled { reason } => {
                 for l in reason.lines() {
-                    let _ = writeln!(out, "    {l}");
+                    let _ = writeln!(out, "    {}", esc(l));
+                }
+            }
+            // A step's failure is shown with the step, below; only say it once.
+            ScenarioStatus::Error { failure }
+                if !r.steps.iter().any(
+                    |s| matches!(&s.status, StepStatus::Failed { failure: f } if f == failure),
+                ) =>
+            {
+                let _ = writeln!(out, "    {}:", failure_heading(failure));
+                for l in failure.message().lines() {
+                    let _ = writeln!(out, "    {}", esc(l));
                 }
             }
             _ => {}
@@ -173,9 +206,25 @@ impl HumanReporter {
         for step in &r.steps {
             let (mark, reason) = match &step.status {
                 StepStatus::Passed if list_all => (self.paint("32", "ok"), None),
-                StepStatus::Failed { reason } => (self.paint("31", "FAILED"), Some(reason)),
+                StepStatus::Failed { failure } => (self.paint("31", "FAILED"), Some(failure)),
                 StepStatus::NotRun if list_all => {
-                    let _ = writeln!(out, "    -- step {}: {} (not run)", step.number, step.label);
+                    let _ = writeln!(
+                        out,
+                        "    -- step {}: {} (not run)",
+                        step.number,
+                        esc(&step.label)
+                    );
+                    continue;
+                }
+                StepStatus::Cancelled => {
+                    let _ = writeln!(
+                        out,
+                        "    {} step {}: {} (stopped after {})",
+                        self.paint("33", "CANCELLED"),
+                        step.number,
+                        esc(&step.label),
+                        secs(step.duration)
+                    );
                     continue;
                 }
                 _ => continue,
@@ -184,19 +233,27 @@ impl HumanReporter {
                 out,
                 "    {mark} step {}: {} ({})",
                 step.number,
-                step.label,
+                esc(&step.label),
                 secs(step.duration)
             );
-            if let Some(reason) = reason {
-                let _ = writeln!(out, "      --> {}", step.location);
-                for l in reason.lines() {
-                    let _ = writeln!(out, "      {l}");
+            if let Some(failure) = reason {
+                let _ = writeln!(out, "      --> {}", esc(&step.location.to_string()));
+                if !matches!(failure.verdict(), crate::run::Verdict::Failed) {
+                    let _ = writeln!(out, "      {}:", failure_heading(failure));
+                }
+                for l in failure.message().lines() {
+                    let _ = writeln!(out, "      {}", esc(l));
                 }
             }
         }
         if self.verbose {
             for w in &r.config_warnings {
-                let _ = writeln!(out, "    {} gitlab.rb: {w}", self.paint("33", "warning"));
+                let _ = writeln!(
+                    out,
+                    "    {} gitlab.rb: {}",
+                    self.paint("33", "warning"),
+                    esc(w)
+                );
             }
         }
         match &r.snapshot {
@@ -211,6 +268,7 @@ impl HumanReporter {
                     );
                 }
                 for l in diff.lines() {
+                    let l = &*esc(l);
                     let painted = if l.starts_with('+') && !l.starts_with("+++") {
                         self.paint("32", l)
                     } else if l.starts_with('-') && !l.starts_with("---") {
@@ -239,7 +297,7 @@ impl HumanReporter {
         {
             let _ = writeln!(out, "    transcript (normalised):");
             for l in r.transcript.lines() {
-                let _ = writeln!(out, "      | {l}");
+                let _ = writeln!(out, "      | {}", esc(l));
             }
         }
         out
@@ -248,9 +306,14 @@ impl HumanReporter {
     /// The closing summary.
     pub fn summary_text(&self, s: &RunSummary) -> String {
         let mut out = String::new();
+        let cancelled = if s.cancelled > 0 {
+            format!(", {} cancelled", s.cancelled)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "\n{} passed, {} failed, {} skipped, {} errors in {} on the {} target",
+            "\n{} passed, {} failed, {} skipped, {} errors{cancelled} in {} on the {} target",
             s.passed,
             s.failed,
             s.skipped,
@@ -258,6 +321,13 @@ impl HumanReporter {
             secs(s.duration),
             s.target
         );
+        if let Some(why) = &s.interrupted {
+            let _ = writeln!(
+                out,
+                "{}: the run was stopped by {why}; this report is partial",
+                self.paint("33", "interrupted")
+            );
+        }
         out
     }
 }
@@ -306,6 +376,54 @@ mod tests {
         let text = r.summary_text(&s);
         assert!(
             text.contains("0 passed, 2 failed, 1 skipped, 0 errors"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn server_text_is_escaped_line_by_line() {
+        let r = HumanReporter::new(Box::new(std::io::sink()), Style::plain(), false);
+        let mut s = sample().scenarios[0].clone();
+        s.name = "x\u{1b}[2J".into();
+        s.steps[1].status = StepStatus::Failed {
+            failure: Failure::Protocol {
+                message: "answered \u{1b}]0;title\u{7} then\rPASS fake\nsecond\tline".into(),
+            },
+        };
+        s.transcript = "GET /\u{9b}31m".into();
+        let text = r.scenario_text(&s);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(!text.contains('\r') && !text.contains('\u{9b}'), "{text:?}");
+        assert!(text.starts_with("FAIL x\\u{1b}[2J [twin]"), "{text}");
+        assert!(
+            text.contains(
+                "      answered \\u{1b}]0;title\\u{7} then\\rPASS fake\n      second\\tline\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("| GET /\\u{9b}31m"), "{text}");
+    }
+
+    #[test]
+    fn a_step_failure_that_errors_the_scenario_is_shown_once() {
+        let r = HumanReporter::new(Box::new(std::io::sink()), Style::plain(), false);
+        let mut s = sample().scenarios[0].clone();
+        let failure = Failure::Configuration {
+            message: "the stack has no GitLab account `u2`".into(),
+        };
+        s.steps[1].status = StepStatus::Failed {
+            failure: failure.clone(),
+        };
+        s.status = ScenarioStatus::Error { failure };
+        let text = r.scenario_text(&s);
+        assert!(text.starts_with("ERROR x [twin]"), "{text}");
+        assert_eq!(text.matches("no GitLab account").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("the scenario cannot run as written:").count(),
+            1,
             "{text}"
         );
     }

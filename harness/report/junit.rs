@@ -5,7 +5,12 @@
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::check::SnapshotOutcome;
-use crate::run::{RunSummary, ScenarioStatus, StepStatus};
+use crate::run::{RunSummary, ScenarioStatus, StepStatus, Verdict};
+
+/// The first line of a message (JUnit's `message` attribute is one line).
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or("")
+}
 
 /// The run as JUnit XML.
 pub fn to_junit(summary: &RunSummary) -> String {
@@ -15,17 +20,18 @@ pub fn to_junit(summary: &RunSummary) -> String {
         let mut suite = TestSuite::new(s.name.clone());
         suite.set_time(s.duration);
         match &s.status {
-            ScenarioStatus::Skipped { reason } => {
+            ScenarioStatus::Skipped { reason } | ScenarioStatus::Cancelled { reason } => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(reason.clone());
                 let mut case = TestCase::new("scenario", status);
                 case.set_classname(s.seed.clone());
                 suite.add_test_case(case);
             }
-            ScenarioStatus::Error { reason, .. } => {
+            ScenarioStatus::Error { failure } => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-                status.set_message("the stack could not run the scenario");
-                status.set_description(reason.clone());
+                status.set_type(failure.kind());
+                status.set_message(first_line(failure.message()));
+                status.set_description(failure.message());
                 let mut case = TestCase::new("scenario", status);
                 case.set_classname(s.seed.clone());
                 suite.add_test_case(case);
@@ -36,15 +42,27 @@ pub fn to_junit(summary: &RunSummary) -> String {
             let name = format!("step {}: {}", step.number, step.label);
             let status = match &step.status {
                 StepStatus::Passed => TestCaseStatus::success(),
-                StepStatus::Failed { reason } => {
-                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    st.set_message(reason.clone());
-                    st.set_description(format!("{}\n{}", step.location, reason));
+                StepStatus::Failed { failure } => {
+                    // A failure of the installation is a JUnit failure; the others (the
+                    // environment, the configuration, a bug) an error.
+                    let kind = match failure.verdict() {
+                        Verdict::Failed => NonSuccessKind::Failure,
+                        _ => NonSuccessKind::Error,
+                    };
+                    let mut st = TestCaseStatus::non_success(kind);
+                    st.set_type(failure.kind());
+                    st.set_message(first_line(failure.message()));
+                    st.set_description(format!("{}\n{}", step.location, failure.message()));
                     st
                 }
                 StepStatus::NotRun => {
                     let mut st = TestCaseStatus::skipped();
-                    st.set_message("not run: an earlier step failed");
+                    st.set_message("not run: an earlier step failed or the run was stopped");
+                    st
+                }
+                StepStatus::Cancelled => {
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message("cancelled: the run was stopped while this step ran");
                     st
                 }
             };
@@ -110,7 +128,11 @@ pub(crate) mod tests {
                 step(
                     2,
                     StepStatus::Failed {
-                        reason: "expected to be signed in, but access was denied".into(),
+                        failure: crate::run::Failure::Expectation {
+                            message: "expected to be signed in, but access was denied".into(),
+                            expected: serde_json::json!({"expect": "mattermost_user"}),
+                            actual: serde_json::json!({"output": "sso"}),
+                        },
                     },
                 ),
                 step(3, StepStatus::NotRun),

@@ -9,6 +9,7 @@
 //! - `json`: [`to_json`].
 //! - `junit`: [`to_junit`].
 //! - `doctor`: the doctor's report (human, JSON, JUnit).
+//! - `twin`: what `twin up` and `twin faults` print.
 //! - `upgrade`: the upgrade plan as text, JSON and a Markdown checklist.
 
 pub mod doctor;
@@ -16,6 +17,7 @@ pub mod escape;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod twin;
 pub mod upgrade;
 
 pub use human::HumanReporter;

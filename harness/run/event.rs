@@ -19,7 +19,7 @@ pub enum RunEventKind {
     },
     StepFinished {
         scenario: String,
-        step: StepResult,
+        step: Box<StepResult>,
     },
     ScenarioFinished {
         result: Box<ScenarioResult>,

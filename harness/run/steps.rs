@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use url::Url;
 
 use crate::check::StepOutput;
-use crate::config::{HostSettings, Secret};
+use crate::config::Secret;
 use crate::drive::gitlab_admin::{self, CreatedApp, GitlabAdmin};
 use crate::drive::mattermost_admin::{self, MattermostApi};
 use crate::drive::sso::{self, Person, SsoTarget};
@@ -124,15 +124,16 @@ fn service_url(info: &StackInfo, service: Service) -> Result<Url, DriveError> {
     }
 }
 
-/// Carry out one action. `Err` is a step failure explained in one lower-case line; an API refusal
-/// on a Mattermost administration step is an outcome ([`StepOutput::Refused`]) a scenario may expect.
+/// Carry out one action. `Err` is a step failure explained in one lower-case line, its kind kept
+/// for the report; an API refusal on a Mattermost administration step is an outcome
+/// ([`StepOutput::Refused`]) a scenario may expect.
 pub async fn execute(
     action: &Action,
     scenario: &Scenario,
     stack: &mut Stack,
     state: &mut RunState,
     tr: &mut Transcript,
-) -> Result<StepOutput, String> {
+) -> Result<StepOutput, DriveError> {
     let api_step = matches!(
         action,
         Action::CreateTeam { .. }
@@ -143,9 +144,9 @@ pub async fn execute(
     match execute_inner(action, scenario, stack, state, tr).await {
         Err(e) if api_step => match e.refusal {
             Some((status, id)) => Ok(StepOutput::Refused { status, id }),
-            None => Err(e.message),
+            None => Err(e),
         },
-        Err(e) => Err(e.message),
+        Err(e) => Err(e),
         Ok(o) => Ok(o),
     }
 }
@@ -269,7 +270,7 @@ async fn reconfigure(
     let plan = scenario
         .host(host)
         .ok_or_else(|| fail(format!("no host `{host}`")))?;
-    let (settings, warnings): (HostSettings, _) =
+    let (resolved, warnings) =
         resolve_host(scenario, plan, &state.bindings, scenario.gitlab_version).map_err(
             |diags| {
                 fail(
@@ -283,11 +284,20 @@ async fn reconfigure(
         )?;
     state
         .config_warnings
-        .extend(warnings.iter().map(|d| d.message.clone()));
+        .extend(crate::stack::resolve::warning_lines(host, &warnings));
     stack
-        .reconfigure(host, &settings)
+        .reconfigure(&resolved)
         .await
-        .map_err(|e| fail(e.message))?;
+        .map_err(|e| match e.kind {
+            // The environment broke (kept apart from a refused configuration for the exit code).
+            crate::stack::StackErrorKind::Environment
+            | crate::stack::StackErrorKind::NotAvailable => {
+                DriveError::new(crate::drive::DriveErrorKind::Setup, e.message)
+            }
+            crate::stack::StackErrorKind::Configuration | crate::stack::StackErrorKind::Refused => {
+                fail(e.message)
+            }
+        })?;
     tr.fact("reconfigured", format!("host {host}"));
     Ok(StepOutput::Done)
 }

@@ -64,12 +64,12 @@ impl ScenarioError {
         }
     }
 
-    /// The scenario directory cannot be listed (the usual cause: not run from the project root).
+    /// The scenario directory named with `--scenario-dir` cannot be listed.
     pub fn directory(path: PathBuf, err: &std::io::Error) -> Self {
         ScenarioError {
             kind: ScenarioErrorKind::Io,
             message: format!(
-                "cannot read the scenario directory `{}`: {err}; run from the project root, pass --scenario-dir DIR, or give scenario files by path",
+                "cannot read the scenario directory `{}` (--scenario-dir): {err}; the shipped scenarios need no directory",
                 path.display()
             ),
             path,

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use crate::check::ExpectKind;
 use crate::vocab::names::named_enum;
-use crate::vocab::sso::SSO_ERRORS;
+use crate::vocab::sso::{self as sso_errors, SsoEra};
 
 named_enum! {
     /// Every step a scenario file can write, by its `group.action` name.
@@ -220,7 +220,7 @@ pub fn expect_doc(kind: ExpectKind) -> ExpectDoc {
         },
         ExpectKind::AccessDenied => ExpectDoc {
             written: "access_denied = true",
-            passes_when: "the person denied access and Mattermost was told `error=access_denied`",
+            passes_when: "the person denied access and Mattermost shows its access-denied page (`type=oauth_access_denied`, Mattermost 4 and later; Mattermost 3.4 has no such page and answers a denial with `api.oauth.complete_oauth.missing_code.app_error`, so write that as `sso_error` on 8.x)",
         },
         ExpectKind::Post => ExpectDoc {
             written: "post = { text_contains, attachments, username, from_webhook, type }",
@@ -317,11 +317,18 @@ fn expectations_reference() -> String {
         let _ = writeln!(out, "| `{}` | {fits} | {} |", doc.written, doc.passes_when);
     }
     out.push_str(
-        "\nMattermost's SSO error ids for `sso_error`, with the message its error page shows and its status:\n\n",
+        "\nMattermost's SSO error ids for `sso_error`, with the message its error page shows and its status on each era (a scenario's `gitlab_version` picks the era: 8.x-10.x play Mattermost 3.4, later ones 10.x; — : that Mattermost never gives the error):\n\n",
     );
-    out.push_str("| id | message | status |\n|---|---|---|\n");
-    for e in SSO_ERRORS.iter() {
-        let _ = writeln!(out, "| `{}` | {} | {} |", e.id, e.message, e.status);
+    out.push_str(
+        "| id | Mattermost 10.x message | status | Mattermost 3.4 message | status |\n|---|---|---|---|---|\n",
+    );
+    for e in sso_errors::specs() {
+        let cell = |era: SsoEra| match e.on(era) {
+            Some(t) => (t.message.replace('\n', " "), t.status.to_string()),
+            None => ("—".to_string(), "—".to_string()),
+        };
+        let ((m10, s10), (m3, s3)) = (cell(SsoEra::Mattermost10), cell(SsoEra::Mattermost3));
+        let _ = writeln!(out, "| `{}` | {m10} | {s10} | {m3} | {s3} |", e.id);
     }
     out
 }
@@ -366,8 +373,8 @@ mod tests {
         for e in ExpectKind::ALL {
             assert!(expectations.contains(&format!("| `{}", e.name())), "{e}");
         }
-        for e in SSO_ERRORS.iter() {
-            assert!(expectations.contains(e.id), "{}", e.id);
+        for id in sso_errors::ids() {
+            assert!(expectations.contains(id), "{id}");
         }
     }
 }

@@ -11,13 +11,16 @@
 //! - `parse`: TOML text → [`Scenario`], collecting every error of a file at once.
 //! - `parse_step`: one `[[steps]]` table → [`Step`], one reader per step and expectation kind.
 //! - `placeholder`: `{{ app.id }}` placeholders in gitlab.rb text, and their filling.
-//! - `load`: finding scenario files on disk and selecting them (names, tags, shards).
+//! - `embedded`: the shipped suite (`scenarios/*.toml` and their snapshots) compiled in.
+//! - `load`: finding scenario files on disk and selecting them (names, tags, shards), the
+//!   directory laid over the shipped suite.
 //! - `error`: [`ScenarioError`].
 //!
 //! The words a plan shares with the drivers and checks (SSO flavour, consent, webhook format,
 //! service, target, SSO error ids) are [`crate::vocab`]'s; they are re-exported here because the
 //! plan is made of them.
 
+pub mod embedded;
 pub mod error;
 pub mod fields;
 pub mod kinds;
@@ -31,7 +34,7 @@ pub mod source;
 pub use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, TargetKind, WebhookFormat};
 pub use error::{ScenarioError, ScenarioErrorKind};
 pub use kinds::StepKind;
-pub use load::{Selection, discover, load_file, parse_shard, select};
+pub use load::{Selection, Suite, discover, load_file, parse_shard, select, select_suite};
 pub use model::{Action, BindingKind, HostPlan, Scenario, Step};
 pub use parse::parse_scenario;
 pub use placeholder::{Bindings, Placeholder, Template};

@@ -44,6 +44,9 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// `snapshot`: whether the normalised transcript is compared with `snapshots/<name>.snap`.
     pub snapshot: bool,
+    /// The twin snapshot shipped in the binary, when the file is exactly a shipped scenario
+    /// ([`super::embedded`]): the stored text when the snapshot directory has no file for it.
+    pub shipped_snapshot: Option<&'static str>,
 }
 
 impl Scenario {

@@ -104,12 +104,18 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
         Some(v) => parse_hosts(&mut sink, v),
         None => Vec::new(),
     };
+    // Which Mattermost's SSO error texts and statuses the expectations are checked against.
+    let sso_era = crate::vocab::sso::SsoEra::for_mattermost_major(
+        crate::config::Profile::for_gitlab(gitlab_version)
+            .mattermost_version()
+            .major,
+    );
     let steps: Vec<(Step, Span)> = match top.required(&mut sink, "steps") {
         Some(v) => match v.get_ref().as_array() {
             Some(arr) => arr
                 .iter()
                 .enumerate()
-                .filter_map(|(i, s)| parse_step(&mut sink, i + 1, s))
+                .filter_map(|(i, s)| parse_step(&mut sink, i + 1, s, sso_era))
                 .collect(),
             None => {
                 sink.type_error("steps", "an array of tables (`[[steps]]`)", v);
@@ -148,6 +154,7 @@ pub fn parse_scenario(file: &SourceFile, path: &Path) -> Result<Scenario, Scenar
         hosts,
         steps: steps.into_iter().map(|(s, _)| s).collect(),
         snapshot,
+        shipped_snapshot: super::embedded::snapshot_for_text(file.text()),
     })
 }
 

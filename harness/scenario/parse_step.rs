@@ -22,6 +22,7 @@ pub(crate) fn parse_step(
     sink: &mut Sink<'_>,
     number: usize,
     v: &Spanned<DeValue<'_>>,
+    era: sso::SsoEra,
 ) -> Option<(Step, Span)> {
     let key = format!("steps[{number}]");
     let table = as_table(sink, &key, v)?;
@@ -93,7 +94,7 @@ pub(crate) fn parse_step(
         }
         return None;
     };
-    let expect = expect_raw.and_then(|e| parse_expect(sink, action.kind(), e));
+    let expect = expect_raw.and_then(|e| parse_expect(sink, action.kind(), e, era));
     if !ok {
         return None;
     }
@@ -332,6 +333,7 @@ fn parse_expect(
     sink: &mut Sink<'_>,
     step: StepKind,
     v: &Spanned<DeValue<'_>>,
+    era: sso::SsoEra,
 ) -> Option<Expectation> {
     let table = as_table(sink, "expect", v)?;
     if table.len() != 1 {
@@ -395,7 +397,7 @@ fn parse_expect(
     let before = sink.found();
     let exp = match kind {
         ExpectKind::MattermostUser => Some(expect_mattermost_user(sink, &mut f)),
-        ExpectKind::SsoError => expect_sso_error(sink, &mut f),
+        ExpectKind::SsoError => expect_sso_error(sink, &mut f, era),
         ExpectKind::GitlabError => expect_gitlab_error(sink, &mut f),
         ExpectKind::AccessDenied => Some(Expectation::AccessDenied),
         ExpectKind::Post => Some(expect_post(sink, &mut f)),
@@ -423,8 +425,13 @@ fn expect_mattermost_user(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Expect
     }
 }
 
-/// A documented Mattermost SSO error id, and its status (which must be the one Mattermost uses).
-fn expect_sso_error(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Expectation> {
+/// A documented Mattermost SSO error id, and its status (which must be the one the scenario's
+/// Mattermost uses: `era`, from `gitlab_version`).
+fn expect_sso_error(
+    sink: &mut Sink<'_>,
+    f: &mut Fields<'_, '_>,
+    era: sso::SsoEra,
+) -> Option<Expectation> {
     let id = f.req_str(sink, "id");
     let status = f.opt_uint(sink, "status", 599).map(|s| s as u16);
     let (id, span) = id?;
@@ -437,16 +444,26 @@ fn expect_sso_error(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Expec
         );
         return None;
     };
-    let status = status.unwrap_or(spec.status);
-    if status != spec.status {
+    let Some(text) = spec.on(era) else {
+        sink.error(
+            "scenario.sso-error",
+            span,
+            format!("{} never answers `{id}` on the SSO path", era.label()),
+            Some("check the scenario's `gitlab_version` (8.x-10.x play Mattermost 3.4)".into()),
+        );
+        return None;
+    };
+    let status = status.unwrap_or(text.status);
+    if status != text.status {
         sink.error(
             "scenario.sso-error",
             span,
             format!(
-                "Mattermost answers `{id}` with status {}, not {status}",
-                spec.status
+                "{} answers `{id}` with status {}, not {status}",
+                era.label(),
+                text.status
             ),
-            Some(format!("write `status = {}`", spec.status)),
+            Some(format!("write `status = {}`", text.status)),
         );
     }
     Some(Expectation::SsoError { id, status })

@@ -4,8 +4,9 @@
 //! (`host.reconfigure`).
 //!
 //! Files (no logic lives here):
-//! - `model`: [`TargetSpec`], [`StackInfo`], [`Account`].
-//! - `resolve`: a host's gitlab.rb text → typed `HostSettings` through the configuration model.
+//! - `model`: [`TargetSpec`], [`StackNeeds`], [`StackInfo`], [`Account`].
+//! - `resolve`: a host's gitlab.rb text → [`ResolvedHost`] (name, filled text, typed
+//!   `HostSettings` through the configuration model).
 //! - `twin`: the twin target (in-process, loopback).
 //! - `live`: the live target (URLs and credentials from the environment; read-only by default).
 //! - `running`: [`Stack`], a running target of any kind.
@@ -19,5 +20,8 @@ pub mod running;
 pub mod twin;
 
 pub use error::{StackError, StackErrorKind};
-pub use model::{Account, LiveOptions, MailboxMessage, StackInfo, TargetSpec, parse_resolve};
+pub use model::{
+    Account, LiveOptions, MailboxMessage, StackInfo, StackNeeds, TargetSpec, parse_resolve,
+};
+pub use resolve::ResolvedHost;
 pub use running::Stack;

@@ -7,6 +7,7 @@ use url::Url;
 
 use crate::config::{Secret, Version};
 use crate::net::AddressBook;
+use crate::scenario::{Action, Scenario};
 use crate::vocab::TargetKind;
 
 /// How to reach a live installation.
@@ -69,6 +70,38 @@ impl TargetSpec {
                 resolve: Vec::new(),
             },
             request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a scenario asks of its stack besides its hosts, derived from the scenario before
+/// [`crate::stack::Stack::up`] so a target never reads the scenario itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackNeeds {
+    /// The GitLab version the hosts' gitlab.rb is written for (the twin's profile).
+    pub gitlab_version: Version,
+    /// Twin faults to inject, by kebab-case name (only the twin target accepts any).
+    pub faults: Vec<String>,
+    /// GitLab logins the SSO steps sign in as (the live target reads their passwords from
+    /// `MM_HARNESS_USER_<LOGIN>_PASSWORD`), in step order, without repeats.
+    pub sso_users: Vec<String>,
+}
+
+impl StackNeeds {
+    /// What `scenario` needs.
+    pub fn of(scenario: &Scenario) -> StackNeeds {
+        let mut sso_users: Vec<String> = Vec::new();
+        for step in &scenario.steps {
+            if let Action::Sso { user, .. } = &step.action
+                && !sso_users.contains(user)
+            {
+                sso_users.push(user.clone());
+            }
+        }
+        StackNeeds {
+            gitlab_version: scenario.gitlab_version,
+            faults: scenario.faults.clone(),
+            sso_users,
         }
     }
 }

@@ -1,13 +1,12 @@
 //! [`Stack`]: a running target, whatever kind. The runner brings one up per scenario, hands its
 //! [`StackInfo`] to the drivers, asks it to apply re-resolved host settings, and takes it down.
 
-use crate::config::HostSettings;
-use crate::scenario::{Action, Scenario};
 use crate::vocab::TargetKind;
 
 use super::error::{StackError, StackErrorKind};
 use super::live;
-use super::model::{MailboxMessage, StackInfo, TargetSpec};
+use super::model::{MailboxMessage, StackInfo, StackNeeds, TargetSpec};
+use super::resolve::ResolvedHost;
 use super::twin::TwinStack;
 
 /// A running stack.
@@ -26,34 +25,30 @@ impl std::fmt::Debug for Stack {
 }
 
 impl Stack {
-    /// Bring up the target for a scenario whose hosts resolved to `hosts` (name, settings).
+    /// Bring up the target for a scenario whose hosts resolved to `hosts` and which needs `needs`
+    /// (see [`StackNeeds::of`]).
+    ///
+    /// The runner may drop this future before it completes (SIGINT/SIGTERM, the scenario's
+    /// deadline): a target must leave nothing behind when it is (the twin's listeners abort on
+    /// drop; a container target needs a drop guard removing what it started). Once `up` has
+    /// returned, the runner always calls [`Stack::down`], bounded to 60 s.
     pub async fn up(
         spec: &TargetSpec,
-        scenario: &Scenario,
-        hosts: &[(String, HostSettings)],
+        hosts: &[ResolvedHost],
+        needs: &StackNeeds,
     ) -> Result<Stack, StackError> {
         match spec.kind {
-            TargetKind::Twin => Ok(Stack::Twin(Box::new(
-                TwinStack::start(scenario, hosts).await?,
-            ))),
+            TargetKind::Twin => Ok(Stack::Twin(Box::new(TwinStack::start(hosts, needs).await?))),
             TargetKind::Docker => Err(StackError::new(
                 StackErrorKind::NotAvailable,
                 "the docker target is not yet available in this version of mm-harness; use --target twin or --target live",
             )),
             TargetKind::Live => {
-                let users: Vec<String> = scenario
-                    .steps
-                    .iter()
-                    .filter_map(|s| match &s.action {
-                        Action::Sso { user, .. } => Some(user.clone()),
-                        _ => None,
-                    })
-                    .collect();
                 let env = |k: &str| std::env::var(k).ok();
                 let info = live::connect(
                     &spec.live,
-                    scenario.gitlab_version,
-                    &users,
+                    needs.gitlab_version,
+                    &needs.sso_users,
                     &env,
                     spec.request_timeout,
                 )
@@ -70,18 +65,15 @@ impl Stack {
         }
     }
 
-    /// Apply a host's re-resolved settings (`host.reconfigure`).
-    pub async fn reconfigure(
-        &mut self,
-        host: &str,
-        settings: &HostSettings,
-    ) -> Result<(), StackError> {
+    /// Apply a host re-resolved with the bindings known now (`host.reconfigure`).
+    pub async fn reconfigure(&mut self, host: &ResolvedHost) -> Result<(), StackError> {
         match self {
-            Stack::Twin(t) => t.reconfigure(host, settings),
+            Stack::Twin(t) => t.reconfigure(&host.name, &host.settings),
             Stack::Live(_) => Err(StackError::new(
                 StackErrorKind::Refused,
                 format!(
-                    "the live target does not reconfigure hosts: apply host `{host}`'s gitlab.rb there and run `gitlab-ctl reconfigure`"
+                    "the live target does not reconfigure hosts: apply host `{}`'s gitlab.rb there and run `gitlab-ctl reconfigure`",
+                    host.name
                 ),
             )),
         }

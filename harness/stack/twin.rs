@@ -9,12 +9,12 @@ use std::str::FromStr;
 use url::Url;
 
 use crate::config::HostSettings;
-use crate::scenario::Scenario;
-use crate::twin::bringup::{Twin, TwinHandle, TwinOptions};
+use crate::twin::bringup::{Twin, TwinErrorKind, TwinHandle, TwinOptions};
 use crate::twin::fault::Fault;
 
 use super::error::{StackError, StackErrorKind};
-use super::model::{Account, MailboxMessage, StackInfo};
+use super::model::{Account, MailboxMessage, StackInfo, StackNeeds};
+use super::resolve::ResolvedHost;
 
 /// A running twin and what the drivers need to reach it.
 pub struct TwinStack {
@@ -33,15 +33,39 @@ fn parse_url(raw: &str) -> Result<Url, StackError> {
     })
 }
 
+/// Whether the twin refused the scenario's topology or settings (bad input, exit 2) or could not
+/// start on this machine (environment, exit 3).
+fn start_error_kind(kind: &TwinErrorKind) -> StackErrorKind {
+    match kind {
+        TwinErrorKind::NothingToRun
+        | TwinErrorKind::BadUrl { .. }
+        | TwinErrorKind::UnsupportedScheme { .. }
+        | TwinErrorKind::SeveralGitlabs(_)
+        | TwinErrorKind::SeveralMattermosts(_)
+        | TwinErrorKind::FaultNeedsTls { .. }
+        | TwinErrorKind::FaultNeedsSso { .. }
+        | TwinErrorKind::FaultNeedsMattermost { .. }
+        | TwinErrorKind::FaultNeedsHttpsMattermost { .. }
+        | TwinErrorKind::FaultNeedsStartTls { .. }
+        | TwinErrorKind::NoAdmin
+        | TwinErrorKind::ReconfigureWithoutMattermost
+        | TwinErrorKind::ReconfigureMovesMattermost { .. } => StackErrorKind::Configuration,
+        TwinErrorKind::MailServer { .. }
+        | TwinErrorKind::Listen(_)
+        | TwinErrorKind::Tls(_)
+        | TwinErrorKind::Ca(_) => StackErrorKind::Environment,
+    }
+}
+
 impl TwinStack {
     pub async fn start(
-        scenario: &Scenario,
-        hosts: &[(String, HostSettings)],
+        hosts: &[ResolvedHost],
+        needs: &StackNeeds,
     ) -> Result<TwinStack, StackError> {
-        let profile = crate::config::Profile::for_gitlab(scenario.gitlab_version);
+        let profile = crate::config::Profile::for_gitlab(needs.gitlab_version);
         let mut opts = TwinOptions::single_server(profile);
-        opts.hosts = hosts.iter().map(|(_, h)| h.clone()).collect();
-        for name in &scenario.faults {
+        opts.hosts = hosts.iter().map(|h| h.settings.clone()).collect();
+        for name in &needs.faults {
             let fault = Fault::from_str(name)
                 .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))?;
             opts = opts.with_fault(fault);
@@ -55,10 +79,7 @@ impl TwinStack {
             })
             .collect();
         let handle = Twin::start(opts).await.map_err(|e| {
-            StackError::new(
-                StackErrorKind::Configuration,
-                crate::drive::error::chain(&e),
-            )
+            StackError::new(start_error_kind(&e.kind), crate::drive::error::chain(&e))
         })?;
         let gitlab = handle.gitlab();
         let mattermost = handle.mattermost();
@@ -87,7 +108,7 @@ impl TwinStack {
             info,
             hosts: hosts
                 .iter()
-                .map(|(n, h)| (n.clone(), h.mattermost_enabled))
+                .map(|h| (h.name.clone(), h.settings.mattermost_enabled))
                 .collect(),
         })
     }

@@ -56,6 +56,10 @@ const MM_PREPARE: &str = "https://docs.mattermost.com/upgrade/prepare-to-upgrade
 const OMNIBUS_MR_5742: &str = "https://gitlab.com/gitlab-org/omnibus-gitlab/-/merge_requests/5742 (Update Mattermost to 6.1.0: \"6.0.x Longer migration times can be expected\")";
 pub const V11_SSO_SOURCE: &str = "mattermost/mattermost pull request #33848 \"Move Gitlab SSO to Professional\" (MM-65067, v11): \"Gitlab SSO will now require a license making it available starting the Professional SKU\"; mattermost/docs issue #8344";
 
+/// Where the 3.2 → 3.4 rule comes from: the seed, and the release code that explains it (the twin's
+/// `twin/mattermost/schema.rs` replays it).
+const SEED_SPECIAL_3_4_SOURCE: &str = "shared/seed/gitlab-mattermost.md, \"Upgrading GitLab Mattermost\", Special Considerations; mattermost/platform v3.4.0 store/sql_upgrade.go (UpgradeDatabaseToVersion32 holds the theme move that v3.3.0 ran in store/sql_user_store.go UpgradeSchemaIfNeeded)";
+
 /// The SQL the seed gives for the incomplete 3.2 → 3.4 upgrade.
 pub const SQL_FIX_3_4: &str = "UPDATE Systems SET Value = '3.1.0' WHERE Name = 'Version';";
 
@@ -192,11 +196,11 @@ pub fn evaluate_step(from: Version, to: Version, ctx: &StepContext) -> StepEval 
         notes.push(Note {
             id: "mattermost.3.2-to-3.4-skipped-migration",
             severity: Severity::Block,
-            text: "upgrading from Mattermost 3.2 to 3.4 is incomplete: a migration is not run".into(),
+            text: "upgrading from Mattermost 3.2 to 3.4 is incomplete: 3.4 moves the users' themes (Users.ThemeProps → Preferences) only in its 3.1 → 3.2 step, which a 3.2 database skips, so every user's theme is lost".into(),
             action: Some(format!(
                 "either stop at Mattermost 3.3 (GitLab 8.11) first, or upgrade and then run `{SQL_FIX_3_4}` so Mattermost re-runs the skipped upgrade steps"
             )),
-            source: SEED_SPECIAL,
+            source: SEED_SPECIAL_3_4_SOURCE,
         });
     }
     if from < v(3, 4, 0) && to >= v(3, 4, 0) {

@@ -109,3 +109,9 @@ fn every_bad_file_has_expected_output() {
         }
     }
 }
+
+#[test]
+fn sso_error_expectations_follow_the_scenarios_mattermost() {
+    // On 8.12 (Mattermost 3.4) response.app_error does not exist and bad_token is a 307.
+    case("sso-error-era");
+}

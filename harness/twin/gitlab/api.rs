@@ -274,13 +274,19 @@ pub fn v4(twin: &GitlabTwin, req: &GitlabRequest, rest: &[&str]) -> Response {
     }
 }
 
+/// `API::Entities::Application` (+ `ApplicationWithSecret`): id, application_id,
+/// application_name, callback_url, confidential and `scopes` as an array (`application.scopes.to_a`;
+/// newest stored lib/api/entities/application.rb @3919ad72 and the current applications API docs —
+/// the 18.11 tag itself could not be read, see docs/twin.md).
 fn application_json(app: &super::model::OAuthApplication, with_secret: bool) -> Value {
+    let scopes: Vec<&str> = app.scopes.split_whitespace().collect();
     let mut v = j!({
         "id": app.id,
         "application_id": app.uid,
         "application_name": app.name,
         "callback_url": app.callback_url(),
         "confidential": app.confidential,
+        "scopes": scopes,
     });
     if with_secret && let Some(map) = v.as_object_mut() {
         map.insert(

@@ -71,6 +71,16 @@ impl GitlabUser {
                 password: Secret::new("Twin-bob-pass1"),
                 admin: false,
             },
+            // A GitLab username longer than Mattermost's 22-character sign-up form allows: the
+            // server keeps it (model.IsValidUsername accepts 1-64 characters on 3.4 and 10.x).
+            GitlabUser {
+                id: 4,
+                username: "dora-the-explorer-of-long-usernames".to_string(),
+                name: "Dora Explorer".to_string(),
+                email: "dora@example.com".to_string(),
+                password: Secret::new("Twin-dora-pass1"),
+                admin: false,
+            },
         ]
     }
 }
@@ -95,14 +105,84 @@ pub struct OAuthApplication {
 }
 
 impl OAuthApplication {
-    /// Whether `uri` is one of the registered callbacks (exact match, as Doorkeeper compares).
-    pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri)
+    /// Whether `uri` may be used with this application at the authorize endpoint: Doorkeeper's
+    /// `URIChecker.valid_for_authorization?(uri, client.redirect_uri)`, each version's way
+    /// ([`redirect_uri_matches`]).
+    pub fn accepts_redirect_uri(&self, profile: Profile, uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|r| redirect_uri_matches(profile, uri, r))
     }
 
     /// The callbacks as the applications API shows them (newline separated).
     pub fn callback_url(&self) -> String {
         self.redirect_uris.join("\n")
+    }
+}
+
+/// Doorkeeper's `URIChecker.valid_for_authorization?(requested, registered)` for one registered
+/// URI: `valid?` then `matches?`.
+///
+/// - Doorkeeper 5.8 (GitLab 18.11, lib/doorkeeper/oauth/helpers/uri_checker.rb v5.8.2): valid =
+///   parses, has a scheme other than `localhost`, a host for http(s), no fragment, not opaque
+///   (the out-of-band URN is valid as is); matches = when the registered URI has a query, the
+///   requested one must have the same `&`-separated pairs in any order; otherwise the requested
+///   query is ignored; two loopback IP URIs ignore their ports (RFC 8252 7.3); the rest is
+///   Ruby's `URI#==` (scheme and host compared case-insensitively, `http://h` = `http://h/`).
+/// - Doorkeeper 4.2 (GitLab 8.12, v4.2.0): valid = parses, has scheme and host, no fragment;
+///   matches = the requested query is dropped and the rest must equal the registered URI
+///   (a registered query therefore never matches).
+pub fn redirect_uri_matches(profile: Profile, requested: &str, registered: &str) -> bool {
+    const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
+    let (Ok(mut url), Ok(mut client)) = (url::Url::parse(requested), url::Url::parse(registered))
+    else {
+        return false;
+    };
+    if url.fragment().is_some() {
+        return false;
+    }
+    match profile {
+        Profile::Gitlab8_12 => {
+            if !url.has_host() {
+                return false;
+            }
+            url.set_query(None);
+            url == client
+        }
+        Profile::Gitlab18_11 => {
+            let valid =
+                requested == OOB || (url.scheme() != "localhost" && !url.cannot_be_a_base());
+            if !valid {
+                return false;
+            }
+            if let Some(client_query) = client.query() {
+                let sorted = |q: &str| {
+                    let mut v: Vec<String> = q.split('&').map(str::to_string).collect();
+                    v.sort();
+                    v
+                };
+                let ok = match url.query() {
+                    _ if client_query.is_empty() && url.query().is_none_or(str::is_empty) => true,
+                    None => false,
+                    Some(q) => sorted(q) == sorted(client_query),
+                };
+                if !ok {
+                    return false;
+                }
+                client.set_query(None);
+            }
+            let loopback = |u: &url::Url| match u.host() {
+                Some(url::Host::Ipv4(a)) => a.is_loopback(),
+                Some(url::Host::Ipv6(a)) => a.is_loopback(),
+                _ => false,
+            };
+            if loopback(&url) && loopback(&client) {
+                let _ = url.set_port(None);
+                let _ = client.set_port(None);
+            }
+            url.set_query(None);
+            url == client
+        }
     }
 }
 
@@ -293,16 +373,27 @@ impl GitlabStore {
 
     /// Whether the user already holds a usable token of this application covering `scopes`
     /// (Doorkeeper then skips the consent page).
+    /// Doorkeeper's `matching_token?`: a token of this application and user, not revoked, with
+    /// the same scopes. Expired tokens count: Doorkeeper 5.8 `matching_token_for(...,
+    /// include_expired: true)` (lib/doorkeeper/models/access_token_mixin.rb v5.8.2), Doorkeeper 4.2
+    /// `last_authorized_token_for` filters on `revoked_at: nil` only.
     pub fn has_matching_token(&self, application_id: u64, user_id: u64, scopes: &str) -> bool {
-        let now = Instant::now();
         let wanted = scope_set(scopes);
         self.tokens.iter().any(|t| {
             t.application_id == application_id
                 && t.user_id == user_id
                 && !t.revoked
-                && !t.expired(now)
                 && scope_set(&t.scopes) == wanted
         })
+    }
+
+    /// Move every access token `by` into the past (tests of expiry without waiting).
+    pub fn age_tokens(&mut self, by: Duration) {
+        for t in &mut self.tokens {
+            if let Some(earlier) = t.issued_at.checked_sub(by) {
+                t.issued_at = earlier;
+            }
+        }
     }
 }
 
@@ -381,10 +472,46 @@ mod tests {
             trusted: false,
             confidential: true,
         };
-        assert!(app.accepts_redirect_uri("http://mattermost.example.com/login/gitlab/complete"));
-        assert!(!app.accepts_redirect_uri("https://mattermost.example.com/login/gitlab/complete"));
-        assert!(!app.accepts_redirect_uri("http://mattermost.example.com/login/gitlab/complete/"));
+        for p in Profile::ALL {
+            let ok = |u: &str| app.accepts_redirect_uri(p, u);
+            assert!(ok("http://mattermost.example.com/login/gitlab/complete"));
+            assert!(!ok("https://mattermost.example.com/login/gitlab/complete"));
+            assert!(!ok("http://mattermost.example.com/login/gitlab/complete/"));
+            // Both versions drop the requested query when the registered URI has none.
+            assert!(ok(
+                "http://mattermost.example.com/login/gitlab/complete?x=1"
+            ));
+            assert!(!ok("http://mattermost.example.com/login/gitlab/complete#f"));
+            // URI#== compares scheme and host case-insensitively.
+            assert!(ok("HTTP://Mattermost.Example.com/login/gitlab/complete"));
+        }
         assert_eq!(app.callback_url().lines().count(), 2);
+    }
+
+    #[test]
+    fn registered_queries_and_loopback_ports_follow_each_doorkeeper() {
+        let m = redirect_uri_matches;
+        let (old, new) = (Profile::Gitlab8_12, Profile::Gitlab18_11);
+        let reg = "http://m.example/cb?a=1&b=2";
+        assert!(m(new, "http://m.example/cb?b=2&a=1", reg));
+        assert!(!m(new, "http://m.example/cb?a=1", reg));
+        assert!(!m(old, "http://m.example/cb?a=1&b=2", reg));
+        assert!(m(
+            new,
+            "http://127.0.0.1:4567/cb",
+            "http://127.0.0.1:1234/cb"
+        ));
+        assert!(!m(
+            old,
+            "http://127.0.0.1:4567/cb",
+            "http://127.0.0.1:1234/cb"
+        ));
+        assert!(!m(
+            new,
+            "http://localhost:4567/cb",
+            "http://localhost:1234/cb"
+        ));
+        assert!(!m(new, "not a uri", "not a uri"));
     }
 
     #[test]

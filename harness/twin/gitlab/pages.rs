@@ -347,7 +347,12 @@ pub fn admin_application_form(
             .collect();
         format!("<div class=\"alert alert-danger\" id=\"error_explanation\"><ul>{items}</ul></div>")
     };
-    let scopes: String = super::model::server_scopes(profile)
+    // GitLab 8.12's `admin/applications/_form.html.haml` (v8.12.11) has name and redirect URI only.
+    let form_scopes = match profile {
+        Profile::Gitlab8_12 => &[][..],
+        Profile::Gitlab18_11 => super::model::server_scopes(profile),
+    };
+    let scopes: String = form_scopes
         .iter()
         .map(|s| {
             format!(
@@ -384,7 +389,15 @@ pub fn admin_application_form(
 }
 
 /// `GET /admin/applications/:id`: Application ID, Secret (when it may be shown), callbacks.
-pub fn admin_application(csrf: &str, app: &OAuthApplication, show_secret: bool) -> String {
+pub fn admin_application(
+    profile: Profile,
+    csrf: &str,
+    app: &OAuthApplication,
+    show_secret: bool,
+) -> String {
+    if profile == Profile::Gitlab8_12 {
+        return admin_application_8_12(csrf, app);
+    }
     let secret = if show_secret {
         format!(
             "<input type=\"text\" readonly=\"readonly\" id=\"secret\" class=\"form-control\" value=\"{}\" />",
@@ -418,6 +431,33 @@ pub fn admin_application(csrf: &str, app: &OAuthApplication, show_secret: bool) 
         uid = escape(&app.uid),
         trusted = if app.trusted { "Y" } else { "N" },
         confidential = if app.confidential { "Y" } else { "N" },
+    );
+    layout("Application", Some(csrf), &body)
+}
+
+/// GitLab 8.12's application page (`admin/applications/show.html.haml` v8.12.11): a table whose
+/// cells are `%code#application_id= @application.uid` and `%code#secret= @application.secret`
+/// (always shown), the callback URLs as `%span.monospace`, and `_delete_form` (`_method=delete`,
+/// `submit_tag 'Destroy'`).
+fn admin_application_8_12(csrf: &str, app: &OAuthApplication) -> String {
+    let callbacks: String = app
+        .redirect_uris
+        .iter()
+        .map(|u| format!("<div><span class=\"monospace\">{}</span></div>", escape(u)))
+        .collect();
+    let body = format!(
+        "<h3 class=\"page-title\">Application: {name}</h3>\n<table class=\"table\">\n\
+         <tr><td>Application Id</td><td><code id=\"application_id\">{uid}</code></td></tr>\n\
+         <tr><td>Secret:</td><td><code id=\"secret\">{secret}</code></td></tr>\n\
+         <tr><td>Callback url</td><td>{callbacks}</td></tr>\n</table>\n\
+         <form action=\"/admin/applications/{id}\" method=\"post\">{}{}\
+         <input type=\"submit\" name=\"commit\" value=\"Destroy\" class=\"btn btn-danger prepend-left-10\" /></form>",
+        hidden("_method", "delete"),
+        hidden("authenticity_token", csrf),
+        id = app.id,
+        name = escape(&app.name),
+        uid = escape(&app.uid),
+        secret = escape(app.secret.expose()),
     );
     layout("Application", Some(csrf), &body)
 }

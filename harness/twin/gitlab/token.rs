@@ -17,7 +17,7 @@ use crate::config::version::Profile;
 
 use super::model::{
     AccessToken, CODE_LIFETIME, DEFAULT_SCOPE, GitlabStore, OAuthApplication, TOKEN_LIFETIME,
-    random_hex,
+    random_hex, redirect_uri_matches,
 };
 use super::request::{GitlabRequest, json};
 use super::twin::GitlabTwin;
@@ -134,14 +134,22 @@ pub fn token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     }
 }
 
+/// The authorization_code grant, in Doorkeeper's order (AuthorizationCodeRequest, v5.8.2 and
+/// v4.2.0 alike): a missing `code` (`MissingRequiredParameter`) and a blank `redirect_uri`
+/// (`validate :params` / `:attributes`) are invalid_request before the client is looked at; then
+/// the client, the grant, and the redirect URI against the grant's — Doorkeeper 5.8 with
+/// `URIChecker.valid_for_authorization?` (query and loopback rules), 4.2 by string equality.
 fn authorization_code(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     let Some(code) = req.form_param("code").filter(|c| !c.is_empty()) else {
         return invalid_request(twin.profile());
     };
+    let redirect_uri = req.form_param("redirect_uri").unwrap_or("");
+    if redirect_uri.is_empty() {
+        return invalid_request(twin.profile());
+    }
     let Some(app) = authenticate_client(twin, req) else {
         return invalid_client(twin.profile());
     };
-    let redirect_uri = req.form_param("redirect_uri").unwrap_or("");
     let mut store = twin.store();
     let Some(grant) = store.grants.get_mut(code) else {
         return invalid_grant(twin.profile());
@@ -150,7 +158,13 @@ fn authorization_code(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     if grant.used || expired || grant.application_id != app.id {
         return invalid_grant(twin.profile());
     }
-    if grant.redirect_uri != redirect_uri {
+    let redirect_ok = match twin.profile() {
+        Profile::Gitlab8_12 => grant.redirect_uri == redirect_uri,
+        Profile::Gitlab18_11 => {
+            redirect_uri_matches(Profile::Gitlab18_11, redirect_uri, &grant.redirect_uri)
+        }
+    };
+    if !redirect_ok {
         return invalid_grant(twin.profile());
     }
     grant.used = true;

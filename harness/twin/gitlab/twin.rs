@@ -196,6 +196,12 @@ impl GitlabTwin {
         }
     }
 
+    /// Make every OAuth access token `by` older, as time passing would (tests of token expiry and
+    /// of the consent skip, which counts expired tokens).
+    pub fn age_tokens(&self, by: std::time::Duration) {
+        self.store().age_tokens(by);
+    }
+
     /// The registered applications.
     pub fn applications(&self) -> Vec<OAuthApplication> {
         self.store().applications.clone()

@@ -202,33 +202,71 @@ fn pre_authorize(twin: &GitlabTwin, req: &GitlabRequest) -> PreAuth {
         code_challenge: p("code_challenge"),
         code_challenge_method: p("code_challenge_method"),
     };
-    let app = match twin.store().application_by_uid(&fields.client_id) {
-        Some(app) => app.clone(),
-        None => return PreAuth::ErrorPage(INVALID_CLIENT),
+    let profile = twin.profile();
+    let known = server_scopes(profile);
+    let scopes_ok = |app: &OAuthApplication, scope: &str| {
+        let app_scopes: Vec<&str> = app.scopes.split_whitespace().collect();
+        scope
+            .split_whitespace()
+            .all(|s| known.contains(&s) && (app_scopes.is_empty() || app_scopes.contains(&s)))
     };
-    if fields.redirect_uri.is_empty() {
-        return PreAuth::ErrorPage(INVALID_REQUEST);
-    }
-    if !app.accepts_redirect_uri(&fields.redirect_uri) {
-        return PreAuth::ErrorPage(INVALID_REDIRECT_URI);
-    }
+    let find_app = || twin.store().application_by_uid(&fields.client_id).cloned();
     // GitLab's controller renders the error page for every pre-authorization error, including
-    // the ones Doorkeeper itself could send back to the client.
-    if fields.response_type != "code" {
-        return PreAuth::ErrorPage(UNSUPPORTED_RESPONSE_TYPE);
-    }
-    if fields.scope.trim().is_empty() {
-        fields.scope = DEFAULT_SCOPE.to_string();
-    }
-    let known = server_scopes(twin.profile());
-    let app_scopes: Vec<&str> = app.scopes.split_whitespace().collect();
-    let scopes_ok = fields
-        .scope
-        .split_whitespace()
-        .all(|s| known.contains(&s) && (app_scopes.is_empty() || app_scopes.contains(&s)));
-    if !scopes_ok {
-        return PreAuth::ErrorPage(INVALID_SCOPE);
-    }
+    // the ones Doorkeeper itself could send back to the client. The order of the checks decides
+    // which error a request with several faults gets, and it differs between the versions.
+    let app = match profile {
+        // Doorkeeper 5.8 PreAuthorization (lib/doorkeeper/oauth/pre_authorization.rb v5.8.2):
+        // client_id present (InvalidRequest) → client → redirect_uri (blank or not registered:
+        // InvalidRedirectUri) → params (blank response_type: InvalidRequest) → response_type →
+        // scopes.
+        Profile::Gitlab18_11 => {
+            if fields.client_id.is_empty() {
+                return PreAuth::ErrorPage(INVALID_REQUEST);
+            }
+            let Some(app) = find_app() else {
+                return PreAuth::ErrorPage(INVALID_CLIENT);
+            };
+            if fields.redirect_uri.is_empty()
+                || !app.accepts_redirect_uri(profile, &fields.redirect_uri)
+            {
+                return PreAuth::ErrorPage(INVALID_REDIRECT_URI);
+            }
+            if fields.response_type.is_empty() {
+                return PreAuth::ErrorPage(INVALID_REQUEST);
+            }
+            if fields.response_type != "code" {
+                return PreAuth::ErrorPage(UNSUPPORTED_RESPONSE_TYPE);
+            }
+            if fields.scope.trim().is_empty() {
+                fields.scope = DEFAULT_SCOPE.to_string();
+            }
+            if !scopes_ok(&app, &fields.scope) {
+                return PreAuth::ErrorPage(INVALID_SCOPE);
+            }
+            app
+        }
+        // Doorkeeper 4.2 PreAuthorization (v4.2.0): response_type → client → scopes (only when
+        // given; blank takes the default) → redirect_uri.
+        Profile::Gitlab8_12 => {
+            if fields.response_type != "code" {
+                return PreAuth::ErrorPage(UNSUPPORTED_RESPONSE_TYPE);
+            }
+            let Some(app) = find_app() else {
+                return PreAuth::ErrorPage(INVALID_CLIENT);
+            };
+            if fields.scope.trim().is_empty() {
+                fields.scope = DEFAULT_SCOPE.to_string();
+            } else if !scopes_ok(&app, &fields.scope) {
+                return PreAuth::ErrorPage(INVALID_SCOPE);
+            }
+            if fields.redirect_uri.is_empty()
+                || !app.accepts_redirect_uri(profile, &fields.redirect_uri)
+            {
+                return PreAuth::ErrorPage(INVALID_REDIRECT_URI);
+            }
+            app
+        }
+    };
     PreAuth::Valid {
         app: Box::new(app),
         fields: Box::new(fields),
@@ -384,7 +422,10 @@ pub fn admin_applications(twin: &GitlabTwin, req: &GitlabRequest, rest: &[&str])
                 ctx.session.fresh_secrets.retain(|i| *i != app.id);
                 // GitLab 8.x always showed the secret; recent releases show it once.
                 let show = fresh || twin.profile() == Profile::Gitlab8_12;
-                html(StatusCode::OK, pages::admin_application(&csrf, &app, show))
+                html(
+                    StatusCode::OK,
+                    pages::admin_application(twin.profile(), &csrf, &app, show),
+                )
             }
             None => html(StatusCode::NOT_FOUND, pages::not_found()),
         },
@@ -452,8 +493,15 @@ fn create_application(
         Some(_) => false,
         None => default,
     };
-    let trusted = flag("doorkeeper_application[trusted]", false);
-    let confidential = flag("doorkeeper_application[confidential]", true);
+    // GitLab 8.12 `Admin::ApplicationsController#application_params` permits only name and
+    // redirect_uri (app/controllers/admin/applications_controller.rb v8.12.11): scopes, trusted
+    // and confidential sent anyway are dropped.
+    if twin.profile() == Profile::Gitlab8_12 {
+        scopes.clear();
+    }
+    let current = twin.profile() == Profile::Gitlab18_11;
+    let trusted = current && flag("doorkeeper_application[trusted]", false);
+    let confidential = !current || flag("doorkeeper_application[confidential]", true);
     let redirect_uris: Vec<String> = redirect_text
         .lines()
         .map(str::trim)

@@ -115,8 +115,14 @@ async fn create_user(
     Ok(ok_json(user_json(&user, true)))
 }
 
-async fn me(Caller(user): Caller) -> ApiResult {
-    Ok(ok_json(user_json(&user, true)))
+/// `GET /api/v3/users/me`: registered with `ApiAppHandler` (no session required) and `getMe`
+/// starts `if len(c.Session.UserId) == 0 { return }` (api/user.go v3.4.0:826-830), so without a
+/// (valid) session the answer is 200 with an empty body, not a 401.
+async fn me(MaybeCaller(user): MaybeCaller) -> ApiResult {
+    match user {
+        Some(user) => Ok(ok_json(user_json(&user, true))),
+        None => Ok(StatusCode::OK.into_response()),
+    }
 }
 
 async fn create_team(State(twin): Twin, Caller(user): Caller, body: Bytes) -> ApiResult {

@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod outbound;
 pub mod pages;
+pub mod schema;
 pub mod sso;
 pub mod store;
 pub mod twin;

@@ -945,7 +945,7 @@ async fn login_v3(
 async fn signup_v3(State(twin): Twin, headers: HeaderMap, Path(service): Path<String>) -> Response {
     if !twin.settings().team.enable_user_creation {
         let e = AppError::new(
-            "web.singup_with_oauth.disabled.app_error",
+            "api.oauth.singup_with_oauth.disabled.app_error",
             "User sign-up is disabled.",
             501,
         );
