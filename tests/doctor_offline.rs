@@ -368,3 +368,51 @@ fn hostile_gitlab_rb_is_diagnosed_in_bounded_memory_and_output() {
     );
     assert!(text.len() < 200_000, "{}", text.len());
 }
+
+#[test]
+fn serve_subcommand_serves_until_terminated() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let rb = write(dir.path(), "gitlab.rb", config_common::SPLIT_SERVER);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mm-doctor"))
+        .args([
+            "--gitlab-rb",
+            rb.to_str().unwrap(),
+            "--gitlab-version",
+            "18.11",
+        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "30"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    // The first diagnosis is offline and quick; poll /healthz until it has run (bounded).
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        use std::io::{Read, Write};
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        if !text.contains("starting") || std::time::Instant::now() > until {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+    assert!(status.contains("config.user-api-v3"), "{status}");
+    // SIGTERM stops it cleanly.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let code = child.wait().unwrap();
+    assert_eq!(code.code(), Some(0), "{code:?}");
+}

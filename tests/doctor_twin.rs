@@ -394,3 +394,76 @@ async fn a_blackholed_host_costs_one_timeout_and_exits_3() {
     );
     assert!(text.contains("nothing could be reached"), "{text}");
 }
+
+#[tokio::test]
+async fn serve_mode_reports_health_and_one_gauge_per_finding() {
+    let h =
+        Twin::start(TwinOptions::single_server(Profile::Gitlab18_11).with_fault(Fault::UserApiV3))
+            .await
+            .unwrap();
+    let p = Prepared::new(inputs(&h).await).unwrap();
+    let serving = mm_harness::doctor::serve::start(
+        p,
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", serving.addr);
+    let c = reqwest::Client::builder().no_proxy().build().unwrap();
+    // Wait (bounded) for the first diagnosis, then for a second one: the loop re-runs.
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    while serving.watcher.runs() < 2 {
+        assert!(tokio::time::Instant::now() < until, "no diagnosis");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let health = c.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    let body = health.text().await.unwrap();
+    assert!(body.contains("sso.user-api-v3-removed"), "{body}");
+    let metrics = c.get(format!("{base}/metrics")).send().await.unwrap();
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("mm_doctor_finding{id=\"sso.user-api-v3-removed\",severity=\"fail\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("mm_doctor_finding{id=\"tls.expired\",severity=\"fail\"} 0"));
+    assert!(text.contains("mm_doctor_check_duration_seconds{check=\"sso-settings\"}"));
+    assert!(text.contains("mm_doctor_healthy 0"));
+    // Secrets never reach the metrics either.
+    assert!(!text.contains(h.gitlab().unwrap().admin_token.expose()));
+    serving.stop();
+    h.shutdown().await;
+
+    // Healthy: 200.
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    let p = Prepared::new(inputs(&h).await).unwrap();
+    let serving = mm_harness::doctor::serve::start(
+        p,
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    while serving.watcher.runs() < 1 {
+        assert!(tokio::time::Instant::now() < until, "no diagnosis");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let health = c
+        .get(format!("http://{}/healthz", serving.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    serving.stop();
+    h.shutdown().await;
+}
