@@ -15,9 +15,13 @@ use super::finding::{Finding, FindingKind};
 use super::probe::{Probe, raw_exchange};
 use crate::drive::{Transcript, tls_probe};
 
-fn is_timeout(message: &str) -> bool {
+/// Whether a request failed because no answer came in time (the drivers' wording, reqwest's).
+pub(crate) fn is_timeout(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    m.contains("timed out") || m.contains("timeout") || m.contains("deadline")
+    m.contains("timed out")
+        || m.contains("timeout")
+        || m.contains("deadline")
+        || m.contains("no answer within")
 }
 
 /// Whether a request failed on the server's certificate (it answered, the TLS check says more).

@@ -90,9 +90,11 @@ impl Probe {
     pub fn new(prepared: Prepared) -> Probe {
         let deadline = prepared.inputs.timeout;
         // A request gives up a little before its check's deadline, so it can say why.
+        // (A quarter of the deadline, at most half a second: enough for a loaded machine to
+        // schedule the failed request's answer before the check's own deadline.)
         let request_timeout = deadline
-            .saturating_sub((deadline / 10).min(Duration::from_millis(300)))
-            .max(Duration::from_millis(50));
+            .saturating_sub((deadline / 4).min(Duration::from_millis(500)))
+            .max(Duration::from_millis(25));
         let reach = Reach {
             book: prepared.inputs.book.clone(),
             roots: prepared.inputs.roots.clone(),

@@ -302,11 +302,12 @@ pub async fn application(probe: &Probe) -> Vec<Finding> {
         // A certificate refused is the TLS check's finding; no answer at all is worth saying.
         Err(e) if e.message.to_ascii_lowercase().contains("certificate") => return Vec::new(),
         Err(e) => {
-            return vec![Finding::new(
-                FindingKind::ReachGitlabDown,
-                url.to_string(),
-                e.message,
-            )];
+            let kind = if super::net_checks::is_timeout(&e.message) {
+                FindingKind::ReachGitlabSlow
+            } else {
+                FindingKind::ReachGitlabDown
+            };
+            return vec![Finding::new(kind, url.to_string(), e.message)];
         }
     };
     // GitLab 8.x has no applications API; a token without admin rights gets 403.
