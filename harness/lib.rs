@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod diag;
+pub mod doctor;
 pub mod drive;
 pub mod history;
 pub mod mailsink;

@@ -11,6 +11,7 @@
 
 pub mod config_cmd;
 pub mod context;
+pub mod doctor_cmd;
 pub mod error;
 pub mod exit;
 pub mod run_cmd;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Plan a GitLab upgrade for bundled Mattermost: versions crossed, what is supported, split
     /// or blocked, and the move out of omnibus that GitLab 19 requires.
     UpgradePlan(upgrade_cmd::UpgradePlanArgs),
+    /// Read-only diagnostics of a live GitLab Mattermost and its gitlab.rb/config.json (also
+    /// installed as `mm-doctor`).
+    Doctor(Box<doctor_cmd::DoctorArgs>),
 }
 
 impl Command {
@@ -71,6 +75,7 @@ impl Command {
                 }
                 upgrade_cmd::PlanFormat::Json => OutputFormat::Json,
             },
+            Command::Doctor(args) => args.format,
         }
     }
 }
@@ -83,6 +88,7 @@ pub fn execute(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Twin(cmd) => twin_cmd::execute(cmd, ctx),
         Command::Scenarios(cmd) => scenarios_cmd::execute(cmd, ctx),
         Command::UpgradePlan(args) => upgrade_cmd::execute(args, ctx),
+        Command::Doctor(args) => doctor_cmd::execute(*args, ctx),
     }
 }
 

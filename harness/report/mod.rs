@@ -8,9 +8,11 @@
 //! - `human`: [`HumanReporter`].
 //! - `json`: [`to_json`].
 //! - `junit`: [`to_junit`].
+//! - `doctor`: the doctor's report (human, JSON, JUnit).
 //! - `twin`: what `twin up` and `twin faults` print.
 //! - `upgrade`: the upgrade plan as text, JSON and a Markdown checklist.
 
+pub mod doctor;
 pub mod escape;
 pub mod human;
 pub mod json;
