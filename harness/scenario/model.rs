@@ -145,6 +145,16 @@ pub enum Action {
     Ping,
     /// `mattermost.sign_up_with_email`: a person signs up with email and password (no SSO).
     SignUpWithEmail { username: String },
+    /// `gitlab.upgrade`: install GitLab `to`'s omnibus package and restart (twin only).
+    GitlabUpgrade { to: crate::config::Version },
+    /// `mattermost.run_sql`: the seed's `gitlab-psql` statement (twin only).
+    RunSql { statement: String },
+    /// `mattermost.save_theme`: the user signs in with GitLab and saves a theme.
+    SaveTheme { user: String, theme: String },
+    /// `mattermost.get_theme`: the user signs in with GitLab and reads the theme back.
+    GetTheme { user: String },
+    /// `mattermost.count_data`: the administrator reads the System Console's counts.
+    CountData,
 }
 
 impl Action {
@@ -167,6 +177,11 @@ impl Action {
             Action::WebhookPost { .. } => StepKind::WebhookPost,
             Action::InspectCertificate { .. } => StepKind::InspectCertificate,
             Action::HttpRedirect { .. } => StepKind::HttpRedirect,
+            Action::GitlabUpgrade { .. } => StepKind::GitlabUpgrade,
+            Action::RunSql { .. } => StepKind::RunSql,
+            Action::SaveTheme { .. } => StepKind::SaveTheme,
+            Action::GetTheme { .. } => StepKind::GetTheme,
+            Action::CountData => StepKind::CountData,
         }
     }
 
@@ -202,6 +217,10 @@ impl Action {
             Action::InspectCertificate { service } | Action::HttpRedirect { service } => {
                 format!("service={service}")
             }
+            Action::GitlabUpgrade { to } => format!("to={to}"),
+            Action::RunSql { statement } => format!("statement={statement:?}"),
+            Action::SaveTheme { user, .. } | Action::GetTheme { user } => format!("user={user}"),
+            Action::CountData => String::new(),
         };
         if args.is_empty() {
             self.name().to_string()
@@ -216,7 +235,11 @@ impl Action {
     /// administrator does count as writing.
     pub fn writes(&self) -> bool {
         match self {
-            Action::Ping | Action::InspectCertificate { .. } | Action::HttpRedirect { .. } => false,
+            Action::Ping
+            | Action::InspectCertificate { .. }
+            | Action::HttpRedirect { .. }
+            | Action::GetTheme { .. }
+            | Action::CountData => false,
             Action::Sso {
                 flavour, consent, ..
             } => match (flavour, consent) {
@@ -232,7 +255,10 @@ impl Action {
             | Action::CreateIncomingWebhook { .. }
             | Action::SignUpWithEmail { .. }
             | Action::WebhookGitlabPush { .. }
-            | Action::WebhookPost { .. } => true,
+            | Action::WebhookPost { .. }
+            | Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::SaveTheme { .. } => true,
         }
     }
 
@@ -251,7 +277,12 @@ impl Action {
             | Action::WebhookGitlabPush { .. }
             | Action::WebhookPost { .. }
             | Action::InspectCertificate { .. }
-            | Action::HttpRedirect { .. } => None,
+            | Action::HttpRedirect { .. }
+            | Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::SaveTheme { .. }
+            | Action::GetTheme { .. }
+            | Action::CountData => None,
         }
     }
 
@@ -271,7 +302,12 @@ impl Action {
             | Action::Ping
             | Action::SignUpWithEmail { .. }
             | Action::InspectCertificate { .. }
-            | Action::HttpRedirect { .. } => None,
+            | Action::HttpRedirect { .. }
+            | Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::SaveTheme { .. }
+            | Action::GetTheme { .. }
+            | Action::CountData => None,
         }
     }
 
@@ -290,7 +326,12 @@ impl Action {
             | Action::WebhookGitlabPush { .. }
             | Action::WebhookPost { .. }
             | Action::InspectCertificate { .. }
-            | Action::HttpRedirect { .. } => None,
+            | Action::HttpRedirect { .. }
+            | Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::SaveTheme { .. }
+            | Action::GetTheme { .. }
+            | Action::CountData => None,
         }
     }
 }

@@ -155,6 +155,13 @@ fn parse_action(
         StepKind::HttpRedirect => {
             service(sink, &mut f).map(|service| Action::HttpRedirect { service })
         }
+        StepKind::GitlabUpgrade => super::parse_upgrade::gitlab_upgrade(sink, &mut f),
+        StepKind::RunSql => super::parse_upgrade::run_sql(sink, &mut f),
+        StepKind::SaveTheme => super::parse_upgrade::save_theme(sink, &mut f),
+        StepKind::GetTheme => f
+            .req_str(sink, "user")
+            .map(|(user, _)| Action::GetTheme { user }),
+        StepKind::CountData => Some(Action::CountData),
     };
     f.finish(sink);
     if sink.found() > before {
@@ -391,6 +398,10 @@ fn parse_expect(
             }
         };
     }
+    // `theme = "..."` or `theme = false`: a value, not a table.
+    if kind == ExpectKind::Theme {
+        return super::parse_upgrade::expect_theme(sink, ev);
+    }
     let path = format!("expect.{kind}");
     let et = as_table(sink, &path, ev)?;
     let mut f = Fields::new(et, span_of(ev), path);
@@ -409,6 +420,8 @@ fn parse_expect(
         }
         ExpectKind::Certificate => Some(expect_certificate(sink, &mut f)),
         ExpectKind::Redirect => expect_redirect(sink, &mut f),
+        ExpectKind::Theme => None,
+        ExpectKind::Data => Some(super::parse_upgrade::expect_data(sink, &mut f)),
     };
     f.finish(sink);
     if sink.found() > before {
