@@ -1,14 +1,27 @@
-//! Regenerate `harness/config/keys_generated.rs` from shared/data:
-//! `cargo run --example gen_keys` (reads `$CARGO_MANIFEST_DIR/../shared/data`, or the directory
-//! given as the first argument).
+//! Regenerate the configuration key tables:
+//! - `cargo run --example gen_keys [DATA_DIR]`: `harness/config/keys_generated.rs` from
+//!   shared/data (default `$CARGO_MANIFEST_DIR/../shared/data`);
+//! - `cargo run --example gen_keys -- --history [--repo PATH] [--check]`:
+//!   `harness/config/keys_history_generated.rs` from omnibus-gitlab's release tags (default repo:
+//!   `$MM_HARNESS_OMNIBUS_REPO`, else the lead's mirror); `--check` compares instead of writing
+//!   (exit 1 when the checked-in file is stale).
+#[path = "support/omnibus_git.rs"]
+mod omnibus_git;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use mm_harness::config::keygen::{KeySources, SOURCE_FILES, generate};
+use mm_harness::config::keyhist;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--history") {
+        return history(&args);
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let data = std::env::args()
-        .nth(1)
+    let data = args
+        .first()
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("../shared/data"));
     let mut texts = Vec::new();
@@ -18,19 +31,83 @@ fn main() -> std::process::ExitCode {
             Ok(t) => texts.push(t),
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", path.display());
-                return std::process::ExitCode::from(3);
+                return ExitCode::from(3);
             }
         }
     }
     let Ok(texts) = <[String; 10]>::try_from(texts) else {
         eprintln!("error: expected {} source files", SOURCE_FILES.len());
-        return std::process::ExitCode::from(3);
+        return ExitCode::from(3);
     };
     let out = root.join("harness/config/keys_generated.rs");
     if let Err(e) = std::fs::write(&out, generate(&KeySources::from_texts(texts))) {
         eprintln!("error: cannot write {}: {e}", out.display());
-        return std::process::ExitCode::from(3);
+        return ExitCode::from(3);
     }
     println!("wrote {}", out.display());
-    std::process::ExitCode::SUCCESS
+    ExitCode::SUCCESS
+}
+
+fn history(args: &[String]) -> ExitCode {
+    let mut repo = None;
+    let mut check = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--history" => {}
+            "--repo" => repo = it.next().map(PathBuf::from),
+            "--check" => check = true,
+            other => {
+                eprintln!(
+                    "error: unknown argument {other:?}\nusage: gen_keys --history [--repo PATH] [--check]"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let path = omnibus_git::repo_path(repo);
+    let mut git = match omnibus_git::GitOmnibus::open(&path) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let collected = match keyhist::collect(&mut git) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let text = keyhist::render(&collected);
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("harness/config/keys_history_generated.rs");
+    if check {
+        let current = std::fs::read_to_string(&out).unwrap_or_default();
+        if current == text {
+            println!(
+                "{} is up to date ({} release lines)",
+                out.display(),
+                collected.lines.len()
+            );
+            return ExitCode::SUCCESS;
+        }
+        eprintln!(
+            "{} is stale: run `cargo run --example gen_keys -- --history`",
+            out.display()
+        );
+        return ExitCode::from(1);
+    }
+    if let Err(e) = std::fs::write(&out, text) {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return ExitCode::from(3);
+    }
+    println!(
+        "wrote {} ({} release lines, {} keys)",
+        out.display(),
+        collected.lines.len(),
+        collected.keys.len()
+    );
+    ExitCode::SUCCESS
 }

@@ -109,9 +109,87 @@ fn dropped_keys_name_the_env_var_that_replaces_them() {
         }
         other => panic!("{other:?}"),
     }
-    // team_enable_team_creation existed in 8.12 and was gone by 10.8.
+    // team_enable_team_creation lived from 8.1 to 10.7 (omnibus's release tags) and was gone
+    // by 10.8.
     assert!(matches!(
         key_status("mattermost", "team_enable_team_creation", v("10.8")),
-        KeyStatus::Dropped { last: "8.12", .. }
+        KeyStatus::Dropped {
+            last: "10.7",
+            since: Some("8.1"),
+            ..
+        }
     ));
+}
+
+// The same git source the upgrade tables' test uses (one file, two modules of the test binary).
+#[allow(clippy::duplicate_mod)]
+#[path = "../examples/support/omnibus_git.rs"]
+mod omnibus_git;
+
+/// harness/config/keys_history_generated.rs is omnibus's release tags read by `keyhist`:
+/// regenerating it from the mirror changes nothing (skipped, with the reason, without a clone).
+#[test]
+fn key_history_regenerates_unchanged() {
+    let path = omnibus_git::repo_path(None);
+    if !omnibus_git::looks_like_repo(&path) {
+        println!(
+            "not regenerated: no omnibus-gitlab clone at {} (set {})",
+            path.display(),
+            omnibus_git::REPO_ENV
+        );
+        return;
+    }
+    let mut git = omnibus_git::GitOmnibus::open(&path).expect("open the mirror");
+    let fresh = mm_harness::config::keyhist::render(
+        &mm_harness::config::keyhist::collect(&mut git).expect("read the release tags"),
+    );
+    let checked_in = include_str!("../harness/config/keys_history_generated.rs");
+    if fresh != checked_in {
+        let diff = similar::TextDiff::from_lines(checked_in, fresh.as_str());
+        let shown: String = diff
+            .unified_diff()
+            .context_radius(1)
+            .header("checked-in", "regenerated")
+            .to_string()
+            .lines()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n");
+        panic!(
+            "harness/config/keys_history_generated.rs is stale; run `cargo run --example gen_keys -- --history`\n{shown}"
+        );
+    }
+}
+
+#[test]
+fn the_history_covers_every_release_line_from_8_to_19() {
+    use mm_harness::config::key_history;
+    // Documented keys the 18.11 template lacks are known from the cookbooks' attributes.
+    for (root, key) in [
+        ("gitlab_rails", "trusted_certs_dir"),
+        ("gitlab_rails", "logrotate_frequency"),
+        ("nginx", "logrotate_rotate"),
+        ("", "from_file"),
+    ] {
+        assert!(
+            matches!(key_status(root, key, v("18.11")), KeyStatus::Known)
+                || (root.is_empty() && key_history(root, key).is_some()),
+            "{root}['{key}'] on 18.11: {:?}",
+            key_status(root, key, v("18.11"))
+        );
+    }
+    // Every line from 8.9 to 18.11 has its own row.
+    let (since, last) = key_history("", "external_url").expect("external_url");
+    assert_eq!(since, "8.0");
+    assert!(last.starts_with("19."), "{last}");
+    for line in ["8.9", "9.0", "10.7", "11.0", "13.12", "16.11", "18.11"] {
+        let version = v(line);
+        assert!(
+            matches!(
+                key_status("gitlab_rails", "time_zone", version),
+                KeyStatus::Known
+            ),
+            "gitlab_rails['time_zone'] on {line}"
+        );
+    }
 }

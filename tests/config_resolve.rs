@@ -230,11 +230,14 @@ fn same_host_derives_endpoints_from_external_url() {
             .source,
         SettingSource::Derived { .. }
     ));
-    // GitLab 8.x had no API v4: omnibus derived the v3 user endpoint.
+    // GitLab 8.x derives nothing: its OAuth auto-registration (GitLab Rails on this host) sets
+    // the v3 user endpoint (8.12.0+ce.0:files/gitlab-cookbooks/gitlab/libraries/helper.rb:195).
     let r8 = run(text, "8.12");
+    let e = r8.effective.get("GitLabSettings.UserAPIEndpoint").unwrap();
+    assert_eq!(e.value, "https://gitlab.example.com/api/v3/user");
     assert_eq!(
-        r8.host.mattermost.gitlab.user_api_endpoint,
-        "https://gitlab.example.com/api/v3/user"
+        e.source,
+        SettingSource::AutoRegistration { generated: false }
     );
     // A key set in the file wins over the derivation.
     let own =
@@ -430,10 +433,13 @@ mattermost_nginx['listen_port'] = "not-a-port"
             "{v}: {:?}",
             r.diagnostics
         );
-        assert_eq!(
-            r.host.mattermost.service.site_url,
+        // `service_site_url ||= mattermost_external_url` arrived in omnibus 9.2.
+        let site = if v == "8.12" {
+            ""
+        } else {
             "https://mattermost.gitlab.example"
-        );
+        };
+        assert_eq!(r.host.mattermost.service.site_url, site, "{v}");
     }
 }
 
@@ -483,8 +489,9 @@ fn keys_from_later_releases_do_nothing_on_older_ones() {
         .iter()
         .find(|d| d.code == "config.key-not-yet")
         .unwrap();
+    // The release tags: the key arrived in 11.1.
     assert!(
-        d.render().contains("known in GitLab 18.11"),
+        d.render().contains("known in GitLab 11.1"),
         "{}",
         d.render()
     );

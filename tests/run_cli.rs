@@ -90,10 +90,17 @@ fn gitlab_apps() -> tempfile::TempDir {
 }
 
 #[test]
-fn docker_target_is_not_yet_available_exit_3() {
+fn docker_target_without_an_engine_is_exit_3() {
     let dir = gitlab_apps();
-    let (_, err) = run_expect(dir.path(), &["--target", "docker"], 3);
-    assert!(err.contains("not yet available"), "{err}");
+    let o = bin()
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/mm-harness-docker.sock")
+        .args(["run", "--target", "docker"])
+        .output()
+        .expect("run the binary");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(format!("{out}{err}").contains("DOCKER_HOST"), "{out}{err}");
 }
 
 #[test]

@@ -859,7 +859,11 @@ fn a_huge_server_message_is_cut_in_every_report() {
         "{} characters",
         message.len()
     );
-    assert!(message.ends_with("more characters not shown)"), "{message}");
+    // Cut by the driver (server text kept as data) or by the report's own cap: either says so.
+    assert!(
+        message.ends_with("more characters not shown)") || message.ends_with("more characters)"),
+        "{message}"
+    );
     let args = live_args(&mm_url, &["--gitlab-url", &gl_url]);
     let (human, _) = run_expect(dir.path(), &args, &env, 1);
     assert!(
@@ -918,6 +922,8 @@ fn on_the_twin_sigterm_takes_the_stack_down_and_reports_130() {
     let mut child = Running(
         bin()
             .current_dir(dir.path())
+            // The workspace's two scenarios only: with the shipped suite's 26 the JSON report
+            // outgrows the pipe, which is read only after the process ends.
             .args(["run", "--no-embedded", "--format", "json"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -221,7 +221,6 @@ fn absurd_but_valid_toml_is_validated_in_bounded_time_and_memory() {
 }
 
 #[test]
-#[ignore = "needs the bounded gitlab.rb diagnostics of the config helper's branch (issue 7); un-ignore after merging it"]
 fn a_hostile_gitlab_rb_inside_a_scenario_gives_bounded_errors() {
     let text = format!(
         "name = \"rb\"\nsummary = \"s\"\nseed = \"Getting started\"\n[hosts.omnibus]\ngitlab_rb = '''\n{}\n'''\n[[steps]]\nmattermost.ping = {{}}\n",

@@ -49,12 +49,27 @@ fn every_scenario_and_twin_snapshot_file_is_shipped_in_the_binary() {
         shipped,
         "add the file to the list in harness/scenario/embedded.rs"
     );
-    // Snapshots of other targets (`NAME@live.snap`) are a deployment's, never shipped.
-    let twin_snapshots: BTreeSet<String> = stems("snapshots", "snap")
-        .into_iter()
+    let all_snapshots = stems("snapshots", "snap");
+    let twin_snapshots: BTreeSet<String> = all_snapshots
+        .iter()
         .filter(|s| !s.contains('@'))
+        .cloned()
         .collect();
     assert_eq!(twin_snapshots, shipped);
+    // Other targets' snapshots (`NAME@docker`) too; a live installation's (`NAME@live`) is a
+    // deployment's, never shipped.
+    let target_snapshots: BTreeSet<String> = all_snapshots
+        .into_iter()
+        .filter(|s| s.contains('@') && !s.ends_with("@live"))
+        .collect();
+    let shipped_targets: BTreeSet<String> = embedded::TARGET_SNAPSHOTS
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(
+        target_snapshots, shipped_targets,
+        "add the file to target_snapshots! in harness/scenario/embedded.rs"
+    );
     for e in embedded::ALL {
         let toml = std::fs::read_to_string(root().join(format!("scenarios/{}.toml", e.stem)))
             .expect("scenario file");

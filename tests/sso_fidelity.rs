@@ -394,3 +394,73 @@ async fn a_replayed_callback_fails_with_each_mattermosts_error() {
         }
     }
 }
+
+/// M15. Doorkeeper 5.8 PKCE (GitLab 18.11): a challenge needs a supported method at the authorize
+/// endpoint (`validate_code_challenge_method`, pre_authorization.rb v5.8.2); at the token endpoint
+/// a challenged grant without `code_verifier` is invalid_request (`validate_params`), a wrong
+/// verifier invalid_grant (`validate_code_verifier`: unpadded URL-safe base64 of SHA-256 for S256).
+/// Doorkeeper 4.2 (GitLab 8.12) has no PKCE and ignores the parameters.
+#[tokio::test]
+async fn pkce_is_verified_on_18_and_ignored_on_8_12() {
+    // RFC 7636 appendix B.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    for profile in Profile::ALL {
+        let (h, app) = start(profile).await;
+        let b = alice(&h).await;
+        let pairs = |method: &'static str| {
+            authorize(&[
+                ("response_type", "code"),
+                ("client_id", &app.uid),
+                ("redirect_uri", SIGNUP_CB),
+                ("code_challenge", challenge),
+                ("code_challenge_method", method),
+            ])
+        };
+        let bad_method = error_page(&b, &pairs("S512")).await;
+        match profile {
+            Profile::Gitlab18_11 => assert_eq!(
+                bad_method.as_deref(),
+                Some("The code_challenge_method must be one of plain, S256.")
+            ),
+            Profile::Gitlab8_12 => assert_eq!(bad_method, None),
+        }
+        let page = b.page(&pairs("S256")).await;
+        let resp = b.approve_consent(GITLAB, &page).await;
+        let code = field(&query(&location(&resp)), "code").unwrap().to_string();
+        let c = client_for(h.address_book(), "http", None, None, false);
+        let exchange = |verifier: Option<&str>| {
+            let mut form = vec![
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", SIGNUP_CB),
+                ("client_id", app.uid.as_str()),
+                ("client_secret", app.secret.expose()),
+            ];
+            if let Some(v) = verifier {
+                form.push(("code_verifier", v));
+            }
+            let req = c.post(format!("{GITLAB}/oauth/token")).form(&form);
+            async move {
+                let resp = req.send().await.unwrap();
+                let status = resp.status();
+                let body: Value = resp.json().await.unwrap();
+                (status, body["error"].as_str().unwrap_or("").to_string())
+            }
+        };
+        match profile {
+            Profile::Gitlab18_11 => {
+                let missing = exchange(None).await;
+                assert_eq!(missing, (StatusCode::BAD_REQUEST, "invalid_request".into()));
+                let wrong = exchange(Some("not-the-verifier")).await;
+                assert_eq!(wrong, (StatusCode::BAD_REQUEST, "invalid_grant".into()));
+                let right = exchange(Some(verifier)).await;
+                assert_eq!(right, (StatusCode::OK, String::new()));
+            }
+            Profile::Gitlab8_12 => {
+                let ignored = exchange(None).await;
+                assert_eq!(ignored, (StatusCode::OK, String::new()));
+            }
+        }
+    }
+}

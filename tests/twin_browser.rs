@@ -41,7 +41,8 @@ fn consent_button(profile: Profile, approve: bool) -> &'static str {
         (Profile::Gitlab8_12, true) => "input[type=submit][value=Authorize]",
         (Profile::Gitlab8_12, false) => "input[type=submit][value=Deny]",
         (Profile::Gitlab18_11, true) => "button[data-testid=authorization-button]",
-        (Profile::Gitlab18_11, false) => "button[data-testid=deny-button]",
+        // Current GitLab's "Cancel" has no testid: the button of the `_method=delete` form.
+        (Profile::Gitlab18_11, false) => "form:has(input[name=_method][value=delete]) button",
     }
 }
 

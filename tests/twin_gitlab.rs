@@ -273,10 +273,19 @@ async fn authorize_signed_out_goes_to_sign_in_and_comes_back() {
 async fn consent_page_carries_doorkeeper_fields_on_18() {
     let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let page = consent_page(&b, &app, "s1").await;
+    // M11: the newest stored new.html.haml (@36408c40): heading, approve form first.
     assert!(
-        page.contains("Authorize <strong>GitLab Mattermost</strong> to use your account?"),
+        page.contains(
+            "<strong>GitLab Mattermost</strong> is requesting access to your account on GitLab."
+        ),
         "{page}"
     );
+    assert!(
+        page.contains("Make sure you trust <strong>GitLab Mattermost</strong> before authorizing.")
+    );
+    assert!(page.contains(
+        "You will be redirected to <strong>mattermost.example.com</strong> after authorizing."
+    ));
     let forms = all_forms(&page);
     assert_eq!(forms.len(), 2);
     for name in [
@@ -291,13 +300,14 @@ async fn consent_page_carries_doorkeeper_fields_on_18() {
         "code_challenge_method",
     ] {
         assert!(
-            field(&forms[1], name).is_some(),
+            field(&forms[0], name).is_some(),
             "approve form lacks {name}"
         );
     }
-    assert_eq!(field(&forms[0], "_method"), Some("delete"));
-    assert_eq!(field(&forms[1], "scope"), Some("api"), "default scope");
-    assert_eq!(field(&forms[1], "state"), Some("s1"));
+    assert_eq!(field(&forms[0], "_method"), None, "approve form first");
+    assert_eq!(field(&forms[1], "_method"), Some("delete"));
+    assert_eq!(field(&forms[0], "scope"), Some("api"), "default scope");
+    assert_eq!(field(&forms[0], "state"), Some("s1"));
 }
 
 #[tokio::test]
@@ -444,7 +454,10 @@ async fn deny_sends_access_denied_to_the_client() {
     let (_h, app, b) = start_with_app(Profile::Gitlab18_11).await;
     let page = consent_page(&b, &app, "d1").await;
     let forms = all_forms(&page);
-    let deny = &forms[0];
+    let deny = forms
+        .iter()
+        .find(|f| field(f, "_method") == Some("delete"))
+        .unwrap();
     let resp = b
         .post_form(&format!("{GITLAB}/oauth/authorize"), deny)
         .await;
@@ -548,7 +561,7 @@ async fn second_authorization_with_a_live_token_skips_consent() {
     assert_status(&resp, StatusCode::OK);
     let page = resp.text().await.unwrap();
     assert!(page.contains("Redirecting"), "{page}");
-    assert!(!page.contains("to use your account?"));
+    assert!(!page.contains("is requesting access"));
 }
 
 #[tokio::test]
@@ -976,7 +989,7 @@ async fn public_application_asks_again_despite_a_live_token_on_18() {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let page = b.page(&authorize_url(&public, &cb, "p2")).await;
-    assert!(page.contains("to use your account?"), "{page}");
+    assert!(page.contains("is requesting access"), "{page}");
 }
 
 #[tokio::test]

@@ -71,7 +71,9 @@ async fn sso(
             continue;
         }
         let page = resp.text().await.unwrap();
-        if page.contains("to use your account?") {
+        // The consent page: 8.12's "Authorize … to use your account?", current GitLab's "… is
+        // requesting access to your account".
+        if page.contains("to use your account?") || page.contains("is requesting access") {
             let resp = b.approve_consent(&gitlab, &page).await;
             assert_eq!(resp.status(), StatusCode::FOUND);
             next = location(&resp);
@@ -693,4 +695,108 @@ async fn an_unsupported_provider_redirects_with_307_on_3_4() {
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// M3. 10.x LoginByOAuth → UpdateOAuthUserAttrs (app/user.go): the GitLab username when nobody
+/// else has it, first/last name, the email when free, and a deactivated account reactivated. 3.4
+/// LoginByOAuth signs the stored user in as it is (api/user.go v3.4.0).
+#[tokio::test]
+async fn a_login_takes_the_gitlab_profile_on_10_only() {
+    for profile in Profile::ALL {
+        let h = Twin::start(TwinOptions::single_server(profile))
+            .await
+            .unwrap();
+        let b = Browser::new(h.address_book(), None);
+        let resp = callback(sso(&h, &b, profile, "signup", ALICE).await);
+        assert!(!location(&resp).contains("/error"), "{}", location(&resp));
+        assert!(h.gitlab().unwrap().twin.update_user("alice", |u| {
+            u.username = "alice-renamed".into();
+            u.name = "Alice Pleasance Liddell".into();
+            u.email = "alice.liddell@example.com".into();
+        }));
+        let b = Browser::new(h.address_book(), None);
+        let resp = callback(sso(&h, &b, profile, "login", ("alice-renamed", ALICE.1)).await);
+        assert!(!location(&resp).contains("/error"), "{}", location(&resp));
+        let users = h.mattermost().unwrap().twin.users();
+        let alice = users.iter().find(|u| u.auth_data == "2").unwrap();
+        match profile {
+            Profile::Gitlab18_11 => {
+                assert_eq!(alice.username, "alice-renamed");
+                assert_eq!(
+                    (alice.first_name.as_str(), alice.last_name.as_str()),
+                    ("Alice", "Pleasance Liddell")
+                );
+                assert_eq!(alice.email, "alice.liddell@example.com");
+            }
+            Profile::Gitlab8_12 => {
+                assert_eq!(alice.username, "alice");
+                assert_eq!(alice.email, "alice@example.com");
+            }
+        }
+    }
+}
+
+/// M8. Mattermost 3.4 sign-up with a user reply that is JSON but not a valid GitLab user (here a
+/// UserAPIEndpoint on an unknown API route: GitLab's JSON 404, whose status 3.4 does not read):
+/// `GetUserFromJson` returns an empty `model.User` (model/gitlab/gitlab.go v3.4.0:88-95), the
+/// store's `IsValid` refuses its empty email (model/user.go:74) — "Invalid email", a 307. 10.x
+/// checks the status first (`api.user.authorize_oauth_user.response.app_error`).
+#[tokio::test]
+async fn a_json_non_user_reply_on_sign_up_is_invalid_email_on_3_4() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab8_12))
+        .await
+        .unwrap();
+    let gitlab = gitlab_url(&h);
+    h.mattermost()
+        .unwrap()
+        .twin
+        .update_settings(|s| s.gitlab.user_api_endpoint = format!("{gitlab}/api/v3/users"));
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(&h, &b, Profile::Gitlab8_12, "signup", ALICE).await;
+    assert_mattermost_error(outcome, StatusCode::TEMPORARY_REDIRECT, "Invalid email").await;
+    // The login path reads the auth data instead: 3.4's parse error.
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(&h, &b, Profile::Gitlab8_12, "login", ALICE).await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::TEMPORARY_REDIRECT,
+        "Could not parse auth data out of gitlab user object",
+    )
+    .await;
+}
+
+/// M4. 10.x AuthorizeOAuthUser: a 403 from the user endpoint whose body mentions "Terms of
+/// Service" is `oauth.gitlab.tos.error` with `{{.URL}}` = the host of UserAPIEndpoint, status 400
+/// (app/oauth.go); en.json: "GitLab's Terms of Service have updated. Please go to {{.URL}} to
+/// accept them and then try logging into Mattermost again." (server/i18n/en.json @00018c9a). The
+/// user endpoint here is a stub answering GitLab's terms refusal.
+#[tokio::test]
+async fn a_gitlab_terms_refusal_is_the_tos_error_on_10() {
+    use axum::http::StatusCode as S;
+    let stub = axum::Router::new().route(
+        "/api/v4/user",
+        axum::routing::get(|| async {
+            (
+                S::FORBIDDEN,
+                r#"{"message":"403 Forbidden - You (@alice) must accept the Terms of Service in order to perform this action. Please access GitLab from a web browser to accept these terms."}"#,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, stub).await });
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    h.mattermost().unwrap().twin.update_settings(|s| {
+        s.gitlab.user_api_endpoint = format!("http://127.0.0.1:{port}/api/v4/user");
+    });
+    let b = Browser::new(h.address_book(), None);
+    let outcome = sso(&h, &b, Profile::Gitlab18_11, "signup", ALICE).await;
+    assert_mattermost_error(
+        outcome,
+        StatusCode::BAD_REQUEST,
+        "GitLab's Terms of Service have updated. Please go to 127.0.0.1 to accept them and then try logging into Mattermost again.",
+    )
+    .await;
 }

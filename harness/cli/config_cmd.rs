@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Exit;
+use crate::config::model::redact_userinfo;
 use crate::config::{
     ConfigJson, Drift, EffectiveSetting, HostSettings, KeyEra, Resolved, SettingSource, Version,
     drift, read_config_json, resolve,
@@ -67,14 +68,36 @@ pub fn execute(cmd: ConfigCommand) -> Exit {
     }
 }
 
+/// The largest file `config explain` reads (the 18.11 template is about 150 KB).
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
 fn read_source(path: &Path) -> Result<SourceFile, Exit> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(SourceFile::new(path.display().to_string(), text)),
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            Err(Exit::BadInput)
-        }
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    let read =
+        std::fs::File::open(path).and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes));
+    if let Err(e) = read {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        return Err(Exit::BadInput);
     }
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        eprintln!(
+            "error: {} is larger than {} MiB, the most `config explain` reads\n  = help: is this the right file?",
+            path.display(),
+            MAX_INPUT_BYTES / 1024 / 1024
+        );
+        return Err(Exit::BadInput);
+    }
+    SourceFile::from_bytes(
+        path.display().to_string(),
+        bytes,
+        "file.encoding",
+        "save the file as UTF-8 (omnibus reads gitlab.rb and config.json as UTF-8)",
+    )
+    .map_err(|d| {
+        eprint!("{}", crate::report::escape::terminal(&d.render()));
+        Exit::BadInput
+    })
 }
 
 #[derive(Serialize)]
@@ -82,9 +105,15 @@ struct ExplainReport<'a> {
     file: &'a str,
     gitlab_version: Version,
     era: KeyEra,
+    /// The Mattermost version omnibus bundles in this GitLab release, if known.
+    bundled_mattermost: Option<Version>,
+    /// The twin profile that plays this release line, if one does.
+    twin_profile: Option<crate::config::Profile>,
     host: &'a HostSettings,
     settings: Vec<&'a EffectiveSetting>,
     diagnostics: Vec<&'a Diagnostic>,
+    /// Diagnostics found past the per-file cap, not listed.
+    diagnostics_omitted: usize,
     drift: &'a [Drift],
 }
 
@@ -104,7 +133,10 @@ fn explain(args: &ExplainArgs) -> Exit {
             match read_config_json(&cfg_file) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    eprint!("{}", e.diagnostic.render());
+                    eprint!(
+                        "{}",
+                        crate::report::escape::terminal(&e.diagnostic.render())
+                    );
                     return Exit::BadInput;
                 }
             }
@@ -117,18 +149,21 @@ fn explain(args: &ExplainArgs) -> Exit {
     if resolved.has_errors() {
         for d in &resolved.diagnostics {
             if d.severity == Severity::Error {
-                eprint!("{}", d.render());
+                eprint!("{}", crate::report::escape::terminal(&d.render()));
             }
         }
-        let n = resolved
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count();
+        if resolved.omitted_errors > 0 {
+            eprintln!(
+                "note: {} more error(s) not shown; only the first {} errors of a file are kept",
+                resolved.omitted_errors,
+                crate::diag::MAX_DIAGNOSTICS
+            );
+        }
         eprintln!(
-            "error: {} cannot be explained for GitLab {}: {n} error(s)",
+            "error: {} cannot be explained for GitLab {}: {} error(s)",
             file.name(),
-            args.gitlab_version
+            args.gitlab_version,
+            resolved.error_count()
         );
     }
     match args.format {
@@ -137,9 +172,12 @@ fn explain(args: &ExplainArgs) -> Exit {
                 file: file.name(),
                 gitlab_version: args.gitlab_version,
                 era: resolved.era,
+                bundled_mattermost: bundled_mattermost(args.gitlab_version).map(|(m, _)| m),
+                twin_profile: twin_profile_for(args.gitlab_version),
                 host: &resolved.host,
                 settings: shown_settings(&resolved, args.all),
                 diagnostics: resolved.diagnostics.iter().collect(),
+                diagnostics_omitted: resolved.omitted_errors + resolved.omitted_warnings,
                 drift: &drifted,
             };
             match serde_json::to_string_pretty(&report) {
@@ -151,7 +189,8 @@ fn explain(args: &ExplainArgs) -> Exit {
             }
         }
         ExplainFormat::Human if !resolved.has_errors() => {
-            print!("{}", human_report(&file, &resolved, &drifted, args.all));
+            let report = human_report(&file, &resolved, &drifted, args.all);
+            print!("{}", crate::report::escape::terminal(&report));
         }
         ExplainFormat::Human => {}
     }
@@ -171,9 +210,58 @@ fn shown_settings(r: &Resolved, all: bool) -> Vec<&EffectiveSetting> {
                 SettingSource::GitlabRb { .. }
                     | SettingSource::Derived { .. }
                     | SettingSource::EnvOverride { .. }
+                    | SettingSource::AutoRegistration { .. }
             )
         })
         .collect()
+}
+
+/// Which Mattermost omnibus bundles in this GitLab release (from the release-tag table in
+/// `upgrade/`), or the last build of its release line when the exact version is not a release.
+pub fn bundled_mattermost(v: Version) -> Option<(Version, String)> {
+    if let Some(r) = crate::upgrade::versions::release(v) {
+        return r.mattermost.map(|m| (m, r.tag.to_string()));
+    }
+    crate::upgrade::versions::bundled_rows()
+        .iter()
+        .rfind(|b| b.gitlab().major == v.major && b.gitlab().minor == v.minor)
+        .map(|b| (b.mattermost, b.tag.to_string()))
+}
+
+fn bundled_text(v: Version) -> String {
+    match bundled_mattermost(v) {
+        Some((m, tag)) => format!("bundles Mattermost {m} (omnibus {tag})"),
+        None if v.major >= 19 => "bundles no Mattermost".to_string(),
+        None => "bundled Mattermost version unknown (not a GitLab release line omnibus tagged)"
+            .to_string(),
+    }
+}
+
+/// The twin profile that plays this exact release line, if one does.
+pub fn twin_profile_for(v: Version) -> Option<crate::config::Profile> {
+    crate::config::Profile::ALL.into_iter().find(|p| {
+        let g = p.gitlab_version();
+        g.major == v.major && g.minor == v.minor
+    })
+}
+
+fn twin_text(v: Version) -> String {
+    match twin_profile_for(v) {
+        Some(p) => format!("{p} (Mattermost {})", p.mattermost_version()),
+        None => {
+            let all: Vec<String> = crate::config::Profile::ALL
+                .iter()
+                .map(|p| format!("{p} (Mattermost {})", p.mattermost_version()))
+                .collect();
+            format!(
+                "none plays GitLab {}.{} (the twin plays {}; a run with this file uses the nearest, {})",
+                v.major,
+                v.minor,
+                all.join(" and "),
+                crate::config::Profile::for_gitlab(v)
+            )
+        }
+    }
 }
 
 fn era_text(era: KeyEra) -> &'static str {
@@ -202,16 +290,17 @@ pub fn human_report(file: &SourceFile, r: &Resolved, drifted: &[Drift], all: boo
         h.gitlab_version,
         era_text(r.era)
     );
-    let _ = writeln!(
-        out,
-        "  twin profile: {} (Mattermost {})",
-        h.profile, h.mattermost.version
-    );
+    let _ = writeln!(out, "  {}", bundled_text(h.gitlab_version));
+    let _ = writeln!(out, "  twin profile: {}", twin_text(h.gitlab_version));
     let _ = writeln!(
         out,
         "  external_url: {}\n  mattermost_external_url: {}\n  GitLab Rails: {}, bundled Mattermost: {}, register as OAuth app: {}",
-        h.external_url.as_deref().unwrap_or("(not set)"),
-        h.mattermost_external_url.as_deref().unwrap_or("(not set)"),
+        h.external_url
+            .as_deref()
+            .map_or("(not set)".into(), redact_userinfo),
+        h.mattermost_external_url
+            .as_deref()
+            .map_or("(not set)".into(), redact_userinfo),
         on_off(h.gitlab_rails_enabled),
         on_off(h.mattermost_enabled),
         if h.register_as_oauth_app && h.gitlab_rails_enabled {
@@ -250,6 +339,10 @@ pub fn human_report(file: &SourceFile, r: &Resolved, drifted: &[Drift], all: boo
         out.push_str(&d.render());
         out.push('\n');
     }
+    if let Some(line) = r.omitted_line() {
+        out.push_str(&line);
+        out.push_str("\n\n");
+    }
     for d in drifted {
         out.push_str(&d.diagnostic().render());
         out.push('\n');
@@ -269,7 +362,7 @@ pub fn human_report(file: &SourceFile, r: &Resolved, drifted: &[Drift], all: boo
         "{} settings ({from_file} from {}), {} warning(s), {} drifted",
         r.effective.len(),
         file.name(),
-        warnings.len(),
+        warnings.len() + r.omitted_warnings,
         drifted.len()
     );
     out

@@ -16,6 +16,7 @@ pub mod exit;
 pub mod run_cmd;
 pub mod scenarios_cmd;
 pub mod twin_cmd;
+pub mod twin_image;
 pub mod upgrade_cmd;
 
 use std::io::Write;

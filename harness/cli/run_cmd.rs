@@ -1,6 +1,6 @@
 //! `mm-harness run`: select scenarios, run them on a target, report. Exit 0 when every scenario
 //! passed (skipped ones do not count against it), 1 when one failed, 2 on bad input (scenario
-//! files, flags), 3 when the environment is missing (target unreachable, docker not available).
+//! files, flags), 3 when the environment is missing (target unreachable, no Docker engine or image).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ use crate::stack::{LiveOptions, TargetSpec};
 pub enum TargetArg {
     /// The embedded reference GitLab + Mattermost on loopback.
     Twin,
-    /// Real images in containers (not yet available).
+    /// The scenario's hosts in containers (docs/docker.md): pinned images, or the twin image.
     Docker,
     /// An existing installation (--gitlab-url / --mattermost-url; credentials from MM_HARNESS_* env).
     Live,
@@ -96,6 +96,27 @@ pub struct RunArgs {
     /// 120 on the twin, 600 on live, 1800 on docker.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub scenario_timeout: Option<u64>,
+    #[command(flatten)]
+    pub docker: Box<DockerArgs>,
+}
+
+/// The docker target's flags (docs/docker.md).
+#[derive(Debug, Args)]
+pub struct DockerArgs {
+    /// Image for omnibus hosts (docker target; default: images.toml for the scenario's GitLab
+    /// version), e.g. `gitlab/gitlab-ce:18.11.0-ce.0` or the twin image `mm-twin:local`.
+    #[arg(long, value_name = "IMAGE")]
+    pub gitlab_image: Option<String>,
+    /// Image for a standalone Mattermost host (docker target).
+    #[arg(long, value_name = "IMAGE")]
+    pub mattermost_image: Option<String>,
+    /// How long a container may take to become ready, in seconds (docker target; a real
+    /// GitLab's first boot takes minutes).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub ready_timeout: u64,
+    /// Leave the docker stacks running at the end and print how to reach them.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// A number of whole seconds, at least 1: 0 would leave no time at all, so it is bad input
@@ -130,11 +151,14 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         TargetArg::Docker => TargetKind::Docker,
         TargetArg::Live => TargetKind::Live,
     };
-    if kind == TargetKind::Docker {
-        return Err(CliError::environment(
-            "the docker target is not yet available in this version of mm-harness",
-        )
-        .with_hint("use --target twin (default) or --target live"));
+    if kind != TargetKind::Docker
+        && (args.docker.gitlab_image.is_some()
+            || args.docker.mattermost_image.is_some()
+            || args.docker.keep)
+    {
+        return Err(CliError::bad_input(
+            "--gitlab-image, --mattermost-image and --keep apply to --target docker only",
+        ));
     }
     if kind == TargetKind::Live && args.gitlab_url.is_none() && args.mattermost_url.is_none() {
         return Err(CliError::bad_input(
@@ -199,6 +223,15 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             allow_writes: args.allow_writes,
         },
         request_timeout: Duration::from_secs(args.timeout),
+        docker: crate::stack::docker::DockerOptions {
+            gitlab_image: args.docker.gitlab_image.clone(),
+            mattermost_image: args.docker.mattermost_image.clone(),
+            ready_timeout: Duration::from_secs(args.docker.ready_timeout),
+            keep: args.docker.keep,
+            progress: Some(Arc::new(|m: &str| {
+                eprintln!("{}", crate::report::escape::terminal(m));
+            })),
+        },
     };
     if kind == TargetKind::Live {
         live_preflight(

@@ -22,6 +22,13 @@ pub enum TwinCommand {
     Up(UpArgs),
     /// List the faults `twin up --fault` accepts, with the error each reproduces.
     Faults,
+    /// Build the twin's container image (`mm-twin:local`) from this binary with `docker import`.
+    Image(super::twin_image::ImageArgs),
+    /// The twin image's entry point: serve the host GITLAB_OMNIBUS_CONFIG describes on ports
+    /// 80/443 until SIGTERM (inside a container).
+    Serve,
+    /// Remove the containers, networks and volumes of docker-target runs that are gone.
+    Sweep(super::twin_image::SweepArgs),
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +63,9 @@ pub fn execute(cmd: TwinCommand, ctx: &Context) -> Result<(), CliError> {
             Ok(())
         }
         TwinCommand::Up(args) => up(args, ctx),
+        TwinCommand::Image(args) => super::twin_image::image(args, ctx),
+        TwinCommand::Serve => super::twin_image::serve(ctx),
+        TwinCommand::Sweep(args) => super::twin_image::sweep(args, ctx),
     }
 }
 

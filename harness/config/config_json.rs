@@ -12,7 +12,7 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::effective::{SettingSource, go_parse_bool, is_empty_value, value_text};
-use super::gitlab_rb::scrub_diagnostic;
+use super::gitlab_rb::scrub;
 use super::keys::is_secret_name;
 use super::model::REDACTED;
 use super::resolve::Resolved;
@@ -148,6 +148,26 @@ fn scrub_json_line(line: &str) -> String {
     .into_owned()
 }
 
+/// The byte ranges of config.json that hold secrets: the string value of every secret-named key
+/// and the password of every URL's userinfo.
+fn json_secret_masks(text: &str) -> Vec<Span> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r#""([A-Za-z0-9_]+)"\s*:\s*"((?:[^"\\]|\\.)*)""#).expect("static regex")
+    });
+    let mut out = Vec::new();
+    for c in re.captures_iter(text) {
+        if let (Some(key), Some(value)) = (c.get(1), c.get(2))
+            && is_secret_name(key.as_str())
+            && !value.as_str().is_empty()
+        {
+            out.push(Span::new(value.start(), value.end()));
+        }
+    }
+    out.extend(super::gitlab_rb::url_password_spans(text, 0));
+    out
+}
+
 fn offset_of(file: &SourceFile, line: usize, column: usize) -> usize {
     let mut offset = 0;
     for (n, l) in file.text().split_inclusive('\n').enumerate() {
@@ -161,6 +181,9 @@ fn offset_of(file: &SourceFile, line: usize, column: usize) -> usize {
 
 /// Read a config.json. Errors carry a diagnostic with file:line:column and a caret.
 pub fn read_config_json(file: &SourceFile) -> Result<ConfigJson, ConfigError> {
+    // Secret values and URL passwords are masked in every line shown (a long line is shown as a
+    // window, which a line-wise redaction could no longer read).
+    let file = &file.with_masks(json_secret_masks(file.text()));
     let root: Value = match serde_json::from_str(file.text()) {
         Ok(v) => v,
         Err(e) => {
@@ -266,12 +289,30 @@ fn shown(v: &Value, secret: bool) -> String {
         return REDACTED.to_string();
     }
     match v {
-        Value::String(s) => format!("{s:?}"),
+        Value::String(s) => format!("{:?}", super::model::redact_userinfo(s)),
         other => other.to_string(),
     }
 }
 
 impl Drift {
+    /// Whether GitLab sign-in depends on the value config.json holds: a GitLab SSO setting (or
+    /// the SiteURL its callbacks are built from) that is set in config.json where gitlab.rb
+    /// would leave it empty or off. Advice to revert it would break SSO.
+    pub fn sso_depends_on_actual(&self) -> bool {
+        let sso_path = self
+            .path
+            .to_ascii_lowercase()
+            .starts_with("gitlabsettings.")
+            || self.path.eq_ignore_ascii_case("ServiceSettings.SiteURL");
+        let set = |v: &Value| match v {
+            Value::Bool(b) => *b,
+            Value::String(s) => !s.is_empty() && go_parse_bool(s) != Some(false),
+            Value::Null => false,
+            _ => true,
+        };
+        sso_path && set(&self.actual) && !set(&self.expected)
+    }
+
     pub fn expected_display(&self) -> String {
         shown(&self.expected, self.secret)
     }
@@ -300,21 +341,32 @@ impl Drift {
             ),
         )
         .with_label(what)
-        .with_hint(format!(
-            "move the change into gitlab.rb ({}) or revert it in the System Console",
-            self.source.describe()
-        ));
+        .with_hint(if self.sso_depends_on_actual() {
+            // Reverting would take away what GitLab sign-in works with.
+            format!(
+                "keep it: GitLab SSO depends on this value; write it into gitlab.rb ({}) so reconfigure keeps it. Do not revert it in the System Console",
+                self.source.describe()
+            )
+        } else {
+            format!(
+                "move the change into gitlab.rb ({}) or revert it in the System Console",
+                self.source.describe()
+            )
+        });
         let mut loc = self.config_location.clone();
-        loc.source_line = scrub_json_line(&loc.source_line);
-        d.location = Some(loc);
+        loc.source_line =
+            super::model::redact_userinfo(&scrub_json_line(&loc.source_line)).into_owned();
         if self.secret {
+            // The values are redacted where they are shown: the message already shows the
+            // marker; the config.json line may hold the actual value under another spelling.
             let secrets: Vec<String> = [&self.expected, &self.actual]
                 .into_iter()
                 .map(value_text)
                 .filter(|t| !t.is_empty())
                 .collect();
-            scrub_diagnostic(&mut d, &secrets);
+            loc.source_line = scrub(&loc.source_line, &secrets);
         }
+        d.location = Some(loc);
         d
     }
 }
@@ -370,8 +422,13 @@ pub fn drift(r: &Resolved, cfg: &ConfigJson) -> Vec<Drift> {
     };
     let mut out = Vec::new();
     for s in r.effective.iter() {
-        if matches!(s.source, SettingSource::MattermostDefault) {
-            continue; // omnibus does not manage it: a Console change there is the admin's to make
+        if matches!(
+            s.source,
+            SettingSource::MattermostDefault | SettingSource::AutoRegistration { generated: true }
+        ) {
+            // Not managed by omnibus (a Console change is the admin's to make), or made on
+            // reconfigure (the generated OAuth id/secret): nothing to compare against.
+            continue;
         }
         let Some(entry) = cfg.get(&s.path) else {
             continue;

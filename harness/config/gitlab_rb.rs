@@ -10,7 +10,7 @@
 //! Parsing never fails: syntax errors are error [`Diagnostic`]s with file:line:column and a caret.
 //! No I/O happens here.
 
-use crate::diag::{Diagnostic, Location, SourceFile, Span};
+use crate::diag::{Diagnostic, Diagnostics, Location, Severity, SourceFile, Span};
 
 use super::keys::is_secret_name;
 use super::model::REDACTED;
@@ -179,7 +179,7 @@ pub struct RbDocument {
     file: SourceFile,
     settings: Vec<RbSetting>,
     unevaluated: Vec<RbUnevaluated>,
-    diagnostics: Vec<Diagnostic>,
+    diagnostics: Diagnostics,
     secrets: Vec<String>,
 }
 
@@ -190,7 +190,7 @@ impl std::fmt::Debug for RbDocument {
             .field("file", &self.file.name())
             .field("settings", &targets)
             .field("unevaluated", &self.unevaluated.len())
-            .field("diagnostics", &self.diagnostics)
+            .field("diagnostics", &self.diagnostics.as_slice())
             .finish()
     }
 }
@@ -208,13 +208,17 @@ impl RbDocument {
         &self.unevaluated
     }
     /// Syntax errors and unevaluated-expression warnings, in file order.
+    /// (At most [`crate::diag::MAX_DIAGNOSTICS`]; [`RbDocument::diagnostic_list`] counts the rest.)
     pub fn diagnostics(&self) -> &[Diagnostic] {
+        self.diagnostics.as_slice()
+    }
+    /// The kept diagnostics and the count of those left out.
+    pub fn diagnostic_list(&self) -> &Diagnostics {
         &self.diagnostics
     }
+    /// Whether the file has a syntax error (kept or counted).
     pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == crate::diag::Severity::Error)
+        self.diagnostics.has_errors()
     }
     /// The literal values assigned to secret keys (`*secret*`, `*password*`, ... and secret-named
     /// hash entries), for scrubbing them from any text shown to a user.
@@ -273,17 +277,30 @@ fn is_keyword(word: &str) -> bool {
 /// Parse a gitlab.rb. Never fails: problems are in [`RbDocument::diagnostics`].
 pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
     let (tokens, mut diagnostics) = lex(file);
+    // Secret values (and a URL's password) are masked in every source line a diagnostic shows.
+    let file = &file.with_masks(secret_masks(file, &tokens));
+    for d in diagnostics.iter_mut() {
+        d.relocate(file);
+    }
+    let mut next_token = vec![tokens.len(); tokens.len() + 1];
+    for j in (0..tokens.len()).rev() {
+        next_token[j] = if tokens[j].tok == Tok::Newline {
+            next_token[j + 1]
+        } else {
+            j
+        };
+    }
     let mut p = Parser {
         file,
         toks: &tokens,
-        diagnostics: Vec::new(),
+        next_token,
+        diagnostics: Diagnostics::new(),
         settings: Vec::new(),
         unevaluated: Vec::new(),
         depth: 0,
     };
     p.run();
-    diagnostics.append(&mut p.diagnostics);
-    diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+    diagnostics.merge(p.diagnostics);
     let mut secrets = Vec::new();
     for s in &p.settings {
         let secret = s.target.keys().iter().any(|k| is_secret_name(k));
@@ -291,9 +308,6 @@ pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
     }
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     secrets.dedup();
-    for d in &mut diagnostics {
-        scrub_diagnostic(d, &secrets);
-    }
     RbDocument {
         file: file.clone(),
         settings: p.settings,
@@ -301,6 +315,170 @@ pub fn parse_gitlab_rb(file: &SourceFile) -> RbDocument {
         diagnostics,
         secrets,
     }
+}
+
+/// The byte ranges of a gitlab.rb that hold secrets, found on the tokens (so also inside blocks
+/// and unevaluated code): the literal assigned to a secret-named index (`['gitlab_secret'] =`)
+/// or hash entry (`'password' =>`, `password:`), the password of a URL's userinfo in any string,
+/// and `password: value` lines inside a heredoc or multi-line string (LDAP YAML).
+pub(crate) fn secret_masks(file: &SourceFile, toks: &[Token]) -> Vec<Span> {
+    let text = file.text();
+    let mut masks = Vec::new();
+    let inner = |t: &Token| -> Span {
+        let raw = file.slice(t.span);
+        match raw.as_bytes().first() {
+            Some(b'\'' | b'"') if raw.len() >= 2 => Span::new(t.span.start + 1, t.span.end - 1),
+            Some(b'%') if raw.len() >= 4 => Span::new(t.span.start + 3, t.span.end - 1),
+            _ => t.span,
+        }
+    };
+    // The text a string token stands on: its quoted span, or a heredoc's body lines.
+    let body = |t: &Token| -> Span {
+        match &t.tok {
+            Tok::Str {
+                body_end: Some(e), ..
+            } if *e > t.span.end => {
+                let line_end = text[t.span.end..]
+                    .find('\n')
+                    .map(|i| t.span.end + i + 1)
+                    .unwrap_or(text.len());
+                Span::new(line_end.min(*e), *e)
+            }
+            _ => t.span,
+        }
+    };
+    for (i, t) in toks.iter().enumerate() {
+        // A secret name followed by what assigns to it.
+        let name = match &t.tok {
+            Tok::Str { value, .. } | Tok::Symbol(value) | Tok::Label(value) => Some(value),
+            _ => None,
+        };
+        if let Some(name) = name
+            && is_secret_name(name)
+        {
+            let mut j = i + 1;
+            let assigns = match &t.tok {
+                Tok::Label(_) => true,
+                _ => match toks.get(j).map(|t| &t.tok) {
+                    Some(Tok::Punct("=>")) => {
+                        j += 1;
+                        true
+                    }
+                    Some(Tok::Punct("]"))
+                        if toks.get(j + 1).map(|t| &t.tok) == Some(&Tok::Punct("=")) =>
+                    {
+                        j += 2;
+                        true
+                    }
+                    _ => false,
+                },
+            };
+            // A literal value is the secret. In an expression (`ENV['SMTP_PASSWORD'] ||
+            // 'changeme'`) only its top-level literals are: `ENV['X']` and `File.read('/run/x')`
+            // name where the secret is, and stay readable.
+            let literal = matches!(
+                toks.get(j).map(|t| &t.tok),
+                Some(
+                    Tok::Str { .. }
+                        | Tok::Int(_)
+                        | Tok::Float(_)
+                        | Tok::Symbol(_)
+                        | Tok::Words { .. }
+                        | Tok::Punct("[" | "{" | "(")
+                )
+            );
+            if assigns {
+                let mut depth = 0usize;
+                while let Some(v) = toks.get(j) {
+                    match &v.tok {
+                        Tok::Newline if depth == 0 => break,
+                        Tok::Punct("[" | "{" | "(") => depth += 1,
+                        Tok::Punct("]" | "}" | ")") => {
+                            if depth == 0 {
+                                break;
+                            }
+                            depth -= 1;
+                        }
+                        Tok::Punct(",") if depth == 0 => break,
+                        Tok::Str { body_end, .. } if literal || depth == 0 => {
+                            masks.push(match body_end {
+                                Some(_) => body(v),
+                                None => inner(v),
+                            })
+                        }
+                        Tok::Int(_) | Tok::Float(_) | Tok::Symbol(_) | Tok::Words { .. }
+                            if literal || depth == 0 =>
+                        {
+                            masks.push(v.span)
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+            }
+        }
+        if let Tok::Str { .. } = &t.tok {
+            for span in [t.span, body(t)] {
+                masks.extend(url_password_spans(file.slice(span), span.start));
+                if file.slice(span).contains('\n') {
+                    masks.extend(yaml_secret_spans(file.slice(span), span.start));
+                }
+            }
+        }
+    }
+    masks
+}
+
+/// The password part of every `scheme://user:password@host` in `text` (offsets from `base`).
+pub(crate) fn url_password_spans(text: &str, base: usize) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let auth_start = from + i + 3;
+        let auth_end = text[auth_start..]
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '\'' | '"' | '`') || c.is_whitespace())
+            .map(|e| auth_start + e)
+            .unwrap_or(text.len());
+        let authority = &text[auth_start..auth_end];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+            && colon + 1 < at
+        {
+            out.push(Span::new(
+                base + auth_start + colon + 1,
+                base + auth_start + at,
+            ));
+        }
+        from = auth_end.max(auth_start);
+    }
+    out
+}
+
+/// The values of `secret_name: value` lines (YAML inside a heredoc: LDAP's `password:`).
+fn yaml_secret_spans(text: &str, base: usize) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let lead = line.len() - trimmed.len();
+        if let Some(colon) = trimmed.find(':') {
+            let key = trimmed[..colon]
+                .trim_matches(|c: char| c == '\'' || c == '"' || c == '-' || c.is_whitespace());
+            let value = trimmed[colon + 1..].trim_end_matches(['\n', '\r']);
+            let value_start = colon + 1 + (value.len() - value.trim_start().len());
+            let value = value.trim();
+            if !key.is_empty()
+                && key.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && is_secret_name(key)
+                && !value.is_empty()
+            {
+                let start = base + offset + lead + value_start;
+                out.push(Span::new(start, start + value.len()));
+            }
+        }
+        offset += line.len();
+    }
+    out
 }
 
 /// Secret literal texts inside a value (`secret`: the value itself is a secret).
@@ -380,7 +558,9 @@ pub fn scrub_diagnostic(d: &mut Diagnostic, secrets: &[String]) {
 struct Parser<'a> {
     file: &'a SourceFile,
     toks: &'a [Token],
-    diagnostics: Vec<Diagnostic>,
+    /// `next_token[j]`: the first token at or after `j` that is not a newline (`toks.len()` if none).
+    next_token: Vec<usize>,
+    diagnostics: Diagnostics,
     settings: Vec<RbSetting>,
     unevaluated: Vec<RbUnevaluated>,
     /// Nesting of the value being parsed (arrays and hashes in arrays and hashes ...).
@@ -427,18 +607,57 @@ impl<'a> Parser<'a> {
 
     /// Split the token stream into statements and parse each.
     fn run(&mut self) {
+        // Every statement first (brackets checked once), then blocks matched with their `end`
+        // in one pass: a file of thousands of unclosed `if`s stays linear.
+        let mut stmts: Vec<Vec<&'a Token>> = Vec::new();
         let mut i = 0;
         while let Some(stmt) = self.next_statement(&mut i) {
+            stmts.push(stmt);
+        }
+        let close = block_ends(&stmts);
+        let mut k = 0;
+        while k < stmts.len() {
+            let stmt = &stmts[k];
             // Conditionals, loops, definitions and `do ... end` blocks: keep the whole block.
             let opens_block = match &stmt[0].tok {
                 Tok::Ident(w) => is_block_opener(w),
                 _ => false,
-            } || opens_do_block(&stmt);
-            if opens_block {
-                i = self.skip_block(stmt, i);
+            } || opens_do_block(stmt);
+            if !opens_block {
+                self.statement(stmt);
+                k += 1;
                 continue;
             }
-            self.statement(&stmt);
+            match close[k] {
+                Some(j) => {
+                    let start = stmt[0].span.start;
+                    let end = stmts[k..=j]
+                        .iter()
+                        .flat_map(|s| s.iter().map(|t| t.extent_end()))
+                        .max()
+                        .unwrap_or(stmt[0].span.end);
+                    self.keep_unevaluated(
+                        Span::new(start, end),
+                        true,
+                        "conditional or block: the settings inside are not applied",
+                    );
+                    k = j + 1;
+                }
+                None => {
+                    // No `end`: report the opener, keep only its own statement, parse on after it.
+                    let kw_span = stmt[0].span;
+                    let kw = self.text(kw_span);
+                    self.report(Severity::Error, |this| {
+                        Diagnostic::error("rb.syntax", "block without `end`")
+                            .at(this.file, kw_span)
+                            .with_label(format!("`{kw}` opened here and never closed"))
+                            .with_hint("close the block with `end`")
+                    });
+                    let span = Self::stmt_span(stmt);
+                    self.keep_unevaluated(span, true, "an unclosed block is not evaluated");
+                    k += 1;
+                }
+            }
         }
     }
 
@@ -469,9 +688,7 @@ impl<'a> Parser<'a> {
         while j < toks.len() {
             let t = &toks[j];
             if is_separator(t) {
-                let next = toks[j + 1..]
-                    .iter()
-                    .find(|t| !matches!(t.tok, Tok::Newline));
+                let next = self.next_token.get(j + 1).and_then(|&n| toks.get(n));
                 if stack.is_empty() {
                     let cont = out.last().is_some_and(|l| continues_line(l))
                         || matches!(
@@ -509,25 +726,25 @@ impl<'a> Parser<'a> {
                     }
                     Some(open) => {
                         let want = closer_of(self.punct(open));
-                        self.diagnostics.push(
+                        self.report(Severity::Error, |this| {
                             Diagnostic::error("rb.syntax", format!("mismatched `{p}`"))
-                                .at(self.file, t.span)
+                                .at(this.file, t.span)
                                 .with_label(format!("expected `{want}` here"))
                                 .with_hint(format!(
                                     "the `{}` at {} is closed by `{want}`",
-                                    self.punct(open),
-                                    self.file.locate(open.span)
-                                )),
-                        );
+                                    this.punct(open),
+                                    this.file.locate(open.span)
+                                ))
+                        });
                         stack.pop();
                     }
                     None => {
-                        self.diagnostics.push(
+                        self.report(Severity::Error, |this| {
                             Diagnostic::error("rb.syntax", format!("unmatched `{p}`"))
-                                .at(self.file, t.span)
+                                .at(this.file, t.span)
                                 .with_label("nothing to close here")
-                                .with_hint("remove it or add the opening bracket"),
-                        );
+                                .with_hint("remove it or add the opening bracket")
+                        });
                         j += 1;
                         continue;
                     }
@@ -543,6 +760,17 @@ impl<'a> Parser<'a> {
         (out, j)
     }
 
+    /// Keep a diagnostic built by `build`, or only count it when the file already has the most
+    /// kept (nothing is located or formatted then).
+    fn report(&mut self, severity: Severity, build: impl FnOnce(&Self) -> Diagnostic) {
+        if self.diagnostics.has_room(severity) {
+            let d = build(self);
+            self.diagnostics.push(d);
+        } else {
+            self.diagnostics.count_omitted(severity);
+        }
+    }
+
     fn punct(&self, t: &Token) -> &'static str {
         match t.tok {
             Tok::Punct(p) => p,
@@ -552,66 +780,25 @@ impl<'a> Parser<'a> {
 
     fn unclosed(&mut self, open: &Token) {
         let p = self.punct(open);
-        self.diagnostics.push(
+        self.report(Severity::Error, |this| {
             Diagnostic::error("rb.syntax", format!("unclosed `{p}`"))
-                .at(self.file, open.span)
+                .at(this.file, open.span)
                 .with_label("opened here and never closed")
-                .with_hint(format!("add the matching `{}`", closer_of(p))),
-        );
-    }
-
-    /// A block statement (`if ...`, `foo do`): consume statements up to the matching `end` and keep
-    /// the whole block as one unevaluated statement.
-    fn skip_block(&mut self, first: Vec<&'a Token>, mut i: usize) -> usize {
-        let count_openers = |stmt: &[&Token]| -> usize {
-            let lead = match &stmt[0].tok {
-                Tok::Ident(w) => usize::from(is_block_opener(w)),
-                _ => 0,
-            };
-            lead + usize::from(opens_do_block(stmt))
-        };
-        let count_ends = |stmt: &[&Token]| -> usize {
-            usize::from(matches!(&stmt[0].tok, Tok::Ident(w) if w == "end"))
-        };
-        let after_first = i;
-        let start_span = first[0].span;
-        let mut end = first
-            .iter()
-            .map(|t| t.extent_end())
-            .max()
-            .unwrap_or(start_span.end);
-        let mut depth = count_openers(&first) as isize - count_ends(&first) as isize;
-        while depth > 0
-            && let Some(stmt) = self.next_statement(&mut i)
-        {
-            depth += count_openers(&stmt) as isize - count_ends(&stmt) as isize;
-            end = end.max(stmt.iter().map(|t| t.extent_end()).max().unwrap_or(end));
-        }
-        if depth > 0 {
-            // No `end`: report the opener, keep only its own statement, and parse on after it.
-            let kw = self.text(first[0].span);
-            self.diagnostics.push(
-                Diagnostic::error("rb.syntax", "block without `end`")
-                    .at(self.file, first[0].span)
-                    .with_label(format!("`{kw}` opened here and never closed"))
-                    .with_hint("close the block with `end`"),
-            );
-            let span = Self::stmt_span(&first);
-            self.keep_unevaluated(span, true, "an unclosed block is not evaluated");
-            return after_first;
-        }
-        let span = Span::new(start_span.start, end);
-        self.keep_unevaluated(
-            span,
-            true,
-            "conditional or block: the settings inside are not applied",
-        );
-        i
+                .with_hint(format!("add the matching `{}`", closer_of(p)))
+        });
     }
 
     fn keep_unevaluated(&mut self, span: Span, whole_statement: bool, why: &str) {
         let text = self.text(span);
-        let shown = shorten(&text);
+        // Quoted from the masked file (no secret in a message), at most a short first line.
+        let mut head_end = span.end.min(span.start + 400);
+        while !self.file.text().is_char_boundary(head_end) {
+            head_end -= 1;
+        }
+        let mut shown = shorten(&self.file.masked_slice(Span::new(span.start, head_end)));
+        if head_end < span.end && !shown.ends_with('…') {
+            shown.push_str(" …");
+        }
         let (code, message) = if whole_statement {
             (
                 "rb.unevaluated-statement",
@@ -620,15 +807,15 @@ impl<'a> Parser<'a> {
         } else {
             ("rb.unevaluated", format!("value not evaluated: `{shown}`"))
         };
-        self.diagnostics.push(
+        self.report(Severity::Warning, |this| {
             Diagnostic::warning(code, message)
-                .at(self.file, span)
+                .at(this.file, span)
                 .with_label(why.to_string())
                 .with_hint(
                     "mm-harness reads literal values only; write the value out literally \
                      (a quoted string, number, true/false/nil, array or hash)",
-                ),
-        );
+                )
+        });
         self.unevaluated.push(RbUnevaluated {
             text,
             span,
@@ -662,6 +849,11 @@ impl<'a> Parser<'a> {
             .get(1)
             .is_some_and(|t| t.tok == Tok::Punct("[") && t.span.start == stmt[0].span.end);
         if !adjacent_index {
+            if stmt.get(1).is_some_and(|t| t.tok == Tok::Punct("=")) {
+                return Some(
+                    "assigns a Ruby local variable, which omnibus never reads (a setting is `name 'value'` or `name['key'] = value`)",
+                );
+            }
             return self.try_method_call(stmt, span);
         }
         // root['k1']['k2'] ... = value
@@ -693,12 +885,74 @@ impl<'a> Parser<'a> {
         }
         let rest = &stmt[i + 1..];
         if rest.is_empty() {
-            self.diagnostics.push(
+            self.report(Severity::Error, |this| {
                 Diagnostic::error("rb.syntax", "missing value after `=`")
-                    .at(self.file, stmt[i].span)
+                    .at(this.file, stmt[i].span)
                     .with_label("nothing is assigned")
-                    .with_hint("write a value, e.g. `= true` or `= \"text\"`"),
-            );
+                    .with_hint("write a value, e.g. `= true` or `= \"text\"`")
+            });
+            return None;
+        }
+        // `a['x'] = b['y'] = v` (Ruby's chained assignment; often a value left out at the end of
+        // a line, so the next line's assignment becomes this one's value).
+        let chained = matches!(rest[0].tok, Tok::Ident(_))
+            && rest
+                .get(1)
+                .is_some_and(|t| t.tok == Tok::Punct("[") && t.span.start == rest[0].span.end)
+            && split_top_level(rest, "=").len() > 1
+            && self.depth < MAX_NESTING;
+        if chained {
+            let inner_span = Self::stmt_span(rest);
+            let before = self.settings.len();
+            self.depth += 1;
+            let why = self.try_index_assignment(rest, inner_span);
+            self.depth -= 1;
+            if let Some(why) = why {
+                self.keep_unevaluated(inner_span, true, why);
+            }
+            let inner = (self.settings.len() > before)
+                .then(|| self.settings.last().cloned())
+                .flatten();
+            let eq = stmt[i];
+            let dangling = self.file.text()[eq.span.end..rest[0].span.start].contains('\n');
+            if dangling && let Some(inner) = &inner {
+                let inner_target = inner.target.to_string();
+                let outer_target = format!("{root}{}", {
+                    let mut k = String::new();
+                    for key in &keys {
+                        k.push_str(&format!("['{key}']"));
+                    }
+                    k
+                });
+                self.report(Severity::Warning, |this| {
+                    Diagnostic::warning(
+                        "rb.chained-assignment",
+                        format!("`{outer_target}` takes its value from the next line"),
+                    )
+                    .at(this.file, eq.span)
+                    .with_label(format!(
+                        "nothing follows `=`, so Ruby reads `{outer_target} = {inner_target} = ...`"
+                    ))
+                    .with_hint("write the value after `=` on this line, or delete the line")
+                });
+            }
+            let value = match inner {
+                Some(inner) => inner.value,
+                None => RbNode {
+                    value: RbValue::Unevaluated(self.text(inner_span)),
+                    span: inner_span,
+                },
+            };
+            self.settings.push(RbSetting {
+                target: SettingTarget::Index {
+                    root: root.clone(),
+                    keys,
+                },
+                key_spans,
+                target_span,
+                value,
+                span,
+            });
             return None;
         }
         let value = self.value(rest);
@@ -913,6 +1167,17 @@ impl<'a> Parser<'a> {
             });
         }
         let arrow = split_top_level(part, "=>");
+        if arrow.len() == 2 && !arrow[0].is_empty() && arrow[1].is_empty() {
+            // `"key" =>` then `,` or the closing bracket: Ruby refuses to load the file.
+            let arrow_tok = part[arrow[0].len()];
+            self.report(Severity::Error, |this| {
+                Diagnostic::error("rb.syntax", "missing value after `=>`")
+                    .at(this.file, arrow_tok.span)
+                    .with_label("this hash entry has no value")
+                    .with_hint("write the value after `=>` (a commented-out value leaves none), or delete the entry")
+            });
+            return Err("a hash entry without a value");
+        }
         if arrow.len() != 2 || arrow[0].is_empty() || arrow[1].is_empty() {
             return Err("a hash entry is not `key => value` or `key: value`");
         }
@@ -921,6 +1186,40 @@ impl<'a> Parser<'a> {
             value: self.value(arrow[1]),
         })
     }
+}
+
+/// For each statement, the index of the statement whose `end` closes the block it opens (the
+/// first later statement where the running opener/`end` balance falls back to where it was
+/// before it), or `None` when no `end` ever does. One right-to-left pass with a monotonic stack.
+fn block_ends(stmts: &[Vec<&Token>]) -> Vec<Option<usize>> {
+    let net = |stmt: &[&Token]| -> isize {
+        let lead = match &stmt[0].tok {
+            Tok::Ident(w) => isize::from(is_block_opener(w)),
+            _ => 0,
+        };
+        let ends = isize::from(matches!(&stmt[0].tok, Tok::Ident(w) if w == "end"));
+        lead + isize::from(opens_do_block(stmt)) - ends
+    };
+    // q[m]: the balance before statement m (q[0] = 0); statement k closes where the balance
+    // first returns to q[k] or below: the first m > k with q[m] <= q[k], statement m - 1.
+    let mut q = Vec::with_capacity(stmts.len() + 1);
+    q.push(0isize);
+    for s in stmts {
+        let last = *q.last().unwrap_or(&0);
+        q.push(last + net(s.as_slice()));
+    }
+    let mut out = vec![None; stmts.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    for m in (0..q.len()).rev() {
+        while stack.last().is_some_and(|&top| q[top] > q[m]) {
+            stack.pop();
+        }
+        if m < stmts.len() {
+            out[m] = stack.last().map(|&top| top - 1);
+        }
+        stack.push(m);
+    }
+    out
 }
 
 /// `foo do` / `foo do |x|`: a statement opening a `do ... end` block.
@@ -1296,5 +1595,140 @@ mod tests {
         assert_eq!(RbValue::Float(2.0).inspect(), "2.0");
         assert_eq!(value("[1, 'a', :b, nil]").inspect(), "[1, \"a\", :b, nil]");
         assert_eq!(value("{'k' => true}").inspect(), "{\"k\"=>true}");
+    }
+
+    #[test]
+    fn lower_case_heredoc_tags_are_heredocs() {
+        for (text, tag) in [
+            (
+                "x['ldap_servers'] = YAML.load <<-eos\n  main:\n    password: 'hunter2'\neos\n",
+                "-eos",
+            ),
+            (
+                "x['ldap_servers'] = YAML.load <<~eos\n  main:\n    password: 'hunter2'\n  eos\n",
+                "~eos",
+            ),
+            (
+                "x['ldap_servers'] = YAML.load <<EOS\n  main:\n    password: 'hunter2'\nEOS\n",
+                "EOS",
+            ),
+            (
+                "x['ldap_servers'] = <<eos\n  main:\n    password: 'hunter2'\neos\n",
+                "eos",
+            ),
+        ] {
+            let doc = parse(text);
+            assert!(!doc.has_errors(), "{tag}: {:?}", doc.diagnostics());
+            // One setting, one warning (the YAML.load call or none): the body is no statement.
+            assert_eq!(doc.settings().len(), 1, "{tag}: {:?}", doc.diagnostics());
+            assert!(
+                doc.diagnostics().len() <= 1,
+                "{tag}: {:?}",
+                doc.diagnostics()
+            );
+            for d in doc.diagnostics() {
+                assert!(!d.render().contains("hunter2"), "{tag}: {}", d.render());
+            }
+        }
+        // `a << b` stays an operator.
+        let doc = parse("x['k'] = a << b\n");
+        assert!(!doc.has_errors(), "{:?}", doc.diagnostics());
+    }
+
+    #[test]
+    fn every_ruby_integer_form() {
+        assert_eq!(value("0644"), RbValue::Int(420));
+        assert_eq!(value("0o644"), RbValue::Int(420));
+        assert_eq!(value("0O17"), RbValue::Int(15));
+        assert_eq!(value("0_644"), RbValue::Int(420));
+        assert_eq!(value("0x1F"), RbValue::Int(31));
+        assert_eq!(value("0Xff_ff"), RbValue::Int(65535));
+        assert_eq!(value("0b1010"), RbValue::Int(10));
+        assert_eq!(value("0d99"), RbValue::Int(99));
+        assert_eq!(value("1_000_000"), RbValue::Int(1_000_000));
+        assert_eq!(value("0"), RbValue::Int(0));
+        assert_eq!(value("-0644"), RbValue::Int(-420));
+        assert_eq!(value("0.5"), RbValue::Float(0.5));
+        assert_eq!(value("1_0.2_5"), RbValue::Float(10.25));
+        for bad in ["09", "0b102", "0x", "1__0", "1_", "0o8", "0x_1"] {
+            let doc = parse(&format!("x['k'] = {bad}\n"));
+            assert!(doc.has_errors(), "{bad}: {:?}", doc.diagnostics());
+            assert!(
+                doc.diagnostics()[0].message.starts_with("invalid number"),
+                "{bad}: {:?}",
+                doc.diagnostics()
+            );
+        }
+    }
+
+    #[test]
+    fn a_hash_entry_without_a_value_is_a_syntax_error() {
+        let doc = parse(
+            "x['p'] = [\n  {\n    \"name\" => \"twitter\",\n    \"app_secret\" => \n    #\"args\" => { }\n  }\n]\n",
+        );
+        assert!(doc.has_errors(), "{:?}", doc.diagnostics());
+        let e = doc
+            .diagnostics()
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+            .expect("an error");
+        assert_eq!(e.message, "missing value after `=>`");
+        assert_eq!(
+            e.location.as_ref().map(|l| (l.line, l.column)),
+            Some((4, 18))
+        );
+    }
+
+    #[test]
+    fn a_dangling_equals_takes_the_next_line_as_its_value() {
+        let doc = parse("x['smtp_password'] = \nx['smtp_domain'] = \"mail.example.com\"\n");
+        assert!(!doc.has_errors(), "{:?}", doc.diagnostics());
+        assert_eq!(
+            doc.get("x", &["smtp_domain"]).map(|s| &s.value.value),
+            Some(&s("mail.example.com"))
+        );
+        assert_eq!(
+            doc.get("x", &["smtp_password"]).map(|s| &s.value.value),
+            Some(&s("mail.example.com"))
+        );
+        let w = doc
+            .diagnostics()
+            .iter()
+            .find(|d| d.code == "rb.chained-assignment")
+            .expect("a warning");
+        assert_eq!(w.location.as_ref().map(|l| l.line), Some(1));
+    }
+
+    #[test]
+    fn a_local_variable_is_named_as_such() {
+        let doc = parse("pages_external_url = nil\n");
+        let d = &doc.diagnostics()[0];
+        assert_eq!(d.code, "rb.unevaluated-statement");
+        assert!(
+            d.label.as_deref().unwrap_or("").contains("local variable"),
+            "{:?}",
+            d.label
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_where_they_are_shown_not_everywhere() {
+        // The password is `gitlab`: labels and names holding the word stay readable.
+        let doc = parse(
+            "gitlab_rails['smtp_password'] = 'gitlab'; oops(\ngitlab_rails['smtp_user_name'] = 'gitlab@example.com'\n",
+        );
+        let all: String = doc.diagnostics().iter().map(|d| d.render()).collect();
+        assert!(
+            all.contains("gitlab_rails['smtp_password'] = '******'"),
+            "{all}"
+        );
+        // A URL's password and a YAML password inside a heredoc are masked too.
+        let doc = parse(
+            "x['u'] = 'https://user:pa55@h.example.com/x' + 1\nx['l'] = YAML.load <<-eos\n  password: 'hunter2'\n  bind_dn: 'cn=x'\neos\n",
+        );
+        assert_eq!(doc.file().masks().len(), 2, "{:?}", doc.file().masks());
+        let all: String = doc.diagnostics().iter().map(|d| d.render()).collect();
+        assert!(all.contains("https://user:****@h.example.com/x"), "{all}");
+        assert!(!all.contains("pa55") && !all.contains("hunter2"), "{all}");
     }
 }

@@ -8,6 +8,7 @@
 //! regenerates it and fails when the checked-in file differs.
 
 use super::keys_generated::{GITLAB_8_12, GITLAB_10_8, GITLAB_18_11};
+use super::keys_history_generated::{KEYS as HISTORY_KEYS, LINES as HISTORY_LINES};
 use super::version::{KeyEra, Version};
 
 /// A piece of an omnibus template that renders one Mattermost setting.
@@ -131,6 +132,8 @@ pub enum KeyStatus {
     /// `env_var` the `MM_*` variable that sets the same Mattermost setting now, if one does.
     Dropped {
         last: &'static str,
+        /// The first release line that knew it, when omnibus's history says so.
+        since: Option<&'static str>,
         setting: Option<&'static str>,
         env_var: Option<String>,
     },
@@ -163,10 +166,110 @@ const GITLAB_SMTP_CONFUSABLES: &[(&str, &str)] = &[
     ("smtp_domain", "email_smtp_server"),
 ];
 
+/// `"10.7"` for a history line (a slice of its tag name, so it lives as long as the table).
+fn line_name(index: usize) -> &'static str {
+    let tag = HISTORY_LINES.get(index).map_or("", |l| l.2);
+    let mut dots = tag.match_indices('.');
+    let second = dots.nth(1).map_or(tag.len(), |(i, _)| i);
+    &tag[..second]
+}
+
+/// The index in the history table of a GitLab version's release line: its own line, or the
+/// newest older line the table has (a version between tagged lines, or past the last one).
+fn history_line(version: Version) -> Option<usize> {
+    HISTORY_LINES
+        .iter()
+        .rposition(|(major, minor, _)| (*major, *minor) <= (version.major, version.minor))
+}
+
+/// The release-line ranges (indices into the history's lines) in which omnibus knew
+/// `root[key]` (root `""`: a top-level name), if any line did.
+fn history_ranges(root: &str, key: &str) -> Option<&'static [(u16, u16)]> {
+    HISTORY_KEYS
+        .binary_search_by(|(r, k, _)| (*r, *k).cmp(&(root, key)))
+        .ok()
+        .map(|i| HISTORY_KEYS[i].2)
+}
+
+/// "known since 9.0, last in 10.7" for a key omnibus's release tags know (root `""`: a
+/// top-level name): the first and last release line whose template or attributes have it.
+pub fn key_history(root: &str, key: &str) -> Option<(&'static str, &'static str)> {
+    let ranges = history_ranges(root, key)?;
+    let first = ranges.first()?.0 as usize;
+    let last = ranges.last()?.1 as usize;
+    Some((line_name(first), line_name(last)))
+}
+
+/// Whether the release line named `line` ("16.2") comes after this version's line.
+pub fn history_line_after(version: Version, line: &str) -> bool {
+    line.parse::<Version>()
+        .is_ok_and(|l| (l.major, l.minor) > (version.major, version.minor))
+}
+
+/// Whether omnibus's history knows the top-level name `name` on this version's line.
+pub fn known_top_level(name: &str, version: Version) -> bool {
+    let (Some(line), Some(ranges)) = (history_line(version), history_ranges("", name)) else {
+        return false;
+    };
+    ranges
+        .iter()
+        .any(|(a, b)| (*a as usize..=*b as usize).contains(&line))
+}
+
+/// `did_you_mean`, and only when the suggestion is a few edits away (Jaro-Winkler alone pairs
+/// long keys sharing a prefix: `ldap_servers` is no typo of `ldap_sync_time`).
+pub fn close_suggestion<'a>(
+    key: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    crate::diag::did_you_mean(key, candidates).filter(|s| {
+        strsim::levenshtein(&key.to_ascii_lowercase(), &s.to_ascii_lowercase())
+            <= (key.len().max(s.len()) / 3).max(2)
+    })
+}
+
+/// Classify `root[key]` by omnibus's release history (`None`: the history does not cover the
+/// version or never saw the key).
+fn history_status(root: &str, key: &str, version: Version) -> Option<KeyStatus> {
+    let line = history_line(version)?;
+    let ranges = history_ranges(root, key)?;
+    if ranges
+        .iter()
+        .any(|(a, b)| (*a as usize..=*b as usize).contains(&line))
+    {
+        return Some(KeyStatus::Known);
+    }
+    let first = ranges.first()?.0 as usize;
+    if let Some((_, last)) = ranges.iter().rev().find(|(_, b)| (*b as usize) < line) {
+        let (setting, env_var) = if root == "mattermost" {
+            let def = KeyTable::all()
+                .into_iter()
+                .rev()
+                .find_map(|t| t.mattermost_key(key));
+            let setting = def.and_then(|d| d.feeds.first().copied());
+            (setting, setting.map(env_var_for_path))
+        } else {
+            (None, None)
+        };
+        return Some(KeyStatus::Dropped {
+            last: line_name(*last as usize),
+            since: Some(line_name(first)),
+            setting,
+            env_var,
+        });
+    }
+    Some(KeyStatus::NotYet {
+        first: line_name(first),
+    })
+}
+
 /// Classify `root[key]` for a GitLab version.
 pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
     let Some(table) = KeyTable::for_gitlab(version) else {
-        return if root == "mattermost" || root == "mattermost_nginx" {
+        // `mattermost_nginx[...]` stays a declared attribute in 19.x
+        // (19.0.0+ce.0:files/gitlab-cookbooks/package/libraries/config/gitlab.rb:121): inert,
+        // not refused. `resolve` says so.
+        return if root == "mattermost" {
             KeyStatus::Removed
         } else {
             KeyStatus::Unchecked
@@ -177,6 +280,10 @@ pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
     };
     if known.contains(&key) {
         return KeyStatus::Known;
+    }
+    // The release tags know more than the three templates: the key's own history decides.
+    if let Some(status) = history_status(root, key, version) {
+        return status;
     }
     if root == "mattermost" {
         let all = KeyTable::all();
@@ -191,6 +298,7 @@ pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
                 let env_var = setting.map(env_var_for_path);
                 return KeyStatus::Dropped {
                     last: older.source,
+                    since: None,
                     setting,
                     env_var,
                 };
@@ -220,12 +328,12 @@ pub fn key_status(root: &str, key: &str, version: Version) -> KeyStatus {
             };
         }
     }
-    let here = crate::diag::did_you_mean(key, known.iter().copied());
+    let here = close_suggestion(key, known.iter().copied());
     if root == "mattermost" {
         // A typo of a key that only older (or newer) releases know is better named as that key,
         // with the release line it belongs to, than matched to an unrelated key of this release.
         let tables = KeyTable::all();
-        let elsewhere = crate::diag::did_you_mean(
+        let elsewhere = close_suggestion(
             key,
             tables
                 .iter()
@@ -344,6 +452,7 @@ mod tests {
                 last,
                 setting,
                 env_var,
+                ..
             } => {
                 assert_eq!(last, "10.8");
                 assert_eq!(setting, Some("EmailSettings.SMTPServer"));
@@ -357,11 +466,12 @@ mod tests {
         );
         assert_eq!(
             key_status("mattermost", "service_enable_api_team_deletion", v("8.12")),
-            KeyStatus::NotYet { first: "18.11" }
+            // omnibus's release tags: the key arrived in 11.1.
+            KeyStatus::NotYet { first: "11.1" }
         );
         assert_eq!(
             key_status("mattermost", "service_websocket_url", v("8.12")),
-            KeyStatus::NotYet { first: "10.8" }
+            KeyStatus::NotYet { first: "10.7" }
         );
     }
 

@@ -10,14 +10,19 @@
 //! - `config_json`: Mattermost's config.json and drift against gitlab.rb.
 //! - `effective`: the effective Mattermost configuration, setting by setting.
 //! - `keys` (+ generated `keys_generated`, generator `keygen`): per-version key tables.
+//! - `keyhist` (→ generated `keys_history_generated`): every release line's keys, from omnibus's
+//!   release tags ("known since / last in").
 
 pub mod config_json;
 pub mod effective;
 pub mod gitlab_rb;
 pub mod keygen;
+pub mod keyhist;
 pub mod keys;
 #[rustfmt::skip]
 mod keys_generated;
+#[rustfmt::skip]
+mod keys_history_generated;
 pub mod model;
 mod rb_lex;
 pub mod render;
@@ -33,7 +38,7 @@ pub use config_json::{
     read_config_json,
 };
 pub use effective::{EffectiveConfig, EffectiveSetting, SettingSource, go_parse_bool};
-pub use keys::{KeyStatus, KeyTable, is_secret_name, key_status};
+pub use keys::{KeyStatus, KeyTable, is_secret_name, key_history, key_status};
 pub use model::{
     EmailSettings, GitLabSettings, HostSettings, MattermostSettings, NginxSettings, REDACTED,
     Secret, ServiceSettings, TeamSettings,

@@ -67,6 +67,35 @@ impl Serialize for Secret {
     }
 }
 
+/// `text` with the password of every URL userinfo (`scheme://user:password@host`) replaced by
+/// [`REDACTED`]: a `service_site_url` or `external_url` may carry one, and printing it would leak it.
+pub fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let spans = super::gitlab_rb::url_password_spans(text, 0);
+    if spans.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for s in spans {
+        out.push_str(&text[at..s.start]);
+        out.push_str(REDACTED);
+        at = s.end;
+    }
+    out.push_str(&text[at..]);
+    std::borrow::Cow::Owned(out)
+}
+
+fn ser_url<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_userinfo(v))
+}
+
+fn ser_opt_url<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&*redact_userinfo(v)),
+        None => s.serialize_none(),
+    }
+}
+
 /// Everything the stack needs to know about one omnibus host (one gitlab.rb).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostSettings {
@@ -75,11 +104,13 @@ pub struct HostSettings {
     /// The twin profile playing that version.
     pub profile: Profile,
     /// `external_url`: GitLab's own URL, if set.
+    #[serde(serialize_with = "ser_opt_url")]
     pub external_url: Option<String>,
     /// `gitlab_rails['enable']` (default true). False on the seed's split Mattermost server.
     pub gitlab_rails_enabled: bool,
     /// `mattermost_external_url`, if set. Bundled Mattermost runs only when this is set
     /// (or `mattermost['enable'] = true`).
+    #[serde(serialize_with = "ser_opt_url")]
     pub mattermost_external_url: Option<String>,
     /// Whether bundled Mattermost runs on this host.
     pub mattermost_enabled: bool,
@@ -136,6 +167,7 @@ pub struct MattermostSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceSettings {
     /// `SiteURL` (omnibus: from `mattermost_external_url`). Empty means "derive from the request".
+    #[serde(serialize_with = "ser_url")]
     pub site_url: String,
     /// `ListenAddress` (omnibus: `service_address:service_port`, `127.0.0.1:8065`).
     pub listen_address: String,
@@ -180,10 +212,13 @@ pub struct GitLabSettings {
     /// `Scope` (blank by default; omnibus leaves it blank).
     pub scope: String,
     /// `AuthEndpoint`, e.g. `http://gitlab.example.com/oauth/authorize`.
+    #[serde(serialize_with = "ser_url")]
     pub auth_endpoint: String,
     /// `TokenEndpoint`, e.g. `http://gitlab.example.com/oauth/token`.
+    #[serde(serialize_with = "ser_url")]
     pub token_endpoint: String,
     /// `UserAPIEndpoint` (older files: `UserApiEndpoint`), e.g. `http://gitlab.example.com/api/v4/user`.
+    #[serde(serialize_with = "ser_url")]
     pub user_api_endpoint: String,
 }
 

@@ -7,7 +7,7 @@
 //! (unterminated string or heredoc, bad escape) becomes an error [`Diagnostic`] and lexing resumes
 //! on the next line, so one typo cannot swallow the rest of the file.
 
-use crate::diag::{Diagnostic, SourceFile, Span};
+use crate::diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
 
 /// One lexical token.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +79,11 @@ pub(crate) struct Lexer<'a> {
     pos: usize,
     tokens: Vec<Token>,
     pending: Vec<PendingHeredoc>,
-    pub diagnostics: Vec<Diagnostic>,
+    pub diagnostics: Diagnostics,
+    /// Trimmed line text → (line start, indented), built at the first heredoc.
+    line_index: Option<std::collections::HashMap<&'a str, Vec<(usize, bool)>>>,
+    /// Per closing delimiter of `%w(...)`: an offset from which it is known to be absent.
+    absent_close: std::collections::HashMap<u8, usize>,
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -91,7 +95,7 @@ fn is_ident_char(c: u8) -> bool {
 }
 
 /// Tokenize a whole file.
-pub(crate) fn lex(file: &SourceFile) -> (Vec<Token>, Vec<Diagnostic>) {
+pub(crate) fn lex(file: &SourceFile) -> (Vec<Token>, Diagnostics) {
     let mut lx = Lexer {
         file,
         src: file.text(),
@@ -99,7 +103,9 @@ pub(crate) fn lex(file: &SourceFile) -> (Vec<Token>, Vec<Diagnostic>) {
         pos: 0,
         tokens: Vec::new(),
         pending: Vec::new(),
-        diagnostics: Vec::new(),
+        diagnostics: Diagnostics::new(),
+        line_index: None,
+        absent_close: std::collections::HashMap::new(),
     };
     lx.run();
     (lx.tokens, lx.diagnostics)
@@ -118,12 +124,13 @@ impl<'a> Lexer<'a> {
     }
 
     fn error(&mut self, span: Span, msg: &str, label: &str, hint: &str) {
-        self.diagnostics.push(
+        let file = self.file;
+        self.diagnostics.push_with(Severity::Error, || {
             Diagnostic::error("rb.syntax", msg)
-                .at(self.file, span)
+                .at(file, span)
                 .with_label(label)
-                .with_hint(hint),
-        );
+                .with_hint(hint)
+        });
     }
 
     /// The byte offset where the line containing `at` ends (at its `\n`, or the end of text).
@@ -285,40 +292,73 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// A number the way Ruby reads it: `0x`/`0b`/`0o`/`0d` prefixes, a leading `0` for octal
+    /// (`0644` is 420), `_` between digits, floats with a fraction or an exponent. A malformed
+    /// number (`09`, `1__0`, `1_`, `0x`) is a syntax error, as it is for Ruby.
     fn lex_number(&mut self) {
         let start = self.pos;
         let b = self.bytes;
-        if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X' | b'b' | b'B' | b'o' | b'O') {
-            let radix = match self.peek(1) {
-                b'x' | b'X' => 16,
-                b'b' | b'B' => 2,
-                _ => 8,
-            };
-            self.pos += 2;
-            while self.pos < b.len() && (b[self.pos].is_ascii_alphanumeric() || b[self.pos] == b'_')
-            {
-                self.pos += 1;
-            }
-            let digits: String = self.src[start + 2..self.pos].replace('_', "");
-            match i64::from_str_radix(&digits, radix) {
-                Ok(v) => self.push(Tok::Int(v), start),
-                Err(_) => {
-                    let text = self.src[start..self.pos].to_string();
-                    self.push(Tok::Other(text), start)
+        let mut end = self.pos;
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+            end += 1;
+        }
+        let word = &self.src[start..end];
+        let lower = word.to_ascii_lowercase();
+        let prefixed = [("0x", 16), ("0b", 2), ("0o", 8), ("0d", 10), ("0_", 8)]
+            .iter()
+            .find(|(p, _)| lower.starts_with(*p))
+            .map(|(_, r)| (&word[2..], *r));
+        let octal = word.len() > 1
+            && word.starts_with('0')
+            && word[1..].bytes().all(|c| c.is_ascii_digit() || c == b'_')
+            && !(self.peek_at(end) == b'.' && self.peek_at(end + 1).is_ascii_digit())
+            && !matches!(self.peek_at(end), b'e' | b'E');
+        let int_form = match prefixed {
+            Some(p) => Some(p),
+            None if octal => Some((&word[1..], 8)),
+            None => None,
+        };
+        if let Some((digits, radix)) = int_form {
+            self.pos = end;
+            let valid = !digits.is_empty()
+                && !digits.starts_with('_')
+                && !digits.ends_with('_')
+                && !digits.contains("__")
+                && digits
+                    .bytes()
+                    .all(|c| c == b'_' || (c as char).is_digit(radix));
+            let value = valid
+                .then(|| i64::from_str_radix(&digits.replace('_', ""), radix).ok())
+                .flatten();
+            match value {
+                Some(v) => self.push(Tok::Int(v), start),
+                None => {
+                    self.error(
+                        Span::new(start, end),
+                        &format!("invalid number `{word}`"),
+                        if valid {
+                            "too large for a 64-bit integer"
+                        } else {
+                            "Ruby refuses this number"
+                        },
+                        "write a decimal number, or 0x/0b/0o followed by digits of that base (a leading 0 means octal: 0644 is 420)",
+                    );
+                    self.push(Tok::Other(word.to_string()), start);
                 }
             }
             return;
         }
-        while self.pos < b.len() && (b[self.pos].is_ascii_digit() || b[self.pos] == b'_') {
-            self.pos += 1;
-        }
+        let digits_end = |mut p: usize| {
+            while p < b.len() && (b[p].is_ascii_digit() || b[p] == b'_') {
+                p += 1;
+            }
+            p
+        };
+        self.pos = digits_end(self.pos);
         let mut float = false;
         if self.peek(0) == b'.' && self.peek(1).is_ascii_digit() {
             float = true;
-            self.pos += 1;
-            while self.pos < b.len() && (b[self.pos].is_ascii_digit() || b[self.pos] == b'_') {
-                self.pos += 1;
-            }
+            self.pos = digits_end(self.pos + 1);
         }
         if matches!(self.peek(0), b'e' | b'E')
             && (self.peek(1).is_ascii_digit()
@@ -330,18 +370,40 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
             }
         }
-        let text: String = self.src[start..self.pos].replace('_', "");
-        let tok = if float {
-            text.parse::<f64>().map(Tok::Float)
+        let raw = &self.src[start..self.pos];
+        let bad_underscore = raw.contains("__")
+            || raw.ends_with('_')
+            || raw.contains("_.")
+            || raw.contains("._")
+            || raw.contains("_e")
+            || raw.contains("_E");
+        let text: String = raw.replace('_', "");
+        let tok = if bad_underscore {
+            Err(())
+        } else if float {
+            text.parse::<f64>().map(Tok::Float).map_err(|_| ())
         } else {
             text.parse::<i64>()
                 .map(Tok::Int)
                 .or_else(|_| text.parse::<f64>().map(Tok::Float))
+                .map_err(|_| ())
         };
         match tok {
             Ok(t) => self.push(t, start),
-            Err(_) => self.push(Tok::Other(text), start),
+            Err(()) => {
+                self.error(
+                    Span::new(start, self.pos),
+                    &format!("invalid number `{raw}`"),
+                    "Ruby refuses this number",
+                    "`_` may only stand between two digits",
+                );
+                self.push(Tok::Other(text), start);
+            }
         }
+    }
+
+    fn peek_at(&self, at: usize) -> u8 {
+        self.bytes.get(at).copied().unwrap_or(0)
     }
 
     fn lex_punct(&mut self) {
@@ -436,7 +498,9 @@ impl<'a> Lexer<'a> {
                 let open = self.pos;
                 self.pos += 2;
                 let mut depth = 1usize;
-                while self.pos < self.bytes.len() && depth > 0 {
+                // Within the line (a multi-line `#{}` is not worth a scan of the rest of the file
+                // per string).
+                while self.pos < self.bytes.len() && depth > 0 && self.peek(0) != b'\n' {
                     match self.peek(0) {
                         b'{' => depth += 1,
                         b'}' => depth -= 1,
@@ -580,7 +644,20 @@ impl<'a> Lexer<'a> {
             }
         };
         self.pos += 3;
-        match self.src[self.pos..].find(close as char) {
+        let found = if self
+            .absent_close
+            .get(&close)
+            .is_some_and(|&p| p <= self.pos)
+        {
+            None
+        } else {
+            let f = self.src[self.pos..].find(close as char);
+            if f.is_none() {
+                self.absent_close.insert(close, self.pos);
+            }
+            f
+        };
+        match found {
             Some(i) => {
                 let body = &self.src[self.pos..self.pos + i];
                 self.pos += i + 1;
@@ -616,16 +693,28 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// `<<-'EOS'`, `<<~EOS`, `<<"EOS"`, `<<EOS` (an upper-case tag right after `<<`).
+    /// `<<-'EOS'`, `<<~eos`, `<<"EOS"`, `<<EOS`: after `<<-` or `<<~` any identifier or quote
+    /// opens a heredoc (Ruby's rule; the tag's case does not matter). A bare `<<name` is a
+    /// heredoc where a value is expected (after `=`, `(`, `,`, or a method name and a space),
+    /// otherwise the `<<` operator.
     fn heredoc_ahead(&self) -> bool {
         let mut i = self.pos + 2;
-        if matches!(self.bytes.get(i), Some(b'-' | b'~')) {
+        let dashed = matches!(self.bytes.get(i), Some(b'-' | b'~'));
+        if dashed {
             i += 1;
         }
         match self.bytes.get(i) {
             Some(b'\'' | b'"') => true,
-            Some(c) => c.is_ascii_uppercase() || *c == b'_',
-            None => false,
+            Some(c) if is_ident_start(*c) && !c.is_ascii_digit() => {
+                dashed
+                    || c.is_ascii_uppercase()
+                    || *c == b'_'
+                    || !self.prev_is_value()
+                    || (matches!(self.tokens.last().map(|t| &t.tok), Some(Tok::Ident(_)))
+                        && self.pos > 0
+                        && matches!(self.bytes[self.pos - 1], b' ' | b'\t'))
+            }
+            _ => false,
         }
     }
 
@@ -684,29 +773,50 @@ impl<'a> Lexer<'a> {
     }
 
     /// After a newline: read the bodies of heredocs opened on the line just ended.
+    /// The start of the first line at or after `from` that closes a heredoc tagged `tag`.
+    fn terminator_line(&mut self, tag: &str, indented_end: bool, from: usize) -> Option<usize> {
+        let src = self.src;
+        let index = self.line_index.get_or_insert_with(|| {
+            let mut map: std::collections::HashMap<&'a str, Vec<(usize, bool)>> =
+                std::collections::HashMap::new();
+            let mut at = 0;
+            for line in src.split_inclusive('\n') {
+                let text = line.trim_end_matches(['\n', '\r']);
+                let trimmed = text.trim_start();
+                if !trimmed.is_empty() && trimmed.len() <= 256 {
+                    map.entry(trimmed)
+                        .or_default()
+                        .push((at, trimmed.len() != text.len()));
+                }
+                at += line.len();
+            }
+            map
+        });
+        let entries = index.get(tag)?;
+        let first = entries.partition_point(|(start, _)| *start < from);
+        entries[first..]
+            .iter()
+            .find(|(_, indented)| indented_end || !indented)
+            .map(|(start, _)| *start)
+    }
+
     fn read_heredoc_bodies(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         for h in pending {
             let body_start = self.pos;
             let mut at = self.pos;
             let mut lines: Vec<&str> = Vec::new();
-            let mut terminated = false;
-            while at < self.src.len() {
-                let end = self.line_end(at);
-                let line = self.src[at..end].trim_end_matches('\r');
-                let candidate = if h.indented_end {
-                    line.trim_start()
-                } else {
-                    line
-                };
-                let next = (end + 1).min(self.src.len());
-                if candidate == h.tag {
-                    terminated = true;
-                    at = end; // the terminator line's own newline is lexed as usual
-                    break;
+            // Where the body ends, from the index of line texts (no scan of the rest of the
+            // file per heredoc: thousands of unterminated openers stay linear).
+            let terminator = self.terminator_line(&h.tag, h.indented_end, body_start);
+            let terminated = terminator.is_some();
+            if let Some(term) = terminator {
+                while at < term {
+                    let end = self.line_end(at);
+                    lines.push(self.src[at..end].trim_end_matches('\r'));
+                    at = (end + 1).min(self.src.len());
                 }
-                lines.push(line);
-                at = next;
+                at = self.line_end(term); // the terminator line's own newline is lexed as usual
             }
             if !terminated {
                 self.error(

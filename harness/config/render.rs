@@ -26,12 +26,12 @@ pub struct EnvVar {
 }
 
 impl EnvVar {
-    /// The value for printing (redacted when secret and non-empty).
-    pub fn shown_value(&self) -> &str {
+    /// The value for printing (redacted when secret and non-empty; a URL's password too).
+    pub fn shown_value(&self) -> std::borrow::Cow<'_, str> {
         if self.secret && !self.value.is_empty() {
-            REDACTED
+            REDACTED.into()
         } else {
-            &self.value
+            super::model::redact_userinfo(&self.value)
         }
     }
 }
@@ -52,7 +52,7 @@ impl Serialize for EnvVar {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("EnvVar", 3)?;
         st.serialize_field("name", &self.name)?;
-        st.serialize_field("value", self.shown_value())?;
+        st.serialize_field("value", &*self.shown_value())?;
         st.serialize_field("secret", &self.secret)?;
         st.end()
     }
@@ -169,7 +169,14 @@ fn redact_value(v: &RbValue, secret: bool) -> String {
         RbValue::Str(s) if s.is_empty() => "\"\"".into(),
         RbValue::Unevaluated(_) if secret => format!("\"{REDACTED}\""),
         _ if secret => format!("\"{REDACTED}\""),
-        other => ruby_literal(other),
+        RbValue::Array(items) => {
+            let inner: Vec<String> = items
+                .iter()
+                .map(|n| redact_value(&n.value, false))
+                .collect();
+            format!("[{}]", inner.join(", "))
+        }
+        other => super::model::redact_userinfo(&ruby_literal(other)).into_owned(),
     }
 }
 

@@ -16,15 +16,13 @@ use super::effective::{
     EffectiveConfig, EffectiveSetting, SettingSource, TYPED_FIELDS, apply_typed, typed_field,
     typed_value,
 };
-use super::gitlab_rb::{
-    RbDocument, RbSetting, RbValue, SettingTarget, parse_gitlab_rb, scrub_diagnostic,
-};
+use super::gitlab_rb::{RbDocument, RbSetting, RbValue, SettingTarget, parse_gitlab_rb};
 use super::keys::{
     FieldDef, KeyStatus, KeyTable, TemplatePart, env_var_for_path, is_secret_name, key_status,
 };
 use super::model::{HostSettings, NginxSettings};
 use super::version::{KeyEra, Profile, Version};
-use crate::diag::{Diagnostic, Location, Severity, SourceFile, Span};
+use crate::diag::{Diagnostic, Diagnostics, Location, Severity, SourceFile, Span};
 
 /// A gitlab.rb resolved for one GitLab version.
 #[derive(Debug, Clone)]
@@ -33,8 +31,12 @@ pub struct Resolved {
     pub host: HostSettings,
     /// Per Mattermost setting: value, secret flag, source, env var.
     pub effective: EffectiveConfig,
-    /// Parse errors, unevaluated expressions, unknown/dropped keys, values Mattermost refuses.
+    /// Parse errors, unevaluated expressions, unknown/dropped keys, values Mattermost refuses:
+    /// the first [`crate::diag::MAX_DIAGNOSTICS`] in file order.
     pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics found beyond the cap, counted by severity, not kept.
+    pub omitted_errors: usize,
+    pub omitted_warnings: usize,
     /// The parsed file (for re-rendering it as `GITLAB_OMNIBUS_CONFIG`).
     pub document: RbDocument,
     /// How this version configures Mattermost.
@@ -43,9 +45,33 @@ pub struct Resolved {
 
 impl Resolved {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error)
+        self.omitted_errors > 0
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error)
+    }
+    /// Errors found, kept or not.
+    pub fn error_count(&self) -> usize {
+        self.omitted_errors
+            + self
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count()
+    }
+    /// "N more diagnostics not shown", when the cap left some out.
+    pub fn omitted_line(&self) -> Option<String> {
+        let n = self.omitted_errors + self.omitted_warnings;
+        (n > 0).then(|| {
+            format!(
+                "note: {n} more diagnostic(s) not shown ({} error(s), {} warning(s)); only the first {} errors and {} warnings of a file are kept",
+                self.omitted_errors,
+                self.omitted_warnings,
+                crate::diag::MAX_DIAGNOSTICS,
+                crate::diag::MAX_DIAGNOSTICS
+            )
+        })
     }
     /// Whether a `mattermost[...]` (or nested) setting names a secret key.
     pub fn is_secret_setting(&self, s: &RbSetting) -> bool {
@@ -87,7 +113,9 @@ pub fn resolve_document(doc: &RbDocument, gitlab_version: Version) -> Resolved {
     r.collect();
     r.derive();
     r.render_fields();
+    r.auto_registration();
     r.apply_env_overrides();
+    r.check_consistency();
     r.add_unmanaged_fields();
     r.finish()
 }
@@ -98,7 +126,8 @@ struct Resolver<'d> {
     era: KeyEra,
     table: Option<&'static KeyTable>,
     host: HostSettings,
-    diags: Vec<Diagnostic>,
+    /// This stage's own diagnostics (merged with the parser's at the end).
+    diags: Diagnostics,
     /// `mattermost['key']` → last literal assignment.
     assigned: HashMap<String, Assigned>,
     /// Values omnibus derives (`||=`), with what they come from.
@@ -106,6 +135,10 @@ struct Resolver<'d> {
     /// `mattermost['env']` entries in file order: (name, value, location).
     env: Vec<(String, RbValue, Location)>,
     explicit_mattermost_enable: Option<bool>,
+    /// `mattermost_nginx[...]` settings (key spans), inert when Mattermost does not run here.
+    mattermost_nginx_keys: Vec<(String, Span)>,
+    /// `gitlab_rails['mattermost_host']` and its value span.
+    mattermost_host: Option<(String, Span)>,
     /// `package['generate_secrets_json_file'] = false` (and where): no automatic OAuth registration.
     secrets_json_disabled: Option<(bool, Span)>,
     effective: EffectiveConfig,
@@ -122,11 +155,13 @@ impl<'d> Resolver<'d> {
             era: KeyEra::for_gitlab(version),
             table: KeyTable::for_gitlab(version),
             host,
-            diags: doc.diagnostics().to_vec(),
+            diags: Diagnostics::new(),
             assigned: HashMap::new(),
             derived: HashMap::new(),
             env: Vec::new(),
             explicit_mattermost_enable: None,
+            mattermost_nginx_keys: Vec::new(),
+            mattermost_host: None,
             secrets_json_disabled: None,
             effective: EffectiveConfig::default(),
         }
@@ -144,13 +179,28 @@ impl<'d> Resolver<'d> {
         label: String,
         hint: Option<String>,
     ) {
-        let mut d = Diagnostic::warning(code, message)
-            .at(self.doc.file(), span)
-            .with_label(label);
-        if let Some(h) = hint {
-            d = d.with_hint(h);
-        }
-        self.diags.push(d);
+        let file = self.doc.file();
+        self.diags.push_with(Severity::Warning, || {
+            let mut d = Diagnostic::warning(code, message)
+                .at(file, span)
+                .with_label(label);
+            if let Some(h) = hint {
+                d = d.with_hint(h);
+            }
+            d
+        });
+    }
+
+    /// A value as quoted in a message: its text in the file (secrets masked), at most 60
+    /// characters.
+    fn shown(&self, node: &super::gitlab_rb::RbNode) -> String {
+        let text = self.doc.file().masked_slice(node.span);
+        let text = if text.is_empty() {
+            node.value.inspect()
+        } else {
+            text
+        };
+        crate::diag::clip(&text, 60).into_owned()
     }
 
     /// A boolean setting: Ruby truthiness, with a warning when the value is not a boolean.
@@ -159,8 +209,8 @@ impl<'d> Resolver<'d> {
             RbValue::Bool(b) => Some(*b),
             RbValue::Unevaluated(_) => None,
             RbValue::Nil => Some(false),
-            other => {
-                let shown = other.inspect();
+            _ => {
+                let shown = self.shown(&s.value);
                 self.warn(
                     "config.not-a-boolean",
                     format!("`{}` expects true or false, not {shown}", s.target),
@@ -179,7 +229,7 @@ impl<'d> Resolver<'d> {
             RbValue::Unevaluated(_) => None,
             RbValue::Nil => None,
             other => {
-                let shown = other.inspect();
+                let shown = self.shown(&s.value);
                 self.warn(
                     "config.not-a-string",
                     format!("`{}` expects a quoted string, not {shown}", s.target),
@@ -208,8 +258,29 @@ impl<'d> Resolver<'d> {
         if ALWAYS_KNOWN_ROOTS.contains(&root) || table.roots.contains(&root) {
             return;
         }
+        // A root omnibus's history knows on another line does nothing here.
+        if let Some((since, last)) = super::keys::key_history("", root)
+            && !super::keys::known_top_level(root, self.version)
+            && !KeyTable::all().iter().any(|t| t.roots.contains(&root))
+        {
+            let newer = super::keys::history_line_after(self.version, since);
+            self.warn(
+                "config.dropped-setting",
+                format!("`{root}` does nothing on GitLab {}", self.version),
+                s.target_span,
+                if newer {
+                    format!("omnibus added it later (known since GitLab {since})")
+                } else {
+                    format!("known since GitLab {since}, last in GitLab {last}")
+                },
+                Some("remove it, or check the gitlab.rb template of this GitLab version".into()),
+            );
+            return;
+        }
         // A root any release line knows is fine (templates do not list every service).
-        if KeyTable::all().iter().any(|t| t.roots.contains(&root)) {
+        if KeyTable::all().iter().any(|t| t.roots.contains(&root))
+            || super::keys::key_history("", root).is_some()
+        {
             return;
         }
         let suggestion = crate::diag::did_you_mean(
@@ -245,6 +316,18 @@ impl<'d> Resolver<'d> {
                 }
                 self.host.mattermost_external_url = self.string_of(s);
             }
+            "from_file" => {
+                self.check_root("from_file", s);
+                let shown = self.shown(&s.value);
+                self.warn(
+                    "config.from-file",
+                    format!("settings included with `from_file {shown}` are not read"),
+                    s.span,
+                    "omnibus evaluates that file on reconfigure; mm-harness reads this file only"
+                        .into(),
+                    Some("explain the included file too, or copy its settings here".into()),
+                );
+            }
             other => self.check_root(other, s),
         }
     }
@@ -252,6 +335,16 @@ impl<'d> Resolver<'d> {
     fn index_setting(&mut self, root: &str, keys: &[String], s: &RbSetting) {
         let Some(first) = keys.first() else { return };
         let key_span = s.key_spans.first().copied().unwrap_or(s.target_span);
+        if root == "mattermost_nginx" {
+            self.mattermost_nginx_keys.push((first.clone(), key_span));
+        }
+        if root == "gitlab_rails"
+            && keys.len() == 1
+            && first == "mattermost_host"
+            && let RbValue::Str(host) = &s.value.value
+        {
+            self.mattermost_host = Some((host.clone(), s.value.span));
+        }
         match key_status(root, first, self.version) {
             KeyStatus::Known => {}
             KeyStatus::Unchecked => {
@@ -262,19 +355,55 @@ impl<'d> Resolver<'d> {
                 return;
             }
             KeyStatus::Removed => {
-                self.diags.push(
-                    Diagnostic::error(
-                        "config.mattermost-removed",
-                        format!("`{root}['{first}']` stops the upgrade to GitLab {}", self.version),
-                    )
-                    .at(self.file(), s.target_span)
-                    .with_label("GitLab 19.0 removed bundled Mattermost; any mattermost key is a hard deprecation error")
-                    .with_hint("migrate Mattermost out of omnibus first, then delete every mattermost[...] line"),
-                );
+                // What each 19.x reconfigure refuses (upgrade/omnibus19.rs cites the tags):
+                // 19.0-19.2 any `mattermost[...]` key, 19.3 on only `mattermost['enable'] = true`.
+                use crate::upgrade::omnibus19::{TargetCheck, target_check};
+                let refused = match target_check(self.version) {
+                    TargetCheck::AnyKey => true,
+                    TargetCheck::EnableTrue => {
+                        keys.len() == 1
+                            && first == "enable"
+                            && matches!(s.value.value, RbValue::Bool(true))
+                    }
+                };
+                if refused {
+                    let version = self.version;
+                    let label = match target_check(version) {
+                        TargetCheck::AnyKey => {
+                            "GitLab 19.0-19.2 refuse any mattermost[...] key: reconfigure aborts (\"Removed configurations found in gitlab.rb\")"
+                        }
+                        TargetCheck::EnableTrue => {
+                            "from GitLab 19.3 reconfigure aborts on mattermost['enable'] = true (bundled Mattermost was removed in 19.0)"
+                        }
+                    };
+                    let file = self.doc.file();
+                    self.diags.push_with(Severity::Error, || {
+                        Diagnostic::error(
+                            "config.mattermost-removed",
+                            format!("`{root}['{first}']` stops the upgrade to GitLab {version}"),
+                        )
+                        .at(file, s.target_span)
+                        .with_label(label)
+                        .with_hint("migrate Mattermost out of omnibus first, then delete every mattermost[...] line")
+                    });
+                } else {
+                    self.warn(
+                        "config.inert",
+                        format!(
+                            "`{root}['{first}']` does nothing on GitLab {}",
+                            self.version
+                        ),
+                        key_span,
+                        "GitLab 19.0 removed bundled Mattermost; 19.3 and later ignore this key"
+                            .into(),
+                        Some("delete it once Mattermost runs on its own server".into()),
+                    );
+                }
                 return;
             }
             KeyStatus::Dropped {
                 last,
+                since,
                 setting,
                 env_var,
             } => {
@@ -285,10 +414,12 @@ impl<'d> Resolver<'d> {
                     ),
                     _ => "remove it; the setting is no longer managed by omnibus".to_string(),
                 };
-                let label = if last == "10.8" && self.era == KeyEra::EnvVars {
-                    "omnibus dropped this key in GitLab 11.0 (it configures Mattermost through MM_* variables)".to_string()
-                } else {
-                    format!("last known in GitLab {last}")
+                let label = match since {
+                    _ if last == "10.8" && self.era == KeyEra::EnvVars => {
+                        "omnibus dropped this key in GitLab 11.0 (it configures Mattermost through MM_* variables)".to_string()
+                    }
+                    Some(since) => format!("known since GitLab {since}, last in GitLab {last}"),
+                    None => format!("last known in GitLab {last}"),
                 };
                 self.warn(
                     "config.dropped-key",
@@ -439,8 +570,8 @@ impl<'d> Resolver<'d> {
                 }
             }
             (1, RbValue::Unevaluated(_)) => {}
-            (1, other) => {
-                let shown = other.inspect();
+            (1, _) => {
+                let shown = self.shown(&s.value);
                 self.warn(
                     "config.not-a-hash",
                     format!("`mattermost['env']` expects a hash, not {shown}"),
@@ -497,21 +628,38 @@ impl<'d> Resolver<'d> {
                         .insert(key.to_string(), (v, from.to_string(), loc));
                 }
             };
-        set_derived(
-            self,
-            "service_site_url",
-            RbValue::Str(mm_url.clone()),
-            "mattermost_external_url",
-            url_loc.clone(),
-        );
-        if let Some(gitlab_url) = self.host.external_url.clone() {
+        // omnibus history (files/gitlab-cookbooks/gitlab/libraries/gitlab_mattermost.rb at each
+        // release tag): `service_site_url ||= mattermost_external_url` arrived in 9.2, the
+        // GitLab endpoints `||=` from external_url in 9.0 (`/api/v3/user` until 9.4, v4 from
+        // 9.5), the untrusted-internal-connections append in 10.0. On 8.x SiteURL stays "" and
+        // the endpoints are set only by the OAuth auto-registration (see `auto_registration`).
+        let v = self.version;
+        if v >= Version::new(9, 2, 0) {
+            set_derived(
+                self,
+                "service_site_url",
+                RbValue::Str(mm_url.clone()),
+                "mattermost_external_url",
+                url_loc.clone(),
+            );
+        }
+        if let Some(gitlab_url) = self
+            .host
+            .external_url
+            .clone()
+            .filter(|_| v >= Version::new(9, 0, 0))
+        {
             let ext_loc = self
                 .doc
                 .get("external_url", &[])
                 .map(|s| self.doc.locate(s.span));
             let base = gitlab_url.trim_end_matches('/').to_string();
-            // API v4 arrived in GitLab 9.0; 8.x derived the v3 user endpoint.
-            let api = if self.version.major < 9 { "v3" } else { "v4" };
+            // omnibus derived the v3 user endpoint until 9.4 and v4 from 9.5.
+            let api = if self.version < Version::new(9, 5, 0) {
+                "v3"
+            } else {
+                "v4"
+            };
             for (key, suffix) in [
                 ("gitlab_auth_endpoint", "/oauth/authorize".to_string()),
                 ("gitlab_token_endpoint", "/oauth/token".to_string()),
@@ -525,8 +673,9 @@ impl<'d> Resolver<'d> {
                     ext_loc.clone(),
                 );
             }
-            // Mattermost on the same box as GitLab's web server may call it locally.
+            // Mattermost on the same box as GitLab's web server may call it locally (10.0+).
             if self.host.gitlab_rails_enabled
+                && v >= Version::new(10, 0, 0)
                 && let Some(host) = url_host(&base)
             {
                 let existing = match self
@@ -662,7 +811,11 @@ impl<'d> Resolver<'d> {
                             let span = self.span_of(loc);
                             self.warn(
                                 "config.invalid-json",
-                                format!("{} renders as `{text}`, which is not valid JSON", f.path),
+                                format!(
+                                    "{} renders as `{}`, which is not valid JSON",
+                                    f.path,
+                                    if f.secret { super::model::REDACTED.into() } else { crate::diag::clip(&text, 60) }
+                                ),
                                 span,
                                 "omnibus writes this value unquoted into config.json: Mattermost will not start".into(),
                                 Some("use true/false or a number without quotes".into()),
@@ -680,6 +833,154 @@ impl<'d> Resolver<'d> {
                 source,
                 env_var: f.env_var.map(str::to_string),
             });
+        }
+    }
+
+    /// OmniBus's `authorize_with_gitlab` on reconfigure, when GitLab Rails runs on this host: it
+    /// registers Mattermost as an OAuth application and sets GitLab SSO on with a generated id
+    /// and secret. Before 15.4 it runs when `mattermost['gitlab_enable']` is not set (8.x also
+    /// sets the endpoints, with `/api/v3/user`); from 15.4 (the first tag whose
+    /// mattermost/recipes/enable.rb tests `register_as_oauth_app`) it runs while
+    /// `register_as_oauth_app` is true, keeping an id/secret the file sets. The effective
+    /// settings show what it sets (drift does not flag it); the typed model is left to the twin,
+    /// which plays the registration itself at bring-up.
+    fn auto_registration(&mut self) {
+        if self.era == KeyEra::Removed
+            || !self.host.mattermost_enabled
+            || !self.host.gitlab_rails_enabled
+        {
+            return;
+        }
+        let Some(gitlab_url) = self.host.external_url.clone() else {
+            return;
+        };
+        let file_sets = |r: &Self, key: &str| {
+            r.assigned
+                .get(key)
+                .is_some_and(|a| !matches!(a.value, RbValue::Nil | RbValue::Bool(false)))
+        };
+        let modern = self.version >= Version::new(15, 4, 0);
+        let runs = if modern {
+            self.host.register_as_oauth_app
+        } else {
+            !file_sets(&*self, "gitlab_enable")
+        };
+        if !runs {
+            return;
+        }
+        let base = gitlab_url.trim_end_matches('/').to_string();
+        let json_era = self.era != KeyEra::EnvVars;
+        let text = |s: &str| Value::String(s.to_string());
+        let mut sets: Vec<(&str, Option<Value>)> = vec![
+            (
+                "GitLabSettings.Enable",
+                Some(if json_era {
+                    Value::Bool(true)
+                } else {
+                    text("true")
+                }),
+            ),
+            ("GitLabSettings.Scope", Some(text(""))),
+        ];
+        for (key, path) in [
+            ("gitlab_id", "GitLabSettings.Id"),
+            ("gitlab_secret", "GitLabSettings.Secret"),
+        ] {
+            // Modern omnibus keeps an id/secret given in the file; older ones replace them.
+            if !(modern && file_sets(&*self, key)) {
+                sets.push((path, None));
+            }
+        }
+        if self.version < Version::new(9, 0, 0) {
+            sets.push((
+                "GitLabSettings.AuthEndpoint",
+                Some(text(&format!("{base}/oauth/authorize"))),
+            ));
+            sets.push((
+                "GitLabSettings.TokenEndpoint",
+                Some(text(&format!("{base}/oauth/token"))),
+            ));
+            sets.push((
+                "GitLabSettings.UserAPIEndpoint",
+                Some(text(&format!("{base}/api/v3/user"))),
+            ));
+        }
+        for (path, value) in sets {
+            let Some(s) = self.effective.get_mut(path) else {
+                continue;
+            };
+            // A value the file itself writes into the setting wins over nothing but the
+            // registration's own assignments (8.x replaces the endpoints unconditionally).
+            s.source = SettingSource::AutoRegistration {
+                generated: value.is_none(),
+            };
+            if let Some(v) = value {
+                s.value = v;
+            }
+        }
+    }
+
+    /// Settings that contradict each other or do nothing on this host: `mattermost_nginx[...]`
+    /// without bundled Mattermost, a `gitlab_rails['mattermost_host']` naming another URL than
+    /// `mattermost_external_url`, and a v3 user API endpoint on GitLab 11+ (API v3 was removed
+    /// in GitLab 11.0; sign-in then fails, as the `split-server-api-v3` scenario shows).
+    fn check_consistency(&mut self) {
+        if !self.host.mattermost_enabled || self.era == KeyEra::Removed {
+            let keys = std::mem::take(&mut self.mattermost_nginx_keys);
+            for (key, span) in keys {
+                let why = if self.era == KeyEra::Removed {
+                    "GitLab 19.0 removed bundled Mattermost and its nginx virtual host".to_string()
+                } else {
+                    "bundled Mattermost does not run on this host (no mattermost_external_url or mattermost['enable'] = false), so omnibus writes no Mattermost virtual host".to_string()
+                };
+                self.warn(
+                    "config.inert",
+                    format!("`mattermost_nginx['{key}']` does nothing here"),
+                    span,
+                    why,
+                    Some("delete it, or set mattermost_external_url on the host that runs Mattermost".into()),
+                );
+            }
+        }
+        if let (Some((host, span)), Some(url)) = (
+            self.mattermost_host.clone(),
+            self.host.mattermost_external_url.clone(),
+        ) {
+            let norm = |u: &str| u.trim().trim_end_matches('/').to_ascii_lowercase();
+            if norm(&host) != norm(&url) {
+                self.warn(
+                    "config.mattermost-host-mismatch",
+                    format!(
+                        "`gitlab_rails['mattermost_host']` is not this file's mattermost_external_url ({})",
+                        crate::config::model::redact_userinfo(&url)
+                    ),
+                    span,
+                    "GitLab links its Mattermost slash commands and the help page to this URL".into(),
+                    Some("use the same URL in both, or remove gitlab_rails['mattermost_host']".into()),
+                );
+            }
+        }
+        if self.version >= Version::new(11, 0, 0)
+            && let Some(s) = self.effective.get("GitLabSettings.UserAPIEndpoint")
+            && let Value::String(url) = &s.value
+            && url.contains("/api/v3/")
+        {
+            let loc = s.source.location().cloned();
+            let shown = crate::config::model::redact_userinfo(url).into_owned();
+            if let Some(loc) = loc {
+                let span = self.span_of(&loc);
+                self.warn(
+                    "config.api-v3",
+                    format!(
+                        "GitLabSettings.UserAPIEndpoint is `{shown}`: GitLab {} has no API v3",
+                        self.version
+                    ),
+                    span,
+                    "GitLab removed API v3 in 11.0: it answers 404 and every GitLab sign-in fails"
+                        .into(),
+                    Some("use /api/v4/user".into()),
+                );
+            }
         }
     }
 
@@ -812,17 +1113,15 @@ impl<'d> Resolver<'d> {
         }
     }
 
-    fn finish(mut self) -> Resolved {
-        let secrets = self.doc.secret_values();
-        for d in &mut self.diags {
-            scrub_diagnostic(d, secrets);
-        }
-        self.diags
-            .sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+    fn finish(self) -> Resolved {
+        let mut all = self.doc.diagnostic_list().clone();
+        all.merge(self.diags);
         Resolved {
             host: self.host,
             effective: self.effective,
-            diagnostics: self.diags,
+            omitted_errors: all.omitted_errors,
+            omitted_warnings: all.omitted_warnings + all.omitted_notes,
+            diagnostics: all.as_slice().to_vec(),
             document: self.doc.clone(),
             era: self.era,
         }
@@ -838,10 +1137,21 @@ enum NginxValue {
 }
 
 /// The host of an `http(s)://host[:port]/...` URL.
+/// As written: omnibus takes Ruby's `URI(url).host`, which keeps the letter case
+/// (`https://GitLab.Example.com` → `/etc/gitlab/ssl/GitLab.Example.com.crt`), unlike a WHATWG
+/// URL parser.
 fn url_host(url: &str) -> Option<String> {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
+    let parsed = url::Url::parse(url).ok()?;
+    parsed.host_str()?;
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if host_port.starts_with('[') {
+        &host_port[..host_port.find(']').map_or(host_port.len(), |i| i + 1)]
+    } else {
+        host_port.split(':').next().unwrap_or(host_port)
+    };
+    (!host.is_empty()).then(|| host.to_string())
 }
 
 /// An attribute default's Ruby text as a value, parsed once per process.

@@ -9,8 +9,8 @@ use url::Url;
 use crate::config::{Secret, Version};
 
 use super::error::DriveError;
-use super::html;
-use super::http::{Body, Browser, Page, Request};
+use super::html::Document;
+use super::http::{Body, Browser, Page, Request, url_text};
 use super::sso::Person;
 use super::transcript::Transcript;
 
@@ -44,15 +44,19 @@ fn uses_api(v: Version) -> bool {
     v.major >= 9
 }
 
-fn expect_status(page: &Page, want: &[u16], what: &str) -> Result<(), DriveError> {
+fn expect_status(
+    page: &Page,
+    want: &[u16],
+    what: &str,
+    secrets: &[String],
+) -> Result<(), DriveError> {
     if want.contains(&page.status) {
         return Ok(());
     }
-    let detail: String = page.body.chars().take(200).collect();
     Err(DriveError::protocol(format!(
-        "{what}: {} answered {} (expected {}): {detail}",
-        page.url,
-        page.status,
+        "{what}: {} {} (expected {})",
+        url_text(&page.url),
+        page.answered(secrets),
         want.iter()
             .map(u16::to_string)
             .collect::<Vec<_>>()
@@ -84,7 +88,12 @@ pub async fn create_app(
         )
         .header("PRIVATE-TOKEN", token.expose());
         let page = browser.send(req, Some("create application"), tr).await?;
-        expect_status(&page, &[201], "creating the OAuth application")?;
+        expect_status(
+            &page,
+            &[201],
+            "creating the OAuth application",
+            tr.secrets(),
+        )?;
         let v = page.json()?;
         let field = |k: &str| -> Result<String, DriveError> {
             match v.get(k) {
@@ -121,8 +130,13 @@ pub async fn create_app(
     let page = browser
         .send(Request::get(new_url), Some("new application form"), tr)
         .await?;
-    expect_status(&page, &[200], "opening the new application form")?;
-    let forms = html::forms(&page.body, &page.url);
+    expect_status(
+        &page,
+        &[200],
+        "opening the new application form",
+        tr.secrets(),
+    )?;
+    let forms = Document::of(&page)?.forms();
     let form = forms
         .iter()
         .find(|f| f.has_field("doorkeeper_application[name]"))
@@ -154,7 +168,7 @@ pub async fn create_app(
     } else {
         page
     };
-    expect_status(&show, &[200], "reading the new application")?;
+    expect_status(&show, &[200], "reading the new application", tr.secrets())?;
     let record_id = show
         .url
         .path_segments()
@@ -163,11 +177,14 @@ pub async fn create_app(
         .ok_or_else(|| {
             DriveError::protocol(format!("{} is not an application's page", show.url))
         })?;
-    let client_id = html::value_or_text(&show.body, "#application_id")
-        .or_else(|| cell_after(&show.body, "Application ID"))
+    let doc = Document::of(&show)?;
+    let client_id = doc
+        .value_or_text("#application_id")
+        .or_else(|| doc.cell_after("Application ID"))
         .ok_or_else(|| DriveError::protocol("the application page shows no Application ID"))?;
-    let secret = html::value_or_text(&show.body, "#secret")
-        .or_else(|| cell_after(&show.body, "Secret"))
+    let secret = doc
+        .value_or_text("#secret")
+        .or_else(|| doc.cell_after("Secret"))
         .ok_or_else(|| DriveError::protocol("the application page shows no Secret"))?;
     tr.secret(&secret);
     tr.fact(
@@ -179,20 +196,6 @@ pub async fn create_app(
         client_id,
         secret: Secret::new(secret),
     })
-}
-
-/// The text of the table cell after the one whose text starts with `label`.
-fn cell_after(body: &str, label: &str) -> Option<String> {
-    let doc = scraper::Html::parse_document(body);
-    let td = scraper::Selector::parse("td, th").ok()?;
-    let cells: Vec<String> = doc
-        .select(&td)
-        .map(|c| c.text().collect::<String>().trim().to_string())
-        .collect();
-    let i = cells
-        .iter()
-        .position(|c| c.trim_end_matches(':').eq_ignore_ascii_case(label))?;
-    cells.get(i + 1).cloned().filter(|c| !c.is_empty())
 }
 
 /// Revoke (delete) an application.
@@ -212,7 +215,12 @@ pub async fn revoke_app(
         )?)
         .header("PRIVATE-TOKEN", token.expose());
         let page = browser.send(req, Some("revoke application"), tr).await?;
-        return expect_status(&page, &[204], "revoking the OAuth application");
+        return expect_status(
+            &page,
+            &[204],
+            "revoking the OAuth application",
+            tr.secrets(),
+        );
     }
     sign_in_admin(browser, admin, tr).await?;
     let show_url = url(
@@ -222,8 +230,8 @@ pub async fn revoke_app(
     let page = browser
         .send(Request::get(show_url.clone()), Some("application page"), tr)
         .await?;
-    expect_status(&page, &[200], "opening the application page")?;
-    let forms = html::forms(&page.body, &page.url);
+    expect_status(&page, &[200], "opening the application page", tr.secrets())?;
+    let forms = Document::of(&page)?.forms();
     let form = forms
         .iter()
         .find(|f| f.value("_method") == Some("delete"))
@@ -236,7 +244,12 @@ pub async fn revoke_app(
             tr,
         )
         .await?;
-    expect_status(&page, &[200, 302, 303], "revoking the OAuth application")
+    expect_status(
+        &page,
+        &[200, 302, 303],
+        "revoking the OAuth application",
+        tr.secrets(),
+    )
 }
 
 /// Sign in to GitLab's web UI as the administrator (once per session).
@@ -254,8 +267,8 @@ async fn sign_in_admin(
         // Devise sends a signed-in user away from the sign-in page.
         return Ok(());
     }
-    expect_status(&page, &[200], "opening GitLab's sign-in form")?;
-    let forms = html::forms(&page.body, &page.url);
+    expect_status(&page, &[200], "opening GitLab's sign-in form", tr.secrets())?;
+    let forms = Document::of(&page)?.forms();
     let form = forms
         .iter()
         .find(|f| f.has_field("user[login]"))

@@ -1,9 +1,17 @@
 //! The HTTP client side of every driver: a [`Browser`] is one person (or one API client) with one
-//! cookie jar and one client per URL scheme, resolved through the stack's [`AddressBook`] so URLs,
-//! `Host` headers and TLS server names keep the documented host names while TCP goes wherever the
-//! stack really listens. Redirects are never followed automatically: drivers follow each hop
-//! themselves so each one is recorded in the [`Transcript`]. Every request has a timeout.
+//! cookie jar and one client per URL scheme and port, resolved through the stack's [`AddressBook`]
+//! so URLs, `Host` headers and TLS server names keep the documented host names while TCP goes
+//! wherever the stack really listens (one host name on two ports — GitLab on 443, Mattermost on
+//! 8065 — reaches two listeners: the request goes to the listener's port with the documented
+//! `Host`). Redirects are never followed automatically: drivers follow each
+//! hop themselves so each one is recorded in the [`Transcript`].
+//!
+//! Bounds (docs/limits.md): every request — connecting, the TLS handshake, the answer and reading
+//! its whole body — ends within [`Reach::timeout`], and a failure says which of these it was; a
+//! body is read as a stream and refused past [`BODY_CAP`] (checked against `Content-Length`
+//! first, then while reading), so a hostile answer costs at most that much memory.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +22,24 @@ use url::Url;
 
 use crate::net::AddressBook;
 
-use super::error::{DriveError, DriveErrorKind, chain};
+use super::error::{DriveError, DriveErrorKind, chain, server_text};
 use super::transcript::{HttpRecord, Transcript};
+
+/// The most bytes of one answer's body a driver reads (4 MiB). Real pages and API answers of
+/// GitLab and Mattermost are a few hundred KiB at most; a longer answer fails the request with
+/// "the answer from URL exceeded the 4 MiB body cap".
+pub const BODY_CAP: usize = 4 * 1024 * 1024;
+
+/// [`BODY_CAP`] as people read it.
+pub const BODY_CAP_TEXT: &str = "4 MiB";
+
+/// How much later than the connection's timeout the whole exchange's timeout fires: both are
+/// `Reach::timeout` as far as anyone can tell, but the connection's comes first, so a TCP
+/// connection or TLS handshake that never completes is reported as that, not as a silent answer.
+const EXCHANGE_MARGIN: Duration = Duration::from_millis(100);
+
+/// How long the diagnosis of a timed-out https connection may try a plain TCP connection.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where a stack's hosts are and which CAs to trust.
 #[derive(Debug, Clone)]
@@ -82,7 +106,7 @@ impl Request {
     }
 }
 
-/// An answer, fully read.
+/// An answer, fully read (at most [`BODY_CAP`] bytes).
 #[derive(Debug, Clone)]
 pub struct Page {
     pub url: Url,
@@ -115,10 +139,47 @@ impl Page {
         serde_json::from_str(&self.body).map_err(|e| {
             DriveError::protocol(format!(
                 "{} answered {} with a body that is not JSON: {e}",
-                self.url, self.status
+                url_text(&self.url),
+                self.status
             ))
         })
     }
+
+    /// What the answer was, for a failure message: `answered 302 (Location: ...)` for a redirect,
+    /// `answered 500: <body>` otherwise, the server's text quoted by [`server_text`] (secrets
+    /// redacted, control characters escaped, bounded).
+    pub fn answered(&self, secrets: &[String]) -> String {
+        let mut out = format!("answered {}", self.status);
+        if self.is_redirect() {
+            match self.headers.get(reqwest::header::LOCATION) {
+                Some(v) => {
+                    let raw = String::from_utf8_lossy(v.as_bytes());
+                    out.push_str(&format!(" (Location: {})", server_text(&raw, secrets)));
+                }
+                None => out.push_str(" without a Location"),
+            }
+        }
+        let body = self.body.trim();
+        if !body.is_empty() {
+            out.push_str(": ");
+            out.push_str(&server_text(body, secrets));
+        }
+        out
+    }
+}
+
+/// A URL for a failure message: it may come from a server (a `Location`), so it is bounded like
+/// any server text (the URL parser has already percent-encoded control characters).
+pub fn url_text(url: &Url) -> String {
+    server_text(url.as_str(), &[])
+}
+
+/// One HTTP client and the `(scheme, port)` it serves (`None`: any port).
+#[derive(Clone)]
+struct Route {
+    scheme: &'static str,
+    port: Option<u16>,
+    client: reqwest::Client,
 }
 
 /// One person's (or client's) HTTP session.
@@ -128,8 +189,11 @@ pub struct Browser {
     /// token in a header; with a session cookie Mattermost would take the cookie first and ask for
     /// a CSRF token).
     jar: Option<Arc<Jar>>,
-    http: reqwest::Client,
-    https: reqwest::Client,
+    /// One client per `(scheme, port)` of the address book, then one per scheme for every other
+    /// port (names outside the book resolve through DNS), all sharing the cookie jar.
+    routes: Vec<Route>,
+    book: AddressBook,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Browser {
@@ -151,10 +215,47 @@ impl Browser {
 
     fn build(reach: &Reach, jar: Option<Arc<Jar>>) -> Result<Browser, DriveError> {
         crate::crypto::install_default_provider();
-        let http = client_for(reach, "http", jar.as_ref(), None)?;
         let tls = tls_config(&reach.roots)?;
-        let https = client_for(reach, "https", jar.as_ref(), Some(tls))?;
-        Ok(Browser { jar, http, https })
+        let mut routes = Vec::new();
+        for scheme in ["http", "https"] {
+            let mut ports: Vec<u16> = reach.book.for_scheme(scheme).map(|e| e.port).collect();
+            ports.sort_unstable();
+            ports.dedup();
+            for port in ports {
+                let client = client_for(reach, scheme, Some(port), jar.as_ref(), &tls)?;
+                routes.push(Route {
+                    scheme,
+                    port: Some(port),
+                    client,
+                });
+            }
+            let client = client_for(reach, scheme, None, jar.as_ref(), &tls)?;
+            routes.push(Route {
+                scheme,
+                port: None,
+                client,
+            });
+        }
+        Ok(Browser {
+            jar,
+            routes,
+            book: reach.book.clone(),
+            timeout: reach.timeout,
+        })
+    }
+
+    /// The client for a URL: the one for its scheme and port, else the one for its scheme.
+    fn client(&self, url: &Url) -> Option<&reqwest::Client> {
+        let port = url.port_or_known_default();
+        self.routes
+            .iter()
+            .find(|r| r.scheme == url.scheme() && r.port.is_some() && r.port == port)
+            .or_else(|| {
+                self.routes
+                    .iter()
+                    .find(|r| r.scheme == url.scheme() && r.port.is_none())
+            })
+            .map(|r| &r.client)
     }
 
     /// The cookies this session would send to `url`, as `(name, value)`.
@@ -180,17 +281,21 @@ impl Browser {
         note: Option<&str>,
         tr: &mut Transcript,
     ) -> Result<Page, DriveError> {
-        let client = match req.url.scheme() {
-            "http" => &self.http,
-            "https" => &self.https,
-            other => {
-                return Err(DriveError::protocol(format!(
-                    "cannot request {}: unsupported scheme {other:?}",
-                    req.url
-                )));
-            }
+        let Some(client) = self.client(&req.url) else {
+            return Err(DriveError::protocol(format!(
+                "cannot request {}: unsupported scheme {:?}",
+                url_text(&req.url),
+                req.url.scheme()
+            )));
         };
-        let mut builder = client.request(req.method.clone(), req.url.clone());
+        let mut builder = match self.wire_url(&req.url) {
+            // The Host header keeps the documented name and port; the URL the client connects
+            // to carries the listener's port (reqwest's resolver overrides keep the URL's port).
+            Some((wire, host)) => client
+                .request(req.method.clone(), wire)
+                .header(reqwest::header::HOST, host),
+            None => client.request(req.method.clone(), req.url.clone()),
+        };
         for (k, v) in &req.headers {
             let lower = k.to_ascii_lowercase();
             if lower == "authorization" || lower == "private-token" || lower == "token" {
@@ -223,23 +328,12 @@ impl Browser {
                 builder.multipart(form)
             }
         };
-        let resp = builder.send().await.map_err(|e| {
-            let kind = DriveErrorKind::Network;
-            DriveError::new(
-                kind,
-                format!("{} {} failed: {}", req.method, req.url, chain(&e)),
-            )
-        })?;
+        let mut resp = match builder.send().await {
+            Ok(resp) => resp,
+            Err(e) => return Err(self.send_failure(&req, &e).await),
+        };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.text().await.map_err(|e| {
-            DriveError::network(format!(
-                "reading the answer of {} {} failed: {}",
-                req.method,
-                req.url,
-                chain(&e)
-            ))
-        })?;
         let mut set_cookies = Vec::new();
         for v in headers.get_all(reqwest::header::SET_COOKIE) {
             if let Ok(s) = v.to_str()
@@ -253,11 +347,12 @@ impl Browser {
         if let Some(t) = headers.get("token").and_then(|v| v.to_str().ok()) {
             tr.secret(t);
         }
+        let read = read_body(&mut resp, &req, self.timeout).await;
         let page = Page {
             url: req.url.clone(),
             status,
             headers,
-            body,
+            body: String::new(),
         };
         tr.http(HttpRecord {
             method: req.method.to_string(),
@@ -269,9 +364,149 @@ impl Browser {
             content_type: page
                 .content_type()
                 .map(|c| c.split(';').next().unwrap_or(c).trim().to_string()),
-            note: note.map(str::to_string),
+            note: match &read {
+                Ok(_) => note.map(str::to_string),
+                Err(_) => Some("answer not read".to_string()),
+            },
         });
-        Ok(page)
+        let body = read?;
+        Ok(Page {
+            body: String::from_utf8_lossy(&body).into_owned(),
+            ..page
+        })
+    }
+
+    /// Where a URL of the address book really connects: the URL with the listener's port, and
+    /// the `Host` header naming the documented authority (`gitlab.example.com:8065`). TLS server
+    /// names and cookies go by host name, which stays the documented one.
+    fn wire_url(&self, url: &Url) -> Option<(Url, String)> {
+        let addr = self.book.lookup_url(url)?;
+        let host = url.host_str()?;
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let mut wire = url.clone();
+        wire.set_port(Some(addr.port())).ok()?;
+        Some((wire, authority))
+    }
+
+    /// Why a request got no answer: the TCP connection, the TLS handshake, or the answer itself
+    /// did not come in time; or the connection failed otherwise.
+    async fn send_failure(&self, req: &Request, e: &reqwest::Error) -> DriveError {
+        let what = format!("{} {}", req.method, url_text(&req.url));
+        let t = self.timeout;
+        if !e.is_timeout() {
+            return DriveError::network(format!("{what} failed: {}", chain(e)));
+        }
+        let target = target_of(&req.url);
+        if !e.is_connect() {
+            return DriveError::network(format!(
+                "{what}: no answer within {t:?} (connected to {target} and sent the request)"
+            ));
+        }
+        // reqwest bounds the TCP connection and the TLS handshake by one timer; a plain TCP
+        // connection tells which of the two never finished.
+        if req.url.scheme() == "https" && self.tcp_connects(&req.url).await {
+            return DriveError::network(format!(
+                "{what}: the TLS handshake with {target} did not complete within {t:?} (the TCP \
+                 connection was accepted)"
+            ));
+        }
+        DriveError::network(format!(
+            "{what}: connecting to {target} timed out after {t:?}"
+        ))
+    }
+
+    /// Whether a TCP connection to where `url` leads opens within a short time.
+    async fn tcp_connects(&self, url: &Url) -> bool {
+        let addr: Option<SocketAddr> = match self.book.lookup_url(url) {
+            Some(a) => Some(a),
+            None => {
+                let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+                    return false;
+                };
+                let host = host.trim_matches(['[', ']']).to_string();
+                match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::lookup_host((host, port)))
+                    .await
+                {
+                    Ok(Ok(mut addrs)) => addrs.next(),
+                    _ => None,
+                }
+            }
+        };
+        let Some(addr) = addr else {
+            return false;
+        };
+        let probe = PROBE_TIMEOUT.min(self.timeout);
+        matches!(
+            tokio::time::timeout(probe, tokio::net::TcpStream::connect(addr)).await,
+            Ok(Ok(_))
+        )
+    }
+}
+
+/// `host:port` of a URL, for messages.
+fn target_of(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or("?"),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// The failure of an answer over [`BODY_CAP`].
+fn over_cap(req: &Request, declared: Option<u64>) -> DriveError {
+    let how = match declared {
+        Some(n) => format!("it declared Content-Length: {n}"),
+        None => format!("more than {BODY_CAP} bytes arrived"),
+    };
+    DriveError::network(format!(
+        "the answer from {} {} exceeded the {BODY_CAP_TEXT} body cap ({how}); the harness reads at \
+         most {BODY_CAP_TEXT} of any answer",
+        req.method,
+        url_text(&req.url)
+    ))
+}
+
+/// Read a body as a stream, refusing it past [`BODY_CAP`]. The client's timeout covers the whole
+/// read (a server dripping bytes forever is cut off).
+async fn read_body(
+    resp: &mut reqwest::Response,
+    req: &Request,
+    timeout: Duration,
+) -> Result<Vec<u8>, DriveError> {
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > BODY_CAP as u64) {
+        return Err(over_cap(req, declared));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > BODY_CAP {
+                    return Err(over_cap(req, None));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => {
+                return Err(DriveError::network(format!(
+                    "reading the answer of {} {} timed out after {timeout:?} ({} bytes read)",
+                    req.method,
+                    url_text(&req.url),
+                    body.len()
+                )));
+            }
+            Err(e) => {
+                return Err(DriveError::network(format!(
+                    "reading the answer of {} {} failed: {}",
+                    req.method,
+                    url_text(&req.url),
+                    chain(&e)
+                )));
+            }
+        }
     }
 }
 
@@ -290,15 +525,21 @@ fn tls_config(roots: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig,
         .with_no_client_auth())
 }
 
+/// A client for one scheme: with `port`, resolving the book's names of that scheme and port;
+/// without, every name of the scheme (whatever its port). Every client gets the stack's TLS
+/// configuration (an http client never uses it, but then builds no default one either).
 fn client_for(
     reach: &Reach,
     scheme: &str,
+    port: Option<u16>,
     jar: Option<&Arc<Jar>>,
-    tls: Option<rustls::ClientConfig>,
+    tls: &rustls::ClientConfig,
 ) -> Result<reqwest::Client, DriveError> {
+    // `connect_timeout` bounds the TCP connection and TLS handshake; `timeout` the whole
+    // exchange, body included, a little later so that a hung handshake is reported as such.
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(reach.timeout)
+        .timeout(reach.timeout + EXCHANGE_MARGIN)
         .connect_timeout(reach.timeout)
         .no_proxy()
         .user_agent(concat!("mm-harness/", env!("CARGO_PKG_VERSION")));
@@ -306,14 +547,14 @@ fn client_for(
         b = b.cookie_provider(jar.clone());
     }
     for e in reach.book.for_scheme(scheme) {
-        b = b.resolve(&e.host, e.addr);
-    }
-    if let Some(tls) = tls {
-        if reach.accept_invalid_certs {
-            b = b.tls_danger_accept_invalid_certs(true);
-        } else {
-            b = b.tls_backend_preconfigured(tls);
+        if port.is_none_or(|p| p == e.port) {
+            b = b.resolve(&e.host, e.addr);
         }
+    }
+    if scheme == "https" && reach.accept_invalid_certs {
+        b = b.tls_danger_accept_invalid_certs(true);
+    } else {
+        b = b.tls_backend_preconfigured(tls.clone());
     }
     b.build().map_err(|e| {
         DriveError::new(

@@ -8,8 +8,8 @@ use url::Url;
 
 use crate::config::Secret;
 
-use super::error::DriveError;
-use super::http::{Body, Browser, Page, Request};
+use super::error::{DriveError, server_text};
+use super::http::{Body, Browser, Page, Request, url_text};
 use super::transcript::Transcript;
 
 /// A logged-in API session.
@@ -66,26 +66,35 @@ fn api_url(base: &Url, path: &str) -> Result<Url, DriveError> {
         .map_err(|e| DriveError::protocol(format!("bad Mattermost URL: {e}")))
 }
 
-fn check(page: &Page, want: &[u16], what: &str) -> Result<serde_json::Value, DriveError> {
+/// The answer's JSON when its status is one of `want`; otherwise a refusal carrying the status, the
+/// API error id and what the server said (quoted by `server_text`: redacted, escaped, bounded; a
+/// redirect names its `Location`).
+fn check(
+    page: &Page,
+    want: &[u16],
+    what: &str,
+    secrets: &[String],
+) -> Result<serde_json::Value, DriveError> {
     if !want.contains(&page.status) {
         let json = serde_json::from_str::<serde_json::Value>(&page.body).ok();
         let id = json
             .as_ref()
-            .and_then(|v| v.get("id")?.as_str().map(str::to_string));
-        let detail = json
+            .and_then(|v| v.get("id")?.as_str().map(|i| server_text(i, secrets)));
+        let answered = json
             .as_ref()
             .and_then(|v| {
                 Some(format!(
-                    "{} ({})",
-                    v.get("message")?.as_str()?,
-                    v.get("id")?.as_str()?
+                    "answered {}: {} ({})",
+                    page.status,
+                    server_text(v.get("message")?.as_str()?, secrets),
+                    server_text(v.get("id")?.as_str()?, secrets)
                 ))
             })
-            .unwrap_or_else(|| page.body.chars().take(200).collect());
+            .unwrap_or_else(|| page.answered(secrets));
         return Err(DriveError::refused(
             page.status,
             id,
-            format!("{what}: {} answered {}: {detail}", page.url, page.status),
+            format!("{what}: {} {answered}", url_text(&page.url)),
         ));
     }
     if page.body.trim().is_empty() {
@@ -133,7 +142,7 @@ impl MattermostApi {
             Body::Json(serde_json::json!({"login_id": login_id, "password": password.expose()})),
         );
         let page = browser.send(req, Some("admin login"), tr).await?;
-        check(&page, &[200], "logging in to Mattermost")?;
+        check(&page, &[200], "logging in to Mattermost", tr.secrets())?;
         let token = page
             .header("token")
             .ok_or_else(|| DriveError::protocol("Mattermost's login answer has no Token header"))?
@@ -159,7 +168,7 @@ impl MattermostApi {
         tr: &mut Transcript,
     ) -> Result<serde_json::Value, DriveError> {
         let page = browser.send(self.authed(req), Some(what), tr).await?;
-        check(&page, want, what)
+        check(&page, want, what, tr.secrets())
     }
 
     /// `GET` a path of the API with the session (200 expected); the JSON answer.
@@ -414,7 +423,7 @@ pub async fn sign_up_with_email(
             tr,
         )
         .await?;
-    let v = check(&page, &[201], "email sign-up")?;
+    let v = check(&page, &[201], "email sign-up", tr.secrets())?;
     str_field(&v, "id", "email sign-up")
 }
 
@@ -443,7 +452,7 @@ pub async fn ping_version(
     let page = browser
         .send(Request::get(api_url(base, path)?), Some("ping"), tr)
         .await?;
-    let v = check(&page, &[200], "ping")?;
+    let v = check(&page, &[200], "ping", tr.secrets())?;
     let header = page.header("x-version-id").map(str::to_string);
     if v3 {
         // Mattermost 3.x answers `{"version": ...}` and no status.

@@ -4,19 +4,22 @@
 //! the settings model.
 //!
 //! Files, by concern (no logic lives here):
-//! - `http`: [`Browser`] — one cookie jar, per-scheme clients resolved through the address book.
-//! - `html`: forms, links and text of pages (scraper).
+//! - `http`: [`Browser`] — one cookie jar, per-scheme-and-port clients resolved through the
+//!   address book; the body cap ([`http::BODY_CAP`]) and the timeouts of every request.
+//! - `html`: forms, links and text of pages (scraper), parsed once per page as a `Document`.
+//! - `html_scan`: the size and depth bounds a page must keep before it is parsed.
 //! - `transcript`: [`Transcript`], the ordered record of exchanges and the secrets met.
 //! - `sso`: the GitLab SSO round trip.
 //! - `gitlab_admin`: OAuth applications (API, or the 8.x admin form).
 //! - `mattermost_admin`: teams, channels, incoming webhooks, posts, ping.
 //! - `webhook`: GitLab push payloads and plain webhook posts.
 //! - `tls_probe`: the certificate a host serves.
-//! - `error`: [`DriveError`].
+//! - `error`: [`DriveError`], and how server text is quoted in failures (redacted, escaped, bounded).
 
 pub mod error;
 pub mod gitlab_admin;
 pub mod html;
+pub mod html_scan;
 pub mod http;
 pub mod mattermost_admin;
 pub mod sso;

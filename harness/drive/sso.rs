@@ -11,9 +11,9 @@ use crate::config::{Secret, Version};
 use crate::vocab::sso as sso_errors;
 use crate::vocab::{Consent, SsoFlavour};
 
-use super::error::DriveError;
-use super::html;
-use super::http::{Body, Browser, Page, Request};
+use super::error::{DriveError, bounded, server_text};
+use super::html::{self, Document};
+use super::http::{Body, Browser, Page, Request, url_text};
 use super::transcript::Transcript;
 
 /// At most this many pages on the way (a real round trip takes 6 to 8).
@@ -82,8 +82,11 @@ pub fn start_url(t: &SsoTarget, flavour: SsoFlavour) -> Result<Url, DriveError> 
         .map_err(|e| DriveError::protocol(format!("bad Mattermost URL: {e}")))
 }
 
-fn same_site(a: &Url, b: &Url) -> bool {
-    a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+/// Whether two URLs belong to one site: same scheme, host and port (their origin). GitLab and
+/// Mattermost may share a host name on two ports (`https://example.com` and
+/// `https://example.com:8065`); a host name alone cannot tell them apart.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.origin() == b.origin()
 }
 
 fn query_value(u: &Url, key: &str) -> Option<String> {
@@ -107,17 +110,18 @@ pub async fn round_trip(
     let mut note: Option<String> = None;
     let mut signed_in_gitlab = false;
     for _ in 0..MAX_HOPS {
-        let on_mm = same_site(&next.url, mm);
+        let on_mm = same_origin(&next.url, mm);
         let page = browser.send(next, note.as_deref(), tr).await?;
         note = None;
         if page.is_redirect() {
             let loc = page.location().ok_or_else(|| {
                 DriveError::protocol(format!(
                     "{} answered {} without a Location",
-                    page.url, page.status
+                    url_text(&page.url),
+                    page.status
                 ))
             })?;
-            if on_mm && same_site(&loc, mm) && !is_sso_path(loc.path()) {
+            if on_mm && same_origin(&loc, mm) && !is_sso_path(loc.path()) {
                 // Mattermost's final answer to the callback.
                 if loc.path().ends_with("/error") {
                     // Only Mattermost's own access-denied page counts: 3.4 has no
@@ -136,28 +140,32 @@ pub async fn round_trip(
         }
         if on_mm {
             if page.status >= 400 {
-                return Ok(mattermost_error_page(&page, tr));
+                return mattermost_error_page(&page, tr);
             }
             if has_session(browser, mm) {
                 return signed_in(browser, target, tr).await;
             }
             return Err(DriveError::protocol(format!(
-                "Mattermost answered {} {} without signing in or showing an error",
-                page.url, page.status
+                "Mattermost {} at {} without signing in or showing an error",
+                page.answered(tr.secrets()),
+                url_text(&page.url)
             )));
         }
         // A GitLab page.
-        let forms = html::forms(&page.body, &page.url);
+        let doc = Document::of(&page)?;
+        let forms = doc.forms();
         if let Some(form) = forms
             .iter()
             .find(|f| f.has_field("user[login]") && f.has_field("user[password]"))
         {
             if signed_in_gitlab {
-                let msg = html::first_text(&page.body, ".flash-alert, .gl-alert-body, .alert")
+                let msg = doc
+                    .first_text(".flash-alert, .gl-alert-body, .alert")
                     .unwrap_or_else(|| "the sign-in form came back".into());
                 return Err(DriveError::protocol(format!(
-                    "GitLab refused the credentials of {}: {msg}",
-                    person.login
+                    "GitLab refused the credentials of {}: {}",
+                    person.login,
+                    server_text(&msg, tr.secrets())
                 )));
             }
             signed_in_gitlab = true;
@@ -190,7 +198,7 @@ pub async fn round_trip(
             .ok_or_else(|| {
                 DriveError::protocol(format!(
                     "GitLab's consent page at {} has no {} form",
-                    page.url,
+                    url_text(&page.url),
                     if consent == Consent::Approve {
                         "approve"
                     } else {
@@ -198,7 +206,10 @@ pub async fn round_trip(
                     }
                 ))
             })?;
-            let title = html::first_text(&page.body, "h1, h2, h3, h4")
+            // Current GitLab's consent heading is a `.gl-text-size-h1` div, not a heading tag.
+            let title = doc
+                .first_text(".gl-text-size-h1, h1, h2, h3, h4")
+                .map(|t| bounded(&t, tr.secrets()))
                 .unwrap_or_else(|| "consent page".into());
             tr.fact("gitlab page", format!("consent: {title}"));
             let action = chosen.action.clone().unwrap_or_else(|| page.url.clone());
@@ -209,8 +220,8 @@ pub async fn round_trip(
             });
             continue;
         }
-        if let Some(link) = html::links(&page.body, &page.url).into_iter().find(|l| {
-            same_site(l, mm)
+        if let Some(link) = doc.links().into_iter().find(|l| {
+            same_origin(l, mm)
                 && (query_value(l, "code").is_some() || query_value(l, "error").is_some())
         }) {
             tr.fact(
@@ -220,19 +231,23 @@ pub async fn round_trip(
             next = Request::get(link);
             continue;
         }
-        let text = html::visible_text(&page.body);
+        let text = doc.visible_text();
         if text.contains("An error has occurred") {
             let description = text
                 .split_once("An error has occurred")
                 .map(|(_, rest)| rest.trim().to_string())
                 .unwrap_or_default();
-            let description: String = description.chars().take(300).collect();
+            let description: String = bounded(&description, tr.secrets())
+                .chars()
+                .take(300)
+                .collect();
             tr.fact("gitlab error page", description.clone());
             return Ok(SsoOutcome::GitlabError { description });
         }
         return Err(DriveError::protocol(format!(
             "GitLab answered {} {} with a page a person could not go on from",
-            page.url, page.status
+            url_text(&page.url),
+            page.status
         )));
     }
     Err(DriveError::protocol(format!(
@@ -252,8 +267,9 @@ fn has_session(browser: &Browser, mm: &Url) -> bool {
 }
 
 fn mattermost_error(status: u16, dest: &Url, tr: &mut Transcript) -> SsoOutcome {
-    let message = query_value(dest, "message").unwrap_or_default();
-    let id = sso_errors::by_message(&message).map(|e| e.id.to_string());
+    let full = query_value(dest, "message").unwrap_or_default();
+    let id = sso_errors::by_message(&full).map(|e| e.id.to_string());
+    let message = bounded(&full, tr.secrets());
     // 10.x names the missing-code page by type, without a message (web/oauth.go completeOAuth).
     let id = id.or_else(|| {
         (query_value(dest, "type").as_deref() == Some("oauth_missing_code"))
@@ -273,7 +289,7 @@ fn mattermost_error(status: u16, dest: &Url, tr: &mut Transcript) -> SsoOutcome 
     }
 }
 
-fn mattermost_error_page(page: &Page, tr: &mut Transcript) -> SsoOutcome {
+fn mattermost_error_page(page: &Page, tr: &mut Transcript) -> Result<SsoOutcome, DriveError> {
     // An API-style JSON error (`{"id","message","status_code"}`)?
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&page.body)
         && let Some(message) = v.get("message").and_then(|m| m.as_str())
@@ -281,8 +297,9 @@ fn mattermost_error_page(page: &Page, tr: &mut Transcript) -> SsoOutcome {
         let id = v
             .get("id")
             .and_then(|i| i.as_str())
-            .map(str::to_string)
+            .map(|i| bounded(i, tr.secrets()))
             .or_else(|| sso_errors::by_message(message).map(|e| e.id.to_string()));
+        let message = bounded(message, tr.secrets());
         tr.fact(
             "mattermost error",
             format!(
@@ -291,17 +308,19 @@ fn mattermost_error_page(page: &Page, tr: &mut Transcript) -> SsoOutcome {
                 id.as_deref().unwrap_or("unknown id")
             ),
         );
-        return SsoOutcome::MattermostError {
+        return Ok(SsoOutcome::MattermostError {
             status: page.status,
-            message: message.to_string(),
+            message,
             id,
-        };
+        });
     }
-    match html::error_destination(&page.body, &page.url) {
+    let doc = Document::of(page)?;
+    Ok(match doc.error_destination(&page.body) {
         Some(dest) => mattermost_error(page.status, &dest, tr),
         None => {
-            let message = html::visible_text(&page.body);
-            let id = sso_errors::by_message(&message).map(|e| e.id.to_string());
+            let full = doc.visible_text();
+            let id = sso_errors::by_message(&full).map(|e| e.id.to_string());
+            let message = bounded(&full, tr.secrets());
             tr.fact("mattermost error", format!("{} {message:?}", page.status));
             SsoOutcome::MattermostError {
                 status: page.status,
@@ -309,7 +328,7 @@ fn mattermost_error_page(page: &Page, tr: &mut Transcript) -> SsoOutcome {
                 id,
             }
         }
-    }
+    })
 }
 
 async fn signed_in(
@@ -336,8 +355,9 @@ async fn signed_in(
     let page = browser.send(req, Some("who am I"), tr).await?;
     if page.status != 200 {
         return Err(DriveError::protocol(format!(
-            "{} answered {} for the new session",
-            page.url, page.status
+            "{} {} for the new session",
+            url_text(&page.url),
+            page.answered(tr.secrets())
         )));
     }
     let v = page.json()?;
@@ -361,4 +381,24 @@ async fn signed_in(
         ),
     );
     Ok(SsoOutcome::SignedIn(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_site_is_one_scheme_host_and_port() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let mm = u("https://example.com:8065/");
+        assert!(same_origin(&u("https://EXAMPLE.com:8065/x?y=1"), &mm));
+        // GitLab on the same host name, another port: another site.
+        assert!(!same_origin(&u("https://example.com/oauth/authorize"), &mm));
+        assert!(!same_origin(&u("http://example.com:8065/"), &mm));
+        // Default ports are the same origin written or not.
+        assert!(same_origin(
+            &u("https://gitlab.example.com:443/a"),
+            &u("https://gitlab.example.com/b")
+        ));
+    }
 }

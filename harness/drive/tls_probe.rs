@@ -1,7 +1,8 @@
 //! HTTPS as served: connect to a host's https URL, take the certificate chain it presents, decode
 //! it (x509-parser: subject, SANs, issuer, validity) and say whether it verifies for the host name
 //! against the stack's CA roots — the handshake itself never fails on a bad certificate, so a
-//! wrong one can still be described.
+//! wrong one can still be described. Connecting and the handshake each end within the timeout,
+//! and a failure says which of the two it was.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use url::Url;
 use crate::net::AddressBook;
 
 use super::error::DriveError;
+use super::http::url_text;
 use super::transcript::Transcript;
 
 /// The leaf certificate a host serves, decoded.
@@ -140,18 +142,36 @@ pub async fn inspect(
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = ServerName::try_from(host.clone())
         .map_err(|e| DriveError::protocol(format!("{host} is not a TLS server name: {e}")))?;
-    let handshake = async {
-        let tcp = TcpStream::connect(&target)
-            .await
-            .map_err(|e| DriveError::network(format!("connecting to {url} failed: {e}")))?;
-        connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| DriveError::network(format!("TLS handshake with {url} failed: {e}")))
-    };
-    let stream = tokio::time::timeout(timeout, handshake)
+    // Each phase has its own timeout, so a failure says which one never finished.
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect(&target))
         .await
-        .map_err(|_| DriveError::network(format!("TLS handshake with {url} timed out")))??;
+        .map_err(|_| {
+            DriveError::network(format!(
+                "connecting to {target} for {} timed out after {timeout:?}",
+                url_text(url)
+            ))
+        })?
+        .map_err(|e| {
+            DriveError::network(format!(
+                "connecting to {target} for {} failed: {e}",
+                url_text(url)
+            ))
+        })?;
+    let stream = tokio::time::timeout(timeout, connector.connect(name, tcp))
+        .await
+        .map_err(|_| {
+            DriveError::network(format!(
+                "the TLS handshake with {} did not complete within {timeout:?} (the TCP \
+                 connection to {target} was accepted)",
+                url_text(url)
+            ))
+        })?
+        .map_err(|e| {
+            DriveError::network(format!(
+                "the TLS handshake with {} failed: {e}",
+                url_text(url)
+            ))
+        })?;
     let chain: Vec<CertificateDer<'static>> = stream
         .get_ref()
         .1

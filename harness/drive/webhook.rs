@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::vocab::{PushSpec, WebhookFormat};
 
-use super::error::DriveError;
+use super::error::{DriveError, bounded};
 use super::http::{Body, Browser, Request};
 use super::transcript::Transcript;
 
@@ -126,13 +126,17 @@ pub async fn post(
         .await?;
     let error_id = serde_json::from_str::<serde_json::Value>(&page.body)
         .ok()
-        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
+        .and_then(|v| {
+            v.get("id")
+                .and_then(|i| i.as_str())
+                .map(|i| bounded(i, tr.secrets()))
+        });
     if let Some(id) = &error_id {
         tr.fact("webhook error", format!("{} {id}", page.status));
     }
     Ok(HookAnswer {
         status: page.status,
-        body: page.body,
+        body: bounded(&page.body, tr.secrets()),
         error_id,
     })
 }

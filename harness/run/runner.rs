@@ -571,6 +571,25 @@ async fn run_scenario(
     }
     // Everything the drivers registered (passwords posted, session tokens, OAuth secrets).
     secrets.extend(tr.secrets().iter().cloned());
+    // A failing step on containers carries their last output (escaped; redacted with the rest).
+    if let Some(failure) = failed.as_mut()
+        && let Some(logs) = stack.logs().await
+    {
+        for f in result
+            .steps
+            .iter_mut()
+            .rev()
+            .filter_map(|s| match &mut s.status {
+                StepStatus::Failed { failure } => Some(failure),
+                _ => None,
+            })
+            .take(1)
+            .chain(std::iter::once(failure))
+        {
+            f.message_mut().push('\n');
+            f.message_mut().push_str(&logs);
+        }
+    }
     // Taking the stack down is bounded too: a stack that does not stop is the environment's
     // failure, reported on a scenario that would otherwise pass.
     let stuck = tokio::time::timeout(TEARDOWN, stack.down()).await.is_err();
@@ -591,8 +610,8 @@ async fn run_scenario(
             TargetKind::Twin => scenario.name.clone(),
             other => format!("{}@{}", scenario.name, other.name()),
         };
-        // The shipped snapshot is the twin's: it stands in only for the twin's file name.
-        let shipped = scenario.shipped_snapshot.filter(|_| name == scenario.name);
+        // What the binary ships for this (unchanged) scenario on this target, if anything.
+        let shipped = crate::scenario::embedded::snapshot_for(scenario, &name);
         match snapshot::compare_or_shipped(
             &opts.snapshot_dir,
             &name,

@@ -1,11 +1,13 @@
 //! The shipped suite: every file of `scenarios/` and its twin snapshot from `snapshots/`, compiled
 //! into the binary, so `mm-harness run` works from any directory after `cargo install`.
 //!
-//! Owns: the list of embedded files ([`ALL`]), their pseudo-paths (`embedded:scenarios/NAME.toml`,
-//! shown in reports and error locations), and the rule that gives a scenario its shipped snapshot
-//! (its text is byte-for-byte a shipped file's). The list is written out below, one line per
-//! file; `tests/scenarios_cmd.rs` fails when a file of `scenarios/` or `snapshots/` is missing from
-//! it, and a listed file that is deleted stops the build (`include_str!`).
+//! Owns: the list of embedded files ([`ALL`], and [`TARGET_SNAPSHOTS`] for the other targets'
+//! `NAME@TARGET.snap` files, e.g. the docker target's), their pseudo-paths
+//! (`embedded:scenarios/NAME.toml`, shown in reports and error locations), and the rule that gives
+//! a scenario its shipped snapshots (its text is byte-for-byte a shipped file's). The lists are
+//! written out below, one line per file; `tests/scenarios_cmd.rs` fails when a file of
+//! `scenarios/` or `snapshots/` is missing from them, and a listed file that is deleted stops the
+//! build (`include_str!`). A live installation's `NAME@live.snap` is its own and never shipped.
 //!
 //! How a directory of scenario files combines with this suite (same name replaces) is
 //! [`super::load::select_suite`]'s.
@@ -75,6 +77,50 @@ embedded![
     "wrong-secret",
 ];
 
+/// A shipped snapshot of a target other than the twin (`NAME@TARGET`).
+#[derive(Debug)]
+pub struct TargetSnapshot {
+    /// `NAME@TARGET`, the file stem.
+    pub name: &'static str,
+    /// `snapshots/NAME@TARGET.snap`, insta's file format.
+    pub text: &'static str,
+}
+
+macro_rules! target_snapshots {
+    ($($name:literal),* $(,)?) => {
+        /// Every shipped `NAME@TARGET.snap`, sorted by name.
+        pub static TARGET_SNAPSHOTS: &[TargetSnapshot] = &[$(
+            TargetSnapshot {
+                name: $name,
+                text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots/", $name, ".snap")),
+            },
+        )*];
+    };
+}
+
+target_snapshots![
+    "deny-consent-8.12@docker",
+    "deny-consent@docker",
+    "gitlab-only-sign-up@docker",
+    "https@docker",
+    "reauthorise@docker",
+    "second-sign-up-8.12@docker",
+    "second-sign-up@docker",
+    "single-server-8.12@docker",
+    "single-server@docker",
+    "split-server-8.12@docker",
+    "split-server-api-v3@docker",
+    "split-server@docker",
+    "unregistered-redirect-uri@docker",
+    "user-creation-off-8.12@docker",
+    "user-creation-off@docker",
+    "webhooks-8.12@docker",
+    "webhooks-disabled-8.12@docker",
+    "webhooks-disabled@docker",
+    "webhooks@docker",
+    "wrong-secret@docker",
+];
+
 impl EmbeddedScenario {
     /// `embedded:scenarios/STEM.toml`.
     pub fn path(&self) -> PathBuf {
@@ -98,6 +144,20 @@ pub fn find(stem: &str) -> Option<&'static EmbeddedScenario> {
 /// Whether `path` names an embedded scenario rather than a file.
 pub fn is_embedded_path(path: &Path) -> bool {
     path.to_str().is_some_and(|p| p.starts_with(PATH_PREFIX))
+}
+
+/// The shipped snapshot named `snapshot_name` (`NAME` for the twin, `NAME@TARGET` otherwise) of
+/// `scenario`, when its text is exactly a shipped scenario's; what the runner compares with when
+/// the snapshot directory has no file of that name.
+pub fn snapshot_for(scenario: &Scenario, snapshot_name: &str) -> Option<&'static str> {
+    let twin = scenario.shipped_snapshot?;
+    if snapshot_name == scenario.name {
+        return Some(twin);
+    }
+    TARGET_SNAPSHOTS
+        .iter()
+        .find(|t| t.name == snapshot_name && t.name.split('@').next() == Some(&scenario.name))
+        .map(|t| t.text)
 }
 
 /// The shipped snapshot of a scenario whose file text is exactly a shipped scenario's (an
@@ -132,6 +192,24 @@ mod tests {
             assert_eq!(snapshot_for_text(e.toml), Some(e.snapshot));
         }
         assert!(snapshot_for_text("name = \"x\"").is_none());
+        let mut last = "";
+        for t in TARGET_SNAPSHOTS {
+            assert!(
+                last < t.name,
+                "TARGET_SNAPSHOTS is sorted: {last} before {}",
+                t.name
+            );
+            last = t.name;
+            let (stem, target) = t.name.split_once('@').expect("NAME@TARGET");
+            let scenario = find(stem)
+                .expect("a shipped scenario")
+                .load()
+                .expect("valid");
+            assert!(target != "live" && target != "twin", "{}", t.name);
+            assert_eq!(snapshot_for(&scenario, t.name), Some(t.text));
+            assert_eq!(snapshot_for(&scenario, stem), scenario.shipped_snapshot);
+            assert_eq!(snapshot_for(&scenario, &format!("{stem}@live")), None);
+        }
         assert!(!is_embedded_path(Path::new("scenarios/smoke.toml")));
     }
 }

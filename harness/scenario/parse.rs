@@ -335,18 +335,17 @@ fn check_gitlab_rb(sink: &mut Sink<'_>, key: &str, text: &str, value_span: Span)
             };
             let (line, column) = shift(loc.line, loc.column);
             let (end_line, end_column) = shift(loc.end_line, loc.end_column);
-            d.location = Some(crate::diag::Location {
-                file: sink.file.name().to_string(),
-                line,
-                column,
-                end_line,
-                end_column,
-                source_line: sink.file.line_text(line).to_string(),
-            });
+            let at = |line, column| sink.file.offset_of(crate::diag::Position { line, column });
+            d.location = Some(
+                sink.file
+                    .locate(Span::new(at(line, column), at(end_line, end_column))),
+            );
         }
         d.message = format!("in `{}.gitlab_rb`: {}", quoted(key), d.message);
         sink.push(d);
     }
+    // Errors past the gitlab.rb parser's own cap are counted, not built.
+    sink.omitted += doc.diagnostic_list().omitted_errors;
 }
 
 /// Cross-references: bindings used after they are made and of the right kind, hosts that exist,

@@ -58,23 +58,12 @@ pub async fn connect(
             "the live target needs --gitlab-url and/or --mattermost-url",
         ));
     }
-    let mut roots: Vec<CertificateDer<'static>> = Vec::new();
-    if let Some(path) = var(env, "MM_HARNESS_CA_FILE") {
-        let certs = CertificateDer::pem_file_iter(&path).map_err(|e| {
-            StackError::new(
-                StackErrorKind::Configuration,
-                format!("cannot read MM_HARNESS_CA_FILE {path}: {e}"),
-            )
-        })?;
-        for c in certs {
-            roots.push(c.map_err(|e| {
-                StackError::new(
-                    StackErrorKind::Configuration,
-                    format!("invalid certificate in {path}: {e}"),
-                )
-            })?);
+    let roots = match var(env, CA_FILE_VARIABLE) {
+        Some(path) => {
+            read_ca_file(&path).map_err(|e| StackError::new(StackErrorKind::Configuration, e))?
         }
-    }
+        None => Vec::new(),
+    };
     let mut users = Vec::new();
     for login in users_wanted {
         let key = password_variable(login);
@@ -114,6 +103,25 @@ pub async fn connect(
     };
     reachable(&info, timeout).await?;
     Ok(info)
+}
+
+/// The variable naming a PEM file of the CA(s) to trust for https.
+pub const CA_FILE_VARIABLE: &str = "MM_HARNESS_CA_FILE";
+
+/// The certificates of a PEM file: at least one, each well-formed.
+pub fn read_ca_file(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{CA_FILE_VARIABLE} {path} cannot be read: {e}"))?;
+    let mut roots = Vec::new();
+    for c in certs {
+        roots.push(c.map_err(|e| format!("{CA_FILE_VARIABLE} {path}: invalid certificate: {e}"))?);
+    }
+    if roots.is_empty() {
+        return Err(format!(
+            "{CA_FILE_VARIABLE} {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        ));
+    }
+    Ok(roots)
 }
 
 /// The variable holding `--resolve` entries for CI jobs (comma- or space-separated).
@@ -300,16 +308,10 @@ pub fn preflight(
             format!("{setting} {verb}: {what}, needed by {shown}{more}")
         })
         .collect();
-    if let Some(path) = var(env, "MM_HARNESS_CA_FILE")
-        && let Err(e) = std::fs::metadata(&path).and_then(|m| {
-            if m.is_file() {
-                Ok(())
-            } else {
-                Err(std::io::Error::other("not a file"))
-            }
-        })
+    if let Some(path) = var(env, CA_FILE_VARIABLE)
+        && let Err(e) = read_ca_file(&path)
     {
-        problems.push(format!("MM_HARNESS_CA_FILE {path} cannot be read: {e}"));
+        problems.push(e);
     }
     if let Some(v) = var(env, RESOLVE_VARIABLE)
         && let Err(e) = parse_resolve_list(&v)
@@ -443,6 +445,15 @@ mod tests {
         let problems = preflight(&live(true), &[], &env);
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("MM_HARNESS_CA_FILE /nonexistent/ca.pem cannot be read"));
+        let garbage = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(garbage.path(), "not a certificate\n").unwrap();
+        let path = garbage.path().display().to_string();
+        assert_eq!(
+            read_ca_file(&path).unwrap_err(),
+            format!(
+                "MM_HARNESS_CA_FILE {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            )
+        );
         assert!(problems[1].starts_with("MM_HARNESS_RESOLVE: invalid --resolve"));
         assert_eq!(
             parse_resolve_list("a.example:443:127.0.0.1:8443, b.example:80:127.0.0.1").unwrap(),

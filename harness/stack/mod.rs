@@ -10,8 +10,10 @@
 //! - `twin`: the twin target (in-process, loopback).
 //! - `live`: the live target (URLs and credentials from the environment; read-only by default).
 //! - `running`: [`Stack`], a running target of any kind.
+//! - `docker`: the docker target (containers through testcontainers, the twin image).
 //! - `error`: [`StackError`].
 
+pub mod docker;
 pub mod error;
 pub mod live;
 pub mod model;

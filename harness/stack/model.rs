@@ -57,6 +57,8 @@ pub struct TargetSpec {
     pub live: LiveOptions,
     /// Timeout of every driver request.
     pub request_timeout: Duration,
+    /// The docker target's images, deadlines and `--keep`.
+    pub docker: super::docker::DockerOptions,
 }
 
 impl TargetSpec {
@@ -70,6 +72,7 @@ impl TargetSpec {
                 resolve: Vec::new(),
             },
             request_timeout: Duration::from_secs(10),
+            docker: super::docker::DockerOptions::default(),
         }
     }
 }

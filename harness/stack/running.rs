@@ -3,6 +3,7 @@
 
 use crate::vocab::TargetKind;
 
+use super::docker::{DockerHost, DockerStack};
 use super::error::{StackError, StackErrorKind};
 use super::live;
 use super::model::{MailboxMessage, StackInfo, StackNeeds, TargetSpec};
@@ -13,6 +14,7 @@ use super::twin::TwinStack;
 pub enum Stack {
     Twin(Box<TwinStack>),
     Live(Box<StackInfo>),
+    Docker(Box<DockerStack>),
 }
 
 impl std::fmt::Debug for Stack {
@@ -20,6 +22,7 @@ impl std::fmt::Debug for Stack {
         match self {
             Stack::Twin(_) => f.write_str("Stack::Twin"),
             Stack::Live(_) => f.write_str("Stack::Live"),
+            Stack::Docker(_) => f.write_str("Stack::Docker"),
         }
     }
 }
@@ -39,10 +42,12 @@ impl Stack {
     ) -> Result<Stack, StackError> {
         match spec.kind {
             TargetKind::Twin => Ok(Stack::Twin(Box::new(TwinStack::start(hosts, needs).await?))),
-            TargetKind::Docker => Err(StackError::new(
-                StackErrorKind::NotAvailable,
-                "the docker target is not yet available in this version of mm-harness; use --target twin or --target live",
-            )),
+            TargetKind::Docker => {
+                let docker_hosts: Vec<DockerHost> = hosts.iter().map(docker_host).collect();
+                Ok(Stack::Docker(Box::new(
+                    DockerStack::start(&spec.docker, needs.gitlab_version, &docker_hosts).await?,
+                )))
+            }
             TargetKind::Live => {
                 let env = |k: &str| std::env::var(k).ok();
                 let info = live::connect(
@@ -62,6 +67,7 @@ impl Stack {
         match self {
             Stack::Twin(t) => t.info(),
             Stack::Live(i) => i,
+            Stack::Docker(d) => d.info(),
         }
     }
 
@@ -69,6 +75,7 @@ impl Stack {
     pub async fn reconfigure(&mut self, host: &ResolvedHost) -> Result<(), StackError> {
         match self {
             Stack::Twin(t) => t.reconfigure(&host.name, &host.settings),
+            Stack::Docker(d) => d.reconfigure(&host.name, host.gitlab_rb.expose()).await,
             Stack::Live(_) => Err(StackError::new(
                 StackErrorKind::Refused,
                 format!(
@@ -84,7 +91,17 @@ impl Stack {
     pub fn mailbox(&self) -> Option<Vec<MailboxMessage>> {
         match self {
             Stack::Twin(t) => Some(t.mailbox()),
+            Stack::Docker(d) => Some(d.mailbox()),
             Stack::Live(_) => None,
+        }
+    }
+
+    /// What the stack's processes printed (docker: each container's last lines), for a failing
+    /// scenario's report; `None` where there is nothing to show.
+    pub async fn logs(&self) -> Option<String> {
+        match self {
+            Stack::Docker(d) => Some(d.logs(80).await),
+            Stack::Twin(_) | Stack::Live(_) => None,
         }
     }
 
@@ -93,6 +110,16 @@ impl Stack {
         match self {
             Stack::Twin(t) => t.shutdown().await,
             Stack::Live(_) => {}
+            Stack::Docker(d) => d.down().await,
         }
+    }
+}
+
+/// The docker stack's view of a resolved host: its name, filled gitlab.rb and settings.
+fn docker_host(h: &ResolvedHost) -> DockerHost {
+    DockerHost {
+        name: h.name.clone(),
+        gitlab_rb: h.gitlab_rb.expose().to_string(),
+        settings: h.settings.clone(),
     }
 }

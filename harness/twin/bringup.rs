@@ -41,6 +41,13 @@ pub struct TwinOptions {
     pub mail_server: Option<MailServerSpec>,
     /// Timeout of Mattermost's requests to GitLab (real Mattermost: 30 s).
     pub outbound_timeout: Duration,
+    /// The CA to issue server certificates from; `None`: a fresh one. The twin image in a
+    /// container (`twin::container`) is given the run's CA so every container and the harness
+    /// trust each other.
+    pub ca: Option<Arc<TwinCa>>,
+    /// Names served elsewhere (other containers, the harness's mail sink), added to where
+    /// Mattermost's server connects. An SMTP server listed here is not started by the twin.
+    pub peers: AddressBook,
 }
 
 /// The SMTP server to run for Mattermost.
@@ -99,6 +106,8 @@ impl TwinOptions {
             gitlab_users: GitlabUser::defaults(),
             mail_server: None,
             outbound_timeout: Duration::from_secs(30),
+            ca: None,
+            peers: AddressBook::new(),
         }
     }
 
@@ -395,7 +404,10 @@ impl Twin {
     /// Start every host of `opts` on loopback.
     pub async fn start(opts: TwinOptions) -> Result<TwinHandle, TwinError> {
         crate::crypto::install_default_provider();
-        let ca = Arc::new(TwinCa::try_generate()?);
+        let ca = match &opts.ca {
+            Some(ca) => ca.clone(),
+            None => Arc::new(TwinCa::try_generate()?),
+        };
         let gitlab_hosts: Vec<&HostSettings> = opts
             .hosts
             .iter()
@@ -473,7 +485,10 @@ impl Twin {
             .or_else(|| mattermost_host.and_then(|h| MailServerSpec::derive(&h.mattermost)));
         check_mail_faults(&opts, mail_spec.as_ref())?;
         let mut mail_sink = None;
-        if let Some(spec) = &mail_spec {
+        if let Some(spec) = mail_spec
+            .as_ref()
+            .filter(|s| opts.peers.lookup("smtp", &s.host, s.port).is_none())
+        {
             mail_sink = Some(start_mail_sink(&ca, spec, &opts, &mut book).await?);
         }
 
@@ -738,6 +753,11 @@ fn plan_mattermost(
     }
     // Where Mattermost's server really connects.
     let mut outbound_book = book.clone();
+    for e in &opts.peers.entries {
+        if outbound_book.lookup(&e.scheme, &e.host, e.port).is_none() {
+            outbound_book.insert(&e.scheme, &e.host, e.port, e.addr);
+        }
+    }
     if opts.has(Fault::ClosedPort) {
         let closed = listen::closed_port()?;
         for entry in &mut outbound_book.entries {

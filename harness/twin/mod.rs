@@ -5,6 +5,7 @@
 //! Files (no logic here):
 //! - `bringup`: `Twin::start(TwinOptions) -> TwinHandle`: binds listeners, builds the address book,
 //!   plays omnibus (auto-registration of the OAuth application), applies faults.
+//! - `container`: the twin as a container process (`twin serve`, the `mm-twin:local` image).
 //! - `fault`: the injectable faults.
 //! - `listen`: serving routers on loopback, plain or TLS, and the http→https redirect listener.
 //! - `tls`: the generated CA and server certificates (valid, expired, wrong host, untrusted).
@@ -13,6 +14,7 @@
 //! - `mail`: Mattermost's SMTP client and the SMTP server the twin's mail goes to.
 
 pub mod bringup;
+pub mod container;
 pub mod fault;
 pub mod gitlab;
 pub mod listen;

@@ -54,15 +54,19 @@ pub enum TlsErrorKind {
     Rustls(#[from] rustls::Error),
 }
 
+/// The trusted CA's common name.
+const TRUSTED_CA_NAME: &str = "mm-harness twin CA";
+
 /// One certificate authority: its issuer (name + key) and its self-signed certificate.
 struct Authority {
     issuer: Issuer<'static, KeyPair>,
     cert_der: CertificateDer<'static>,
     cert_pem: String,
+    key_pem: String,
 }
 
 impl Authority {
-    fn generate(common_name: &str) -> Result<Authority, rcgen::Error> {
+    fn params(common_name: &str) -> Result<CertificateParams, rcgen::Error> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, common_name);
@@ -77,12 +81,37 @@ impl Authority {
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::days(2);
         params.not_after = now + Duration::days(730);
+        Ok(params)
+    }
+
+    fn generate(common_name: &str) -> Result<Authority, rcgen::Error> {
+        let params = Self::params(common_name)?;
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
         Ok(Authority {
             cert_der: cert.der().clone(),
             cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
             issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// An authority from its certificate and key as [`Authority::generate`] made them: the
+    /// issuer's name is the same fixed one, so leaves chain to the given certificate.
+    fn from_pem(
+        common_name: &str,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<Authority, rcgen::Error> {
+        use rustls_pki_types::pem::PemObject;
+        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+            .map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
+        let key = KeyPair::from_pem(key_pem)?;
+        Ok(Authority {
+            cert_der,
+            cert_pem: cert_pem.to_string(),
+            key_pem: key_pem.to_string(),
+            issuer: Issuer::new(Self::params(common_name)?, key),
         })
     }
 }
@@ -111,6 +140,28 @@ impl IssuedCertificate {
     pub fn leaf(&self) -> &CertificateDer<'static> {
         &self.chain[0]
     }
+
+    /// The chain and the private key as PEM files, as omnibus reads them from
+    /// `/etc/gitlab/ssl/<host>.crt` and `<host>.key`.
+    pub fn to_pem(&self) -> (String, String) {
+        let pem = |label: &str, der: &[u8]| {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            let mut out = format!("-----BEGIN {label}-----\n");
+            for chunk in b64.as_bytes().chunks(64) {
+                out.push_str(&String::from_utf8_lossy(chunk));
+                out.push('\n');
+            }
+            out.push_str(&format!("-----END {label}-----\n"));
+            out
+        };
+        let chain = self
+            .chain
+            .iter()
+            .map(|c| pem("CERTIFICATE", c.as_ref()))
+            .collect::<String>();
+        (chain, pem("PRIVATE KEY", self.key.secret_pkcs8_der()))
+    }
 }
 
 impl TwinCa {
@@ -123,7 +174,22 @@ impl TwinCa {
     /// Generate a fresh CA pair, reporting a failure of the random source as an error.
     pub fn try_generate() -> Result<TwinCa, rcgen::Error> {
         Ok(TwinCa {
-            trusted: Authority::generate("mm-harness twin CA")?,
+            trusted: Authority::generate(TRUSTED_CA_NAME)?,
+            untrusted: Authority::generate("mm-harness untrusted CA")?,
+        })
+    }
+
+    /// The trusted CA's private key, PEM: what the twin image in a container is given (with
+    /// [`TwinCa::ca_pem`]) to issue certificates every peer trusts. Never printed.
+    pub fn ca_key_pem(&self) -> &str {
+        &self.trusted.key_pem
+    }
+
+    /// A CA from the certificate and key another twin exported ([`TwinCa::ca_pem`],
+    /// [`TwinCa::ca_key_pem`]); the untrusted CA is fresh.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<TwinCa, rcgen::Error> {
+        Ok(TwinCa {
+            trusted: Authority::from_pem(TRUSTED_CA_NAME, cert_pem, key_pem)?,
             untrusted: Authority::generate("mm-harness untrusted CA")?,
         })
     }

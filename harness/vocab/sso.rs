@@ -117,7 +117,7 @@ const MISSING_CODE_10: &str = "(no message: `/error?type=oauth_missing_code&serv
 /// Every documented SSO callback error (shared/wire/mattermost.md; 10.x texts from
 /// server/i18n/en.json, 3.4 texts from platform v3.4.0 i18n/en.json, the service as Mattermost
 /// passes it: `gitlab`).
-pub const SSO_ERRORS: [SsoErrorSpec; 15] = [
+pub const SSO_ERRORS: [SsoErrorSpec; 16] = [
     SsoErrorSpec {
         id: "api.user.authorize_oauth_user.bad_response.app_error",
         mattermost10: text("Bad response from token request.", 500),
@@ -190,6 +190,13 @@ pub const SSO_ERRORS: [SsoErrorSpec; 15] = [
         id: "api.user.create_oauth_user.already_used.app_error",
         mattermost10: None,
         mattermost3: v3("This gitlab account has already been used to sign up"),
+    },
+    // 3.4 sign-up with a user reply that decodes but has no id or email: the empty user reaches
+    // the store, whose IsValid refuses the empty email (model/user.go v3.4.0).
+    SsoErrorSpec {
+        id: "model.user.is_valid.email.app_error",
+        mattermost10: None,
+        mattermost3: v3("Invalid email"),
     },
     // The address belongs to an email account (`{{.Auth}}` = email).
     SsoErrorSpec {

@@ -217,6 +217,32 @@ pub struct AccessGrant {
     pub scopes: String,
     pub issued_at: Instant,
     pub used: bool,
+    /// PKCE (Doorkeeper 5.8's `oauth_access_grants.code_challenge[_method]`; empty without PKCE
+    /// and always on GitLab 8.12, whose Doorkeeper 4.2 has none).
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+}
+
+impl AccessGrant {
+    /// Doorkeeper 5.8 `AuthorizationCodeRequest#validate_code_verifier`
+    /// (lib/doorkeeper/oauth/authorization_code_request.rb v5.8.2): without a verifier the grant
+    /// must have no challenge; `S256` compares the unpadded URL-safe base64 of the verifier's
+    /// SHA-256 (`AccessGrantMixin.generate_code_challenge`), `plain` the verifier itself.
+    pub fn verifier_matches(&self, verifier: &str) -> bool {
+        use base64::Engine as _;
+        if verifier.is_empty() {
+            return self.code_challenge.is_empty();
+        }
+        match self.code_challenge_method.as_str() {
+            "S256" => {
+                let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+                    == self.code_challenge
+            }
+            "plain" => self.code_challenge == verifier,
+            _ => false,
+        }
+    }
 }
 
 /// An OAuth access token with its refresh token.
@@ -535,6 +561,8 @@ mod tests {
                 scopes: "api".into(),
                 issued_at: Instant::now(),
                 used: false,
+                code_challenge: String::new(),
+                code_challenge_method: String::new(),
             },
         );
         let token = AccessToken {
@@ -578,5 +606,27 @@ mod tests {
         assert!(h.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(random_hex(32), h);
         assert_eq!(random_token(20).len(), 20);
+    }
+
+    #[test]
+    fn pkce_verifiers_are_checked_like_doorkeeper() {
+        // RFC 7636 appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let grant = |challenge: &str, method: &str| AccessGrant {
+            application_id: 1,
+            user_id: 1,
+            redirect_uri: String::new(),
+            scopes: String::new(),
+            issued_at: Instant::now(),
+            used: false,
+            code_challenge: challenge.into(),
+            code_challenge_method: method.into(),
+        };
+        let s256 = grant("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256");
+        assert!(s256.verifier_matches(verifier));
+        assert!(!s256.verifier_matches("other"));
+        assert!(!s256.verifier_matches(""));
+        assert!(grant("abc", "plain").verifier_matches("abc"));
+        assert!(grant("", "").verifier_matches(""));
     }
 }

@@ -140,13 +140,37 @@ pub fn consent(
     profile: Profile,
     csrf: &str,
     app: &OAuthApplication,
-    username: &str,
-    admin: bool,
+    user: ConsentUser<'_>,
     fields: &AuthorizationFields,
 ) -> String {
     match profile {
-        Profile::Gitlab8_12 => consent_8_12(csrf, app, admin, fields),
-        Profile::Gitlab18_11 => consent_current(csrf, app, username, fields),
+        Profile::Gitlab8_12 => consent_8_12(csrf, app, user.admin, fields),
+        Profile::Gitlab18_11 => consent_current(csrf, app, user, fields),
+    }
+}
+
+/// Who is signed in, as the consent page shows them.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentUser<'a> {
+    pub username: &'a str,
+    pub name: &'a str,
+    pub admin: bool,
+}
+
+/// `doorkeeper.scopes.<scope>`, the title of a scope on the current consent page (GitLab's
+/// config/locales/doorkeeper.en.yml, newest stored copy); the scope's name where none is known.
+fn scope_title(scope: &str) -> &str {
+    match scope {
+        "api" => "Access the authenticated user's API",
+        "read_user" => "Read the authenticated user's personal information",
+        "openid" => "Authenticate using OpenID Connect",
+        "profile" => {
+            "Allows read-only access to the user's personal information using OpenID Connect"
+        }
+        "email" => {
+            "Allows read-only access to the user's primary email address using OpenID Connect"
+        }
+        other => other,
     }
 }
 
@@ -209,43 +233,79 @@ fn consent_8_12(
     layout("Authorize", Some(csrf), &body)
 }
 
-/// Current GitLab: the heading, the scope list with the 18.x texts, the deny and approve forms.
+/// Current GitLab (newest stored `app/views/doorkeeper/authorizations/new.html.haml` @36408c40;
+/// the v18.11 tag itself could not be read, docs/twin.md): "**name** is requesting access to your
+/// account on GitLab.", the signed-in user, the administrator warning, one accordion per scope
+/// (title from `doorkeeper.scopes`, description from `doorkeeper.scope_desc`), "Make sure you
+/// trust **name** before authorizing." with the callback's domain, then the approve form
+/// ("Authorize name", testid `authorization-button`) before the deny form ("Cancel").
 fn consent_current(
     csrf: &str,
     app: &OAuthApplication,
-    username: &str,
+    user: ConsentUser<'_>,
     fields: &AuthorizationFields,
 ) -> String {
     let profile = Profile::Gitlab18_11;
     let name = escape(&app.name);
+    let warning = if user.admin {
+        format!(
+            "<div class=\"gl-alert gl-alert-warning gl-mb-5\" role=\"alert\"><div class=\"gl-alert-body\">\
+             You are an administrator, which means authorizing access to <strong>{name}</strong> will \
+             allow it to interact with GitLab as an administrator as well.</div></div>\n"
+        )
+    } else {
+        String::new()
+    };
     let scopes: String = fields
         .scope
         .split_whitespace()
         .map(|s| {
             format!(
-                "<li><strong>{}</strong> {}</li>",
-                escape(s),
+                "<div class=\"js-experimental-setting-accordion gl-mb-5\"><div class=\"gl-accordion-item\">\
+                 <h3 class=\"gl-accordion-item-header\"><button type=\"button\" class=\"btn btn-link !gl-text-default gl-font-bold\" aria-expanded=\"false\">{}</button></h3>\
+                 <div class=\"gl-text-subtle gl-text-sm\" hidden>{}</div></div></div>\n",
+                escape(scope_title(s)),
                 escape(scope_description(profile, s))
             )
         })
         .collect();
+    // `URI.parse(redirect_uri).host` without `www.`, shown for http(s) callbacks not on localhost.
+    let domain = url::Url::parse(&fields.redirect_uri)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_start_matches("www.").to_string())
+        })
+        .filter(|h| h != "localhost")
+        .map(|d| {
+            format!(
+                "You will be redirected to <strong>{}</strong> after authorizing.",
+                escape(&d)
+            )
+        })
+        .unwrap_or_default();
     let hidden = authorization_hidden_fields(profile, csrf, fields);
     let body = format!(
-        "<main class=\"modal-doorkeepr\" role=\"main\">\n\
-         <div class=\"modal-header\"><h4 class=\"modal-title\">Authorize <strong>{name}</strong> to use your account?</h4></div>\n\
-         <div class=\"modal-body\">\n\
-         <p>An application called <strong>{name}</strong> is requesting access to your GitLab account \
-         (signed in as <strong>{user}</strong>).</p>\n\
-         <p>This application will be able to:</p>\n<ul class=\"oauth-scopes\">{scopes}</ul>\n\
-         <p class=\"gl-text-orange-500\">Make sure you trust <strong>{name}</strong> before authorizing.</p>\n\
-         </div>\n<div class=\"modal-footer\">\n\
-         <form action=\"/oauth/authorize\" accept-charset=\"UTF-8\" method=\"post\">\
+        "<div class=\"gl-ml-auto gl-mr-auto sm:gl-w-1/2\">\n<div class=\"gl-items-center\">\n\
+         <div class=\"gl-text-size-h1\"><strong>{name}</strong> is requesting access to your account on GitLab.</div>\n\
+         <div class=\"gl-flex gl-items-center gl-gap-2 gl-py-5\">\
+         <img class=\"gl-avatar gl-avatar-circle gl-avatar-s24\" data-testid=\"user_avatar_content\" title=\"{username}\" alt=\"\" />\
+         <div class=\"gl-pl-1\"><strong>{full_name}</strong></div>&middot;\
+         <div class=\"gl-text-subtle\"><span>@{username}</span></div></div>\n</div>\n\
+         {warning}{scopes}\
+         <div class=\"info-well\"><div class=\"well-segment\">\
+         <p class=\"gl-text-warning\">Make sure you trust <strong>{name}</strong> before authorizing.</p>\
+         <p>{domain}</p></div></div>\n\
+         <div>\n\
+         <form class=\"gl-inline-block gl-pr-3\" action=\"/oauth/authorize\" accept-charset=\"UTF-8\" method=\"post\">{hidden}\
+         <button type=\"submit\" class=\"btn btn-confirm btn-md gl-button\" data-testid=\"authorization-button\">Authorize {name}</button></form>\n\
+         <form class=\"gl-inline-block\" action=\"/oauth/authorize\" accept-charset=\"UTF-8\" method=\"post\">\
          <input type=\"hidden\" name=\"_method\" value=\"delete\" autocomplete=\"off\" />{hidden}\
-         <button type=\"submit\" class=\"btn btn-default\" data-testid=\"deny-button\">Cancel</button></form>\n\
-         <form action=\"/oauth/authorize\" accept-charset=\"UTF-8\" method=\"post\">{hidden}\
-         <button type=\"submit\" class=\"btn btn-confirm\" data-testid=\"authorization-button\">Authorize {name}</button></form>\n\
-         </div>\n</main>",
-        user = escape(username),
+         <button type=\"submit\" class=\"btn btn-default btn-md gl-button\">Cancel</button></form>\n\
+         </div>\n</div>",
+        username = escape(user.username),
+        full_name = escape(user.name),
     );
     layout("Authorize", Some(csrf), &body)
 }

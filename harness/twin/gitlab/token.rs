@@ -138,13 +138,25 @@ pub fn token(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
 /// v4.2.0 alike): a missing `code` (`MissingRequiredParameter`) and a blank `redirect_uri`
 /// (`validate :params` / `:attributes`) are invalid_request before the client is looked at; then
 /// the client, the grant, and the redirect URI against the grant's — Doorkeeper 5.8 with
-/// `URIChecker.valid_for_authorization?` (query and loopback rules), 4.2 by string equality.
+/// `URIChecker.valid_for_authorization?` (query and loopback rules), 4.2 by string equality — and on
+/// 5.8 the PKCE verifier (a challenged grant without `code_verifier` is invalid_request, a wrong
+/// one invalid_grant).
 fn authorization_code(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
     let Some(code) = req.form_param("code").filter(|c| !c.is_empty()) else {
         return invalid_request(twin.profile());
     };
     let redirect_uri = req.form_param("redirect_uri").unwrap_or("");
-    if redirect_uri.is_empty() {
+    let verifier = match twin.profile() {
+        Profile::Gitlab8_12 => "",
+        Profile::Gitlab18_11 => req.form_param("code_verifier").unwrap_or(""),
+    };
+    // Doorkeeper 5.8 validate_params: a grant with a PKCE challenge needs `code_verifier`.
+    let needs_verifier = twin
+        .store()
+        .grants
+        .get(code)
+        .is_some_and(|g| !g.code_challenge.is_empty());
+    if redirect_uri.is_empty() || (needs_verifier && verifier.is_empty()) {
         return invalid_request(twin.profile());
     }
     let Some(app) = authenticate_client(twin, req) else {
@@ -164,7 +176,7 @@ fn authorization_code(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
             redirect_uri_matches(Profile::Gitlab18_11, redirect_uri, &grant.redirect_uri)
         }
     };
-    if !redirect_ok {
+    if !redirect_ok || !grant.verifier_matches(verifier) {
         return invalid_grant(twin.profile());
     }
     grant.used = true;

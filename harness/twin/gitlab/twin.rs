@@ -69,7 +69,10 @@ impl GitlabTwin {
 
     /// The router answering every GitLab route.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new().fallback(dispatch).with_state(self.clone())
+        Router::new()
+            .route("/-/readiness", axum::routing::get(readiness))
+            .fallback(dispatch)
+            .with_state(self.clone())
     }
 
     pub fn profile(&self) -> Profile {
@@ -233,9 +236,46 @@ impl GitlabTwin {
         true
     }
 
+    /// Change an account's profile (username, name, email) as the person or an admin would in
+    /// GitLab's settings; the password stays. False when no account has that login.
+    pub fn update_user(&self, login: &str, change: impl FnOnce(&mut GitlabUser)) -> bool {
+        let mut store = self.store();
+        let Some(stored) = store.users.iter_mut().find(|u| {
+            u.user.username.eq_ignore_ascii_case(login) || u.user.email.eq_ignore_ascii_case(login)
+        }) else {
+            return false;
+        };
+        change(&mut stored.user);
+        true
+    }
+
     /// The personal access token (scope `api`) of the seeded admin.
     pub fn admin_token(&self) -> Secret {
         self.admin_token.clone()
+    }
+
+    /// Give a user a personal access token with a value chosen by the caller, as
+    /// `gitlab-rails runner "… token.set_token('…'); token.save!"` does (how gitlab-qa and the
+    /// docker target seed the admin token). `false` when the user does not exist.
+    pub fn set_personal_access_token(
+        &self,
+        username: &str,
+        value: &Secret,
+        scopes: &[&str],
+    ) -> bool {
+        let mut store = self.store();
+        let Some(user_id) = store.user_by_login(username).map(|u| u.user.id) else {
+            return false;
+        };
+        store
+            .personal_tokens
+            .retain(|t| t.token.expose() != value.expose());
+        store.personal_tokens.push(PersonalAccessToken {
+            token: value.clone(),
+            user_id,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        });
+        true
     }
 
     /// Mint a personal access token for a seeded user (as the user's settings page does).
@@ -328,4 +368,10 @@ impl GitlabTwin {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// `GET /-/readiness` (GitLab 12+ `HealthController#readiness`): every check passes once the
+/// twin serves. A real GitLab answers it only to `monitoring_whitelist` addresses.
+async fn readiness() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok", "master_check": [{"status": "ok"}]}))
 }

@@ -29,6 +29,10 @@ pub const INVALID_REQUEST: &str = "The request is missing a required parameter, 
 pub const UNSUPPORTED_RESPONSE_TYPE: &str =
     "The authorization server does not support this response type.";
 pub const INVALID_SCOPE: &str = "The requested scope is invalid, unknown, or malformed.";
+/// Doorkeeper 5.8's `invalid_code_challenge_method` (gem config/locales/en.yml, `other:` with the
+/// two default methods joined by ", ", lib/doorkeeper/errors.rb); GitLab's locale has no override.
+pub const INVALID_CODE_CHALLENGE_METHOD: &str =
+    "The code_challenge_method must be one of plain, S256.";
 pub const ACCESS_DENIED: &str = "The resource owner or authorization server denied the request.";
 
 /// The browser session of one request: found by cookie, or new.
@@ -243,11 +247,21 @@ fn pre_authorize(twin: &GitlabTwin, req: &GitlabRequest) -> PreAuth {
             if !scopes_ok(&app, &fields.scope) {
                 return PreAuth::ErrorPage(INVALID_SCOPE);
             }
+            // validate_code_challenge_method: a challenge needs a supported method (Doorkeeper's
+            // default `pkce_code_challenge_methods` plain and S256).
+            if !fields.code_challenge.is_empty()
+                && !matches!(fields.code_challenge_method.as_str(), "plain" | "S256")
+            {
+                return PreAuth::ErrorPage(INVALID_CODE_CHALLENGE_METHOD);
+            }
             app
         }
         // Doorkeeper 4.2 PreAuthorization (v4.2.0): response_type → client → scopes (only when
         // given; blank takes the default) → redirect_uri.
         Profile::Gitlab8_12 => {
+            // Doorkeeper 4.2 has no PKCE: the parameters are not read.
+            fields.code_challenge.clear();
+            fields.code_challenge_method.clear();
             if fields.response_type != "code" {
                 return PreAuth::ErrorPage(UNSUPPORTED_RESPONSE_TYPE);
             }
@@ -289,6 +303,8 @@ fn issue_code(
             scopes: f.scope.clone(),
             issued_at: Instant::now(),
             used: false,
+            code_challenge: f.code_challenge.clone(),
+            code_challenge_method: f.code_challenge_method.clone(),
         },
     );
     let mut pairs = vec![("code", code.as_str())];
@@ -327,16 +343,21 @@ pub fn authorize(twin: &GitlabTwin, req: &GitlabRequest) -> Response {
                     Profile::Gitlab18_11 => html(StatusCode::OK, pages::redirect_page(&callback)),
                 }
             } else {
-                let username = current_username(twin, &ctx).unwrap_or_default();
-                let admin = twin.store().user(user_id).is_some_and(|u| u.user.admin);
+                let user = twin.store().user(user_id).map(|u| u.user.clone());
+                let (username, name, admin) = user
+                    .map(|u| (u.username, u.name, u.admin))
+                    .unwrap_or_default();
                 html(
                     StatusCode::OK,
                     pages::consent(
                         twin.profile(),
                         &ctx.session.csrf_token,
                         &app,
-                        &username,
-                        admin,
+                        pages::ConsentUser {
+                            username: &username,
+                            name: &name,
+                            admin,
+                        },
                         &fields,
                     ),
                 )

@@ -613,12 +613,15 @@ pub(crate) fn can_read_channel(
 
 /// `PostList` JSON for the posts of one channel, newest first.
 pub(crate) fn post_list(store: &super::store::Store, channel_id: &str) -> Value {
+    // Newest first; posts of the same millisecond in the reverse order they were stored.
     let mut posts: Vec<_> = store
         .posts
         .iter()
-        .filter(|p| p.channel_id == channel_id)
+        .enumerate()
+        .filter(|(_, p)| p.channel_id == channel_id)
         .collect();
-    posts.sort_by_key(|p| std::cmp::Reverse(p.create_at));
+    posts.sort_by_key(|(i, p)| std::cmp::Reverse((p.create_at, *i)));
+    let posts: Vec<_> = posts.into_iter().map(|(_, p)| p).collect();
     let order: Vec<&str> = posts.iter().map(|p| p.id.as_str()).collect();
     let map: serde_json::Map<String, Value> =
         posts.iter().map(|p| (p.id.clone(), to_json(p))).collect();

@@ -1059,6 +1059,15 @@ async fn complete_v3(
             return Err(V3Failure::Panic);
         }
         let action = props.get("action").cloned().unwrap_or_default();
+        // A sign-up whose user decodes but is not valid (no id or no email): GetUserFromJson
+        // returns `&model.User{}` (model/gitlab/gitlab.go v3.4.0:88-95), CreateOAuthUser carries
+        // on, PreSave gives the empty user an id and a username, and the store's IsValid stops at
+        // the empty email (model/user.go v3.4.0:74): "Invalid email".
+        if action == "signup" && matches!(parsed, Err(UserParseError::Invalid(_))) {
+            return Err(
+                AppError::new("model.user.is_valid.email.app_error", "Invalid email", 500).into(),
+            );
+        }
         let user = complete_user(&twin, &action, parsed).map_err(|mut e| {
             e.status = 500;
             e

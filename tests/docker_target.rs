@@ -1,0 +1,510 @@
+//! The docker target for real: the Docker engine on this machine, the twin image `mm-twin:local`
+//! built from the binary under test (`mm-harness twin image`, `docker import`), containers started
+//! by testcontainers on a private network with `gitlab.example.com` / `mattermost.example.com`
+//! aliases, readiness, the admin token seeded with `gitlab-rails runner` through `docker exec`,
+//! `host.reconfigure` as a container re-created on its volumes, container logs on failure, and
+//! cleanup after a passing run, a failing run, a panic and a killed (SIGINT) run.
+//!
+//! Without a Docker engine these tests print why and return, except under `CI=true`, where a
+//! missing engine fails them (.ci/run starts one).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "mm-twin:local";
+
+/// One docker test at a time: they share the engine, the image and a 2-core machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mm-harness"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Whether an engine answers; `false` (with the reason printed) lets a test return, except
+/// under CI, where it fails.
+fn docker_available() -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and no Docker engine answers `docker info`: .ci/run must start one");
+        }
+        eprintln!("skipped: no Docker engine answers `docker info` (not under CI)");
+    }
+    ok
+}
+
+/// Build the twin image from the binary under test (a no-op when it is up to date).
+fn twin_image() {
+    let o = bin()
+        .args(["twin", "image", "--tag", IMAGE])
+        .output()
+        .expect("run twin image");
+    assert!(o.status.success(), "twin image failed: {}", text(&o));
+}
+
+/// Every docker object (containers, networks, volumes) a process made, by its pid label.
+fn leftovers(pid: u32) -> Vec<String> {
+    let filter = format!("label=mm-harness.pid={pid}");
+    let mut out = Vec::new();
+    for args in [
+        vec!["ps", "-aq", "--filter", filter.as_str()],
+        vec!["network", "ls", "-q", "--filter", filter.as_str()],
+        vec!["volume", "ls", "-q", "--filter", filter.as_str()],
+    ] {
+        let o = Command::new("docker").args(&args).output().expect("docker");
+        out.extend(
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| format!("{} {l}", args[0])),
+        );
+    }
+    out
+}
+
+fn run_docker(dir: &Path, scenarios: &[&str], extra: &[&str]) -> (Output, u32) {
+    let child = bin()
+        .current_dir(dir)
+        .args(["run", "--target", "docker", "--gitlab-image", IMAGE])
+        .args(["--mattermost-image", IMAGE, "--format", "json"])
+        .args(["--ready-timeout", "120"])
+        .args(extra)
+        .args(scenarios)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mm-harness");
+    let pid = child.id();
+    (child.wait_with_output().expect("wait"), pid)
+}
+
+fn report(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}): {}", text(o)))
+}
+
+#[test]
+fn the_suite_passes_on_twin_containers_and_leaves_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let names = [
+        "single-server",
+        "split-server",
+        "https",
+        "webhooks",
+        "reauthorise",
+    ];
+    let t0 = Instant::now();
+    let (o, pid) = run_docker(&repo(), &names, &[]);
+    let v = report(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let scenarios = v["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), names.len(), "{v}");
+    for s in scenarios {
+        assert_eq!(s["status"], "passed", "{s}");
+        assert_eq!(s["target"], "docker", "{s}");
+    }
+    // Progress went to stderr: the stack came up with its containers on the run's network.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("docker: stack "), "{err}");
+    eprintln!(
+        "docker suite ({} scenarios): {:.1} s",
+        names.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+}
+
+const FAILING: &str = r#"
+name = "docker-fails"
+summary = "a scenario whose expectation is wrong, on containers"
+seed = "Getting started"
+targets = ["docker"]
+snapshot = false
+
+[hosts.omnibus]
+gitlab_rb = '''
+external_url 'http://gitlab.example.com'
+mattermost_external_url 'http://mattermost.example.com'
+'''
+
+[[steps]]
+sso.sign_up = { user = "alice" }
+expect = { mattermost_user = { username = "not-alice" } }
+"#;
+
+fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("scenarios")).expect("mkdir");
+    for (name, body) in files {
+        std::fs::write(dir.path().join("scenarios").join(name), body).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn a_failing_scenario_carries_container_logs_and_leaves_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let dir = workspace(&[("docker-fails.toml", FAILING)]);
+    let (o, pid) = run_docker(dir.path(), &["docker-fails"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v = report(&o);
+    let steps = v["scenarios"][0]["steps"].to_string();
+    assert!(steps.contains("container logs: host `omnibus`"), "{steps}");
+    // The twin's own startup lines, read back from the container.
+    assert!(
+        steps.contains("mm-twin: GitLab http://gitlab.example.com"),
+        "{steps}"
+    );
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+}
+
+#[test]
+fn a_missing_image_is_exit_3_with_what_to_do() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    let dir = workspace(&[("docker-fails.toml", FAILING)]);
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["run", "--target", "docker"])
+        .args(["--gitlab-image", "mm-harness-absent:none", "docker-fails"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("docker pull mm-harness-absent:none"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_missing_engine_is_exit_3_with_docker_host_hint() {
+    // Needs no engine: DOCKER_HOST points nowhere.
+    let dir = workspace(&[("docker-fails.toml", FAILING)]);
+    let o = bin()
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/mm-harness-docker.sock")
+        .args(["run", "--target", "docker", "docker-fails"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("DOCKER_HOST"), "{}", text(&o));
+}
+
+#[test]
+fn sigint_takes_the_stack_down() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let mut child = bin()
+        .current_dir(repo())
+        .args(["run", "--target", "docker", "--gitlab-image", IMAGE])
+        .args(["--format", "json", "reauthorise"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    // Wait until its containers exist, then interrupt it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while leftovers(pid).iter().all(|l| !l.starts_with("ps")) {
+        assert!(Instant::now() < deadline, "no container appeared");
+        if child.try_wait().expect("try_wait").is_some() {
+            panic!("the run ended before its stack came up");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    // The run's Ctrl-C teardown takes the stack down before exiting 130.
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(leftovers(pid), Vec::<String>::new(), "after SIGINT");
+}
+
+#[test]
+fn a_panic_with_a_stack_up_removes_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let joined = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            mm_harness::crypto::install_default_provider();
+            let text = "external_url 'http://gitlab.example.com'\n\
+                        mattermost_external_url 'http://mattermost.example.com'\n";
+            let file = mm_harness::diag::SourceFile::new("omnibus", text.to_string());
+            let v = mm_harness::config::Version::new(18, 11, 0);
+            let settings = mm_harness::config::resolve(&file, v).host;
+            let opts = mm_harness::stack::docker::DockerOptions {
+                gitlab_image: Some(IMAGE.to_string()),
+                ready_timeout: Duration::from_secs(120),
+                ..Default::default()
+            };
+            let stack = mm_harness::stack::docker::DockerStack::start(
+                &opts,
+                v,
+                &[mm_harness::stack::docker::DockerHost {
+                    name: "omnibus".into(),
+                    gitlab_rb: text.to_string(),
+                    settings,
+                }],
+            )
+            .await
+            .expect("stack up");
+            tx.send(stack.id().to_string()).expect("send");
+            let _kept_alive = &stack;
+            panic!("a bug while the stack is up");
+        })
+    })
+    .join();
+    assert!(joined.is_err(), "the thread panicked");
+    let id = rx.recv().expect("the stack id");
+    let filter = format!("label=mm-harness.stack={id}");
+    for args in [
+        vec!["ps", "-aq", "--filter", filter.as_str()],
+        vec!["network", "ls", "-q", "--filter", filter.as_str()],
+        vec!["volume", "ls", "-q", "--filter", filter.as_str()],
+    ] {
+        let o = Command::new("docker").args(&args).output().expect("docker");
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "{args:?}");
+    }
+}
+
+#[test]
+fn mattermost_in_a_container_mails_the_harness_sink_over_the_network() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        mm_harness::crypto::install_default_provider();
+        // STARTTLS on 587 with AUTH; GitLab 11+ takes Mattermost's email settings as MM_*
+        // variables (the email_* keys of the 8.x guide are dropped).
+        let text = "external_url 'http://gitlab.example.com'\n\
+                    mattermost_external_url 'http://mattermost.example.com'\n\
+                    mattermost['env'] = {\n\
+                      'MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS' => 'true',\n\
+                      'MM_EMAILSETTINGS_SMTPSERVER' => 'smtp.example.com',\n\
+                      'MM_EMAILSETTINGS_SMTPPORT' => '587',\n\
+                      'MM_EMAILSETTINGS_CONNECTIONSECURITY' => 'STARTTLS',\n\
+                      'MM_EMAILSETTINGS_ENABLESMTPAUTH' => 'true',\n\
+                      'MM_EMAILSETTINGS_SMTPUSERNAME' => 'mattermost@example.com',\n\
+                      'MM_EMAILSETTINGS_SMTPPASSWORD' => 'smtp-Pass-1',\n\
+                      'MM_EMAILSETTINGS_FEEDBACKEMAIL' => 'mattermost@example.com',\n\
+                    }\n";
+        let file = mm_harness::diag::SourceFile::new("omnibus", text.to_string());
+        let v = mm_harness::config::Version::new(18, 11, 0);
+        let settings = mm_harness::config::resolve(&file, v).host;
+        let opts = mm_harness::stack::docker::DockerOptions {
+            gitlab_image: Some(IMAGE.to_string()),
+            ready_timeout: Duration::from_secs(120),
+            ..Default::default()
+        };
+        let stack = mm_harness::stack::docker::DockerStack::start(
+            &opts,
+            v,
+            &[mm_harness::stack::docker::DockerHost {
+                name: "omnibus".into(),
+                gitlab_rb: text.to_string(),
+                settings,
+            }],
+        )
+        .await
+        .expect("stack up");
+        let info = stack.info().clone();
+        let admin = info.mattermost_admin.clone().expect("admin");
+        let c = crate::support::client_for(&info.book, "http", None, None, false);
+        let login = c
+            .post("http://mattermost.example.com/api/v4/users/login")
+            .json(
+                &serde_json::json!({"login_id": admin.login, "password": admin.password.expose()}),
+            )
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(login.status(), 200);
+        let token = login.headers()["token"].to_str().unwrap().to_string();
+        // Mattermost (in its container) sends the test email to smtp.example.com:587, which
+        // the container resolves to the network's gateway, where the harness's sink listens.
+        let sent = c
+            .post("http://mattermost.example.com/api/v4/email/test")
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("test email");
+        let status = sent.status();
+        let body = sent.text().await.unwrap_or_default();
+        let mailbox = stack.mailbox();
+        stack.down().await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(mailbox.len(), 1, "{mailbox:?}");
+        let m = &mailbox[0];
+        assert!(m.tls, "STARTTLS was used");
+        assert_eq!(m.auth_user.as_deref(), Some("mattermost@example.com"));
+        assert_eq!(m.ehlo_name, "mattermost.example.com");
+        assert_eq!(m.envelope_from, "mattermost@example.com");
+    });
+}
+
+#[test]
+fn keep_leaves_a_reachable_stack_that_only_sweep_all_removes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let (o, _) = run_docker(&repo(), &["single-server"], &["--keep"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let id = err
+        .split("docker: kept stack ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no kept stack in {err}"))
+        .to_string();
+    // The printed address answers as GitLab, with the documented Host.
+    let line = err
+        .lines()
+        .find(|l| l.contains("http://gitlab.example.com:80 → "))
+        .unwrap_or_else(|| panic!("{err}"));
+    let addr = line
+        .split("→ ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the kept stack");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    use std::io::{Read, Write};
+    conn.write_all(
+        b"GET /-/readiness HTTP/1.1\r\nHost: gitlab.example.com\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let filter = format!("label=mm-harness.stack={id}");
+    let count = || {
+        let o = Command::new("docker")
+            .args(["ps", "-aq", "--filter", filter.as_str()])
+            .output()
+            .expect("docker ps");
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    assert_eq!(count(), 1, "the kept container");
+    // A plain sweep (what every run does first) leaves a kept stack alone; --all removes it.
+    let o = bin().args(["twin", "sweep"]).output().expect("sweep");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(count(), 1, "kept across a plain sweep");
+    let o = bin()
+        .args(["twin", "sweep", "--all"])
+        .output()
+        .expect("sweep");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(count(), 0);
+    for args in [
+        vec!["network", "ls", "-q", "--filter", filter.as_str()],
+        vec!["volume", "ls", "-q", "--filter", filter.as_str()],
+    ] {
+        let o = Command::new("docker").args(&args).output().expect("docker");
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "{args:?}");
+    }
+}
+
+#[test]
+fn twin_serve_without_its_configuration_is_bad_input() {
+    let o = bin()
+        .args(["twin", "serve"])
+        .env_remove("GITLAB_OMNIBUS_CONFIG")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("GITLAB_OMNIBUS_CONFIG"), "{}", text(&o));
+    let o = bin()
+        .args(["twin", "serve"])
+        .env(
+            "GITLAB_OMNIBUS_CONFIG",
+            "external_url 'http://gitlab.example.com'",
+        )
+        .env("MM_TWIN_GITLAB_VERSION", "eighteen")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("MM_TWIN_GITLAB_VERSION"), "{}", text(&o));
+}
+
+#[test]
+fn a_killed_run_is_swept_by_the_next_one() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let mut child = bin()
+        .current_dir(repo())
+        .args(["run", "--target", "docker", "--gitlab-image", IMAGE])
+        .args(["--format", "json", "reauthorise"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while leftovers(pid).iter().all(|l| !l.starts_with("ps")) {
+        assert!(Instant::now() < deadline, "no container appeared");
+        if child.try_wait().expect("try_wait").is_some() {
+            panic!("the run ended before its stack came up");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // SIGKILL: no teardown at all; the objects stay until a sweep sees their run is gone.
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!leftovers(pid).is_empty(), "SIGKILL leaves the stack");
+    let o = bin().args(["twin", "sweep"]).output().expect("sweep");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+}
