@@ -2,7 +2,8 @@
 //! installed on the host, and `gitlab-ctl restart`: the bundled Mattermost starts on its release)
 //! and `mattermost.run_sql` (an operator's `gitlab-psql` statement on Mattermost's database).
 //! The twin plays both on its database ([`crate::twin::mattermost::upgrade`]); a live target
-//! refuses them — upgrading a real installation is the operator's job.
+//! refuses them — upgrading a real installation is the operator's job — and the docker target
+//! does not offer them yet.
 
 use crate::config::Version;
 use crate::twin::mattermost::upgrade::bundled_release;
@@ -32,6 +33,10 @@ impl Stack {
                     .map(|log| log.lines)
                     .map_err(|halt| StackError::new(StackErrorKind::Environment, halt.to_string()))
             }
+            Stack::Docker(_) => Err(StackError::new(
+                StackErrorKind::NotAvailable,
+                "the docker target does not upgrade yet (swapping image tags over the same volumes is not implemented); use --target twin",
+            )),
             Stack::Live(_) => Err(StackError::new(
                 StackErrorKind::Refused,
                 "the live target does not upgrade GitLab: install the package and run `gitlab-ctl reconfigure` yourself",
@@ -52,6 +57,10 @@ impl Stack {
                 twin.run_sql(statement)
                     .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))
             }
+            Stack::Docker(_) => Err(StackError::new(
+                StackErrorKind::NotAvailable,
+                "the docker target does not run SQL on Mattermost's database yet; use --target twin",
+            )),
             Stack::Live(_) => Err(StackError::new(
                 StackErrorKind::Refused,
                 "the live target does not run SQL: run it with `sudo gitlab-psql -d mattermost_production` yourself",
