@@ -254,3 +254,66 @@ fn the_version_described_and_the_twin_that_plays_it() {
         "{text}"
     );
 }
+
+#[test]
+fn host_names_keep_their_case_as_rubys_uri_does() {
+    // omnibus: "/etc/gitlab/ssl/#{uri.host}.crt" with Ruby's URI, which keeps the case.
+    let r = run(
+        "external_url 'https://GitLab.Example.com'\nmattermost_external_url 'https://Chat.Example.com'\n",
+        "18.11",
+    );
+    assert_eq!(
+        r.host.gitlab_nginx.ssl_certificate.as_deref(),
+        Some("/etc/gitlab/ssl/GitLab.Example.com.crt")
+    );
+    assert_eq!(
+        r.host.mattermost_nginx.ssl_certificate_key.as_deref(),
+        Some("/etc/gitlab/ssl/Chat.Example.com.key")
+    );
+}
+
+#[test]
+fn old_gitlab_rails_keys_are_dropped_with_their_release_lines_not_unknown() {
+    let r = run("gitlab_rails['git_max_size'] = 20971520\n", "12.0");
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "config.dropped-key")
+        .unwrap_or_else(|| panic!("{:?}", r.diagnostics));
+    let label = d.label.as_deref().unwrap_or("");
+    assert!(
+        label.starts_with("known since GitLab 8.0, last in GitLab "),
+        "{label}"
+    );
+    // `grafana` (bundled 11.9 to 16.2) on 18.11 names its release lines too.
+    let r = run("grafana['enable'] = false\n", "18.11");
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "config.dropped-setting")
+        .unwrap_or_else(|| panic!("{:?}", r.diagnostics));
+    assert!(
+        d.label
+            .as_deref()
+            .unwrap_or("")
+            .contains("last in GitLab 16."),
+        "{:?}",
+        d.label
+    );
+}
+
+#[test]
+fn did_you_mean_offers_only_keys_a_few_edits_away() {
+    use mm_harness::config::keys::close_suggestion;
+    assert_eq!(
+        close_suggestion("email_smtp_user", ["email_smtp_username", "gitlab_enable"]),
+        Some("email_smtp_username")
+    );
+    // Jaro-Winkler alone pairs long keys that merely share a prefix.
+    let far = ["gitlab_email_display_name"];
+    assert_eq!(
+        mm_harness::diag::did_you_mean("gitlab_email_enabled_x", far),
+        Some("gitlab_email_display_name")
+    );
+    assert_eq!(close_suggestion("gitlab_email_enabled_x", far), None);
+}

@@ -508,3 +508,29 @@ fn a_killed_run_is_swept_by_the_next_one() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(leftovers(pid), Vec::<String>::new());
 }
+
+#[test]
+fn docker_snapshots_equal_the_twins() {
+    // On the twin image the docker target must see exactly what the twin target sees: the
+    // containers, network and ports change where bytes go, not what is said.
+    let dir = repo().join("snapshots");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dir).expect("snapshots/") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix("@docker.snap") else {
+            continue;
+        };
+        let twin = std::fs::read_to_string(dir.join(format!("{stem}.snap")))
+            .unwrap_or_else(|e| panic!("{name} has no twin snapshot {stem}.snap: {e}"));
+        let docker = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            twin == docker,
+            "{name} differs from {stem}.snap: after a change to the twin, rewrite the docker \
+             snapshots with `mm-harness twin image && mm-harness run --target docker \
+             --gitlab-image mm-twin:local --mattermost-image mm-twin:local --update-snapshots`"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} docker snapshots");
+}

@@ -102,6 +102,21 @@ scenario_tests! {
     webhooks_disabled_8_12_by_default => "webhooks-disabled-8.12",
     deny_consent_ends_on_access_denied => "deny-consent",
     https_proxy_without_forwarded_proto_fails_token_request => "https-proxy-without-forwarded-proto",
+    smtp_none_meets_no_greeting_on_465 => "smtp-none",
+    smtp_none_port_25 => "smtp-none-port-25",
+    smtp_tls_465 => "smtp-tls-465",
+    smtp_starttls_587 => "smtp-starttls-587",
+    smtp_tls_notifications_off_sends_nothing => "smtp-tls-notifications-off",
+    smtp_tls_against_starttls_port_fails => "smtp-tls-against-starttls-port",
+    smtp_credentials_in_clear_8_12 => "smtp-credentials-in-clear-8.12",
+    smtp_keys_dropped_18_11 => "smtp-keys-dropped-18.11",
+    smtp_starttls_587_env => "smtp-starttls-587-env",
+    smtp_starttls_against_465_deadline_exceeded => "smtp-starttls-against-465",
+    smtp_auth_without_tls_refused => "smtp-auth-without-tls",
+    smtp_starttls_not_offered_is_a_downgrade => "smtp-starttls-not-offered",
+    smtp_starttls_not_offered_with_auth_refused => "smtp-starttls-not-offered-auth",
+    smtp_untrusted_certificate_refused => "smtp-untrusted-certificate",
+    email_sign_in_off_refuses_email_log_in => "email-sign-in-off",
     deny_consent_on_8_12_is_the_missing_code_error => "deny-consent-8.12",
     second_sign_up_on_8_12_is_already_used => "second-sign-up-8.12",
     second_sign_up_on_18_signs_in => "second-sign-up",
@@ -113,6 +128,8 @@ scenario_tests! {
     upgrade_3_2_via_3_3_keeps_everything => "upgrade-3.2-via-3.3",
     upgrade_3_2_to_3_4_sql_fix_restores_the_theme => "upgrade-3.2-to-3.4-sql-fix",
     upgrade_3_2_to_3_4_without_the_fix_loses_the_theme => "upgrade-3.2-to-3.4-incomplete",
+    a_taken_username_gets_a_counter => "username-taken",
+    a_taken_username_gets_a_counter_on_8_12 => "username-taken-8.12",
 }
 
 #[test]
@@ -182,6 +199,8 @@ fn negative_scenarios_declare_the_documented_failure() {
                         | Expectation::WebhookError { .. }
                         | Expectation::ApiError { .. }
                         | Expectation::Theme { value: None }
+                        | Expectation::MailError { .. }
+                        | Expectation::NoMail
                         | Expectation::Certificate {
                             trusted: Some(false),
                             ..

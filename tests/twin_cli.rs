@@ -42,7 +42,14 @@ fn unknown_fault_is_bad_input_with_a_suggestion() {
 
 #[test]
 fn certificate_fault_without_https_is_bad_input_with_a_hint() {
-    let err = bad_input(&["--fault", "expired-certificate"], None);
+    // The built-in setup's SMTP relay speaks TLS, so there the fault applies to its certificate;
+    // a gitlab.rb with neither https nor an SMTP server leaves it nothing to apply to.
+    let err = bad_input(
+        &["--fault", "expired-certificate"],
+        Some(
+            "external_url 'http://gitlab.example.com'\nmattermost_external_url 'http://mattermost.example.com'\n",
+        ),
+    );
     assert!(err.contains("help: add --https"), "{err}");
 }
 

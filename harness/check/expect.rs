@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::drive::mail::MailOutcome;
 use crate::drive::mattermost_admin::PostView;
 use crate::drive::sso::SsoOutcome;
 use crate::drive::tls_probe::CertificateView;
@@ -29,6 +30,9 @@ named_enum! {
         Redirect => "redirect",
         Theme => "theme",
         Data => "data",
+        Mail => "mail",
+        MailError => "mail_error",
+        NoMail => "no_mail",
     }
 }
 
@@ -78,6 +82,18 @@ pub enum Expectation {
     Theme { value: Option<String> },
     /// The data counts, each when written.
     Data(DataExpect),
+    /// A message reached the mail sink with these properties.
+    Mail(super::mail::MailWanted),
+    /// Mattermost refused to send, with this status, error id and message text.
+    MailError {
+        status: Option<u16>,
+        id: Option<String>,
+        message_contains: Option<String>,
+        /// Text in how an SMTP session of the step ended at the sink.
+        session_end_contains: Option<String>,
+    },
+    /// Mattermost answered success but nothing reached the mail sink.
+    NoMail,
 }
 
 /// The counts a `data` expectation names.
@@ -105,6 +121,9 @@ impl Expectation {
             Expectation::Redirect { .. } => ExpectKind::Redirect,
             Expectation::Theme { .. } => ExpectKind::Theme,
             Expectation::Data(_) => ExpectKind::Data,
+            Expectation::Mail(_) => ExpectKind::Mail,
+            Expectation::MailError { .. } => ExpectKind::MailError,
+            Expectation::NoMail => ExpectKind::NoMail,
         }
     }
 }
@@ -135,6 +154,8 @@ pub enum StepOutput {
         status: u16,
         id: Option<String>,
     },
+    /// What a mail step made Mattermost send, or its refusal.
+    Mail(MailOutcome),
 }
 
 /// Check an output against the step's expectation (or the default "it worked").
@@ -182,6 +203,7 @@ fn check_succeeded(output: &StepOutput) -> Result<(), String> {
                 Err(format!("expected a redirect, got status {status}"))
             }
         }
+        StepOutput::Mail(o) => super::mail::check_delivered(o),
     }
 }
 
@@ -256,6 +278,22 @@ fn check_expectation(e: &Expectation, out: &StepOutput) -> Result<(), String> {
             };
             check_data(want, got)
         }
+        Expectation::Mail(want) => super::mail::check_mail(mail_of(e, out)?, want),
+        Expectation::MailError {
+            status,
+            id,
+            message_contains,
+            session_end_contains,
+        } => super::mail::check_mail_error(
+            mail_of(e, out)?,
+            super::mail::MailErrorWanted {
+                status: *status,
+                id: id.as_deref(),
+                message_contains: message_contains.as_deref(),
+                session_end_contains: session_end_contains.as_deref(),
+            },
+        ),
+        Expectation::NoMail => super::mail::check_no_mail(mail_of(e, out)?),
     }
 }
 
@@ -306,6 +344,7 @@ fn cannot_check(e: &Expectation, out: &StepOutput) -> String {
             StepOutput::Theme(_) => "a theme",
             StepOutput::Data(_) => "data counts",
             StepOutput::Refused { .. } => "a refused request",
+            StepOutput::Mail(_) => "a mail outcome",
         }
     )
 }
@@ -332,6 +371,13 @@ fn certificate_of<'o>(e: &Expectation, out: &'o StepOutput) -> Result<&'o Certif
         return Err(cannot_check(e, out));
     };
     Ok(c)
+}
+
+fn mail_of<'o>(e: &Expectation, out: &'o StepOutput) -> Result<&'o MailOutcome, String> {
+    let StepOutput::Mail(o) = out else {
+        return Err(cannot_check(e, out));
+    };
+    Ok(o)
 }
 
 fn describe_sso(o: &SsoOutcome) -> String {

@@ -19,6 +19,10 @@ struct Rule {
     family: &'static str,
     /// Capture group holding the volatile value (the rest of the match is kept).
     group: usize,
+    /// Whether distinct values get distinct numbers (`[id-1]`, `[id-2]`). Clock readings do
+    /// not: two mails a second apart must not make two snapshots differ, so every date reads
+    /// `[date]`.
+    numbered: bool,
 }
 
 fn rule(re: &str, family: &'static str, group: usize) -> Rule {
@@ -26,11 +30,34 @@ fn rule(re: &str, family: &'static str, group: usize) -> Rule {
         re: Regex::new(re).expect("normalisation regexes are valid"),
         family,
         group,
+        numbered: true,
+    }
+}
+
+/// A rule whose values all read `[family]`, unnumbered.
+fn clock_rule(re: &str, family: &'static str) -> Rule {
+    Rule {
+        numbered: false,
+        ..rule(re, family, 1)
     }
 }
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
+        // Mail: RFC 5322 dates, message ids, MIME boundaries, verification tokens (3.x: the
+        // `hid` hash), and the "on December 1, 2026" of notification subjects.
+        clock_rule(
+            r"((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4})",
+            "date",
+        ),
+        rule(r"(?i)message-id: <([^>\s]+)>", "message-id", 1),
+        rule(r#"(?i)boundary="?([^";\s]+)"#, "boundary", 1),
+        rule(r"[?&](?:amp;)?token=([^&\s\x22<]+)", "token", 1),
+        rule(r"[?&](?:amp;)?hid=([^&\s\x22<]+)", "hash", 1),
+        clock_rule(
+            r"\b((?:January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}, \d{4})\b",
+            "day",
+        ),
         // OAuth and CSRF values in URLs and pages.
         rule(r"[?&]state=([^&\s]+)", "state", 1),
         rule(r"[?&]code=([^&\s]+)", "code", 1),
@@ -90,6 +117,12 @@ pub fn normalise_text(text: &str, secrets: &[String]) -> String {
                 if val.as_str() == SECRET_MARK || val.as_str().starts_with('[') {
                     return whole.to_string();
                 }
+                let start = caps.get(0).map(|m| m.start()).unwrap_or(0);
+                let prefix = &whole[..val.start() - start];
+                let suffix = &whole[val.end() - start..];
+                if !r.numbered {
+                    return format!("{prefix}[{}]{suffix}", r.family);
+                }
                 let key = (r.family, val.as_str().to_string());
                 let n = match seen.get(&key) {
                     Some(n) => *n,
@@ -100,9 +133,6 @@ pub fn normalise_text(text: &str, secrets: &[String]) -> String {
                         *c
                     }
                 };
-                let start = caps.get(0).map(|m| m.start()).unwrap_or(0);
-                let prefix = &whole[..val.start() - start];
-                let suffix = &whole[val.end() - start..];
                 format!("{prefix}[{}-{n}]{suffix}", r.family)
             })
             .into_owned();
@@ -129,6 +159,22 @@ mod tests {
             n.contains("post id [id-1] at [time-1] via 127.0.0.1:[port-1]"),
             "{n}"
         );
+    }
+
+    #[test]
+    fn mail_dates_ids_boundaries_and_tokens_are_normalised() {
+        let text = "header Date: Tue, 01 Dec 2026 19:28:56 +0000\n\
+                    header Date: Tue, 01 Dec 2026 19:28:57 +0000\n\
+                    header Message-ID: <AbC123xyz@mattermost.example.com>\n\
+                    header Content-Type: multipart/alternative; boundary=Q1w2E3r4\n\
+                    link http://mattermost.example.com/do_verify_email?token=T0k3n&email=a%40b\n\
+                    header Subject: [Mattermost] Notification in Dev on December 1, 2026\n";
+        let n = normalise_text(text, &[]);
+        assert_eq!(n.matches("Date: [date]\n").count(), 2, "{n}");
+        assert!(n.contains("Message-ID: <[message-id-1]>"), "{n}");
+        assert!(n.contains("boundary=[boundary-1]"), "{n}");
+        assert!(n.contains("?token=[token-1]&email="), "{n}");
+        assert!(n.contains("Dev on [day]"), "{n}");
     }
 
     #[test]

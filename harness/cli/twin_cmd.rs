@@ -43,7 +43,8 @@ pub struct UpArgs {
     #[arg(long, conflicts_with = "gitlab_rb")]
     pub https: bool,
     /// Configure the twin from this gitlab.rb (one omnibus host), read for the profile's GitLab
-    /// version, instead of the built-in single-server setup.
+    /// version, instead of the built-in single-server setup (which sends Mattermost's mail
+    /// through the harness's mail sink on smtp.example.com:587, STARTTLS).
     #[arg(long, value_name = "PATH")]
     pub gitlab_rb: Option<PathBuf>,
 }
@@ -80,6 +81,9 @@ fn up(args: UpArgs, ctx: &Context) -> Result<(), CliError> {
             CliError::reported(super::Exit::BadInput).with_details(vec![message])
         })?;
         opts.hosts = vec![host];
+    } else {
+        // The built-in setup sends Mattermost's mail through the harness's sink.
+        opts = opts.with_mail_sink();
     }
     for f in &args.faults {
         opts = opts.with_fault(*f);

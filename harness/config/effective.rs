@@ -214,6 +214,7 @@ pub(crate) const TYPED_FIELDS: &[(&str, FieldKind)] = &[
     ("TeamSettings.SiteName", FieldKind::Text),
     ("TeamSettings.EnableUserCreation", FieldKind::Bool),
     ("TeamSettings.EnableTeamCreation", FieldKind::Bool),
+    ("TeamSettings.EnableOpenServer", FieldKind::Bool),
     ("GitLabSettings.Enable", FieldKind::Bool),
     ("GitLabSettings.Id", FieldKind::Text),
     ("GitLabSettings.Secret", FieldKind::SecretText),
@@ -299,6 +300,7 @@ pub(crate) fn apply_typed(m: &mut MattermostSettings, path: &str, v: &Value) -> 
                 }
                 "TeamSettings.EnableUserCreation" => &mut m.team.enable_user_creation,
                 "TeamSettings.EnableTeamCreation" => &mut m.team.enable_team_creation,
+                "TeamSettings.EnableOpenServer" => &mut m.team.enable_open_server,
                 "GitLabSettings.Enable" => &mut m.gitlab.enable,
                 "EmailSettings.EnableSignUpWithEmail" => &mut m.email.enable_sign_up_with_email,
                 "EmailSettings.EnableSignInWithEmail" => &mut m.email.enable_sign_in_with_email,
@@ -387,6 +389,7 @@ pub(crate) fn typed_value(m: &MattermostSettings, path: &str) -> Option<Value> {
         "TeamSettings.SiteName" => Value::from(m.team.site_name.clone()),
         "TeamSettings.EnableUserCreation" => Value::from(m.team.enable_user_creation),
         "TeamSettings.EnableTeamCreation" => Value::from(m.team.enable_team_creation),
+        "TeamSettings.EnableOpenServer" => Value::from(m.team.enable_open_server),
         "GitLabSettings.Enable" => Value::from(m.gitlab.enable),
         "GitLabSettings.Id" => Value::from(m.gitlab.id.clone()),
         "GitLabSettings.Secret" => Value::from(m.gitlab.secret.expose()),

@@ -198,6 +198,9 @@ pub struct TeamSettings {
     pub enable_user_creation: bool,
     /// `EnableTeamCreation`.
     pub enable_team_creation: bool,
+    /// `EnableOpenServer` (default false): whether anyone may sign up without an invitation once
+    /// the first account exists.
+    pub enable_open_server: bool,
 }
 
 /// `GitLabSettings`: GitLab as the OAuth2 SSO provider.
@@ -283,6 +286,7 @@ impl MattermostSettings {
                 site_name: "GitLab Mattermost".to_string(),
                 enable_user_creation: true,
                 enable_team_creation: true,
+                enable_open_server: false,
             },
             gitlab: GitLabSettings {
                 enable: false,

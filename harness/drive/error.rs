@@ -75,7 +75,9 @@ pub const MAX_SERVER_TEXT: usize = 512;
 /// answer.
 pub const MAX_SERVER_DATA: usize = 8192;
 
-/// What replaces a secret in server text quoted by a failure.
+/// What replaces a secret in server text quoted by a failure: the mark the run's redaction and
+/// the transcript normalisation use too (`check::normalise::SECRET_MARK`), so a report reads one
+/// mark whichever layer caught the secret.
 pub const REDACTED: &str = "[secret]";
 
 /// A server's text made fit for a failure message: every value of `secrets` replaced by
@@ -136,5 +138,10 @@ mod tests {
         let t = server_text(&long, &[]);
         assert!(t.chars().count() < MAX_SERVER_TEXT + 40, "{}", t.len());
         assert!(t.ends_with("(9488 more characters)"), "{t}");
+    }
+
+    #[test]
+    fn one_redaction_mark_for_every_layer() {
+        assert_eq!(REDACTED, crate::check::normalise::SECRET_MARK);
     }
 }

@@ -465,3 +465,43 @@ pub async fn ping_version(
     }
     Ok((str_field(&v, "status", "ping")?, header))
 }
+
+impl MattermostApi {
+    /// The session token (for drivers that make their own requests, e.g. the test email).
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    /// Whether this session speaks API v3 (Mattermost 3.x).
+    pub fn is_v3(&self) -> bool {
+        self.v3
+    }
+
+    /// Add a user to a team (`POST /api/v4/teams/{id}/members`; v3
+    /// `POST /api/v3/teams/{id}/add_user_to_team`); the user joins the team's default channels.
+    pub async fn add_team_member(
+        &self,
+        browser: &Browser,
+        team_id: &str,
+        user_id: &str,
+        tr: &mut Transcript,
+    ) -> Result<(), DriveError> {
+        let (path, want, body) = if self.v3 {
+            (
+                format!("/api/v3/teams/{team_id}/add_user_to_team"),
+                200,
+                serde_json::json!({"user_id": user_id}),
+            )
+        } else {
+            (
+                format!("/api/v4/teams/{team_id}/members"),
+                201,
+                serde_json::json!({"team_id": team_id, "user_id": user_id}),
+            )
+        };
+        let req = Request::post(api_url(&self.base, &path)?, Body::Json(body));
+        self.call(browser, req, &[want], "add team member", tr)
+            .await
+            .map(|_| ())
+    }
+}

@@ -12,6 +12,8 @@
 //! - `sso`: the GitLab SSO round trip.
 //! - `gitlab_admin`: OAuth applications (API, or the 8.x admin form).
 //! - `mattermost_admin`: teams, channels, incoming webhooks, posts, ping.
+//! - `mail`: the test email, email verification, log-in with email, messages read from the mail
+//!   sink ([`mail::MailView`]).
 //! - `webhook`: GitLab push payloads and plain webhook posts.
 //! - `tls_probe`: the certificate a host serves.
 //! - `error`: [`DriveError`], and how server text is quoted in failures (redacted, escaped, bounded).
@@ -21,6 +23,7 @@ pub mod gitlab_admin;
 pub mod html;
 pub mod html_scan;
 pub mod http;
+pub mod mail;
 pub mod mattermost_admin;
 pub mod sso;
 pub mod tls_probe;

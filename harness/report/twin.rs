@@ -104,6 +104,11 @@ pub fn render_summary(
         if let Some(url) = sink.mailbox_url() {
             let _ = writeln!(out, "  mailbox     {url} (JSON: {url}api/v1/messages)");
         }
+    } else {
+        let _ = writeln!(
+            out,
+            "\nMail sink   none: Mattermost's settings name no SMTP server other than localhost"
+        );
     }
     let _ = writeln!(out, "\nCA certificate: {}", ca_path.display());
     for hint in curl_hints(handle, ca_path) {

@@ -18,6 +18,8 @@ use crate::stack::{Stack, StackInfo};
 use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, WebhookFormat};
 
 // The upgrade steps (a child module: it shares this file's private helpers).
+#[path = "steps_mail.rs"]
+mod steps_mail;
 #[path = "steps_upgrade.rs"]
 mod upgrade;
 
@@ -39,6 +41,8 @@ pub struct RunState {
     mm_api: Option<(Browser, MattermostApi)>,
     /// Warnings from re-resolving hosts.
     pub config_warnings: Vec<String>,
+    /// What the mail steps remember (messages already shown).
+    mail: steps_mail::MailState,
 }
 
 impl RunState {
@@ -51,6 +55,7 @@ impl RunState {
             admin_browser: None,
             mm_api: None,
             config_warnings: Vec::new(),
+            mail: steps_mail::MailState::default(),
         }
     }
 
@@ -144,6 +149,8 @@ pub async fn execute(
             | Action::CreateChannel { .. }
             | Action::CreateIncomingWebhook { .. }
             | Action::SignUpWithEmail { .. }
+            | Action::LogInWithEmail { .. }
+            | Action::MailVerifySignUp { .. }
     );
     match execute_inner(action, scenario, stack, state, tr).await {
         Err(e) if api_step => match e.refusal {
@@ -226,6 +233,31 @@ async fn execute_inner(
         }
         Action::GetTheme { user } => upgrade::get_theme(&info, state, user, tr).await,
         Action::CountData => upgrade::count_data(&info, state, tr).await,
+        Action::LogInWithEmail { username } => {
+            steps_mail::log_in_with_email(&info, state, username, tr).await
+        }
+        Action::MailSendTestEmail => steps_mail::send_test_email(&info, stack, state, tr).await,
+        Action::MailVerifySignUp { username } => {
+            steps_mail::sign_up_and_verify(&info, stack, state, username, tr).await
+        }
+        Action::MailMention { hook, user, text } => {
+            steps_mail::mention(&info, stack, state, hook, user, text.as_deref(), tr).await
+        }
+        Action::MailWait {
+            to,
+            subject_contains,
+            timeout_ms,
+        } => {
+            steps_mail::wait(
+                stack,
+                state,
+                to,
+                subject_contains.as_deref(),
+                *timeout_ms,
+                tr,
+            )
+            .await
+        }
     }
 }
 

@@ -34,6 +34,11 @@ named_enum! {
         SaveTheme => "mattermost.save_theme",
         GetTheme => "mattermost.get_theme",
         CountData => "mattermost.count_data",
+        LogInWithEmail => "mattermost.log_in_with_email",
+        MailSendTestEmail => "mail.send_test_email",
+        MailVerifySignUp => "mail.sign_up_and_verify",
+        MailMention => "mail.mention",
+        MailWait => "mail.wait",
     }
 }
 
@@ -100,6 +105,12 @@ impl StepKind {
             | StepKind::CreateChannel
             | StepKind::CreateIncomingWebhook
             | StepKind::SignUpWithEmail => &[ExpectKind::ApiError],
+            StepKind::LogInWithEmail => &[ExpectKind::ApiError],
+            StepKind::MailSendTestEmail => {
+                &[ExpectKind::Mail, ExpectKind::MailError, ExpectKind::NoMail]
+            }
+            StepKind::MailVerifySignUp => &[ExpectKind::Mail, ExpectKind::ApiError],
+            StepKind::MailMention | StepKind::MailWait => &[ExpectKind::Mail],
             StepKind::CreateOAuthApp
             | StepKind::RevokeOAuthApp
             | StepKind::Reconfigure
@@ -134,6 +145,10 @@ impl StepKind {
             StepKind::SaveTheme => r#"{ user = "alice", theme = "{}" }"#,
             StepKind::GetTheme => r#"{ user = "alice" }"#,
             StepKind::CountData => "{}",
+            StepKind::LogInWithEmail | StepKind::MailVerifySignUp => r#"{ username = "carol" }"#,
+            StepKind::MailSendTestEmail => "{}",
+            StepKind::MailMention => r#"{ hook = "hook", user = "dora" }"#,
+            StepKind::MailWait => r#"{ to = "carol@example.com" }"#,
         }
     }
 
@@ -216,6 +231,26 @@ impl StepKind {
                 arguments: "—",
                 effect: "the administrator reads the System Console's counts: `GET /api/v3/admin/analytics/standard` and `extra_counts`",
             },
+            StepKind::LogInWithEmail => StepDoc {
+                arguments: "`username` (an account `mattermost.sign_up_with_email` or `mail.sign_up_and_verify` created)",
+                effect: "the person logs in with their email address and password (`POST /api/v4/users/login`; v3 on Mattermost 3.x): what `EmailSettings.EnableSignInWithEmail` governs",
+            },
+            StepKind::MailSendTestEmail => StepDoc {
+                arguments: "—",
+                effect: "the system administrator presses the System Console's **Test Connection**: `POST /api/v4/email/test` with the current config (`POST /api/v3/admin/test_email` on 3.x); Mattermost sends synchronously, so on success the message is read from the stack's mail sink at once (the administrator is the recipient); on failure its error id, status and message are kept",
+            },
+            StepKind::MailVerifySignUp => StepDoc {
+                arguments: "`username` (email `USERNAME@example.com`)",
+                effect: "a person signs up with email and password, waits for the welcome mail in the mail sink, follows its verification link as the web app does (`/do_verify_email?token=`: `POST /api/v4/users/email/verify`; 3.x `?uid=&hid=`: `POST /api/v3/users/verify_email`) and logs in with email and password; the mail is what `mail` checks, a refused log-in is an `api_error`",
+            },
+            StepKind::MailMention => StepDoc {
+                arguments: "`hook` (binding; its channel must be one team members join, e.g. `town-square`), `user` (email `USER@example.com`), `text` (default `\"@USER please have a look\"`)",
+                effect: "an administrator creates the account and adds it to the hook's team, the hook posts a message mentioning it, and the harness waits (bounded by the step deadline) for the notification mail to that address",
+            },
+            StepKind::MailWait => StepDoc {
+                arguments: "`to` (recipient address), `subject_contains`, `timeout_ms` (default 5000, at most 60000)",
+                effect: "waits, woken on every arrival, for a message in the mail sink to that address (and with that subject text) that no earlier step has shown",
+            },
         }
     }
 }
@@ -237,6 +272,9 @@ pub fn expect_example(kind: ExpectKind) -> &'static str {
         ExpectKind::Redirect => r#"{ location = "https://mattermost.example.com/" }"#,
         ExpectKind::Theme => r#""{}""#,
         ExpectKind::Data => "{ users = 2 }",
+        ExpectKind::Mail => r#"{ tls = "starttls" }"#,
+        ExpectKind::MailError => r#"{ message_contains = "unencrypted connection" }"#,
+        ExpectKind::NoMail => "true",
     }
 }
 
@@ -286,6 +324,18 @@ pub fn expect_doc(kind: ExpectKind) -> ExpectDoc {
         ExpectKind::Data => ExpectDoc {
             written: "data = { users, teams, channels, posts, webhooks }",
             passes_when: "each count written equals the System Console's (channels: open and private; webhooks: incoming)",
+        },
+        ExpectKind::Mail => ExpectDoc {
+            written: "mail = { to, from, subject, subject_contains, body_contains, link_prefix, tls, auth, downgraded, credentials_in_clear }",
+            passes_when: "a message reached the mail sink with these properties (each optional): `to` a recipient address, `from` the From header as `Name <address>` (Mattermost: `FeedbackName <FeedbackEmail>`), the subject, text in its decoded body, a link starting with `link_prefix` (the verification link at the SiteURL), and how it travelled: `tls` (`none`, `starttls`, `implicit`), `auth` (`PLAIN`, `LOGIN` or `none`), `downgraded` (it crossed in plaintext on a STARTTLS port), `credentials_in_clear` (AUTH was sent without TLS)",
+        },
+        ExpectKind::MailError => ExpectDoc {
+            written: "mail_error = { status, id, message_contains, session_end_contains }",
+            passes_when: "Mattermost refused to send: its answer has this status, error id and text in its message (the mailer's error, e.g. `context deadline exceeded`, `unencrypted connection`); `session_end_contains`: how an SMTP session of the attempt ended at the mail sink, as `LISTENER: END` (e.g. `smtps: TLS handshake failed`), for what Mattermost's answer leaves out (3.x blanks the mailer's error)",
+        },
+        ExpectKind::NoMail => ExpectDoc {
+            written: "no_mail = true",
+            passes_when: "Mattermost answered success but no message and no SMTP session reached the mail sink (Mattermost 3.x with notifications off)",
         },
     }
 }
@@ -393,7 +443,15 @@ mod tests {
     fn groups_are_derived_from_the_step_names() {
         assert_eq!(
             StepKind::groups(),
-            ["gitlab", "host", "sso", "mattermost", "webhook", "https"]
+            [
+                "gitlab",
+                "host",
+                "sso",
+                "mattermost",
+                "webhook",
+                "https",
+                "mail"
+            ]
         );
         assert_eq!(StepKind::SsoLogIn.group(), "sso");
     }

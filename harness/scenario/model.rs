@@ -155,6 +155,24 @@ pub enum Action {
     GetTheme { user: String },
     /// `mattermost.count_data`: the administrator reads the System Console's counts.
     CountData,
+    /// `mattermost.log_in_with_email`: a person logs in with email address and password.
+    LogInWithEmail { username: String },
+    /// `mail.send_test_email`: the System Console's test email, as the system administrator.
+    MailSendTestEmail,
+    /// `mail.sign_up_and_verify`: sign up with email, follow the verification link, log in.
+    MailVerifySignUp { username: String },
+    /// `mail.mention`: a post through `hook` mentions `user`; the notification mail is awaited.
+    MailMention {
+        hook: String,
+        user: String,
+        text: Option<String>,
+    },
+    /// `mail.wait`: wait for a message to `to` not shown by an earlier step.
+    MailWait {
+        to: String,
+        subject_contains: Option<String>,
+        timeout_ms: u64,
+    },
 }
 
 impl Action {
@@ -182,6 +200,11 @@ impl Action {
             Action::SaveTheme { .. } => StepKind::SaveTheme,
             Action::GetTheme { .. } => StepKind::GetTheme,
             Action::CountData => StepKind::CountData,
+            Action::LogInWithEmail { .. } => StepKind::LogInWithEmail,
+            Action::MailSendTestEmail => StepKind::MailSendTestEmail,
+            Action::MailVerifySignUp { .. } => StepKind::MailVerifySignUp,
+            Action::MailMention { .. } => StepKind::MailMention,
+            Action::MailWait { .. } => StepKind::MailWait,
         }
     }
 
@@ -221,6 +244,19 @@ impl Action {
             Action::RunSql { statement } => format!("statement={statement:?}"),
             Action::SaveTheme { user, .. } | Action::GetTheme { user } => format!("user={user}"),
             Action::CountData => String::new(),
+            Action::LogInWithEmail { username } | Action::MailVerifySignUp { username } => {
+                format!("username={username}")
+            }
+            Action::MailSendTestEmail => String::new(),
+            Action::MailMention { hook, user, .. } => format!("hook={hook} user={user}"),
+            Action::MailWait {
+                to,
+                subject_contains,
+                ..
+            } => match subject_contains {
+                Some(s) => format!("to={to} subject_contains={s:?}"),
+                None => format!("to={to}"),
+            },
         };
         if args.is_empty() {
             self.name().to_string()
@@ -239,7 +275,9 @@ impl Action {
             | Action::InspectCertificate { .. }
             | Action::HttpRedirect { .. }
             | Action::GetTheme { .. }
-            | Action::CountData => false,
+            | Action::CountData
+            | Action::LogInWithEmail { .. }
+            | Action::MailWait { .. } => false,
             Action::Sso {
                 flavour, consent, ..
             } => match (flavour, consent) {
@@ -258,7 +296,10 @@ impl Action {
             | Action::WebhookPost { .. }
             | Action::GitlabUpgrade { .. }
             | Action::RunSql { .. }
-            | Action::SaveTheme { .. } => true,
+            | Action::SaveTheme { .. }
+            | Action::MailSendTestEmail
+            | Action::MailVerifySignUp { .. }
+            | Action::MailMention { .. } => true,
         }
     }
 
@@ -282,7 +323,12 @@ impl Action {
             | Action::RunSql { .. }
             | Action::SaveTheme { .. }
             | Action::GetTheme { .. }
-            | Action::CountData => None,
+            | Action::CountData
+            | Action::LogInWithEmail { .. }
+            | Action::MailSendTestEmail
+            | Action::MailVerifySignUp { .. }
+            | Action::MailMention { .. }
+            | Action::MailWait { .. } => None,
         }
     }
 
@@ -290,9 +336,9 @@ impl Action {
     pub fn uses(&self) -> Option<(&str, BindingKind)> {
         match self {
             Action::RevokeOAuthApp { app } => Some((app, BindingKind::App)),
-            Action::WebhookGitlabPush { hook, .. } | Action::WebhookPost { hook, .. } => {
-                Some((hook, BindingKind::Hook))
-            }
+            Action::WebhookGitlabPush { hook, .. }
+            | Action::WebhookPost { hook, .. }
+            | Action::MailMention { hook, .. } => Some((hook, BindingKind::Hook)),
             Action::CreateOAuthApp { .. }
             | Action::Reconfigure { .. }
             | Action::Sso { .. }
@@ -307,7 +353,11 @@ impl Action {
             | Action::RunSql { .. }
             | Action::SaveTheme { .. }
             | Action::GetTheme { .. }
-            | Action::CountData => None,
+            | Action::CountData
+            | Action::LogInWithEmail { .. }
+            | Action::MailSendTestEmail
+            | Action::MailVerifySignUp { .. }
+            | Action::MailWait { .. } => None,
         }
     }
 
@@ -331,7 +381,12 @@ impl Action {
             | Action::RunSql { .. }
             | Action::SaveTheme { .. }
             | Action::GetTheme { .. }
-            | Action::CountData => None,
+            | Action::CountData
+            | Action::LogInWithEmail { .. }
+            | Action::MailSendTestEmail
+            | Action::MailVerifySignUp { .. }
+            | Action::MailMention { .. }
+            | Action::MailWait { .. } => None,
         }
     }
 }

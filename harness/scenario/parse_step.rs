@@ -162,6 +162,15 @@ fn parse_action(
             .req_str(sink, "user")
             .map(|(user, _)| Action::GetTheme { user }),
         StepKind::CountData => Some(Action::CountData),
+        StepKind::LogInWithEmail => f
+            .req_str(sink, "username")
+            .map(|(username, _)| Action::LogInWithEmail { username }),
+        StepKind::MailSendTestEmail => Some(Action::MailSendTestEmail),
+        StepKind::MailVerifySignUp => f
+            .req_str(sink, "username")
+            .map(|(username, _)| Action::MailVerifySignUp { username }),
+        StepKind::MailMention => mail_mention(sink, &mut f),
+        StepKind::MailWait => mail_wait(sink, &mut f),
     };
     f.finish(sink);
     if sink.found() > before {
@@ -329,6 +338,28 @@ fn webhook_post(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Action> {
     })
 }
 
+fn mail_mention(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Action> {
+    let hook = f.req_str(sink, "hook");
+    let user = f.req_str(sink, "user");
+    let text = f.opt_str(sink, "text").map(|t| t.0);
+    Some(Action::MailMention {
+        hook: hook?.0,
+        user: user?.0,
+        text,
+    })
+}
+
+fn mail_wait(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Action> {
+    let to = f.req_str(sink, "to");
+    let subject_contains = f.opt_str(sink, "subject_contains").map(|s| s.0);
+    let timeout_ms = f.opt_uint(sink, "timeout_ms", 60_000).unwrap_or(5_000);
+    Some(Action::MailWait {
+        to: to?.0,
+        subject_contains,
+        timeout_ms,
+    })
+}
+
 /// The `service` argument of the `https.*` steps.
 fn service(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Service> {
     let s = f.req_str(sink, "service")?;
@@ -388,12 +419,16 @@ fn parse_expect(
         );
         return None;
     }
-    // `access_denied = true` is the one expectation without fields.
-    if kind == ExpectKind::AccessDenied {
+    // `access_denied = true` and `no_mail = true` are the expectations without fields.
+    if matches!(kind, ExpectKind::AccessDenied | ExpectKind::NoMail) {
         return match ev.get_ref().as_bool() {
-            Some(true) => Some(Expectation::AccessDenied),
+            Some(true) => Some(if kind == ExpectKind::NoMail {
+                Expectation::NoMail
+            } else {
+                Expectation::AccessDenied
+            }),
             Some(false) | None => {
-                sink.type_error("expect.access_denied", "true", ev);
+                sink.type_error(&format!("expect.{kind}"), "true", ev);
                 None
             }
         };
@@ -422,6 +457,14 @@ fn parse_expect(
         ExpectKind::Redirect => expect_redirect(sink, &mut f),
         ExpectKind::Theme => None,
         ExpectKind::Data => Some(super::parse_upgrade::expect_data(sink, &mut f)),
+        ExpectKind::Mail => expect_mail(sink, &mut f),
+        ExpectKind::MailError => Some(Expectation::MailError {
+            status: f.opt_uint(sink, "status", 599).map(|s| s as u16),
+            id: f.opt_str(sink, "id").map(|s| s.0),
+            message_contains: f.opt_str(sink, "message_contains").map(|s| s.0),
+            session_end_contains: f.opt_str(sink, "session_end_contains").map(|s| s.0),
+        }),
+        ExpectKind::NoMail => Some(Expectation::NoMail),
     };
     f.finish(sink);
     if sink.found() > before {
@@ -522,4 +565,44 @@ fn expect_redirect(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Expect
         status: status.unwrap_or(301),
         location,
     })
+}
+
+/// A value that must be one of `names`, exactly.
+fn one_of(
+    sink: &mut Sink<'_>,
+    what: &str,
+    value: Option<(String, Span)>,
+    names: &'static [&'static str],
+) -> Option<String> {
+    let (v, span) = value?;
+    if names.contains(&v.as_str()) {
+        return Some(v);
+    }
+    sink.error(
+        "scenario.value",
+        span,
+        format!("unknown {what} {:?}", quoted(&v)),
+        choice_hint(&v, names.iter().copied()),
+    );
+    None
+}
+
+fn expect_mail(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Expectation> {
+    use crate::check::mail::{AUTH_NAMES, MailWanted, TLS_NAMES};
+    let tls = f.opt_str(sink, "tls");
+    let tls = one_of(sink, "TLS mode", tls, TLS_NAMES);
+    let auth = f.opt_str(sink, "auth");
+    let auth = one_of(sink, "AUTH mechanism", auth, AUTH_NAMES);
+    Some(Expectation::Mail(MailWanted {
+        to: f.opt_str(sink, "to").map(|s| s.0),
+        from: f.opt_str(sink, "from").map(|s| s.0),
+        subject: f.opt_str(sink, "subject").map(|s| s.0),
+        subject_contains: f.opt_str(sink, "subject_contains").map(|s| s.0),
+        body_contains: f.opt_str(sink, "body_contains").map(|s| s.0),
+        link_prefix: f.opt_str(sink, "link_prefix").map(|s| s.0),
+        tls,
+        auth,
+        downgraded: f.opt_bool(sink, "downgraded"),
+        credentials_in_clear: f.opt_bool(sink, "credentials_in_clear"),
+    }))
 }

@@ -96,6 +96,17 @@ impl Stack {
         }
     }
 
+    /// The stack's mail sink's mailbox (event-driven waiting, transport facts), or `None` when
+    /// the target has none the harness can read (live; a twin whose Mattermost names no SMTP
+    /// server).
+    pub fn mail_sink_mailbox(&self) -> Option<std::sync::Arc<crate::mailsink::Mailbox>> {
+        match self {
+            Stack::Twin(t) => t.mail_sink_mailbox(),
+            Stack::Docker(d) => d.mail_sink_mailbox(),
+            Stack::Live(_) => None,
+        }
+    }
+
     /// What the stack's processes printed (docker: each container's last lines), for a failing
     /// scenario's report; `None` where there is nothing to show.
     pub async fn logs(&self) -> Option<String> {

@@ -65,6 +65,9 @@ impl TwinStack {
         let profile = crate::config::Profile::for_gitlab(needs.gitlab_version);
         let mut opts = TwinOptions::single_server(profile);
         opts.hosts = hosts.iter().map(|h| h.settings.clone()).collect();
+        // A relay that drops a client silent for 3 s: a Mattermost waiting for the greeting of
+        // a TLS port fails in seconds, not after the sink's default 30 s.
+        opts.mail_idle_timeout = Some(std::time::Duration::from_secs(3));
         for name in &needs.faults {
             let fault = Fault::from_str(name)
                 .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))?;
@@ -91,6 +94,10 @@ impl TwinStack {
         {
             m.twin.install_release(r);
         }
+        let email_sign_in_off = hosts
+            .iter()
+            .map(|h| &h.settings)
+            .any(|h| h.mattermost_enabled && !h.mattermost.email.enable_sign_in_with_email);
         let info = StackInfo {
             gitlab_url: gitlab.as_ref().map(|g| parse_url(&g.url)).transpose()?,
             mattermost_url: mattermost.as_ref().map(|m| parse_url(&m.url)).transpose()?,
@@ -103,10 +110,16 @@ impl TwinStack {
                 password: g.root_password.clone(),
             }),
             gitlab_admin_token: gitlab.as_ref().map(|g| g.admin_token.clone()),
-            // Email sign-in is on in every profile (username sign-in is off on the 8.12 omnibus
-            // defaults), so the administrator logs in with the email address.
+            // Email sign-in is on in every profile's defaults (username sign-in is off on the
+            // 8.12 omnibus defaults), so the administrator logs in with the email address —
+            // unless the scenario turned email sign-in off (the seed's SMTP text does), when
+            // the username is what Mattermost accepts.
             mattermost_admin: mattermost.as_ref().map(|m| Account {
-                login: m.admin_email.clone(),
+                login: if email_sign_in_off {
+                    m.admin_username.clone()
+                } else {
+                    m.admin_email.clone()
+                },
                 password: m.admin_password.clone(),
             }),
             users,
@@ -179,6 +192,11 @@ impl TwinStack {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The mail sink's mailbox, if the twin started one.
+    pub fn mail_sink_mailbox(&self) -> Option<std::sync::Arc<crate::mailsink::Mailbox>> {
+        self.handle.mail_sink().map(|s| s.mailbox().clone())
     }
 
     pub async fn shutdown(self) {

@@ -41,6 +41,10 @@ pub struct TwinOptions {
     pub mail_server: Option<MailServerSpec>,
     /// Timeout of Mattermost's requests to GitLab (real Mattermost: 30 s).
     pub outbound_timeout: Duration,
+    /// How long the mail sink waits for a silent client (and a TLS handshake) before closing
+    /// the connection; `None`: the sink's default (30 s). Scenario runs shorten it so a
+    /// client that waits for a greeting a TLS port never sends fails in seconds.
+    pub mail_idle_timeout: Option<Duration>,
     /// The CA to issue server certificates from; `None`: a fresh one. The twin image in a
     /// container (`twin::container`) is given the run's CA so every container and the harness
     /// trust each other.
@@ -91,6 +95,27 @@ impl MailServerSpec {
     }
 }
 
+impl MailServerSpec {
+    /// [`MailServerSpec::derive`] for a host, by the Mattermost its profile plays: Mattermost 3.4
+    /// has no `EnableSMTPAuth` and authenticates whenever `ConnectionSecurity` is `TLS`,
+    /// `STARTTLS` or `PLAIN` (utils/mail.go `newSMTPClient`), so its relay takes its credentials
+    /// then.
+    pub fn for_host(host: &HostSettings) -> Option<MailServerSpec> {
+        let mut spec = Self::derive(&host.mattermost)?;
+        let email = &host.mattermost.email;
+        if host.profile == Profile::Gitlab8_12
+            && spec.auth.is_none()
+            && matches!(
+                email.connection_security.trim(),
+                "TLS" | "STARTTLS" | "PLAIN"
+            )
+        {
+            spec.auth = Some((email.smtp_username.clone(), email.smtp_password.clone()));
+        }
+        Some(spec)
+    }
+}
+
 impl TwinOptions {
     /// The seed's single-server setup: `http://gitlab.example.com` and
     /// `http://mattermost.example.com` on one omnibus host.
@@ -106,6 +131,7 @@ impl TwinOptions {
             gitlab_users: GitlabUser::defaults(),
             mail_server: None,
             outbound_timeout: Duration::from_secs(30),
+            mail_idle_timeout: None,
             ca: None,
             peers: AddressBook::new(),
         }
@@ -123,6 +149,32 @@ impl TwinOptions {
             host.mattermost_nginx.redirect_http_to_https = true;
         }
         opts
+    }
+
+    /// Mattermost's mail through the harness's sink, as `twin up` starts by default: every
+    /// Mattermost host sends to `smtp.example.com:587` with STARTTLS (the sink's certificate from
+    /// the twin's CA, AUTH as `mattermost@example.com`), from
+    /// `GitLab Mattermost <mattermost@example.com>`, with email sign-up,
+    /// email notifications and email verification on — so a person can sign up by email in a
+    /// browser and follow the verification link from the sink's mailbox page.
+    pub fn with_mail_sink(mut self) -> TwinOptions {
+        for host in self.hosts.iter_mut().filter(|h| h.mattermost_enabled) {
+            let email = &mut host.mattermost.email;
+            email.smtp_server = "smtp.example.com".to_string();
+            email.smtp_port = "587".to_string();
+            email.connection_security = "STARTTLS".to_string();
+            email.enable_smtp_auth = true;
+            email.smtp_username = "mattermost@example.com".to_string();
+            email.smtp_password = Secret::new("Twin-smtp-pass1");
+            email.send_email_notifications = true;
+            email.require_email_verification = true;
+            email.enable_sign_up_with_email = true;
+            email.feedback_name = MATTERMOST_APP_NAME.to_string();
+            email.feedback_email = "mattermost@example.com".to_string();
+            host.mattermost.team.enable_user_creation = true;
+            host.mattermost.team.enable_open_server = true;
+        }
+        self
     }
 
     pub fn with_fault(mut self, fault: Fault) -> TwinOptions {
@@ -482,7 +534,7 @@ impl Twin {
         let mail_spec = opts
             .mail_server
             .clone()
-            .or_else(|| mattermost_host.and_then(|h| MailServerSpec::derive(&h.mattermost)));
+            .or_else(|| mattermost_host.and_then(MailServerSpec::for_host));
         check_mail_faults(&opts, mail_spec.as_ref())?;
         let mut mail_sink = None;
         if let Some(spec) = mail_spec
@@ -595,7 +647,7 @@ fn check_faults(
         let mail_tls = opts
             .mail_server
             .clone()
-            .or_else(|| mattermost.and_then(|h| MailServerSpec::derive(&h.mattermost)))
+            .or_else(|| mattermost.and_then(MailServerSpec::for_host))
             .is_some_and(|spec| spec.security.needs_tls());
         if fault.cert_kind().is_some() && !gitlab_https && !mail_tls {
             return Err(TwinErrorKind::FaultNeedsTls { fault }.into());
@@ -823,6 +875,9 @@ async fn start_mail_sink(
         .auth
         .clone()
         .map(|(username, password)| crate::mailsink::Credentials { username, password });
+    if let Some(idle) = opts.mail_idle_timeout {
+        sink_opts.limits.idle_timeout = idle;
+    }
     sink_opts.faults = SinkFaults {
         starttls_not_offered: opts.has(Fault::StartTlsNotOffered),
         // A relay without TLS on its submission port takes credentials in the clear.

@@ -290,7 +290,7 @@ fn wanted_peers(host: &HostSettings) -> Vec<(String, String, u16)> {
             out.push((u.scheme().to_string(), h.to_ascii_lowercase(), p));
         }
     }
-    if let Some(spec) = super::bringup::MailServerSpec::derive(&host.mattermost) {
+    if let Some(spec) = super::bringup::MailServerSpec::for_host(host) {
         for port in [25, 465, 587, spec.port] {
             out.push(("smtp".to_string(), spec.host.clone(), port));
         }

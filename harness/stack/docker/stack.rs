@@ -12,7 +12,9 @@
 //! address book keeps URLs, Host headers and TLS names). Readiness: GitLab `/-/readiness` (or
 //! its sign-in page on versions without it), Mattermost `/api/v4/system/ping`
 //! (`/api/v3/general/ping` on 3.x), polled with progress until the deadline. The admin token is
-//! seeded with `gitlab-rails runner` through `docker exec`, as gitlab-qa does.
+//! seeded with `gitlab-rails runner` through `docker exec`, as gitlab-qa does. When Mattermost's
+//! settings name an SMTP server, the harness's mail sink listens on the network's gateway and the
+//! Mattermost containers resolve that name there.
 //!
 //! `host.reconfigure` = the host's container removed and created again with the new environment
 //! on the same volumes, aliases and host ports. [`DockerStack::down`] removes containers,
@@ -204,6 +206,11 @@ impl DockerStack {
                 })?,
         };
         engine::require_image(&docker, &omnibus, omnibus == table.twin.image).await?;
+        // A standalone Mattermost image is checked too, although no topology starts one yet
+        // (docs/docker.md): a typo fails here rather than on the day one does.
+        if let Some(mm) = &opts.mattermost_image {
+            engine::require_image(&docker, mm, *mm == table.twin.image).await?;
+        }
 
         let id = format!(
             "{}-{}",
@@ -273,7 +280,7 @@ impl DockerStack {
         let Some(spec) = hosts
             .iter()
             .filter(|h| h.settings.mattermost_enabled)
-            .find_map(|h| crate::twin::bringup::MailServerSpec::derive(&h.settings.mattermost))
+            .find_map(|h| crate::twin::bringup::MailServerSpec::for_host(&h.settings))
         else {
             return Ok(());
         };
@@ -312,6 +319,11 @@ impl DockerStack {
     }
 
     /// What the mail sink received, as the `mail.*` steps read it.
+    /// The mail sink's mailbox, for the `mail.*` steps.
+    pub fn mail_sink_mailbox(&self) -> Option<std::sync::Arc<crate::mailsink::Mailbox>> {
+        self.mail.as_ref().map(|s| s.mailbox().clone())
+    }
+
     pub fn mailbox(&self) -> Vec<crate::stack::model::MailboxMessage> {
         let Some(sink) = &self.mail else {
             return Vec::new();

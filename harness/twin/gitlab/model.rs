@@ -81,6 +81,16 @@ impl GitlabUser {
                 password: Secret::new("Twin-dora-pass1"),
                 admin: false,
             },
+            // A GitLab user whose username is already a Mattermost account's (the twin's seeded
+            // Mattermost admin `sysadmin`, another address): CreateOAuthUser appends a counter.
+            GitlabUser {
+                id: 5,
+                username: "sysadmin".to_string(),
+                name: "Sam Sysadmin".to_string(),
+                email: "sam@example.com".to_string(),
+                password: Secret::new("Twin-sysadmin-pass1"),
+                admin: false,
+            },
         ]
     }
 }

@@ -413,11 +413,20 @@ pub async fn send_mail_as(
             .map(|ip| std::net::SocketAddr::new(ip, port))
     });
     let Some(target) = target else {
-        return Err(fail(
-            MailErrorKind::Connect,
-            connect_err(format!("dial tcp: lookup {server}: no such host")),
-            log,
-        ));
+        // The twin's Mattermost host runs no SMTP server of its own: `localhost` (Mattermost's
+        // default SMTPServer, port 10025 on 10.x) resolves but nothing listens there. The twin
+        // never dials the real machine's loopback for it.
+        let detail = if server.eq_ignore_ascii_case("localhost") {
+            format!("dial tcp 127.0.0.1:{port}: connect: connection refused")
+        } else {
+            format!("dial tcp: lookup {server}: no such host")
+        };
+        let msg = if security == Security::Tls {
+            tls_connect_err(detail)
+        } else {
+            connect_err(detail)
+        };
+        return Err(fail(MailErrorKind::Connect, msg, log));
     };
     let skip_verify = era == MailerEra::Mattermost3 || email.skip_server_certificate_verification;
     let tls_config = match client_config(roots, skip_verify) {

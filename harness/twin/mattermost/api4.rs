@@ -219,6 +219,7 @@ pub(crate) fn authenticate(
     if !MattermostTwin::password_matches(&user, password) {
         return Err(invalid_credentials());
     }
+    super::verify::check_verified(twin, &user)?;
     Ok(user)
 }
 
@@ -350,17 +351,24 @@ async fn create_user(
     if !as_admin {
         // CreateUserFromSignup → IsUserSignUpAllowed, then the open-server rule.
         check_email_sign_up_allowed(&twin)?;
-        if !twin.store().users.is_empty() {
-            return Err(AppError::new(
-                "api.user.create_user.no_open_server",
-                "This server does not allow open signups. Please speak with your Administrator to receive an invitation.",
-                403,
-            ));
-        }
+        check_open_server(&twin)?;
     }
     let user = insert_email_user(&twin, &props)?;
     email::send_welcome_email(&twin, &user, &headers);
     Ok(json_reply(StatusCode::CREATED, user_json(&user, true)))
+}
+
+/// `CreateUserFromSignup`'s open-server rule: after the first account, a sign-up without an
+/// invitation needs `TeamSettings.EnableOpenServer` (omnibus default false).
+pub(crate) fn check_open_server(twin: &MattermostTwin) -> Result<(), AppError> {
+    if twin.settings().team.enable_open_server || twin.store().users.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::new(
+        "api.user.create_user.no_open_server",
+        "This server does not allow open signups. Please speak with your Administrator to receive an invitation.",
+        403,
+    ))
 }
 
 /// `IsUserSignUpAllowed`: email sign-up needs `EnableSignUpWithEmail` and `EnableUserCreation`.

@@ -43,7 +43,7 @@ pub fn to_json(s: &MattermostSettings, sanitize: bool) -> Value {
             "SiteName": s.team.site_name,
             "EnableUserCreation": s.team.enable_user_creation,
             "EnableTeamCreation": s.team.enable_team_creation,
-            "EnableOpenServer": false,
+            "EnableOpenServer": s.team.enable_open_server,
         },
         "GitLabSettings": {
             "Enable": s.gitlab.enable,
@@ -216,6 +216,11 @@ pub fn apply_json(
         "TeamSettings",
         "EnableTeamCreation",
         &mut s.team.enable_team_creation,
+    )?;
+    e.bool(
+        "TeamSettings",
+        "EnableOpenServer",
+        &mut s.team.enable_open_server,
     )?;
     e.bool("GitLabSettings", "Enable", &mut s.gitlab.enable)?;
     e.secret("GitLabSettings", "Secret", &mut s.gitlab.secret)?;

@@ -86,17 +86,32 @@ pub(crate) fn send_welcome_email(twin: &Arc<MattermostTwin>, user: &User, header
     let site_url = twin.site_url(headers);
     let server = condensed(&site_url);
     let site_name = settings.team.site_name.clone();
-    let subject = format!("[{site_name}] You joined {server}");
+    // 10.x: api.templates.welcome_subject "[{{ .SiteName }}] You joined {{ .ServerURL }}" with
+    // the condensed site URL; 3.4 (api/user.go sendWelcomeEmailAndForget): "You joined
+    // {{ .ServerURL }}" with the URL's host, no site name (fidelity audit, mail MEDIUM 9).
+    let subject = match twin.profile {
+        Profile::Gitlab18_11 => format!("[{site_name}] You joined {server}"),
+        Profile::Gitlab8_12 => format!(
+            "You joined {}",
+            url::Url::parse(&site_url)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                }))
+                .unwrap_or(server.clone())
+        ),
+    };
     let mut body = format!(
         "<h1>Welcome to the team</h1><p>{site_name} is one place for all your team communication, searchable and available anywhere.</p>\
          <p>You'll get more out of {site_name} when you stay in constant communication with your team.</p>\
          <p><a href=\"{site_url}\">Open {site_name}</a></p>"
     );
     if !user.email_verified && settings.email.require_email_verification {
-        let token = super::store::random_string(64);
+        let link = super::verify::verification_link(twin, user, &site_url);
         body.push_str(&format!(
-            "<p>Please verify your email address: <a href=\"{site_url}/do_verify_email?token={token}&amp;email={}\">Verify Email</a></p>",
-            super::error::go_query_escape(&user.email)
+            "<p>Please verify your email address: <a href=\"{}\">Verify Email</a></p>",
+            super::pages::esc(&link)
         ));
     }
     let msg = OutgoingMail {
@@ -268,10 +283,23 @@ pub(crate) fn send_mention_emails(
     let now = time::OffsetDateTime::now_utc();
     let date = format!("{} {}, {}", now.month(), now.day(), now.year());
     for user in recipients {
-        let subject = if channel.channel_type == "D" {
-            format!("[{site_name}] New Direct Message from @{sender_name} on {date}")
-        } else {
-            format!("[{site_name}] Notification in {team_name} on {date}")
+        // 3.4 (api/post.go sendNotificationEmail): post_subject_in_channel "New Mention in
+        // TEAM (CHANNEL) on DATE", post_subject_in_direct_message "New Direct Message from
+        // SENDER on DATE", under "[SiteName] " (fidelity audit, mail MEDIUM 11).
+        let subject = match (twin.profile, channel.channel_type == "D") {
+            (Profile::Gitlab18_11, true) => {
+                format!("[{site_name}] New Direct Message from @{sender_name} on {date}")
+            }
+            (Profile::Gitlab18_11, false) => {
+                format!("[{site_name}] Notification in {team_name} on {date}")
+            }
+            (Profile::Gitlab8_12, true) => {
+                format!("[{site_name}] New Direct Message from {sender_name} on {date}")
+            }
+            (Profile::Gitlab8_12, false) => format!(
+                "[{site_name}] New Mention in {team_name} ({}) on {date}",
+                channel.display_name
+            ),
         };
         let body = format!(
             "<p>@{sender_name} mentioned you in {}</p><p>{}</p><p><a href=\"{site_url}\">View Message</a></p>",

@@ -14,7 +14,17 @@
 //!   `/`-relative `redirect_to`). The real server has no such route; it exists so the form works
 //!   without JavaScript.
 //! - `GET /signup_user_complete`: the sign-up page with the GitLab sign-up button
-//!   (`/oauth/gitlab/signup`, 3.4 `/api/v3/oauth/gitlab/signup`).
+//!   (`/oauth/gitlab/signup`, 3.4 `/api/v3/oauth/gitlab/signup`) and, when email sign-up is on
+//!   (`EnableSignUpWithEmail` and `EnableUserCreation`), the email form (10.x
+//!   `components/signup/signup.tsx`: email, username, password).
+//! - `POST /signup_user_complete`: the twin's stand-in for the script that posts that form to
+//!   `POST /api/v4/users` (3.4 `/api/v3/users/create`): the same checks
+//!   ([`super::api4::check_email_sign_up_allowed`], [`super::api4::insert_email_user`]) and
+//!   the same welcome mail; then, with `RequireEmailVerification`, 302 to
+//!   `/should_verify_email?email=` (the web app's "check your inbox" page), else signed in and
+//!   302 to `/`.
+//! - `GET /login?extra=verified&email=`: where the verification link ends (see
+//!   [`super::verify`]): the "Email Verified" notice and the address filled in.
 //! - `GET /error`: the error page (10.x `components/error_page/*`: the `type`-specific title and
 //!   text, `title`/`message`/`service` trusted only when the `s=` signature verifies; 3.4
 //!   `webapp/components/error_page.jsx`: `title`, `message`, `link`, `linkmessage` as given).
@@ -42,7 +52,8 @@ pub fn routes() -> Router<Arc<MattermostTwin>> {
     Router::new()
         .route("/", get(root))
         .route("/login", get(login_page).post(login_form))
-        .route("/signup_user_complete", get(signup_page))
+        .route("/signup_user_complete", get(signup_page).post(signup_form))
+        .route("/should_verify_email", get(should_verify_page))
         .route("/error", get(error_page))
 }
 
@@ -113,6 +124,14 @@ fn login_html(twin: &MattermostTwin, query: &Option<String>, error: Option<&str>
             esc(e)
         ));
     }
+    let params = query_map(query);
+    if params.get("extra").map(String::as_str) == Some("verified") {
+        // 10.x login.tsx `login.verified` / 3.4 login_controller `verified`.
+        body.push_str(
+            "<div class=\"alert alert-success\" id=\"login-verified\">Email Verified</div>\n",
+        );
+    }
+    let prefill = params.get("email").cloned().unwrap_or_default();
     if by_email || by_username {
         // 3.4 createLoginPlaceholder / 10.x: "Email or Username", "Email", "Username".
         let placeholder = match (by_email, by_username) {
@@ -128,12 +147,13 @@ fn login_html(twin: &MattermostTwin, query: &Option<String>, error: Option<&str>
              <input type=\"hidden\" name=\"redirect_to\" value=\"{}\">\n\
              <label for=\"input_loginId\">{placeholder}</label>\n\
              <input id=\"input_loginId\" class=\"form-control\" type=\"text\" name=\"login_id\" placeholder=\"{placeholder}\" \
-             autocomplete=\"username\" spellcheck=\"false\" autocapitalize=\"off\">\n\
+             value=\"{}\" autocomplete=\"username\" spellcheck=\"false\" autocapitalize=\"off\">\n\
              <label for=\"input_password-input\">Password</label>\n\
              <input id=\"input_password-input\" class=\"form-control\" type=\"password\" name=\"password\" \
              placeholder=\"Password\" autocomplete=\"current-password\">\n\
              <button id=\"saveSetting\" type=\"submit\" class=\"btn btn-primary\">{button}</button>\n</form>\n",
-            esc(&redirect_to)
+            esc(&redirect_to),
+            esc(&prefill)
         ));
     }
     if gitlab {
@@ -194,10 +214,87 @@ async fn login_form(State(twin): Twin, headers: HeaderMap, body: Bytes) -> Respo
         "/".to_string()
     };
     let mut resp = super::error::redirect(StatusCode::FOUND, &target);
-    let secure = protocol(&headers) == "https";
+    attach_cookies(&twin, &mut resp, &session, protocol(&headers) == "https");
+    resp
+}
+
+/// The email sign-up form (with an error line after a refused attempt).
+fn signup_form_html(query: &Option<String>, error: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(e) = error {
+        out.push_str(&format!(
+            "<div class=\"form-group has-error\"><p class=\"error\" id=\"signup-error\">{}</p></div>\n",
+            esc(e)
+        ));
+    }
+    out.push_str(&format!(
+        "<form id=\"signup-form\" action=\"{}\" method=\"post\" accept-charset=\"UTF-8\">\n\
+         <label for=\"input_email\">What's your email address?</label>\n\
+         <input id=\"input_email\" class=\"form-control\" type=\"email\" name=\"email\" autocomplete=\"email\">\n\
+         <label for=\"input_name\">Choose a Username</label>\n\
+         <input id=\"input_name\" class=\"form-control\" type=\"text\" name=\"username\" autocomplete=\"username\" spellcheck=\"false\" autocapitalize=\"off\">\n\
+         <label for=\"input_password-input\">Choose a Password</label>\n\
+         <input id=\"input_password-input\" class=\"form-control\" type=\"password\" name=\"password\" autocomplete=\"new-password\">\n\
+         <button id=\"saveSetting\" type=\"submit\" class=\"btn btn-primary\">Create Account</button>\n</form>\n",
+        esc(&format!("/signup_user_complete{}", search(query)))
+    ));
+    out
+}
+
+/// `POST /signup_user_complete`: the email form (the twin's own route, see the module docs).
+async fn signup_form(
+    State(twin): Twin,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let mut props = serde_json::Map::new();
+    for k in ["email", "username", "password"] {
+        props.insert(
+            k.to_string(),
+            serde_json::Value::String(form.get(k).cloned().unwrap_or_default().trim().to_string()),
+        );
+    }
+    let created = super::api4::check_email_sign_up_allowed(&twin)
+        .and_then(|()| super::api4::check_open_server(&twin))
+        .and_then(|()| super::api4::insert_email_user(&twin, &props));
+    let user = match created {
+        Ok(u) => u,
+        Err(e) => {
+            let site_name = twin.settings().team.site_name;
+            let body = format!(
+                "<h1>{}</h1>\n{}",
+                esc(&site_name),
+                signup_form_html(&query, Some(&e.message))
+            );
+            return html(e.status_code(), page(&site_name, "Sign up", &body));
+        }
+    };
+    super::email::send_welcome_email(&twin, &user, &headers);
+    if twin.settings().email.require_email_verification {
+        let target = format!(
+            "/should_verify_email?email={}",
+            super::error::go_query_escape(&user.email)
+        );
+        return super::error::redirect(StatusCode::FOUND, &target);
+    }
+    let session = twin.store().create_session(&user.id);
+    let mut resp = super::error::redirect(StatusCode::FOUND, "/");
+    attach_cookies(&twin, &mut resp, &session, protocol(&headers) == "https");
+    resp
+}
+
+/// The session cookies of a page sign-in, per profile.
+fn attach_cookies(
+    twin: &MattermostTwin,
+    resp: &mut Response,
+    session: &super::store::Session,
+    secure: bool,
+) {
     match twin.profile {
         Profile::Gitlab18_11 => {
-            super::api4::attach_session_cookies(resp.headers_mut(), &session, secure)
+            super::api4::attach_session_cookies(resp.headers_mut(), session, secure)
         }
         Profile::Gitlab8_12 => {
             let cookie = super::sso::session_cookie_v3(&session.token, secure);
@@ -206,7 +303,24 @@ async fn login_form(State(twin): Twin, headers: HeaderMap, body: Bytes) -> Respo
             }
         }
     }
-    resp
+}
+
+/// `GET /should_verify_email?email=`: 10.x `components/should_verify_email` ("You're almost
+/// done!"), 3.4 `should_verify_email.jsx`.
+async fn should_verify_page(State(twin): Twin, RawQuery(query): RawQuery) -> Response {
+    let email = query_map(&query).remove("email").unwrap_or_default();
+    let site_name = twin.settings().team.site_name;
+    let body = format!(
+        "<h1>{}</h1>\n<h3>You're almost done!</h3>\n<p id=\"should-verify\">Please verify your email \
+         address. Check your inbox for an email (<span id=\"verify-email\">{}</span>).</p>\n\
+         <p><a id=\"login\" href=\"/login\">Back to the login page</a></p>\n",
+        esc(&site_name),
+        esc(&email)
+    );
+    html(
+        StatusCode::OK,
+        page(&site_name, "Email Verification", &body),
+    )
 }
 
 async fn signup_page(State(twin): Twin, RawQuery(query): RawQuery) -> Response {
@@ -237,10 +351,7 @@ async fn signup_page(State(twin): Twin, RawQuery(query): RawQuery) -> Response {
     }
     let by_email = settings.email.enable_sign_up_with_email && settings.team.enable_user_creation;
     if by_email {
-        body.push_str(
-            "<p>Signing up with email and password needs the web app's script; use the API \
-             (<code>POST /api/v4/users</code>).</p>\n",
-        );
+        body.push_str(&signup_form_html(&query, None));
     }
     if !gitlab && !by_email {
         body.push_str(

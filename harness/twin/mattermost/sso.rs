@@ -123,6 +123,16 @@ fn web_error_params(twin: &MattermostTwin, status: u16, params: &[(&str, String)
     }
 }
 
+/// Mattermost's `utils.URLEncode` (3.4 `utils.UrlEncode`, utils/urlencode.go v3.4.0; the same in
+/// 10.x): each space-separated word through `url.QueryEscape`, joined by `%20` — so a scope list
+/// reads `read_user%20openid`, never `+`.
+fn mattermost_url_encode(s: &str) -> String {
+    s.split(' ')
+        .map(go_query_escape)
+        .collect::<Vec<_>>()
+        .join("%20")
+}
+
 /// Go's `strings.Title` for a service name.
 fn title(service: &str) -> String {
     let mut c = service.chars();
@@ -167,10 +177,10 @@ fn authorization_redirect(
         go_query_escape(&state)
     );
     if !gitlab.scope.is_empty() {
-        url.push_str(&format!("&scope={}", go_query_escape(&gitlab.scope)));
+        url.push_str(&format!("&scope={}", mattermost_url_encode(&gitlab.scope)));
     }
     if let Some(hint) = login_hint.filter(|h| !h.is_empty()) {
-        url.push_str(&format!("&login_hint={}", go_query_escape(hint)));
+        url.push_str(&format!("&login_hint={}", mattermost_url_encode(hint)));
     }
     let mut resp = redirect(StatusCode::FOUND, &url);
     let secure = if protocol(headers) == "https" {
@@ -910,10 +920,10 @@ fn authorization_redirect_v3(
         go_query_escape(&state)
     );
     if !gitlab.scope.is_empty() {
-        url.push_str(&format!("&scope={}", go_query_escape(&gitlab.scope)));
+        url.push_str(&format!("&scope={}", mattermost_url_encode(&gitlab.scope)));
     }
     if let Some(hint) = login_hint.filter(|h| !h.is_empty()) {
-        url.push_str(&format!("&login_hint={}", go_query_escape(hint)));
+        url.push_str(&format!("&login_hint={}", mattermost_url_encode(hint)));
     }
     redirect(StatusCode::FOUND, &url)
 }
@@ -1136,6 +1146,16 @@ fn invalid_state_v3() -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_and_hints_are_encoded_with_percent_20() {
+        assert_eq!(
+            mattermost_url_encode("read_user openid"),
+            "read_user%20openid"
+        );
+        assert_eq!(mattermost_url_encode("a+b c&d"), "a%2Bb%20c%26d");
+        assert_eq!(mattermost_url_encode(""), "");
+    }
 
     #[test]
     fn gitlab_users_parse_like_mattermost() {

@@ -170,6 +170,15 @@ pub struct StateToken {
     pub create_at: i64,
 }
 
+/// `model.Token` of type `verify_email`: an email verification link's token (10.x `token=`,
+/// 3.4 `hid=`), for the user and address it was sent to.
+#[derive(Debug, Clone)]
+pub struct EmailToken {
+    pub user_id: String,
+    pub email: String,
+    pub create_at: i64,
+}
+
 /// The whole database (no Debug: sessions and state tokens are keyed by their secret values).
 #[derive(Default)]
 pub struct Store {
@@ -180,6 +189,8 @@ pub struct Store {
     pub posts: Vec<Post>,
     pub hooks: Vec<IncomingHook>,
     pub state_tokens: HashMap<String, StateToken>,
+    /// Email verification tokens, by token.
+    pub email_tokens: HashMap<String, EmailToken>,
 }
 
 impl Store {

@@ -153,12 +153,14 @@ impl MattermostTwin {
             Profile::Gitlab18_11 => super::api4::routes()
                 .merge(super::sso::routes_v4())
                 .merge(super::webhook::routes())
-                .merge(super::pages::routes()),
+                .merge(super::pages::routes())
+                .merge(super::verify::routes(self.profile)),
             Profile::Gitlab8_12 => super::api3::routes()
                 .merge(super::sso::routes_v3())
                 .merge(super::upgrade::routes_v3())
                 .merge(super::webhook::routes())
-                .merge(super::pages::routes()),
+                .merge(super::pages::routes())
+                .merge(super::verify::routes(self.profile)),
         };
         routes
             .fallback(fallback)
