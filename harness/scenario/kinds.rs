@@ -221,15 +221,15 @@ impl StepKind {
             },
             StepKind::SaveTheme => StepDoc {
                 arguments: "`user` (a GitLab account), `theme` (the theme JSON text)",
-                effect: "the user signs in with GitLab and saves the theme: `POST /api/v3/preferences/save` with one `theme` preference (a database still holding `Users.ThemeProps`, 3.1/3.2, stores it there)",
+                effect: "the user signs in with GitLab and saves the theme: `POST /api/v3/preferences/save` with one `theme` preference (a database still holding `Users.ThemeProps`, 3.1/3.2, stores it there); Mattermost 3.x only (GitLab 8.x–10.x scenarios)",
             },
             StepKind::GetTheme => StepDoc {
                 arguments: "`user`",
-                effect: "the user signs in with GitLab and reads `GET /api/v3/preferences/theme`",
+                effect: "the user signs in with GitLab and reads `GET /api/v3/preferences/theme`; Mattermost 3.x only",
             },
             StepKind::CountData => StepDoc {
                 arguments: "—",
-                effect: "the administrator reads the System Console's counts: `GET /api/v3/admin/analytics/standard` and `extra_counts`",
+                effect: "the administrator reads the System Console's counts: `GET /api/v3/admin/analytics/standard` and `extra_counts`; Mattermost 3.x only",
             },
             StepKind::LogInWithEmail => StepDoc {
                 arguments: "`username` (an account `mattermost.sign_up_with_email` or `mail.sign_up_and_verify` created)",
