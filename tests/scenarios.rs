@@ -124,6 +124,10 @@ scenario_tests! {
     long_gitlab_username_is_kept_on_8_12 => "long-gitlab-username-8.12",
     user_creation_off_refuses_sign_up_and_new_logins => "user-creation-off",
     user_creation_off_on_8_12_still_creates_on_login => "user-creation-off-8.12",
+    upgrade_3_1_to_3_4_keeps_everything => "upgrade-3.1-to-3.4",
+    upgrade_3_2_via_3_3_keeps_everything => "upgrade-3.2-via-3.3",
+    upgrade_3_2_to_3_4_sql_fix_restores_the_theme => "upgrade-3.2-to-3.4-sql-fix",
+    upgrade_3_2_to_3_4_without_the_fix_loses_the_theme => "upgrade-3.2-to-3.4-incomplete",
     a_taken_username_gets_a_counter => "username-taken",
     a_taken_username_gets_a_counter_on_8_12 => "username-taken-8.12",
 }
@@ -194,6 +198,7 @@ fn negative_scenarios_declare_the_documented_failure() {
                         | Expectation::GitlabError { .. }
                         | Expectation::WebhookError { .. }
                         | Expectation::ApiError { .. }
+                        | Expectation::Theme { value: None }
                         | Expectation::MailError { .. }
                         | Expectation::NoMail
                         | Expectation::Certificate {

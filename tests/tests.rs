@@ -44,6 +44,7 @@ mod twin_https;
 mod twin_mail;
 mod twin_mattermost;
 mod twin_sso;
+mod twin_upgrade;
 mod twin_webhooks;
 mod upgrade_plan;
 mod upgrade_versions;

@@ -28,6 +28,8 @@ named_enum! {
         ApiError => "api_error",
         Certificate => "certificate",
         Redirect => "redirect",
+        Theme => "theme",
+        Data => "data",
         Mail => "mail",
         MailError => "mail_error",
         NoMail => "no_mail",
@@ -76,6 +78,10 @@ pub enum Expectation {
     },
     /// The http URL redirects.
     Redirect { status: u16, location: String },
+    /// The user's theme as read back (`None`: no theme).
+    Theme { value: Option<String> },
+    /// The data counts, each when written.
+    Data(DataExpect),
     /// A message reached the mail sink with these properties.
     Mail(super::mail::MailWanted),
     /// Mattermost refused to send, with this status, error id and message text.
@@ -88,6 +94,16 @@ pub enum Expectation {
     },
     /// Mattermost answered success but nothing reached the mail sink.
     NoMail,
+}
+
+/// The counts a `data` expectation names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DataExpect {
+    pub users: Option<u64>,
+    pub teams: Option<u64>,
+    pub channels: Option<u64>,
+    pub posts: Option<u64>,
+    pub webhooks: Option<u64>,
 }
 
 impl Expectation {
@@ -103,6 +119,8 @@ impl Expectation {
             Expectation::ApiError { .. } => ExpectKind::ApiError,
             Expectation::Certificate { .. } => ExpectKind::Certificate,
             Expectation::Redirect { .. } => ExpectKind::Redirect,
+            Expectation::Theme { .. } => ExpectKind::Theme,
+            Expectation::Data(_) => ExpectKind::Data,
             Expectation::Mail(_) => ExpectKind::Mail,
             Expectation::MailError { .. } => ExpectKind::MailError,
             Expectation::NoMail => ExpectKind::NoMail,
@@ -127,6 +145,10 @@ pub enum StepOutput {
         status: u16,
         location: Option<String>,
     },
+    /// A user's theme read back (`None`: none).
+    Theme(Option<String>),
+    /// The data counts read back.
+    Data(crate::drive::upgrade::DataCounts),
     /// An API request refused (status ≥ 400) with Mattermost's error id.
     Refused {
         status: u16,
@@ -148,7 +170,7 @@ pub fn check(output: &StepOutput, expect: Option<&Expectation>) -> Result<(), St
 /// The default expectation of a step without `expect`: it worked.
 fn check_succeeded(output: &StepOutput) -> Result<(), String> {
     match output {
-        StepOutput::Done => Ok(()),
+        StepOutput::Done | StepOutput::Theme(_) | StepOutput::Data(_) => Ok(()),
         StepOutput::Sso(o) => match o {
             SsoOutcome::SignedIn(_) => Ok(()),
             SsoOutcome::MattermostError { .. }
@@ -244,6 +266,18 @@ fn check_expectation(e: &Expectation, out: &StepOutput) -> Result<(), String> {
             };
             check_redirect(*got, got_location.as_deref(), *status, location)
         }
+        Expectation::Theme { value } => {
+            let StepOutput::Theme(got) = out else {
+                return Err(cannot_check(e, out));
+            };
+            check_theme(value.as_deref(), got.as_deref())
+        }
+        Expectation::Data(want) => {
+            let StepOutput::Data(got) = out else {
+                return Err(cannot_check(e, out));
+            };
+            check_data(want, got)
+        }
         Expectation::Mail(want) => super::mail::check_mail(mail_of(e, out)?, want),
         Expectation::MailError {
             status,
@@ -263,6 +297,38 @@ fn check_expectation(e: &Expectation, out: &StepOutput) -> Result<(), String> {
     }
 }
 
+fn check_theme(want: Option<&str>, got: Option<&str>) -> Result<(), String> {
+    match (want, got) {
+        (Some(w), Some(g)) if w == g => Ok(()),
+        (None, None) => Ok(()),
+        (Some(w), Some(g)) => Err(format!("expected theme {w:?}, the user's theme is {g:?}")),
+        (Some(w), None) => Err(format!("expected theme {w:?}, the user has no theme")),
+        (None, Some(g)) => Err(format!("expected no theme, the user's theme is {g:?}")),
+    }
+}
+
+fn check_data(want: &DataExpect, got: &crate::drive::upgrade::DataCounts) -> Result<(), String> {
+    let pairs = [
+        ("users", want.users, got.users),
+        ("teams", want.teams, got.teams),
+        ("channels", want.channels, got.channels),
+        ("posts", want.posts, got.posts),
+        ("webhooks", want.webhooks, got.webhooks),
+    ];
+    let wrong: Vec<String> = pairs
+        .iter()
+        .filter_map(|(name, w, g)| match w {
+            Some(w) if w != g => Some(format!("{name}: expected {w}, counted {g}")),
+            _ => None,
+        })
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("data counts differ ({})", wrong.join(", ")))
+    }
+}
+
 /// An expectation met by an output of the wrong shape: the step kind and its allowed
 /// expectations disagree with what the step produced (a harness bug, not the installation's).
 fn cannot_check(e: &Expectation, out: &StepOutput) -> String {
@@ -275,6 +341,8 @@ fn cannot_check(e: &Expectation, out: &StepOutput) -> String {
             StepOutput::Hook { .. } => "a webhook answer",
             StepOutput::Certificate(_) => "a certificate",
             StepOutput::Redirect { .. } => "a redirect",
+            StepOutput::Theme(_) => "a theme",
+            StepOutput::Data(_) => "data counts",
             StepOutput::Refused { .. } => "a refused request",
             StepOutput::Mail(_) => "a mail outcome",
         }

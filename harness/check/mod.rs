@@ -12,6 +12,6 @@ pub mod mail;
 pub mod normalise;
 pub mod snapshot;
 
-pub use expect::{ExpectKind, Expectation, StepOutput, check};
+pub use expect::{DataExpect, ExpectKind, Expectation, StepOutput, check};
 pub use normalise::{normalise, normalise_text};
 pub use snapshot::{SnapshotMode, SnapshotOutcome};

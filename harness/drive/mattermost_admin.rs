@@ -171,6 +171,18 @@ impl MattermostApi {
         check(&page, want, what, tr.secrets())
     }
 
+    /// `GET` a path of the API with the session (200 expected); the JSON answer.
+    pub async fn get_json(
+        &self,
+        browser: &Browser,
+        path: &str,
+        what: &str,
+        tr: &mut Transcript,
+    ) -> Result<serde_json::Value, DriveError> {
+        let req = Request::get(api_url(&self.base, path)?);
+        self.call(browser, req, &[200], what, tr).await
+    }
+
     /// `POST` a JSON object that creates something (200 on API v3, 201 on v4); returns its `id`.
     async fn create(
         &self,

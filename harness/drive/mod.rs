@@ -28,6 +28,7 @@ pub mod mattermost_admin;
 pub mod sso;
 pub mod tls_probe;
 pub mod transcript;
+pub mod upgrade;
 pub mod webhook;
 
 pub use error::{DriveError, DriveErrorKind};

@@ -17,8 +17,11 @@ use crate::stack::resolve::resolve_host;
 use crate::stack::{Stack, StackInfo};
 use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, WebhookFormat};
 
+// The upgrade steps (a child module: it shares this file's private helpers).
 #[path = "steps_mail.rs"]
 mod steps_mail;
+#[path = "steps_upgrade.rs"]
+mod upgrade;
 
 /// An incoming webhook the run created.
 #[derive(Debug, Clone)]
@@ -223,6 +226,13 @@ async fn execute_inner(
             inspect_certificate(&info, state, *service, tr).await
         }
         Action::HttpRedirect { service } => http_redirect(&info, state, *service, tr).await,
+        Action::GitlabUpgrade { to } => upgrade::gitlab_upgrade(stack, *to, tr).await,
+        Action::RunSql { statement } => upgrade::run_sql(stack, statement, tr).await,
+        Action::SaveTheme { user, theme } => {
+            upgrade::save_theme(&info, state, user, theme, tr).await
+        }
+        Action::GetTheme { user } => upgrade::get_theme(&info, state, user, tr).await,
+        Action::CountData => upgrade::count_data(&info, state, tr).await,
         Action::LogInWithEmail { username } => {
             steps_mail::log_in_with_email(&info, state, username, tr).await
         }

@@ -29,6 +29,11 @@ named_enum! {
         WebhookPost => "webhook.post",
         InspectCertificate => "https.certificate",
         HttpRedirect => "https.redirect",
+        GitlabUpgrade => "gitlab.upgrade",
+        RunSql => "mattermost.run_sql",
+        SaveTheme => "mattermost.save_theme",
+        GetTheme => "mattermost.get_theme",
+        CountData => "mattermost.count_data",
         LogInWithEmail => "mattermost.log_in_with_email",
         MailSendTestEmail => "mail.send_test_email",
         MailVerifySignUp => "mail.sign_up_and_verify",
@@ -93,6 +98,9 @@ impl StepKind {
             }
             StepKind::InspectCertificate => &[ExpectKind::Certificate],
             StepKind::HttpRedirect => &[ExpectKind::Redirect],
+            StepKind::GetTheme => &[ExpectKind::Theme],
+            StepKind::CountData => &[ExpectKind::Data],
+            StepKind::GitlabUpgrade | StepKind::RunSql | StepKind::SaveTheme => &[],
             StepKind::CreateTeam
             | StepKind::CreateChannel
             | StepKind::CreateIncomingWebhook
@@ -130,6 +138,13 @@ impl StepKind {
             StepKind::InspectCertificate | StepKind::HttpRedirect => {
                 r#"{ service = "mattermost" }"#
             }
+            StepKind::GitlabUpgrade => r#"{ to = "8.12" }"#,
+            StepKind::RunSql => {
+                r#"{ statement = "UPDATE Systems SET Value = '3.1.0' WHERE Name = 'Version'" }"#
+            }
+            StepKind::SaveTheme => r#"{ user = "alice", theme = "{}" }"#,
+            StepKind::GetTheme => r#"{ user = "alice" }"#,
+            StepKind::CountData => "{}",
             StepKind::LogInWithEmail | StepKind::MailVerifySignUp => r#"{ username = "carol" }"#,
             StepKind::MailSendTestEmail => "{}",
             StepKind::MailMention => r#"{ hook = "hook", user = "dora" }"#,
@@ -196,6 +211,26 @@ impl StepKind {
                 arguments: "`service` (`gitlab` or `mattermost`)",
                 effect: "requests the http variant of the service's URL and records the redirect",
             },
+            StepKind::GitlabUpgrade => StepDoc {
+                arguments: "`to` (a GitLab release that bundled Mattermost 3.1–3.4: `8.9`, `8.10`, `8.11`, `8.12`)",
+                effect: "installs that omnibus package and restarts: the bundled Mattermost starts on its release and runs its migrations on the database (the same version again is `gitlab-ctl restart`). A release that refuses the database halts (3.3 panics, 3.4 exits 1002) and the step fails with its message; Mattermost then answers 502 like omnibus nginx without upstream (twin only: a live target refuses)",
+            },
+            StepKind::RunSql => StepDoc {
+                arguments: "`statement` (only the seed's `UPDATE Systems SET Value = '<version>' WHERE Name = 'Version'`, checked at parse time)",
+                effect: "what an operator runs with `gitlab-psql -d mattermost_production` (twin only)",
+            },
+            StepKind::SaveTheme => StepDoc {
+                arguments: "`user` (a GitLab account), `theme` (the theme JSON text)",
+                effect: "the user signs in with GitLab and saves the theme: `POST /api/v3/preferences/save` with one `theme` preference (a database still holding `Users.ThemeProps`, 3.1/3.2, stores it there); Mattermost 3.x only (GitLab 8.x–10.x scenarios)",
+            },
+            StepKind::GetTheme => StepDoc {
+                arguments: "`user`",
+                effect: "the user signs in with GitLab and reads `GET /api/v3/preferences/theme`; Mattermost 3.x only",
+            },
+            StepKind::CountData => StepDoc {
+                arguments: "—",
+                effect: "the administrator reads the System Console's counts: `GET /api/v3/admin/analytics/standard` and `extra_counts`; Mattermost 3.x only",
+            },
             StepKind::LogInWithEmail => StepDoc {
                 arguments: "`username` (an account `mattermost.sign_up_with_email` or `mail.sign_up_and_verify` created)",
                 effect: "the person logs in with their email address and password (`POST /api/v4/users/login`; v3 on Mattermost 3.x): what `EmailSettings.EnableSignInWithEmail` governs",
@@ -235,6 +270,8 @@ pub fn expect_example(kind: ExpectKind) -> &'static str {
         ExpectKind::ApiError => "{ status = 403 }",
         ExpectKind::Certificate => "{ trusted = true }",
         ExpectKind::Redirect => r#"{ location = "https://mattermost.example.com/" }"#,
+        ExpectKind::Theme => r#""{}""#,
+        ExpectKind::Data => "{ users = 2 }",
         ExpectKind::Mail => r#"{ tls = "starttls" }"#,
         ExpectKind::MailError => r#"{ message_contains = "unencrypted connection" }"#,
         ExpectKind::NoMail => "true",
@@ -279,6 +316,14 @@ pub fn expect_doc(kind: ExpectKind) -> ExpectDoc {
         ExpectKind::Redirect => ExpectDoc {
             written: "redirect = { status, location }",
             passes_when: "status (default 301) and `Location`",
+        },
+        ExpectKind::Theme => ExpectDoc {
+            written: "theme = \"...\" (or theme = false)",
+            passes_when: "the user's theme is exactly this text (`false`: the user has no theme)",
+        },
+        ExpectKind::Data => ExpectDoc {
+            written: "data = { users, teams, channels, posts, webhooks }",
+            passes_when: "each count written equals the System Console's (channels: open and private; webhooks: incoming)",
         },
         ExpectKind::Mail => ExpectDoc {
             written: "mail = { to, from, subject, subject_contains, body_contains, link_prefix, tls, auth, downgraded, credentials_in_clear }",

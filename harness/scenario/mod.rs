@@ -28,6 +28,7 @@ pub mod load;
 pub mod model;
 pub mod parse;
 mod parse_step;
+mod parse_upgrade;
 pub mod placeholder;
 pub mod source;
 

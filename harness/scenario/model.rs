@@ -145,6 +145,16 @@ pub enum Action {
     Ping,
     /// `mattermost.sign_up_with_email`: a person signs up with email and password (no SSO).
     SignUpWithEmail { username: String },
+    /// `gitlab.upgrade`: install GitLab `to`'s omnibus package and restart (twin only).
+    GitlabUpgrade { to: crate::config::Version },
+    /// `mattermost.run_sql`: the seed's `gitlab-psql` statement (twin only).
+    RunSql { statement: String },
+    /// `mattermost.save_theme`: the user signs in with GitLab and saves a theme.
+    SaveTheme { user: String, theme: String },
+    /// `mattermost.get_theme`: the user signs in with GitLab and reads the theme back.
+    GetTheme { user: String },
+    /// `mattermost.count_data`: the administrator reads the System Console's counts.
+    CountData,
     /// `mattermost.log_in_with_email`: a person logs in with email address and password.
     LogInWithEmail { username: String },
     /// `mail.send_test_email`: the System Console's test email, as the system administrator.
@@ -185,6 +195,11 @@ impl Action {
             Action::WebhookPost { .. } => StepKind::WebhookPost,
             Action::InspectCertificate { .. } => StepKind::InspectCertificate,
             Action::HttpRedirect { .. } => StepKind::HttpRedirect,
+            Action::GitlabUpgrade { .. } => StepKind::GitlabUpgrade,
+            Action::RunSql { .. } => StepKind::RunSql,
+            Action::SaveTheme { .. } => StepKind::SaveTheme,
+            Action::GetTheme { .. } => StepKind::GetTheme,
+            Action::CountData => StepKind::CountData,
             Action::LogInWithEmail { .. } => StepKind::LogInWithEmail,
             Action::MailSendTestEmail => StepKind::MailSendTestEmail,
             Action::MailVerifySignUp { .. } => StepKind::MailVerifySignUp,
@@ -225,6 +240,10 @@ impl Action {
             Action::InspectCertificate { service } | Action::HttpRedirect { service } => {
                 format!("service={service}")
             }
+            Action::GitlabUpgrade { to } => format!("to={to}"),
+            Action::RunSql { statement } => format!("statement={statement:?}"),
+            Action::SaveTheme { user, .. } | Action::GetTheme { user } => format!("user={user}"),
+            Action::CountData => String::new(),
             Action::LogInWithEmail { username } | Action::MailVerifySignUp { username } => {
                 format!("username={username}")
             }
@@ -255,6 +274,8 @@ impl Action {
             Action::Ping
             | Action::InspectCertificate { .. }
             | Action::HttpRedirect { .. }
+            | Action::GetTheme { .. }
+            | Action::CountData
             | Action::LogInWithEmail { .. }
             | Action::MailWait { .. } => false,
             Action::Sso {
@@ -273,6 +294,9 @@ impl Action {
             | Action::SignUpWithEmail { .. }
             | Action::WebhookGitlabPush { .. }
             | Action::WebhookPost { .. }
+            | Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::SaveTheme { .. }
             | Action::MailSendTestEmail
             | Action::MailVerifySignUp { .. }
             | Action::MailMention { .. } => true,
@@ -295,6 +319,11 @@ impl Action {
             | Action::WebhookPost { .. }
             | Action::InspectCertificate { .. }
             | Action::HttpRedirect { .. }
+            | Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::SaveTheme { .. }
+            | Action::GetTheme { .. }
+            | Action::CountData
             | Action::LogInWithEmail { .. }
             | Action::MailSendTestEmail
             | Action::MailVerifySignUp { .. }
@@ -320,6 +349,11 @@ impl Action {
             | Action::SignUpWithEmail { .. }
             | Action::InspectCertificate { .. }
             | Action::HttpRedirect { .. }
+            | Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::SaveTheme { .. }
+            | Action::GetTheme { .. }
+            | Action::CountData
             | Action::LogInWithEmail { .. }
             | Action::MailSendTestEmail
             | Action::MailVerifySignUp { .. }
@@ -343,6 +377,11 @@ impl Action {
             | Action::WebhookPost { .. }
             | Action::InspectCertificate { .. }
             | Action::HttpRedirect { .. }
+            | Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::SaveTheme { .. }
+            | Action::GetTheme { .. }
+            | Action::CountData
             | Action::LogInWithEmail { .. }
             | Action::MailSendTestEmail
             | Action::MailVerifySignUp { .. }

@@ -155,6 +155,13 @@ fn parse_action(
         StepKind::HttpRedirect => {
             service(sink, &mut f).map(|service| Action::HttpRedirect { service })
         }
+        StepKind::GitlabUpgrade => super::parse_upgrade::gitlab_upgrade(sink, &mut f),
+        StepKind::RunSql => super::parse_upgrade::run_sql(sink, &mut f),
+        StepKind::SaveTheme => super::parse_upgrade::save_theme(sink, &mut f),
+        StepKind::GetTheme => f
+            .req_str(sink, "user")
+            .map(|(user, _)| Action::GetTheme { user }),
+        StepKind::CountData => Some(Action::CountData),
         StepKind::LogInWithEmail => f
             .req_str(sink, "username")
             .map(|(username, _)| Action::LogInWithEmail { username }),
@@ -426,6 +433,10 @@ fn parse_expect(
             }
         };
     }
+    // `theme = "..."` or `theme = false`: a value, not a table.
+    if kind == ExpectKind::Theme {
+        return super::parse_upgrade::expect_theme(sink, ev);
+    }
     let path = format!("expect.{kind}");
     let et = as_table(sink, &path, ev)?;
     let mut f = Fields::new(et, span_of(ev), path);
@@ -444,6 +455,8 @@ fn parse_expect(
         }
         ExpectKind::Certificate => Some(expect_certificate(sink, &mut f)),
         ExpectKind::Redirect => expect_redirect(sink, &mut f),
+        ExpectKind::Theme => None,
+        ExpectKind::Data => Some(super::parse_upgrade::expect_data(sink, &mut f)),
         ExpectKind::Mail => expect_mail(sink, &mut f),
         ExpectKind::MailError => Some(Expectation::MailError {
             status: f.opt_uint(sink, "status", 599).map(|s| s as u16),

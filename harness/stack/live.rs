@@ -190,9 +190,14 @@ impl Need {
             }
             // Refused on a live target whatever is configured.
             Action::Reconfigure { .. } => Vec::new(),
-            Action::Sso { user, .. } => {
+            Action::Sso { user, .. }
+            | Action::SaveTheme { user, .. }
+            | Action::GetTheme { user } => {
                 vec![Need::MattermostUrl, Need::UserPassword(user.clone())]
             }
+            // Refused on a live target whatever is configured.
+            Action::GitlabUpgrade { .. } | Action::RunSql { .. } => Vec::new(),
+            Action::CountData => vec![Need::MattermostUrl, Need::MattermostAdmin],
             Action::CreateTeam { .. }
             | Action::CreateChannel { .. }
             | Action::CreateIncomingWebhook { .. }

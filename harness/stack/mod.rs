@@ -20,6 +20,7 @@ pub mod model;
 pub mod resolve;
 pub mod running;
 pub mod twin;
+pub mod upgrade;
 
 pub use error::{StackError, StackErrorKind};
 pub use model::{

@@ -95,7 +95,9 @@ impl StackNeeds {
     pub fn of(scenario: &Scenario) -> StackNeeds {
         let mut sso_users: Vec<String> = Vec::new();
         for step in &scenario.steps {
-            if let Action::Sso { user, .. } = &step.action
+            if let Action::Sso { user, .. }
+            | Action::SaveTheme { user, .. }
+            | Action::GetTheme { user } = &step.action
                 && !sso_users.contains(user)
             {
                 sso_users.push(user.clone());

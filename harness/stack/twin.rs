@@ -86,6 +86,14 @@ impl TwinStack {
         })?;
         let gitlab = handle.gitlab();
         let mattermost = handle.mattermost();
+        // GitLab 8.9–8.11 installed an older Mattermost: its database starts as that release left it.
+        if let (Some(m), Some(r)) = (
+            &mattermost,
+            crate::twin::mattermost::upgrade::bundled_release(needs.gitlab_version),
+        ) && profile == crate::config::Profile::Gitlab8_12
+        {
+            m.twin.install_release(r);
+        }
         let email_sign_in_off = hosts
             .iter()
             .map(|h| &h.settings)
@@ -128,6 +136,13 @@ impl TwinStack {
 
     pub fn info(&self) -> &StackInfo {
         &self.info
+    }
+
+    /// The running Mattermost twin (for `gitlab.upgrade` and `mattermost.run_sql`).
+    pub(crate) fn mattermost_twin(
+        &self,
+    ) -> Option<std::sync::Arc<crate::twin::mattermost::MattermostTwin>> {
+        self.handle.mattermost().map(|m| m.twin)
     }
 
     /// Apply the re-resolved settings of a host to the running twin.

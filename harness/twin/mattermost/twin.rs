@@ -105,6 +105,9 @@ pub struct MattermostTwin {
     /// Outbound HTTP clients by (scheme://host:port, insecure): kept like Go's shared
     /// transport, so connections to GitLab are pooled and reused.
     pub(crate) outbound_clients: Mutex<std::collections::HashMap<(String, bool), reqwest::Client>>,
+    /// The database schema and the release on it (`upgrade`): Mattermost 3.4's fresh install
+    /// unless a scenario's GitLab bundled an older release.
+    pub(crate) schema: Mutex<super::upgrade::SchemaState>,
 }
 
 impl MattermostTwin {
@@ -138,6 +141,9 @@ impl MattermostTwin {
             mail_log: Mutex::new(Vec::new()),
             admin_id: admin.id,
             outbound_clients: Mutex::new(std::collections::HashMap::new()),
+            schema: Mutex::new(super::upgrade::SchemaState::installed_by(
+                super::schema::Release::V3_4,
+            )),
         })
     }
 
@@ -151,6 +157,7 @@ impl MattermostTwin {
                 .merge(super::verify::routes(self.profile)),
             Profile::Gitlab8_12 => super::api3::routes()
                 .merge(super::sso::routes_v3())
+                .merge(super::upgrade::routes_v3())
                 .merge(super::webhook::routes())
                 .merge(super::pages::routes())
                 .merge(super::verify::routes(self.profile)),
@@ -474,6 +481,10 @@ async fn request_plumbing(
     req: Request,
     next: Next,
 ) -> Response {
+    // A release that halted at start leaves nginx without an upstream.
+    if twin.profile == Profile::Gitlab8_12 && twin.halted().is_some() {
+        return super::upgrade::bad_gateway();
+    }
     let request_id = super::store::new_id();
     let mut resp = next.run(req).await;
     if let Some(err) = resp.extensions_mut().remove::<AppError>() {
