@@ -2,9 +2,9 @@
 //! snapshots (tests/snapshots/): the split server on GitLab 18.11, the SMTP block on 8.12 and
 //! 18.11, and a drifted config.json on 10.8.
 
-use mm_harness::cli::config_cmd::human_report;
 use mm_harness::config::{drift, read_config_json, resolve};
 use mm_harness::diag::SourceFile;
+use mm_harness::report::explain::human_report;
 
 use crate::config_common::{SMTP_TLS, SPLIT_SERVER};
 

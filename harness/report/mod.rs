@@ -5,6 +5,7 @@
 //!
 //! Files (no logic lives here):
 //! - `escape`: control characters of server text made visible for a terminal (one place).
+//! - `explain`: what `config explain` prints.
 //! - `human`: [`HumanReporter`].
 //! - `json`: [`to_json`].
 //! - `junit`: [`to_junit`].
@@ -14,6 +15,7 @@
 
 pub mod doctor;
 pub mod escape;
+pub mod explain;
 pub mod human;
 pub mod json;
 pub mod junit;
