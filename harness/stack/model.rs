@@ -127,6 +127,26 @@ pub struct MailboxMessage {
     pub ehlo_name: String,
 }
 
+impl MailboxMessage {
+    /// What a step reads of a message the harness's sink stored (every target's sink).
+    pub fn from_sink(m: &crate::mailsink::SinkMessage) -> MailboxMessage {
+        MailboxMessage {
+            subject: m.header("subject").map(|_| m.subject().to_string()),
+            envelope_from: m.envelope_from.clone(),
+            envelope_to: m.envelope_to.clone(),
+            body: [m.parsed.text.as_str(), m.parsed.html.as_str()]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            tls: m.transport.tls != crate::mailsink::TlsMode::None,
+            auth_user: m.transport.auth_identity.clone(),
+            ehlo_name: m.transport.ehlo_name.clone(),
+        }
+    }
+}
+
 /// An account a driver signs in with.
 #[derive(Debug, Clone)]
 pub struct Account {

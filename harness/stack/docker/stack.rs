@@ -331,20 +331,7 @@ impl DockerStack {
         sink.mailbox()
             .messages()
             .iter()
-            .map(|m| crate::stack::model::MailboxMessage {
-                subject: m.header("subject").map(|_| m.subject().to_string()),
-                envelope_from: m.envelope_from.clone(),
-                envelope_to: m.envelope_to.clone(),
-                body: [m.parsed.text.as_str(), m.parsed.html.as_str()]
-                    .iter()
-                    .filter(|p| !p.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                tls: m.transport.tls != crate::mailsink::TlsMode::None,
-                auth_user: m.transport.auth_identity.clone(),
-                ehlo_name: m.transport.ehlo_name.clone(),
-            })
+            .map(|m| crate::stack::model::MailboxMessage::from_sink(m))
             .collect()
     }
 
