@@ -438,9 +438,10 @@ async fn run(
             }
             // A client that closes with our unread reply still in its buffer (Go's TLS client
             // after "first record does not look like a TLS handshake") resets the connection:
-            // which of EOF and RST arrives is timing, so both read as the client closing.
+            // which of EOF and RST arrives is timing, so both read as the client closing (one
+            // transcript, one snapshot).
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return "client closed (connection reset)".to_string();
+                return "client closed".to_string();
             }
             Ok(Err(e)) => return format!("read error: {e}"),
             Ok(Ok(Line::Eof)) => return "client closed".to_string(),
@@ -578,7 +579,7 @@ async fn stall(reader: &mut BufReader<Box<dyn Stream>>, idle: std::time::Duratio
         match tokio::time::timeout(idle, reader.fill_buf()).await {
             Err(_) => return "stalled after the greeting (idle timeout)".to_string(),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return "stalled after the greeting (client closed, connection reset)".to_string();
+                return "stalled after the greeting (client closed)".to_string();
             }
             Ok(Err(e)) => return format!("stalled after the greeting (read error: {e})"),
             Ok(Ok([])) => return "stalled after the greeting (client closed)".to_string(),
