@@ -69,10 +69,10 @@ async fn gitlab_sso_from_login_page(
     };
     assert!(href.contains(expected_route), "GitLab button href {href}");
     chrome.click("a#gitlab").await;
+    let url = chrome.wait_for_url("/users/sign_in").await;
     assert!(
-        chrome.url().await.contains("/users/sign_in"),
-        "after the GitLab button: {}",
-        chrome.url().await
+        url.contains("/users/sign_in"),
+        "after the GitLab button: {url}"
     );
     sign_in_on_gitlab(chrome, "alice", "Twin-alice-pass1").await;
     chrome.click(consent_button(profile, approve)).await;
@@ -170,11 +170,8 @@ async fn denying_consent_on_18_11_shows_the_access_denied_page() {
     gitlab_sso_from_login_page(&chrome, &mm.url, Profile::Gitlab18_11, false).await;
     // web/oauth.go completeOAuth: error=access_denied → /error?type=oauth_access_denied&service=Gitlab
     // (signed); error_title.tsx / error_message.tsx texts.
-    assert!(
-        chrome.url().await.contains("/error?"),
-        "{}",
-        chrome.url().await
-    );
+    let url = chrome.wait_for_url("/error?").await;
+    assert!(url.contains("/error?"), "{url}");
     assert_eq!(chrome.text("h2").await, "Authorization Error");
     assert_eq!(
         chrome.text("#error-message").await,
@@ -191,11 +188,8 @@ async fn denying_consent_on_8_12_shows_the_missing_code_error() {
     gitlab_sso_from_login_page(&chrome, &mm.url, Profile::Gitlab8_12, false).await;
     // Mattermost 3.4 has no access_denied branch: the callback without a code is
     // api.oauth.complete_oauth.missing_code.app_error (api/oauth.go v3.4.0:292-296).
-    assert!(
-        chrome.url().await.contains("/error?"),
-        "{}",
-        chrome.url().await
-    );
+    let url = chrome.wait_for_url("/error?").await;
+    assert!(url.contains("/error?"), "{url}");
     let title = format!("{} needs your help:", mm.twin.settings().team.site_name);
     assert_eq!(chrome.text("h2").await, title);
     let message = chrome.text("#error-message").await;
@@ -271,11 +265,8 @@ async fn https_behind_a_proxy_without_forwarded_proto_fails_with_bad_response() 
     gitlab_sso_from_login_page(&chrome, &mm.url, Profile::Gitlab18_11, true).await;
     // The token request carried http://…/signup/gitlab/complete: GitLab's invalid_grant, which
     // Mattermost reports as bad_response (troubleshooting.md).
-    assert!(
-        chrome.url().await.contains("/error?"),
-        "{}",
-        chrome.url().await
-    );
+    let url = chrome.wait_for_url("/error?").await;
+    assert!(url.contains("/error?"), "{url}");
     assert_eq!(
         chrome.text("#error-message").await,
         "Bad response from token request."

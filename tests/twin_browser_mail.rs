@@ -34,11 +34,8 @@ async fn sign_up_by_email_and_follow_the_link(profile: Profile) {
     chrome.fill("#input_name", "erin").await;
     chrome.fill("#input_password-input", "Erin-passw0rd!").await;
     chrome.click("#signup-form button[type=submit]").await;
-    assert!(
-        chrome.url().await.contains("/should_verify_email"),
-        "{}",
-        chrome.url().await
-    );
+    let url = chrome.wait_for_url("/should_verify_email").await;
+    assert!(url.contains("/should_verify_email"), "{url}");
     assert_eq!(chrome.text("#verify-email").await, "erin@example.com");
     // Not verified yet: signing in is refused.
     chrome.goto(&format!("{}/login", mm.url)).await;
@@ -67,7 +64,7 @@ async fn sign_up_by_email_and_follow_the_link(profile: Profile) {
         .click("a[href^='http://mattermost.example.com/do_verify_email']")
         .await;
     // The link verified the address and opened the login page with it filled in.
-    let landed = chrome.url().await;
+    let landed = chrome.wait_for_url("/login?extra=verified").await;
     assert!(
         landed.starts_with(&format!("{}/login?extra=verified", mm.url)),
         "{landed}"

@@ -228,6 +228,20 @@ impl Chrome {
             .unwrap_or_else(|e| panic!("text of {css:?}: {e}"))
     }
 
+    /// The URL once it contains `part` (a click's navigation may still be under way when the
+    /// click returns), polled for at most the step timeout; the last URL seen otherwise, for the
+    /// caller's assertion to show.
+    pub async fn wait_for_url(&self, part: &str) -> String {
+        let deadline = std::time::Instant::now() + STEP_TIMEOUT;
+        loop {
+            let url = self.url().await;
+            if url.contains(part) || std::time::Instant::now() >= deadline {
+                return url;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The current URL.
     pub async fn url(&self) -> String {
         self.client
