@@ -44,25 +44,14 @@ fn main() -> ExitCode {
     let text = render(&collected);
     let out =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("harness/upgrade/bundled_generated.rs");
-    if check {
-        let current = std::fs::read_to_string(&out).unwrap_or_default();
-        if current == text {
-            println!(
-                "{} is up to date ({} rows)",
-                out.display(),
-                collected.rows.len()
-            );
-            return ExitCode::SUCCESS;
-        }
-        eprintln!(
-            "{} is stale: run `cargo run --example gen_history`",
-            out.display()
-        );
-        return ExitCode::from(1);
-    }
-    if let Err(e) = std::fs::write(&out, text) {
-        eprintln!("error: cannot write {}: {e}", out.display());
-        return ExitCode::from(3);
+    if let Err(code) = omnibus_git::write_generated(
+        &out,
+        &text,
+        check,
+        &format!("{} rows", collected.rows.len()),
+        "cargo run --example gen_history",
+    ) {
+        return code;
     }
     println!(
         "wrote {}: {} tags bundle Mattermost, {} after bundling ended, {} upgrade stops (from {})",

@@ -83,25 +83,14 @@ fn history(args: &[String]) -> ExitCode {
     let text = keyhist::render(&collected);
     let out =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("harness/config/keys_history_generated.rs");
-    if check {
-        let current = std::fs::read_to_string(&out).unwrap_or_default();
-        if current == text {
-            println!(
-                "{} is up to date ({} release lines)",
-                out.display(),
-                collected.lines.len()
-            );
-            return ExitCode::SUCCESS;
-        }
-        eprintln!(
-            "{} is stale: run `cargo run --example gen_keys -- --history`",
-            out.display()
-        );
-        return ExitCode::from(1);
-    }
-    if let Err(e) = std::fs::write(&out, text) {
-        eprintln!("error: cannot write {}: {e}", out.display());
-        return ExitCode::from(3);
+    if let Err(code) = omnibus_git::write_generated(
+        &out,
+        &text,
+        check,
+        &format!("{} release lines", collected.lines.len()),
+        "cargo run --example gen_keys -- --history",
+    ) {
+        return code;
     }
     println!(
         "wrote {} ({} release lines, {} keys)",

@@ -153,3 +153,30 @@ impl OmnibusSource for GitOmnibus {
             .map_err(|_| source_err(format!("{rev}:{path} is not UTF-8")))
     }
 }
+
+/// Write a generated table to `out`, or with `check` only compare it. `Err(code)`: the run is over
+/// with that exit code, already reported (0 up to date, 1 stale, 3 unwritable); `Ok(())`: written,
+/// the caller says what it wrote. `what` names the contents for the up-to-date line; `regenerate` is the
+/// command that refreshes the file.
+pub fn write_generated(
+    out: &Path,
+    text: &str,
+    check: bool,
+    what: &str,
+    regenerate: &str,
+) -> Result<(), std::process::ExitCode> {
+    if check {
+        let current = std::fs::read_to_string(out).unwrap_or_default();
+        if current == text {
+            println!("{} is up to date ({what})", out.display());
+            return Err(std::process::ExitCode::SUCCESS);
+        }
+        eprintln!("{} is stale: run `{regenerate}`", out.display());
+        return Err(std::process::ExitCode::from(1));
+    }
+    if let Err(e) = std::fs::write(out, text) {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return Err(std::process::ExitCode::from(3));
+    }
+    Ok(())
+}
