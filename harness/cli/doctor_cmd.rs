@@ -347,27 +347,10 @@ fn watch(prepared: Prepared, serve: &ServeArgs, ctx: &Context) -> Result<(), Cli
 
 /// The `mm-doctor` binary.
 pub fn doctor_main() -> ExitCode {
-    use std::io::Write as _;
-    crate::crypto::install_default_provider();
-    let cli = match DoctorCli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                Exit::BadInput.into()
-            } else {
-                Exit::Ok.into()
-            };
-        }
-    };
-    let ctx = Context::new(cli.args.format);
-    match execute(cli.args, &ctx) {
-        Ok(()) => Exit::Ok.into(),
-        Err(e) => {
-            let _ = std::io::stderr().lock().write_all(e.render().as_bytes());
-            e.exit().into()
-        }
-    }
+    super::entry(
+        |cli: &DoctorCli| cli.args.format,
+        |cli: DoctorCli, ctx| execute(cli.args, ctx),
+    )
 }
 
 #[cfg(test)]

@@ -94,8 +94,21 @@ pub fn execute(command: Command, ctx: &Context) -> Result<(), CliError> {
 
 /// Parse the command line, run the subcommand, render its error, map it to an exit code.
 pub fn main() -> ExitCode {
+    entry(
+        |cli: &Cli| cli.command.format(),
+        |cli: Cli, ctx| execute(cli.command, ctx),
+    )
+}
+
+/// What every binary's `main` does (`mm-harness`, `mm-doctor`): parse the command line (a clap
+/// error is bad input, `--help` is success), build the one [`Context`] for the format asked,
+/// run, and render a [`CliError`] on stderr with its exit code.
+pub fn entry<C: Parser>(
+    format: impl FnOnce(&C) -> OutputFormat,
+    run: impl FnOnce(C, &Context) -> Result<(), CliError>,
+) -> ExitCode {
     crate::crypto::install_default_provider();
-    let cli = match Cli::try_parse() {
+    let cli = match C::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -106,8 +119,8 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let ctx = Context::new(cli.command.format());
-    match execute(cli.command, &ctx) {
+    let ctx = Context::new(format(&cli));
+    match run(cli, &ctx) {
         Ok(()) => Exit::Ok.into(),
         Err(e) => {
             let _ = std::io::stderr().lock().write_all(e.render().as_bytes());
