@@ -44,14 +44,32 @@ fn docker_available() -> bool {
     ok
 }
 
-fn image(tag: &str, version: Option<&str>) {
-    let mut c = bin();
-    c.args(["twin", "image", "--tag", tag]);
-    if let Some(v) = version {
-        c.args(["--gitlab-version", v]);
+/// A twin image of the binary under test under a tag of this test process (other worktrees
+/// build `mm-twin:local` from their own binaries on the same engine), removed on drop.
+struct Image(String);
+
+impl Image {
+    fn build(version: Option<&str>) -> Image {
+        let tag = format!(
+            "mm-twin-test:{}-{}",
+            std::process::id(),
+            version.unwrap_or("any")
+        );
+        let mut c = bin();
+        c.args(["twin", "image", "--tag", &tag]);
+        if let Some(v) = version {
+            c.args(["--gitlab-version", v]);
+        }
+        let o = c.output().expect("run twin image");
+        assert!(o.status.success(), "twin image failed: {}", text(&o));
+        Image(tag)
     }
-    let o = c.output().expect("run twin image");
-    assert!(o.status.success(), "twin image failed: {}", text(&o));
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", "-f", &self.0]);
+    }
 }
 
 fn docker(args: &[&str]) -> Output {
@@ -89,16 +107,16 @@ fn upgrades_swap_per_version_images_over_the_same_volumes() {
     if !docker_available() {
         return;
     }
-    image("mm-twin:8.10", Some("8.10"));
-    image("mm-twin:8.11", Some("8.11"));
-    image("mm-twin:8.12", Some("8.12"));
+    let v10 = Image::build(Some("8.10"));
+    let v11 = Image::build(Some("8.11"));
+    let v12 = Image::build(Some("8.12"));
     // The version is in the image, as gitlab/gitlab-ce:8.12.0-ce.0 knows its own.
     let env = docker(&[
         "image",
         "inspect",
         "--format",
         "{{json .Config.Env}}",
-        "mm-twin:8.10",
+        &v10.0,
     ]);
     assert!(
         String::from_utf8_lossy(&env.stdout).contains("MM_TWIN_GITLAB_VERSION=8.10.0"),
@@ -116,9 +134,9 @@ fn upgrades_swap_per_version_images_over_the_same_volumes() {
             "--ready-timeout",
             "120",
         ])
-        .args(["--gitlab-image", "8.10=mm-twin:8.10"])
-        .args(["--gitlab-image", "8.11=mm-twin:8.11"])
-        .args(["--gitlab-image", "8.12=mm-twin:8.12"])
+        .args(["--gitlab-image", &format!("8.10={}", v10.0)])
+        .args(["--gitlab-image", &format!("8.11={}", v11.0)])
+        .args(["--gitlab-image", &format!("8.12={}", v12.0)])
         .args([
             "upgrade-3.2-to-3.4-sql-fix",
             "upgrade-3.2-to-3.4-incomplete",
@@ -134,14 +152,20 @@ fn upgrades_swap_per_version_images_over_the_same_volumes() {
     // Passing includes the snapshot check: each transcript equals the twin target's (theme lost
     // without the SQL fix, restored with it, migrations logged step by step).
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(r["summary"]["passed"], 3, "{}", text(&o));
+    let statuses: Vec<&serde_json::Value> = r["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| &s["status"])
+        .collect();
+    assert_eq!(statuses, vec!["passed"; 3], "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.matches("docker: stack").count(), 3, "{err}");
     assert_eq!(leftovers(pid), Vec::<String>::new());
     // An image missing for the target version is exit 3 with what to do.
     let o = bin()
         .args(["run", "--target", "docker", "--ready-timeout", "60"])
-        .args(["--gitlab-image", "8.10=mm-twin:8.10"])
+        .args(["--gitlab-image", &format!("8.10={}", v10.0)])
         .args(["--gitlab-image", "8.12=mm-twin:no-such-tag"])
         .arg("upgrade-3.2-to-3.4-incomplete")
         .output()
@@ -270,10 +294,10 @@ fn a_twin_container_keeps_its_data_on_its_volume_and_refuses_a_corrupt_state() {
     if !docker_available() {
         return;
     }
-    image("mm-twin:local", None);
+    let img = Image::build(None);
     let m = Manual::new();
     // First start on an empty volume: GitLab 8.10, its Mattermost 3.2 installs a fresh database.
-    let a = m.start("mm-twin:local", RB_812, Some("8.10"));
+    let a = m.start(&img.0, RB_812, Some("8.10"));
     let out = m.wait(&a);
     assert!(out.contains("mm-twin: ready"), "{out}");
     assert!(!out.contains("restoring"), "{out}");
@@ -314,7 +338,7 @@ fn a_twin_container_keeps_its_data_on_its_volume_and_refuses_a_corrupt_state() {
     // host.reconfigure and gitlab.upgrade do), same volume: the data is there, and Mattermost 3.3
     // upgrades the database the SQL set back to 3.1.0 — refusing it, as 3.3 supports 3.1.
     let rb = format!("{RB_812}mattermost['service_enable_incoming_webhooks'] = true\n");
-    let b = m.start("mm-twin:local", &rb, Some("8.11"));
+    let b = m.start(&img.0, &rb, Some("8.11"));
     let out = m.wait(&b);
     assert!(
         out.contains("restoring the state GitLab 8.10.0 left"),
@@ -348,7 +372,7 @@ fn a_twin_container_keeps_its_data_on_its_volume_and_refuses_a_corrupt_state() {
         &format!("{b}:/var/opt/gitlab/mm-twin/state.json"),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    let c = m.start("mm-twin:local", RB_812, Some("8.12"));
+    let c = m.start(&img.0, RB_812, Some("8.12"));
     let out = m.wait(&c);
     let code = String::from_utf8_lossy(
         &docker(&["inspect", "--format", "{{.State.ExitCode}}", &c]).stdout,
@@ -373,13 +397,15 @@ fn reconfigure_keeps_the_data() {
     if !docker_available() {
         return;
     }
-    image("mm-twin:local", None);
+    let img = Image::build(None);
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("scenarios")).expect("mkdir");
     std::fs::write(
         dir.path().join("scenarios/reconfigure-keeps-data.toml"),
         r#"name = "reconfigure-keeps-data"
 summary = "a reconfigure (the container created again) keeps users, teams and channels"
+seed = "Getting started"
+gitlab_version = "8.12"
 targets = ["docker"]
 
 [hosts.omnibus]
@@ -419,7 +445,7 @@ expect = { mattermost_user = { username = "alice", auth_service = "gitlab" } }
             "--ready-timeout",
             "120",
         ])
-        .args(["--gitlab-image", "mm-twin:local", "--update-snapshots"])
+        .args(["--gitlab-image", &img.0, "--update-snapshots"])
         .arg("reconfigure-keeps-data")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -428,7 +454,12 @@ expect = { mattermost_user = { username = "alice", auth_service = "gitlab" } }
     let pid = child.id();
     let o = child.wait_with_output().expect("wait");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(report(&o)["summary"]["passed"], 1, "{}", text(&o));
+    assert_eq!(
+        report(&o)["scenarios"][0]["status"],
+        "passed",
+        "{}",
+        text(&o)
+    );
     assert_eq!(leftovers(pid), Vec::<String>::new());
     // The transcript shows the count after the reconfigure and the same account signing in.
     let snap = std::fs::read_to_string(
