@@ -15,9 +15,11 @@
 //! - the front: omnibus's nginx on ports 80/443 of every interface of the container, routing
 //!   each connection by `Host` header (http) or SNI (https) to the twin's loopback listener for
 //!   that virtual host, bytes copied untouched (the twin itself speaks TLS);
-//! - the control socket and the two omnibus commands the harness runs with `docker exec`:
+//! - the control socket and the commands the harness runs with `docker exec`: omnibus's
 //!   `gitlab-rails runner` (the seeding script: users and the admin token, see [`SEED_HELPERS`])
-//!   and nothing else; both are this binary under another name ([`dispatch_argv0`]);
+//!   and the twin image's own [`RESET_COMMAND`] (a fresh twin from another gitlab.rb behind the
+//!   same front ports, so the docker target reuses a stack across scenarios); both are this binary
+//!   under another name ([`dispatch_argv0`]);
 //! - SIGTERM/SIGINT: PID 1 in a container gets no default handlers, so `docker stop` would wait
 //!   for its timeout; the twin stops at once.
 
@@ -45,6 +47,13 @@ pub const CONTROL_SOCKET: &str = "/run/mm-twin.sock";
 /// The environment variable naming the GitLab version the twin plays (the real image knows its
 /// own from its tag).
 pub const VERSION_VAR: &str = "MM_TWIN_GITLAB_VERSION";
+/// The twin image's reset command (`docker exec C mm-twin-reset GITLAB_RB`): the twin in the
+/// container starts again from scratch with that gitlab.rb — fresh GitLab and Mattermost state,
+/// as a new container would have — behind the same front ports. A real omnibus image has no such
+/// command; the docker target reuses stacks only on images that have it (docs/docker.md).
+pub const RESET_COMMAND: &str = "mm-twin-reset";
+/// How long a reset may take (peers resolve again).
+const RESET_DEADLINE: Duration = Duration::from_secs(90);
 /// How long peers' names may take to appear in the network's DNS.
 const PEER_DEADLINE: Duration = Duration::from_secs(60);
 /// Bytes of a connection's start the front reads to find the virtual host.
@@ -533,14 +542,27 @@ async fn peek_host(stream: &TcpStream) -> Sniffed {
     }
 }
 
-/// Serve one front port until the task is aborted.
-async fn front(listener: TcpListener, routes: Vec<Route>) {
-    let routes = Arc::new(routes);
+/// The front's routes per port; a reset swaps them for the new twin's.
+type SharedRoutes = Arc<std::sync::RwLock<Vec<(u16, Vec<Route>)>>>;
+
+/// Serve one front port until the task is aborted, routing by the current routes of `port`.
+async fn front(listener: TcpListener, port: u16, shared: SharedRoutes) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let routes = routes.clone();
+        let routes: Vec<Route> = shared
+            .read()
+            .map(|r| {
+                r.iter()
+                    .find(|(p, _)| *p == port)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        if routes.is_empty() {
+            continue;
+        }
         tokio::spawn(async move {
             let target = if routes.len() == 1 {
                 routes[0].addr
@@ -570,13 +592,9 @@ async fn stream_is_tls(stream: &TcpStream) -> bool {
     matches!(stream.peek(&mut b).await, Ok(1) if b[0] == 0x16)
 }
 
-/// Handle one control request line; returns the reply line.
-fn control(handle: &TwinHandle, line: &str) -> String {
-    let script: String = match serde_json::from_str(line) {
-        Ok(s) => s,
-        Err(e) => return format!("error: the request is not a JSON string: {e}"),
-    };
-    let calls = match SeedCall::parse_script(&script) {
+/// Handle one seeding script; returns the reply line.
+fn control(handle: &TwinHandle, script: &str) -> String {
+    let calls = match SeedCall::parse_script(script) {
         Ok(c) => c,
         Err(e) => return format!("error: {e}"),
     };
@@ -630,18 +648,81 @@ fn control(handle: &TwinHandle, line: &str) -> String {
     format!("ok: {}", done.join(", "))
 }
 
-async fn control_loop(listener: tokio::net::UnixListener, handle: Arc<TwinHandle>) {
+/// What the control socket serves: the running twin, what it was started from, the front.
+struct Serving {
+    cfg: ServeConfig,
+    handle: Arc<TwinHandle>,
+    /// The ports the front listens on (fixed when the container started).
+    ports: Vec<u16>,
+    routes: SharedRoutes,
+}
+
+/// A control request: a seeding script (a JSON string, `gitlab-rails runner`) or a reset (a JSON
+/// object `{"reset": GITLAB_RB}`, [`RESET_COMMAND`]).
+async fn handle_request(state: &tokio::sync::Mutex<Serving>, line: &str) -> (String, String) {
+    let request: serde_json::Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                "control".into(),
+                format!("error: the request is not JSON: {e}"),
+            );
+        }
+    };
+    if let Some(script) = request.as_str() {
+        let handle = state.lock().await.handle.clone();
+        return ("gitlab-rails runner".into(), control(&handle, script));
+    }
+    let Some(gitlab_rb) = request.get("reset").and_then(|v| v.as_str()) else {
+        return (
+            "control".into(),
+            "error: expected a seeding script or {\"reset\": GITLAB_RB}".into(),
+        );
+    };
+    (RESET_COMMAND.into(), reset(state, gitlab_rb).await)
+}
+
+/// Start a fresh twin from `gitlab_rb` and put it behind the front in place of the running one.
+async fn reset(state: &tokio::sync::Mutex<Serving>, gitlab_rb: &str) -> String {
+    let mut serving = state.lock().await;
+    let mut cfg = serving.cfg.clone();
+    cfg.gitlab_rb = gitlab_rb.to_string();
+    let fresh = match start(&cfg).await {
+        Ok(h) => h,
+        Err(e) => return format!("error: the twin does not start with this gitlab.rb: {e}"),
+    };
+    let new_routes = routes(fresh.address_book());
+    if let Some((port, _)) = new_routes.iter().find(|(p, _)| !serving.ports.contains(p)) {
+        fresh.shutdown().await;
+        return format!(
+            "error: this gitlab.rb serves port {port}, which this container does not publish (it was started with ports {:?})",
+            serving.ports
+        );
+    }
+    if let Ok(mut r) = serving.routes.write() {
+        *r = new_routes;
+    }
+    let old = std::mem::replace(&mut serving.handle, Arc::new(fresh));
+    serving.cfg = cfg;
+    // Requests still holding the old twin finish on it; it stops when the last one is done.
+    if let Ok(old) = Arc::try_unwrap(old) {
+        old.shutdown().await;
+    }
+    "ok: reset".into()
+}
+
+async fn control_loop(listener: tokio::net::UnixListener, state: Arc<tokio::sync::Mutex<Serving>>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let handle = handle.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut lines = BufReader::new(r.take(1024 * 1024)).lines();
             if let Ok(Some(line)) = lines.next_line().await {
-                let reply = control(&handle, &line);
-                println!("mm-twin: gitlab-rails runner → {reply}");
+                let (what, reply) = handle_request(&state, &line).await;
+                println!("mm-twin: {what} → {reply}");
                 let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
             }
         });
@@ -653,7 +734,9 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     crate::crypto::install_default_provider();
     let handle = Arc::new(start(&cfg).await?);
     let mut tasks = tokio::task::JoinSet::new();
-    for (port, rs) in routes(handle.address_book()) {
+    let initial = routes(handle.address_book());
+    let shared: SharedRoutes = Arc::new(std::sync::RwLock::new(initial.clone()));
+    for (port, rs) in initial.iter().cloned() {
         let listener = TcpListener::bind(("0.0.0.0", port))
             .await
             .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
@@ -665,12 +748,18 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
                 r.addr
             );
         }
-        tasks.spawn(front(listener, rs));
+        tasks.spawn(front(listener, port, shared.clone()));
     }
+    let state = Arc::new(tokio::sync::Mutex::new(Serving {
+        cfg: cfg.clone(),
+        handle: handle.clone(),
+        ports: initial.iter().map(|(p, _)| *p).collect(),
+        routes: shared,
+    }));
     let _ = std::fs::remove_file(CONTROL_SOCKET);
     match tokio::net::UnixListener::bind(CONTROL_SOCKET) {
         Ok(l) => {
-            tasks.spawn(control_loop(l, handle.clone()));
+            tasks.spawn(control_loop(l, state));
         }
         Err(e) => println!("mm-twin: no control socket at {CONTROL_SOCKET}: {e}"),
     }
@@ -728,13 +817,41 @@ pub fn gitlab_rails(args: &[String]) -> u8 {
             return 1;
         }
     }
+    ask(
+        "gitlab-rails",
+        serde_json::Value::String(script),
+        Duration::from_secs(30),
+    )
+}
+
+/// `mm-twin-reset GITLAB_RB` inside the twin image ([`RESET_COMMAND`]). Returns the exit code.
+pub fn twin_reset(args: &[String]) -> u8 {
+    let [gitlab_rb] = args else {
+        eprintln!(
+            "{RESET_COMMAND}: usage: {RESET_COMMAND} GITLAB_RB (the new GITLAB_OMNIBUS_CONFIG text)"
+        );
+        return 1;
+    };
+    if gitlab_rb.trim().is_empty() {
+        eprintln!("{RESET_COMMAND}: the gitlab.rb is empty");
+        return 1;
+    }
+    ask(
+        RESET_COMMAND,
+        serde_json::json!({ "reset": gitlab_rb }),
+        RESET_DEADLINE,
+    )
+}
+
+/// Send one request to the running twin's control socket and print its reply; the exit code.
+fn ask(me: &str, request: serde_json::Value, within: Duration) -> u8 {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("gitlab-rails: {e}");
+            eprintln!("{me}: {e}");
             return 1;
         }
     };
@@ -742,18 +859,14 @@ pub fn gitlab_rails(args: &[String]) -> u8 {
         let mut s = tokio::net::UnixStream::connect(CONTROL_SOCKET)
             .await
             .map_err(|e| format!("GitLab is not running ({CONTROL_SOCKET}: {e})"))?;
-        let line = serde_json::Value::String(script.clone()).to_string();
-        s.write_all(format!("{line}\n").as_bytes())
+        s.write_all(format!("{request}\n").as_bytes())
             .await
             .map_err(|e| e.to_string())?;
         let mut reply = String::new();
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            BufReader::new(s).read_line(&mut reply),
-        )
-        .await
-        .map_err(|_| "no answer from GitLab in 30 s".to_string())?
-        .map_err(|e| e.to_string())?;
+        tokio::time::timeout(within, BufReader::new(s).read_line(&mut reply))
+            .await
+            .map_err(|_| format!("no answer from the twin in {} s", within.as_secs()))?
+            .map_err(|e| e.to_string())?;
         Ok::<String, String>(reply)
     });
     match reply {
@@ -762,11 +875,11 @@ pub fn gitlab_rails(args: &[String]) -> u8 {
             0
         }
         Ok(r) => {
-            eprint!("gitlab-rails: {r}");
+            eprint!("{me}: {r}");
             1
         }
         Err(e) => {
-            eprintln!("gitlab-rails: {e}");
+            eprintln!("{me}: {e}");
             1
         }
     }
@@ -782,6 +895,10 @@ pub fn dispatch_argv0() -> Option<std::process::ExitCode> {
         "gitlab-rails" => {
             let rest: Vec<String> = args.collect();
             Some(std::process::ExitCode::from(gitlab_rails(&rest)))
+        }
+        RESET_COMMAND => {
+            let rest: Vec<String> = args.collect();
+            Some(std::process::ExitCode::from(twin_reset(&rest)))
         }
         _ => None,
     }
