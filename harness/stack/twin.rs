@@ -58,6 +58,7 @@ fn start_error_kind(kind: &TwinErrorKind) -> StackErrorKind {
         TwinErrorKind::MailServer { .. }
         | TwinErrorKind::Listen(_)
         | TwinErrorKind::Tls(_)
+        | TwinErrorKind::State(_)
         | TwinErrorKind::Ca(_) => StackErrorKind::Environment,
     }
 }

@@ -42,14 +42,21 @@ use super::engine::{self, HOST_LABEL, env_err};
 use super::images::ImageTable;
 use super::pool::{HostShape, PoolKey, StackPool};
 
+// Upgrades (`gitlab.upgrade`, `mattermost.run_sql`): a child module, it shares the private parts.
+#[path = "upgrade.rs"]
+pub mod upgrade;
+
 /// A progress callback (readiness waits, image checks), for the human reporter.
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The docker target's options (`run --target docker` flags).
 #[derive(Clone)]
 pub struct DockerOptions {
-    /// Image for omnibus hosts; default: images.toml for the scenario's GitLab version.
+    /// Image for omnibus hosts of every GitLab version; default: images.toml for the version.
     pub gitlab_image: Option<String>,
+    /// Images for omnibus hosts of one GitLab version (`--gitlab-image 8.12=mm-twin:8.12`),
+    /// matched on major.minor before `gitlab_image`; such an image knows its version.
+    pub gitlab_images: Vec<(Version, String)>,
     /// Image for a standalone Mattermost host (GitLab 19+ topologies).
     pub mattermost_image: Option<String>,
     /// How long a host may take to become ready (a real GitLab's first boot takes minutes).
@@ -66,6 +73,7 @@ impl Default for DockerOptions {
     fn default() -> Self {
         DockerOptions {
             gitlab_image: None,
+            gitlab_images: Vec::new(),
             mattermost_image: None,
             ready_timeout: Duration::from_secs(600),
             keep: false,
@@ -79,6 +87,7 @@ impl std::fmt::Debug for DockerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DockerOptions")
             .field("gitlab_image", &self.gitlab_image)
+            .field("gitlab_images", &self.gitlab_images)
             .field("mattermost_image", &self.mattermost_image)
             .field("ready_timeout", &self.ready_timeout)
             .field("keep", &self.keep)
@@ -218,23 +227,10 @@ fn shapes_of(hosts: &[DockerHost]) -> Vec<HostShape> {
         .collect()
 }
 
-/// The omnibus image for this version: `--gitlab-image`, else images.toml.
+/// The omnibus image for this version: `--gitlab-image` (per version or for all), else
+/// images.toml.
 fn omnibus_image(opts: &DockerOptions, version: Version) -> Result<String, StackError> {
-    match &opts.gitlab_image {
-        Some(i) => Ok(i.clone()),
-        None => ImageTable::builtin()
-            .omnibus_for(version)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                StackError::new(
-                    StackErrorKind::Configuration,
-                    format!(
-                        "images.toml has no image for GitLab {}.{}: pass --gitlab-image",
-                        version.major, version.minor
-                    ),
-                )
-            }),
-    }
+    upgrade::image_for(opts, version).map(|(image, _)| image)
 }
 
 impl DockerStack {
@@ -564,8 +560,10 @@ impl DockerStack {
             .with_network(&self.network)
             .with_env_var("GITLAB_OMNIBUS_CONFIG", rendered)
             .with_env_var("GITLAB_ROOT_PASSWORD", self.root_password.expose())
-            .with_env_var(VERSION_VAR, self.version.to_string())
             .with_startup_timeout(Duration::from_secs(120));
+        if self.tells_version(image) {
+            req = req.with_env_var(VERSION_VAR, self.version.to_string());
+        }
         for (k, v) in engine::labels(&self.id, self.opts.keep) {
             req = req.with_label(k, v);
         }
@@ -909,6 +907,8 @@ impl DockerStack {
             ports,
             ..
         } = old;
+        // `docker stop` first: the twin image writes its state on SIGTERM.
+        upgrade::stop_gracefully(&self.docker, &id).await;
         if let Some(c) = container {
             let _ = c.rm().await;
         } else {
