@@ -119,6 +119,10 @@ pub struct DockerArgs {
     /// Leave the docker stacks running at the end and print how to reach them.
     #[arg(long)]
     pub keep: bool,
+    /// Give every scenario its own stack (docker target; by default scenarios with the same
+    /// topology, version and image share one, reset between them, where the image can be reset).
+    #[arg(long)]
+    pub fresh_stacks: bool,
 }
 
 /// `--gitlab-image` values: at most one plain `IMAGE` (every version) and any `VERSION=IMAGE`
@@ -205,10 +209,11 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
     if kind != TargetKind::Docker
         && (!args.docker.gitlab_image.is_empty()
             || args.docker.mattermost_image.is_some()
-            || args.docker.keep)
+            || args.docker.keep
+            || args.docker.fresh_stacks)
     {
         return Err(CliError::bad_input(
-            "--gitlab-image, --mattermost-image and --keep apply to --target docker only",
+            "--gitlab-image, --mattermost-image, --keep and --fresh-stacks apply to --target docker only",
         ));
     }
     if kind == TargetKind::Live && args.gitlab_url.is_none() && args.mattermost_url.is_none() {
@@ -284,8 +289,11 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             progress: Some(Arc::new(|m: &str| {
                 eprintln!("{}", crate::report::escape::terminal(m));
             })),
+            pool: (kind == TargetKind::Docker && !args.docker.fresh_stacks && !args.docker.keep)
+                .then(crate::stack::docker::StackPool::new),
         },
     };
+    let pool = target.docker.pool.clone();
     if kind == TargetKind::Live {
         live_preflight(
             &target,
@@ -336,6 +344,19 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         let listener = crate::run::signal::cancel_on_signals(cancel.clone())
             .map_err(|e| CliError::environment(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
         let summary = run(scenarios, opts, sink).await;
+        // The stacks the scenarios left for reuse go now, after a stopped run too.
+        if let Some(pool) = &pool {
+            let stats = pool.stats();
+            if stats.started > 0 {
+                eprintln!(
+                    "docker: {} stacks served {} scenarios ({} reused); removing them",
+                    stats.started,
+                    stats.started + stats.reused,
+                    stats.reused
+                );
+            }
+            pool.drain().await;
+        }
         listener.abort();
         Ok::<_, CliError>(summary)
     })??;
