@@ -298,6 +298,9 @@ impl DockerStack {
                 spec.security,
                 std::net::SocketAddr::new(gateway, spec.port),
             ));
+        // The same relay as the twin target's (a silent client is dropped after 3 s), so the
+        // transcripts agree.
+        opts.limits.idle_timeout = crate::stack::twin::MAIL_RELAY_IDLE_TIMEOUT;
         opts.credentials = spec
             .auth
             .clone()
@@ -500,8 +503,18 @@ impl DockerStack {
             login: "root".to_string(),
             password: self.root_password.clone(),
         });
+        // As on the twin target (stack::twin): the administrator logs in with the email
+        // address unless the scenario turned email sign-in off (the seed's SMTP text does),
+        // when the username is what Mattermost accepts.
+        let email_sign_in_off = self.hosts.iter().map(|h| &h.host.settings).any(|s| {
+            s.mattermost_enabled && !s.mattermost.email.enable_sign_in_with_email
+        });
         self.info.mattermost_admin = mattermost_url.map(|_| Account {
-            login: admin.email.clone(),
+            login: if email_sign_in_off {
+                admin.username.clone()
+            } else {
+                admin.email.clone()
+            },
             password: admin.password.clone(),
         });
         self.info.users = GitlabUser::defaults()
