@@ -8,6 +8,7 @@
 //! - `container`: the twin as a container process (`twin serve`, the `mm-twin:local` image).
 //! - `fault`: the injectable faults.
 //! - `listen`: serving routers on loopback, plain or TLS, and the http→https redirect listener.
+//! - `request_log`: every request the listeners answered (tests prove what a client sent).
 //! - `tls`: the generated CA and server certificates (valid, expired, wrong host, untrusted).
 //! - `gitlab`: the GitLab side (sign-in, Doorkeeper, API v4/v3, applications API).
 //! - `mattermost`: the Mattermost side (GitLab SSO, API v4 subset, incoming webhooks, config, email).
@@ -20,4 +21,5 @@ pub mod gitlab;
 pub mod listen;
 pub mod mail;
 pub mod mattermost;
+pub mod request_log;
 pub mod tls;
