@@ -7,6 +7,7 @@
 //!   plays omnibus (auto-registration of the OAuth application), applies faults.
 //! - `container`: the twin as a container process (`twin serve`, the `mm-twin:local` image).
 //! - `fault`: the injectable faults.
+//! - `persist`: the state file `twin serve` keeps on its volumes (bounded, written by rename).
 //! - `listen`: serving routers on loopback, plain or TLS, and the http→https redirect listener.
 //! - `request_log`: every request the listeners answered (tests prove what a client sent).
 //! - `tls`: the generated CA and server certificates (valid, expired, wrong host, untrusted).
@@ -21,5 +22,6 @@ pub mod gitlab;
 pub mod listen;
 pub mod mail;
 pub mod mattermost;
+pub mod persist;
 pub mod request_log;
 pub mod tls;
