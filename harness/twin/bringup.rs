@@ -331,6 +331,8 @@ pub struct TwinHandle {
     listeners: Vec<ServedListener>,
     /// What the twin was started with (faults and users stay for every reconfigure).
     opts: TwinOptions,
+    /// Every request the GitLab and Mattermost listeners answered.
+    requests: super::request_log::RequestLog,
 }
 
 impl std::fmt::Debug for TwinHandle {
@@ -396,6 +398,11 @@ impl TwinHandle {
     }
 
     /// Where every documented host name is reachable.
+    /// Every request the GitLab and Mattermost listeners answered so far.
+    pub fn request_log(&self) -> &super::request_log::RequestLog {
+        &self.requests
+    }
+
     pub fn address_book(&self) -> &AddressBook {
         &self.address_book
     }
@@ -487,6 +494,7 @@ impl Twin {
     /// Start every host of `opts` on loopback.
     pub async fn start(opts: TwinOptions) -> Result<TwinHandle, TwinError> {
         crate::crypto::install_default_provider();
+        let requests = super::request_log::RequestLog::default();
         let ca = match &opts.ca {
             Some(ca) => ca.clone(),
             None => Arc::new(TwinCa::try_generate()?),
@@ -552,7 +560,10 @@ impl Twin {
                 &served,
                 &host.gitlab_nginx,
                 cert,
-                listen::behind_nginx(twin.router(), served.url.scheme() == "https"),
+                requests.layer(listen::behind_nginx(
+                    twin.router(),
+                    served.url.scheme() == "https",
+                )),
                 &mut book,
                 &mut listeners,
             )
@@ -625,7 +636,7 @@ impl Twin {
                 &served,
                 &host.mattermost_nginx,
                 CertKind::Valid,
-                router,
+                requests.layer(router),
                 &mut book,
                 &mut listeners,
             )
@@ -660,6 +671,7 @@ impl Twin {
             mail_sink,
             listeners,
             opts,
+            requests,
         })
     }
 }

@@ -10,6 +10,7 @@
 //! - `fault`: the injectable faults.
 //! - `persist`: the state file `twin serve` keeps on its volumes (bounded, written by rename).
 //! - `listen`: serving routers on loopback, plain or TLS, and the http→https redirect listener.
+//! - `request_log`: every request the listeners answered (tests prove what a client sent).
 //! - `tls`: the generated CA and server certificates (valid, expired, wrong host, untrusted).
 //! - `gitlab`: the GitLab side (sign-in, Doorkeeper, API v4/v3, applications API).
 //! - `mattermost`: the Mattermost side (GitLab SSO, API v4 subset, incoming webhooks, config, email).
@@ -24,4 +25,5 @@ pub mod listen;
 pub mod mail;
 pub mod mattermost;
 pub mod persist;
+pub mod request_log;
 pub mod tls;
