@@ -1230,6 +1230,21 @@ mod tests {
     }
 
     #[test]
+    fn mattermost_3_4_finds_only_an_existing_direct_channel() {
+        let mut store = Store::default();
+        let (a, b) = ("bbbbbbbbbbbbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaaaaaaaaaaaa");
+        assert!(existing_direct_channel(&store, a, b).is_none());
+        assert!(store.channels.is_empty(), "looking never creates");
+        let dm = store.direct_channel(a, b);
+        // GetDMNameFromIds orders the ids.
+        assert_eq!(dm.name, format!("{b}__{a}"));
+        assert_eq!(
+            existing_direct_channel(&store, b, a).map(|c| c.id),
+            Some(dm.id)
+        );
+    }
+
+    #[test]
     fn long_text_is_split_and_props_stay_under_the_limit() {
         let mut props = Map::new();
         props.insert("from_webhook".into(), Value::String("true".into()));
