@@ -1099,11 +1099,12 @@ async fn handle_v3(
         );
     }
     for (k, v) in &props {
-        if !matches!(
+        let dropped = matches!(
             k.as_str(),
             "override_icon_url" | "override_username" | "from_webhook"
-        ) && !(k == "attachments" && !v.is_array())
-        {
+        );
+        // Only a list survives as `attachments` (3.4 adds the prop when the cast succeeds).
+        if !dropped && (k != "attachments" || v.is_array()) {
             post_props.insert(k.clone(), v.clone());
         }
     }
