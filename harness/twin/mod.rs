@@ -5,6 +5,7 @@
 //! Files (no logic here):
 //! - `bringup`: `Twin::start(TwinOptions) -> TwinHandle`: binds listeners, builds the address book,
 //!   plays omnibus (auto-registration of the OAuth application), applies faults.
+//! - `clock`: the product clock (product timeouts in real time; scaled for scenario runs).
 //! - `container`: the twin as a container process (`twin serve`, the `mm-twin:local` image).
 //! - `fault`: the injectable faults.
 //! - `persist`: the state file `twin serve` keeps on its volumes (bounded, written by rename).
@@ -15,6 +16,7 @@
 //! - `mail`: Mattermost's SMTP client and the SMTP server the twin's mail goes to.
 
 pub mod bringup;
+pub mod clock;
 pub mod container;
 pub mod fault;
 pub mod gitlab;

@@ -298,9 +298,10 @@ impl DockerStack {
                 spec.security,
                 std::net::SocketAddr::new(gateway, spec.port),
             ));
-        // The same relay as the twin target's (a silent client is dropped after 3 s), so the
-        // transcripts agree.
+        // A relay that drops a silent client after 3 s (also one that never starts TLS on an
+        // implicit-TLS listener), above the containers' real-time 1 s `SMTPServerTimeout`.
         opts.limits.idle_timeout = crate::stack::twin::MAIL_RELAY_IDLE_TIMEOUT;
+        opts.limits.tls_start_timeout = crate::stack::twin::MAIL_RELAY_IDLE_TIMEOUT;
         opts.credentials = spec
             .auth
             .clone()
