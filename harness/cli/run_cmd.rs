@@ -121,11 +121,12 @@ pub struct DockerArgs {
     pub keep: bool,
 }
 
+/// The image for every version, and the images per version.
+pub type GitlabImages = (Option<String>, Vec<(crate::config::Version, String)>);
+
 /// `--gitlab-image` values: at most one plain `IMAGE` (every version) and any `VERSION=IMAGE`
 /// (one version each, major.minor unique).
-pub fn parse_gitlab_images(
-    values: &[String],
-) -> Result<(Option<String>, Vec<(crate::config::Version, String)>), CliError> {
+pub fn parse_gitlab_images(values: &[String]) -> Result<GitlabImages, CliError> {
     let mut every = None;
     let mut per_version: Vec<(crate::config::Version, String)> = Vec::new();
     for v in values {

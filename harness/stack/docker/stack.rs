@@ -507,9 +507,11 @@ impl DockerStack {
         // As on the twin target (stack::twin): the administrator logs in with the email
         // address unless the scenario turned email sign-in off (the seed's SMTP text does),
         // when the username is what Mattermost accepts.
-        let email_sign_in_off = self.hosts.iter().map(|h| &h.host.settings).any(|s| {
-            s.mattermost_enabled && !s.mattermost.email.enable_sign_in_with_email
-        });
+        let email_sign_in_off = self
+            .hosts
+            .iter()
+            .map(|h| &h.host.settings)
+            .any(|s| s.mattermost_enabled && !s.mattermost.email.enable_sign_in_with_email);
         self.info.mattermost_admin = mattermost_url.map(|_| Account {
             login: if email_sign_in_off {
                 admin.username.clone()
