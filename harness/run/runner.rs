@@ -27,7 +27,8 @@ use crate::stack::{Stack, StackNeeds, TargetSpec};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
 use super::outcome::{
-    Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
+    Explanation, Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus,
+    Verdict,
 };
 use super::redact::Redactor;
 use super::signal::Cancel;
@@ -478,6 +479,7 @@ async fn run_scenario(
                 location: step.location.clone(),
                 status: StepStatus::NotRun,
                 duration: Duration::ZERO,
+                explained_by: Vec::new(),
             });
             continue;
         }
@@ -559,6 +561,7 @@ async fn run_scenario(
             number: step.number,
             label: step.label(),
             location: step.location.clone(),
+            explained_by: Explanation::for_status(&status),
             status,
             duration: t0.elapsed(),
         };

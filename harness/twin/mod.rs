@@ -8,6 +8,7 @@
 //! - `clock`: the product clock (product timeouts in real time; scaled for scenario runs).
 //! - `container`: the twin as a container process (`twin serve`, the `mm-twin:local` image).
 //! - `fault`: the injectable faults.
+//! - `persist`: the state file `twin serve` keeps on its volumes (bounded, written by rename).
 //! - `listen`: serving routers on loopback, plain or TLS, and the http→https redirect listener.
 //! - `tls`: the generated CA and server certificates (valid, expired, wrong host, untrusted).
 //! - `gitlab`: the GitLab side (sign-in, Doorkeeper, API v4/v3, applications API).
@@ -22,4 +23,5 @@ pub mod gitlab;
 pub mod listen;
 pub mod mail;
 pub mod mattermost;
+pub mod persist;
 pub mod tls;
