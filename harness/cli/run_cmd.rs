@@ -52,13 +52,14 @@ pub struct RunArgs {
     /// Only scenarios with one of these tags (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Scenarios run at once.
-    #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
+    /// Scenarios run at once [default: on the twin 4 per core (4-16), on docker and live 1].
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Run only shard K of N (1-based), e.g. `--shard 2/3` for CI parallelism.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(usize, usize)>,
-    /// Stop starting scenarios after the first failure.
+    /// Stop starting scenarios after the first failure (those already running finish; with
+    /// `--jobs 1` nothing runs after it).
     #[arg(long)]
     pub fail_fast: bool,
     /// Write new and changed snapshots instead of failing on them (into --snapshot-dir, or
@@ -316,7 +317,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
                     .map_or(defaults.scenario, Duration::from_secs),
             }
         },
-        jobs: usize::from(args.jobs),
+        jobs: args.jobs.map_or_else(|| default_jobs(kind), usize::from),
         fail_fast: args.fail_fast,
         snapshots: if args.update_snapshots {
             SnapshotMode::Update
@@ -457,5 +458,19 @@ mod tests {
         ] {
             assert_eq!(exit_of(verdict), exit, "{verdict:?}");
         }
+    }
+}
+
+/// `--jobs` when not given. On the twin a scenario is an in-process stack that spends much of its
+/// time waiting (on loopback I/O, on the product's scaled timeouts, on the sink's TLS wait), so
+/// the suite runs 4 scenarios per core (at least 4, at most 16): on 2 cores, 8 at once. A docker
+/// scenario starts containers and a live one talks to a real installation: one at a time.
+pub fn default_jobs(kind: TargetKind) -> usize {
+    match kind {
+        TargetKind::Twin => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores * 4).clamp(4, 16)
+        }
+        TargetKind::Docker | TargetKind::Live => 1,
     }
 }

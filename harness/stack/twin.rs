@@ -20,11 +20,11 @@ use super::error::{StackError, StackErrorKind};
 use super::model::{Account, MailboxMessage, StackInfo, StackNeeds};
 use super::resolve::ResolvedHost;
 
-/// How long the harness's mail sink waits on a silent client on the docker target: a relay that
-/// drops a client silent for 3 s, so a Mattermost waiting for the greeting of a TLS port fails in
+/// How long the harness's mail sink waits on a silent client (every target that runs one): a
+/// relay that drops a client silent for 3 s, so a Mattermost waiting for the greeting of a TLS port fails in
 /// seconds, not after the sink's default 30 s. It stays above the 1 s `SMTPServerTimeout` of the
-/// scenarios, which containers run on real time (the twin target uses the scenario clock and
-/// [`SINK_TLS_START_TIMEOUT`]).
+/// scenarios, which containers run on real time (the twin target runs them on the scenario clock
+/// and drops a client that never starts TLS after [`SINK_TLS_START_TIMEOUT`]).
 pub const MAIL_RELAY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A running twin and what the drivers need to reach it.
@@ -77,6 +77,7 @@ impl TwinStack {
         let profile = crate::config::Profile::for_gitlab(needs.gitlab_version);
         let mut opts = TwinOptions::single_server(profile);
         opts.hosts = hosts.iter().map(|h| h.settings.clone()).collect();
+        opts.mail_idle_timeout = Some(MAIL_RELAY_IDLE_TIMEOUT);
         // The sink is the harness's instrument: its implicit-TLS listeners drop a client that
         // has not begun a TLS handshake after 400 ms (a TLS client begins at once), so Mattermost
         // 3.4 waiting for the greeting of a TLS port (`smtp-none`; 3.4 has no timeout of its
