@@ -36,6 +36,6 @@ pub use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, TargetKind, Webho
 pub use error::{ScenarioError, ScenarioErrorKind};
 pub use kinds::StepKind;
 pub use load::{Selection, Suite, discover, load_file, parse_shard, select, select_suite};
-pub use model::{Action, BindingKind, HostPlan, Scenario, Step};
+pub use model::{Action, BindingKind, HostKind, HostPlan, Scenario, Step};
 pub use parse::parse_scenario;
 pub use placeholder::{Bindings, Placeholder, Template};

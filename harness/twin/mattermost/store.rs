@@ -180,7 +180,8 @@ pub struct EmailToken {
 }
 
 /// The whole database (no Debug: sessions and state tokens are keyed by their secret values).
-#[derive(Default)]
+/// `Clone` is `pg_dump` and its restore: every table, as it is ([`super::moveout`]).
+#[derive(Default, Clone)]
 pub struct Store {
     pub users: Vec<User>,
     pub sessions: HashMap<String, Session>,

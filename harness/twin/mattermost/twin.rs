@@ -128,6 +128,17 @@ impl MattermostTwin {
             "system_admin system_user",
             true,
         );
+        Self::on_database(cfg, store, admin.id)
+    }
+
+    /// A server started on an existing database (`store`, e.g. a restored dump) whose system
+    /// admin is `admin_id`.
+    pub(crate) fn on_database(
+        cfg: MattermostTwinConfig,
+        store: Store,
+        admin_id: String,
+    ) -> Arc<MattermostTwin> {
+        crate::crypto::install_default_provider();
         Arc::new(MattermostTwin {
             profile: cfg.profile,
             version_id: RwLock::new(version_id_of(&cfg.settings)),
@@ -139,7 +150,7 @@ impl MattermostTwin {
             store: Mutex::new(store),
             signer: ErrorSigner::generate(),
             mail_log: Mutex::new(Vec::new()),
-            admin_id: admin.id,
+            admin_id,
             outbound_clients: Mutex::new(std::collections::HashMap::new()),
             schema: Mutex::new(super::upgrade::SchemaState::installed_by(
                 super::schema::Release::V3_4,
@@ -151,6 +162,7 @@ impl MattermostTwin {
     pub fn router(self: &Arc<Self>) -> Router {
         let routes = match self.profile {
             Profile::Gitlab18_11 => super::api4::routes()
+                .merge(super::moveout::routes_v4())
                 .merge(super::sso::routes_v4())
                 .merge(super::webhook::routes())
                 .merge(super::pages::routes())
