@@ -244,6 +244,35 @@ mod tests {
     use crate::diag::SourceFile;
 
     #[test]
+    fn the_rendered_mm_env_configures_a_standalone_server_as_the_gitlab_rb_did() {
+        let f = SourceFile::new(
+            "gitlab.rb",
+            "external_url 'https://gitlab.example.com'\nmattermost_external_url 'https://mattermost.example.com'\nmattermost['gitlab_enable'] = true\nmattermost['gitlab_id'] = 'abc'\nmattermost['gitlab_secret'] = 's3cret'\nmattermost['email_smtp_server'] = 'smtp.example.com'\nmattermost['email_smtp_port'] = '587'\nmattermost['service_enable_incoming_webhooks'] = false\n",
+        );
+        let r = resolve(&f, crate::config::Version::new(18, 11, 0));
+        let env = render_mm_env(&r);
+        let (settings, locked) =
+            settings_from_mm_env(crate::config::Profile::Gitlab18_11, &env).expect("accepted");
+        let mut want = r.host.mattermost.clone();
+        // The host layout stays the image's own.
+        want.service.listen_address = settings.service.listen_address.clone();
+        assert_eq!(settings, want);
+        assert!(locked.contains(&"GitLabSettings.Secret".to_string()));
+        assert!(!locked.contains(&"ServiceSettings.ListenAddress".to_string()));
+        // A value Mattermost's env loader refuses is an error naming the variable.
+        let bad = vec![EnvVar {
+            name: "MM_SERVICESETTINGS_ENABLEINCOMINGWEBHOOKS".into(),
+            value: "yes".into(),
+            secret: false,
+        }];
+        let e = settings_from_mm_env(crate::config::Profile::Gitlab18_11, &bad).unwrap_err();
+        assert!(
+            e.starts_with("MM_SERVICESETTINGS_ENABLEINCOMINGWEBHOOKS"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn quoted_strings_read_back_identically() {
         let tricky = "a\"b\\c #{x} \n\t\u{1b} é";
         let f = SourceFile::new("t.rb", format!("x['k'] = {}\n", ruby_quote(tricky)));
