@@ -17,6 +17,7 @@ mod config_proptest;
 mod config_resolve;
 mod config_secrets;
 mod docker_target;
+mod docker_upgrade;
 mod doctor_catalogue;
 mod doctor_nginx;
 mod doctor_offline;

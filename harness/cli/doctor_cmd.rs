@@ -94,6 +94,17 @@ pub struct DoctorArgs {
     /// Accept any certificate on API requests (certificate findings are still reported).
     #[arg(long)]
     pub insecure: bool,
+    /// A Mattermost Support Packet (.zip from System Console > Reporting, or `mmctl system
+    /// supportpacket`): its sanitised config, server version and logs are checked offline.
+    #[arg(long, value_name = "FILE.zip")]
+    pub support_packet: Option<PathBuf>,
+    /// Allow the one probe that writes: a temporary incoming webhook in --probe-channel, a post
+    /// through it, read back, then both removed (also on failure). Needs --mattermost-token.
+    #[arg(long, requires = "probe_channel")]
+    pub allow_writes: bool,
+    /// With --allow-writes: the channel the webhook probe posts to, as TEAM/CHANNEL names.
+    #[arg(long, value_name = "TEAM/CHANNEL", value_parser = parse_channel, requires = "allow_writes")]
+    pub probe_channel: Option<(String, String)>,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: OutputFormat,
@@ -165,6 +176,21 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_channel(s: &str) -> Result<(String, String), String> {
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 64
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    match s.split_once('/') {
+        Some((t, c)) if ok(t) && ok(c) => Ok((t.to_string(), c.to_string())),
+        _ => Err(format!(
+            "{s:?}: expected TEAM/CHANNEL (the names in the channel's URL), e.g. devops/town-square"
+        )),
+    }
 }
 
 fn parse_date(s: &str) -> Result<String, String> {
@@ -272,6 +298,13 @@ pub fn inputs(args: &DoctorArgs) -> Result<DoctorInputs, CliError> {
     if let Some(t) = &args.today {
         i.today = t.clone();
     }
+    if let Some(path) = &args.support_packet {
+        let packet = crate::doctor::packet::read_packet_file(path)
+            .map_err(|e| CliError::bad_input(e.message).with_hint(e.hint))?;
+        i.support_packet = Some(packet);
+    }
+    i.allow_writes = args.allow_writes;
+    i.probe_channel = args.probe_channel.clone();
     Ok(i)
 }
 
@@ -283,6 +316,9 @@ fn targets(i: &DoctorInputs) -> String {
     }
     for f in [&i.gitlab_rb, &i.config_json].into_iter().flatten() {
         parts.push(f.name().to_string());
+    }
+    if let Some(p) = &i.support_packet {
+        parts.push(p.name.clone());
     }
     parts.join(", ")
 }
@@ -299,7 +335,9 @@ pub fn execute(args: DoctorArgs, ctx: &Context) -> Result<(), CliError> {
     let prepared = Prepared::new(inputs).map_err(|e| {
         CliError::bad_input(e.message)
             .with_details(e.details)
-            .with_hint("give --mattermost/--gitlab URLs, --gitlab-rb or --config-json")
+            .with_hint(
+                "give --mattermost/--gitlab URLs, --gitlab-rb, --config-json or --support-packet",
+            )
     })?;
     if let Some(DoctorAction::Serve(serve)) = &args.action {
         return watch(prepared, serve, ctx);

@@ -49,6 +49,11 @@ pub struct RunArgs {
     /// Let scenarios change a live installation (create applications, teams, hooks, posts).
     #[arg(long)]
     pub allow_writes: bool,
+    /// Run every scenario on this GitLab version instead of its file's `gitlab_version` (the twin
+    /// profile and key table of that version; snapshots are not compared). A file whose steps pin
+    /// it to its own version (upgrades, the move out of omnibus) is refused with the reason.
+    #[arg(long, value_name = "V", value_parser = parse_gitlab_version)]
+    pub gitlab_version: Option<crate::config::Version>,
     /// Only scenarios with one of these tags (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
@@ -104,9 +109,11 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct DockerArgs {
     /// Image for omnibus hosts (docker target; default: images.toml for the scenario's GitLab
-    /// version), e.g. `gitlab/gitlab-ce:18.11.0-ce.0` or the twin image `mm-twin:local`.
-    #[arg(long, value_name = "IMAGE")]
-    pub gitlab_image: Option<String>,
+    /// version), e.g. `gitlab/gitlab-ce:18.11.0-ce.0` or the twin image `mm-twin:local`;
+    /// `VERSION=IMAGE` for one GitLab version (what `gitlab.upgrade` swaps to), repeatable:
+    /// `--gitlab-image 8.9=mm-twin:8.9 --gitlab-image 8.12=mm-twin:8.12`.
+    #[arg(long, value_name = "[VERSION=]IMAGE")]
+    pub gitlab_image: Vec<String>,
     /// Image for a standalone Mattermost host (docker target).
     #[arg(long, value_name = "IMAGE")]
     pub mattermost_image: Option<String>,
@@ -117,6 +124,93 @@ pub struct DockerArgs {
     /// Leave the docker stacks running at the end and print how to reach them.
     #[arg(long)]
     pub keep: bool,
+}
+
+/// `--gitlab-image` values: at most one plain `IMAGE` (every version) and any `VERSION=IMAGE`
+/// (one version each, major.minor unique).
+pub fn parse_gitlab_images(
+    values: &[String],
+) -> Result<(Option<String>, Vec<(crate::config::Version, String)>), CliError> {
+    let mut every = None;
+    let mut per_version: Vec<(crate::config::Version, String)> = Vec::new();
+    for v in values {
+        match v.split_once('=') {
+            Some((version, image)) => {
+                let parsed = version
+                    .trim()
+                    .parse::<crate::config::Version>()
+                    .map_err(|e| {
+                        CliError::bad_input(format!(
+                            "--gitlab-image {v:?}: {version:?} is not a GitLab version: {e}"
+                        ))
+                        .with_hint("VERSION=IMAGE, e.g. --gitlab-image 8.12=mm-twin:8.12")
+                    })?;
+                if image.trim().is_empty() {
+                    return Err(CliError::bad_input(format!(
+                        "--gitlab-image {v:?} names no image after `=`"
+                    )));
+                }
+                if per_version
+                    .iter()
+                    .any(|(w, _)| w.major == parsed.major && w.minor == parsed.minor)
+                {
+                    return Err(CliError::bad_input(format!(
+                        "--gitlab-image gives GitLab {}.{} two images",
+                        parsed.major, parsed.minor
+                    )));
+                }
+                per_version.push((parsed, image.trim().to_string()));
+            }
+            None => {
+                if every.is_some() {
+                    return Err(CliError::bad_input(
+                        "--gitlab-image IMAGE (for every version) is given twice",
+                    )
+                    .with_hint("give one plain image, and VERSION=IMAGE for single versions"));
+                }
+                every = Some(v.trim().to_string());
+            }
+        }
+    }
+    Ok((every, per_version))
+}
+
+/// `--gitlab-version`, `release-diff --from/--to`: a GitLab release omnibus published (the
+/// version table's range), as `MAJOR.MINOR` or `MAJOR.MINOR.PATCH`.
+pub fn parse_gitlab_version(s: &str) -> Result<crate::config::Version, String> {
+    let arg = crate::upgrade::versions::parse_version_arg(s).map_err(|e| e.to_string())?;
+    crate::upgrade::versions::resolve(arg)
+        .map(|_| arg.version)
+        .map_err(|e| e.to_string())
+}
+
+/// Every scenario on GitLab `v`, or bad input listing each file that refuses and why.
+pub fn retarget_all(
+    scenarios: &[Scenario],
+    v: crate::config::Version,
+) -> Result<Vec<Scenario>, CliError> {
+    let mut out = Vec::new();
+    let mut refused = Vec::new();
+    for s in scenarios {
+        match crate::scenario::at_gitlab_version(s, v) {
+            Ok(r) => out.push(r),
+            Err(why) => refused.push(format!("{}: {why}", s.name)),
+        }
+    }
+    if refused.is_empty() {
+        Ok(out)
+    } else {
+        Err(CliError::bad_input(format!(
+            "cannot run {} on GitLab {v}",
+            if refused.len() == 1 {
+                "this scenario"
+            } else {
+                "these scenarios"
+            }
+        ))
+        .with_details(refused)
+        .with_hint("leave them out (name the others, or --tag), or drop --gitlab-version"))
+    }
 }
 
 /// A number of whole seconds, at least 1: 0 would leave no time at all, so it is bad input
@@ -152,7 +246,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         TargetArg::Live => TargetKind::Live,
     };
     if kind != TargetKind::Docker
-        && (args.docker.gitlab_image.is_some()
+        && (!args.docker.gitlab_image.is_empty()
             || args.docker.mattermost_image.is_some()
             || args.docker.keep)
     {
@@ -201,6 +295,9 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         CliError::reported(super::Exit::BadInput)
             .with_details(errors.iter().map(|e| e.render()).collect())
     })?;
+    if let Some(v) = args.gitlab_version {
+        scenarios = retarget_all(&scenarios, v)?;
+    }
     if scenarios.is_empty() {
         let mut what = String::new();
         if !args.tags.is_empty() {
@@ -214,6 +311,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             args.suite.describe()
         ));
     }
+    let (gitlab_image, gitlab_images) = parse_gitlab_images(&args.docker.gitlab_image)?;
     let target = TargetSpec {
         kind,
         live: LiveOptions {
@@ -224,7 +322,8 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         },
         request_timeout: Duration::from_secs(args.timeout),
         docker: crate::stack::docker::DockerOptions {
-            gitlab_image: args.docker.gitlab_image.clone(),
+            gitlab_image,
+            gitlab_images,
             mattermost_image: args.docker.mattermost_image.clone(),
             ready_timeout: Duration::from_secs(args.docker.ready_timeout),
             keep: args.docker.keep,

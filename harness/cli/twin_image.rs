@@ -22,6 +22,11 @@ pub struct ImageArgs {
     /// Build even if an image with the same binary is present.
     #[arg(long)]
     pub force: bool,
+    /// Bake this GitLab version into the image (`MM_TWIN_GITLAB_VERSION`), as a
+    /// `gitlab/gitlab-ce:<version>-ce.0` image knows its own; without it the image plays the
+    /// version each container is given. E.g. `--gitlab-version 8.12 --tag mm-twin:8.12`.
+    #[arg(long, value_name = "VERSION")]
+    pub gitlab_version: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -39,17 +44,28 @@ pub fn image(args: ImageArgs, _ctx: &Context) -> Result<(), CliError> {
             CliError::environment(format!("cannot find this program's binary: {e}"))
         })?,
     };
-    let built =
-        crate::stack::docker::twin_image::build(&binary, &args.tag, args.force).map_err(|e| {
+    let version = match &args.gitlab_version {
+        Some(v) => Some(v.parse::<crate::config::Version>().map_err(|e| {
+            CliError::bad_input(format!("--gitlab-version {v:?}: {e}"))
+                .with_hint("a GitLab version such as 8.12 or 18.11.0")
+        })?),
+        None => None,
+    };
+    let built = crate::stack::docker::twin_image::build(&binary, &args.tag, args.force, version)
+        .map_err(|e| {
             CliError::environment(e.message)
                 .with_hint("the Docker engine and its CLI must answer (`docker info`)")
         })?;
     // A closed stdout (`| head`) is not an error of the build.
     let mut out = std::io::stdout().lock();
+    let plays = match built.gitlab_version {
+        Some(v) => format!("GitLab {v}"),
+        None => "every GitLab version".to_string(),
+    };
     if built.built {
         let _ = writeln!(
             out,
-            "built {} from {} (sha256 {}), {} files:",
+            "built {} from {} (sha256 {}, plays {plays}), {} files:",
             built.tag,
             binary.display(),
             &built.binary_sha256[..16],
@@ -61,7 +77,7 @@ pub fn image(args: ImageArgs, _ctx: &Context) -> Result<(), CliError> {
     } else {
         let _ = writeln!(
             out,
-            "{} is up to date (binary sha256 {})",
+            "{} is up to date (binary sha256 {}, plays {plays})",
             built.tag,
             &built.binary_sha256[..16]
         );

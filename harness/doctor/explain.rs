@@ -108,6 +108,19 @@ pub const SYMPTOMS: &[Symptom] = &[
         fragment: "received invalid response from oauth service provider",
         kinds: &[K::SsoUserApiV3Removed],
     },
+    // Log lines of troubleshooting.md that only a Support Packet (or a mail step) shows.
+    Symptom {
+        fragment: "mailbox unavailable",
+        kinds: &[K::SmtpSenderRejected],
+    },
+    Symptom {
+        fragment: "sender address rejected",
+        kinds: &[K::SmtpSenderRejected],
+    },
+    Symptom {
+        fragment: "automatic database upgrade failed",
+        kinds: &[K::VersionsDatabaseUpgradeFailed],
+    },
 ];
 
 /// The findings that explain an error text, most likely first (empty when none does).

@@ -54,12 +54,14 @@ pub enum Family {
     Webhooks,
     /// GitLab ↔ Mattermost versions and support windows.
     Versions,
+    /// A Support Packet's logs (`--support-packet`): lines no other family explains.
+    Logs,
     /// The doctor itself (a check that ran out of time).
     Doctor,
 }
 
 impl Family {
-    pub const ALL: [Family; 9] = [
+    pub const ALL: [Family; 10] = [
         Family::Config,
         Family::Reach,
         Family::Tls,
@@ -68,6 +70,7 @@ impl Family {
         Family::Smtp,
         Family::Webhooks,
         Family::Versions,
+        Family::Logs,
         Family::Doctor,
     ];
 
@@ -82,6 +85,7 @@ impl Family {
             Family::Smtp => "SMTP",
             Family::Webhooks => "Webhooks",
             Family::Versions => "Versions",
+            Family::Logs => "Support Packet logs",
             Family::Doctor => "Doctor",
         }
     }
@@ -173,24 +177,30 @@ pub enum FindingKind {
     SmtpCertificateUntrusted,
     SmtpAuthBeforeTls,
     SmtpAuthRejected,
+    SmtpSenderRejected,
     // --- webhooks
     WebhooksIncomingOk,
     WebhooksIncomingDisabled,
     WebhooksLocalNetwork,
     WebhooksPrivateAddress,
     WebhooksEnvForced,
+    WebhooksProbeOk,
+    WebhooksProbeFailed,
     // --- versions
     VersionsOk,
     VersionsPairingUnexpected,
     VersionsGitlab19,
     VersionsOutOfSupport,
+    VersionsDatabaseUpgradeFailed,
+    // --- a Support Packet's logs
+    LogsClean,
     // --- the doctor
     DoctorCheckTimedOut,
 }
 
 impl FindingKind {
     /// Every kind, in catalogue order.
-    pub const ALL: [FindingKind; 73] = [
+    pub const ALL: [FindingKind; 78] = [
         FindingKind::ConfigReadsCleanly,
         FindingKind::ConfigSyntaxError,
         FindingKind::ConfigUnknownKey,
@@ -254,15 +264,20 @@ impl FindingKind {
         FindingKind::SmtpCertificateUntrusted,
         FindingKind::SmtpAuthBeforeTls,
         FindingKind::SmtpAuthRejected,
+        FindingKind::SmtpSenderRejected,
         FindingKind::WebhooksIncomingOk,
         FindingKind::WebhooksIncomingDisabled,
         FindingKind::WebhooksLocalNetwork,
         FindingKind::WebhooksPrivateAddress,
         FindingKind::WebhooksEnvForced,
+        FindingKind::WebhooksProbeOk,
+        FindingKind::WebhooksProbeFailed,
         FindingKind::VersionsOk,
         FindingKind::VersionsPairingUnexpected,
         FindingKind::VersionsGitlab19,
         FindingKind::VersionsOutOfSupport,
+        FindingKind::VersionsDatabaseUpgradeFailed,
+        FindingKind::LogsClean,
         FindingKind::DoctorCheckTimedOut,
     ];
 
@@ -800,6 +815,14 @@ impl FindingKind {
                 "set email_smtp_username (not smtp_user_name) and email_smtp_password to the relay's account",
                 "seed: Setting up SMTP for GitLab Mattermost",
             ),
+            K::SmtpSenderRejected => m(
+                "smtp.sender-rejected",
+                F::Smtp,
+                S::Fail,
+                "the SMTP server refuses the sender address (550, mailbox unavailable)",
+                "set FeedbackEmail (mattermost['email_feedback_email']) to an address the SMTP account may send as",
+                "troubleshooting: `550 ... rejected` / \"Mailbox unavailable\"",
+            ),
             K::WebhooksIncomingOk => m(
                 "webhooks.incoming-ok",
                 F::Webhooks,
@@ -840,6 +863,22 @@ impl FindingKind {
                 "change these in gitlab.rb; System Console edits are lost on upgrade",
                 "seed: GitLab notifications in Mattermost; troubleshooting.md: settings greyed out",
             ),
+            K::WebhooksProbeOk => m(
+                "webhooks.probe-ok",
+                F::Webhooks,
+                S::Ok,
+                "a temporary incoming webhook carried a post end to end, and was removed (--allow-writes)",
+                "",
+                "seed: GitLab notifications in Mattermost (incoming webhooks); API: POST /api/v4/hooks/incoming, POST /hooks/{id}",
+            ),
+            K::WebhooksProbeFailed => m(
+                "webhooks.probe-failed",
+                F::Webhooks,
+                S::Fail,
+                "the webhook probe failed: creating, posting through, reading back or removing a temporary webhook (--allow-writes)",
+                "read the server's error in the evidence; enable incoming webhooks and give the token's user permission to manage them; remove any webhook the evidence names as left behind",
+                "seed: GitLab notifications in Mattermost (incoming webhooks); API: /api/v4/hooks/incoming",
+            ),
             K::VersionsOk => m(
                 "versions.ok",
                 F::Versions,
@@ -871,6 +910,22 @@ impl FindingKind {
                 "this Mattermost release line is past its end of support",
                 "upgrade to a supported release (ESR); `mm-harness upgrade-plan`",
                 "Mattermost release lifecycle (ESR dates in harness/upgrade/mattermost_rules.rs)",
+            ),
+            K::VersionsDatabaseUpgradeFailed => m(
+                "versions.database-upgrade-failed",
+                F::Versions,
+                S::Fail,
+                "Mattermost's automatic database upgrade failed",
+                "restore the backup; on GitLab 8.9 / Mattermost 3.1 set mattermost['db2_backup_created'] and mattermost['db2_team_name'] (or run -upgrade_db_30); upgrade 3.2 → 3.3 → 3.4 one release at a time",
+                "troubleshooting: \"Automatic database upgrade failed\"; seed: upgrading Mattermost in GitLab 8.9",
+            ),
+            K::LogsClean => m(
+                "logs.clean",
+                F::Logs,
+                S::Ok,
+                "the Support Packet's logs hold none of the known failures",
+                "",
+                "../shared/wire/troubleshooting.md (the symptom column, matched by harness/doctor/explain.rs)",
             ),
             K::DoctorCheckTimedOut => m(
                 "doctor.check-timed-out",

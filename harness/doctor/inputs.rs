@@ -57,6 +57,14 @@ pub struct DoctorInputs {
     pub smtp_password: Option<Secret>,
     /// Today, `YYYY-MM-DD` (support windows); defaults to the system date.
     pub today: String,
+    /// `--support-packet`, read: its sanitised config (used as the config.json when none is
+    /// given), the server version and licence, the log lines that name a known failure.
+    pub support_packet: Option<super::packet::SupportPacket>,
+    /// `--allow-writes`: the webhook probe (a temporary incoming webhook and post, removed
+    /// afterwards). Off by default: the doctor changes nothing.
+    pub allow_writes: bool,
+    /// `--probe-channel TEAM/CHANNEL`: where the webhook probe posts.
+    pub probe_channel: Option<(String, String)>,
 }
 
 impl DoctorInputs {
@@ -79,6 +87,9 @@ impl DoctorInputs {
             smtp_auth: false,
             smtp_password: None,
             today: today(),
+            support_packet: None,
+            allow_writes: false,
+            probe_channel: None,
         }
     }
 
@@ -98,6 +109,11 @@ impl DoctorInputs {
         .into_iter()
         .flatten()
         .map(|s| s.expose().to_string())
+        .chain(
+            self.support_packet
+                .iter()
+                .flat_map(|p| p.unsanitised.iter().cloned()),
+        )
         .filter(|s| s.len() >= 4)
         .collect()
     }
@@ -147,14 +163,25 @@ impl Prepared {
             .gitlab_rb
             .as_ref()
             .map(|f| resolve(f, gitlab_version));
-        let config = match &inputs.config_json {
+        // The packet's sanitised config stands for config.json when none is given.
+        let config_file = inputs.config_json.as_ref().or_else(|| {
+            inputs
+                .support_packet
+                .as_ref()
+                .and_then(|p| p.config.as_ref())
+        });
+        let config = match config_file {
             None => None,
             Some(file) => Some(read_config_json(file).map_err(|e| InputError {
                 message: format!("cannot read {}: {}", file.name(), e.kind),
                 details: vec![e.diagnostic.render()],
             })?),
         };
-        if !inputs.online() && resolved.is_none() && config.is_none() {
+        if !inputs.online()
+            && resolved.is_none()
+            && config.is_none()
+            && inputs.support_packet.is_none()
+        {
             return Err(InputError {
                 message: "nothing to diagnose".into(),
                 details: Vec::new(),
@@ -173,7 +200,13 @@ impl Prepared {
     pub fn file_settings(&self) -> Option<SettingsView> {
         if let Some(cfg) = &self.config {
             let get = |path: &str| cfg.get(path).map(|e| e.value.clone());
-            let mut view = SettingsView::from_lookup(get, "config.json");
+            let origin =
+                if self.inputs.config_json.is_none() && self.inputs.support_packet.is_some() {
+                    "the Support Packet's sanitized_config.json"
+                } else {
+                    "config.json"
+                };
+            let mut view = SettingsView::from_lookup(get, origin);
             if view.client_secret.is_empty()
                 && let Some(r) = &self.resolved
             {

@@ -11,6 +11,9 @@
 //! - `net_checks`: DNS, pings, TLS, redirects, websocket.
 //! - `sso`: GitLab SSO wiring.  `smtp`: the SMTP probe.  `webhooks`: webhooks and env-forced
 //!   settings.  `versions`: pairing, GitLab 19, support windows.
+//! - `packet`: Support Packets (`--support-packet`): the zip read under caps.
+//! - `logs`: a Support Packet's log lines → findings.  `webhook_probe`: the `--allow-writes`
+//!   end-to-end webhook probe.
 //! - `explain`: error texts → findings (the one catalogue `run` and `doctor` share).
 //! - `catalogue_doc`: docs/findings.md, generated from the catalogue.
 //! - `serve`: watch mode (`/healthz`, Prometheus `/metrics`).
@@ -20,13 +23,16 @@ pub mod config_checks;
 pub mod explain;
 pub mod finding;
 pub mod inputs;
+pub mod logs;
 pub mod net_checks;
+pub mod packet;
 pub mod probe;
 pub mod run;
 pub mod serve;
 pub mod smtp;
 pub mod sso;
 pub mod versions;
+pub mod webhook_probe;
 pub mod webhooks;
 
 pub use explain::explain;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::finding::{Family, Finding, FindingKind, Severity};
 use super::inputs::Prepared;
 use super::probe::Probe;
-use super::{config_checks, net_checks, smtp, sso, versions, webhooks};
+use super::{config_checks, logs, net_checks, smtp, sso, versions, webhook_probe, webhooks};
 use crate::cli::Exit;
 
 /// One check. Each runs concurrently with the others, under the inputs' timeout.
@@ -53,10 +53,14 @@ pub enum CheckId {
     Webhooks,
     /// GitLab ↔ Mattermost versions, GitLab 19, support windows.
     Versions,
+    /// A Support Packet's logs against troubleshooting.md's symptoms (`--support-packet`).
+    SupportPacketLogs,
+    /// The end-to-end webhook probe (`--allow-writes`): create, post, read back, remove.
+    WebhookProbe,
 }
 
 impl CheckId {
-    pub const ALL: [CheckId; 16] = [
+    pub const ALL: [CheckId; 18] = [
         CheckId::GitlabRb,
         CheckId::ConfigJsonDrift,
         CheckId::Dns,
@@ -73,6 +77,8 @@ impl CheckId {
         CheckId::Smtp,
         CheckId::Webhooks,
         CheckId::Versions,
+        CheckId::SupportPacketLogs,
+        CheckId::WebhookProbe,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,6 +99,8 @@ impl CheckId {
             CheckId::Smtp => "smtp",
             CheckId::Webhooks => "webhooks",
             CheckId::Versions => "versions",
+            CheckId::SupportPacketLogs => "support-packet-logs",
+            CheckId::WebhookProbe => "webhook-probe",
         }
     }
 
@@ -101,6 +109,7 @@ impl CheckId {
         let mm = p.mattermost_url().is_some() && p.inputs.mattermost.is_some();
         let gl = p.inputs.gitlab.is_some();
         let https = |u: Option<url::Url>| u.is_some_and(|u| u.scheme() == "https");
+        let packet = p.inputs.support_packet.as_ref();
         match self {
             CheckId::GitlabRb => p.resolved.is_some(),
             CheckId::ConfigJsonDrift => p.resolved.is_some() && p.config.is_some(),
@@ -113,20 +122,30 @@ impl CheckId {
                 (mm && https(p.inputs.mattermost.clone())) || (gl && https(p.inputs.gitlab.clone()))
             }
             CheckId::Websocket => mm,
-            CheckId::SsoSettings => mm || p.file_settings().is_some_and(|_| p.inputs.online()),
+            CheckId::SsoSettings => {
+                mm || p
+                    .file_settings()
+                    .is_some_and(|_| p.inputs.online() || packet.is_some())
+            }
             CheckId::SsoTokenEndpoint => mm || gl,
             CheckId::SsoApplication => gl && p.inputs.gitlab_token.is_some(),
             CheckId::SsoLoginRedirect => mm,
             CheckId::Smtp => p.inputs.smtp,
             CheckId::Webhooks => mm || p.file_settings().is_some(),
-            CheckId::Versions => mm || p.resolved.is_some() || gl,
+            CheckId::Versions => {
+                mm || p.resolved.is_some()
+                    || gl
+                    || packet.is_some_and(|x| x.server_version.is_some())
+            }
+            CheckId::SupportPacketLogs => packet.is_some_and(|x| !x.logs.is_empty()),
+            CheckId::WebhookProbe => mm && p.inputs.allow_writes,
         }
     }
 
     /// Whether the check needs the network (for "nothing could be reached", exit 3).
     pub fn online(self) -> bool {
         match self {
-            CheckId::GitlabRb | CheckId::ConfigJsonDrift => false,
+            CheckId::GitlabRb | CheckId::ConfigJsonDrift | CheckId::SupportPacketLogs => false,
             CheckId::Dns
             | CheckId::MattermostPing
             | CheckId::GitlabPing
@@ -140,7 +159,8 @@ impl CheckId {
             | CheckId::SsoLoginRedirect
             | CheckId::Smtp
             | CheckId::Webhooks
-            | CheckId::Versions => true,
+            | CheckId::Versions
+            | CheckId::WebhookProbe => true,
         }
     }
 }
@@ -260,6 +280,8 @@ async fn run_check(check: CheckId, probe: &Probe) -> Vec<Finding> {
         CheckId::Smtp => smtp::probe(probe).await,
         CheckId::Webhooks => webhooks::check(probe).await,
         CheckId::Versions => versions::check(probe).await,
+        CheckId::SupportPacketLogs => logs::check(p),
+        CheckId::WebhookProbe => webhook_probe::check(probe).await,
     }
 }
 

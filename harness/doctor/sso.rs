@@ -117,6 +117,20 @@ pub async fn settings(probe: &Probe) -> Vec<Finding> {
     if view.user_api_endpoint.contains("/api/v3/") {
         out.extend(user_api_v3(probe, &view).await);
     }
+    if let Some(packet) = &probe.prepared.inputs.support_packet
+        && probe.prepared.inputs.mattermost.is_none()
+        && let Some((v, file)) = &packet.server_version
+        && *v >= Version::new(11, 0, 0)
+        && packet.licensed == Some(false)
+    {
+        out.push(Finding::new(
+            FindingKind::SsoLicenseRequired,
+            file.clone(),
+            format!(
+                "Mattermost {v} without a licence (the Support Packet's license fields are empty) and GitLabSettings.Enable = true; rule: {V11_SSO_SOURCE}"
+            ),
+        ));
+    }
     if let Ok(p) = probe.ping().await
         && let Some(v) = p.version()
         && v >= Version::new(11, 0, 0)
@@ -149,6 +163,27 @@ pub async fn settings(probe: &Probe) -> Vec<Finding> {
 /// Ask the v3 user endpoint what it answers: 410 on GitLab ≥ 11.
 async fn user_api_v3(probe: &Probe, view: &SettingsView) -> Vec<Finding> {
     let subject = "GitLabSettings.UserAPIEndpoint".to_string();
+    if !probe.prepared.inputs.online() {
+        // Offline (a Support Packet): nothing to ask; the version given says whether v3 is gone.
+        return match probe.prepared.inputs.gitlab_version {
+            Some(v) if v >= Version::new(11, 0, 0) => vec![Finding::new(
+                FindingKind::SsoUserApiV3Removed,
+                subject,
+                format!(
+                    "{:?} on GitLab {v} (--gitlab-version)",
+                    view.user_api_endpoint
+                ),
+            )],
+            _ => vec![Finding::new(
+                FindingKind::ConfigUserApiV3,
+                subject,
+                format!(
+                    "{:?} (from {}); GitLab 11.0 and later answer 410",
+                    view.user_api_endpoint, view.origin
+                ),
+            )],
+        };
+    }
     let Ok(url) = Url::parse(view.user_api_endpoint.trim()) else {
         return Vec::new();
     };

@@ -20,7 +20,12 @@ pub async fn check(probe: &Probe) -> Vec<Finding> {
     let mattermost: Option<Version> = if p.inputs.mattermost.is_some() {
         probe.ping().await.as_ref().ok().and_then(|f| f.version())
     } else {
-        None
+        // A Support Packet's metadata.yaml / diagnostics.yaml.
+        p.inputs
+            .support_packet
+            .as_ref()
+            .and_then(|x| x.server_version.as_ref())
+            .map(|(v, _)| *v)
     };
     // GitLab 19 drops the keys, so ask the file itself whether it configures Mattermost.
     let bundled_in_rb = p.resolved.as_ref().is_some_and(|r| {

@@ -1,5 +1,6 @@
 //! Webhooks: whether Mattermost takes incoming webhooks (a POST to a hook id that cannot exist:
-//! 501 `web.incoming_webhook.disabled.app_error` when off, 400 invalid hook when on — nothing is
+//! 501 `web.incoming_webhook.disabled.app_error` when off, a webhook refusal when on (10.11: 400
+//! `web.incoming_webhook.general.app_error`; 3.4: 500 "No text specified") — nothing is
 //! created), whether GitLab would refuse to call it ("Requests to the local network are not
 //! allowed", GitLab ≥ 10.6, read from GitLab's application settings with an admin token), and the
 //! settings forced by environment variables (read-only in the System Console, lost when edited
@@ -51,7 +52,11 @@ async fn incoming(probe: &Probe) -> Vec<Finding> {
                     format!("POST to a made-up hook answered {} {id}", page.status),
                 )];
             }
-            if (400..500).contains(&page.status) && !id.is_empty() {
+            // 10.11 wraps the refusal as 400 `web.incoming_webhook.general.app_error`; 3.4 answers
+            // "No text specified" with a 500 (`NewLocAppError`'s default status).
+            let webhook_refusal =
+                id.starts_with("web.incoming_webhook.") && (400..=500).contains(&page.status);
+            if webhook_refusal || ((400..500).contains(&page.status) && !id.is_empty()) {
                 return vec![Finding::new(
                     FindingKind::WebhooksIncomingOk,
                     url.to_string(),

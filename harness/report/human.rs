@@ -244,6 +244,17 @@ impl HumanReporter {
                 for l in failure.message().lines() {
                     let _ = writeln!(out, "      {}", esc(l));
                 }
+                // The doctor's catalogue: the findings that explain this failure.
+                for e in &step.explained_by {
+                    let _ = writeln!(
+                        out,
+                        "      {} {} ({}): {}",
+                        self.paint("36", "explained by"),
+                        e.id,
+                        e.title,
+                        e.fix
+                    );
+                }
             }
         }
         if self.verbose {

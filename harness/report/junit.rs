@@ -52,7 +52,11 @@ pub fn to_junit(summary: &RunSummary) -> String {
                     let mut st = TestCaseStatus::non_success(kind);
                     st.set_type(failure.kind());
                     st.set_message(first_line(failure.message()));
-                    st.set_description(format!("{}\n{}", step.location, failure.message()));
+                    let mut description = format!("{}\n{}", step.location, failure.message());
+                    for e in &step.explained_by {
+                        description.push_str(&format!("\nexplained by {}: {}", e.id, e.fix));
+                    }
+                    st.set_description(description);
                     st
                 }
                 StepStatus::NotRun => {
@@ -114,6 +118,7 @@ pub(crate) mod tests {
             number: n,
             label: format!("sso.sign_up user=u{n}"),
             location: loc.clone(),
+            explained_by: crate::run::Explanation::for_status(&status),
             status,
             duration: Duration::from_millis(3),
         };

@@ -19,7 +19,8 @@ pub mod steps;
 
 pub use event::{EventSink, RunEvent, RunEventKind, no_events};
 pub use outcome::{
-    Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
+    Explanation, Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus,
+    Verdict,
 };
 pub use redact::Redactor;
 pub use runner::{Deadlines, RunOptions, run, skip_reason};

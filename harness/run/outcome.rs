@@ -40,6 +40,51 @@ pub struct StepResult {
     pub status: StepStatus,
     #[serde(serialize_with = "ms", rename = "duration_ms")]
     pub duration: Duration,
+    /// For a failed step: the doctor's findings whose symptoms the failure shows (most likely
+    /// first), with their fixes. Absent from JSON when empty, so passing runs read as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explained_by: Vec<Explanation>,
+}
+
+/// A finding of the doctor's catalogue that explains a failure: one catalogue for `run` and
+/// `doctor` (`crate::doctor::explain`, the symptoms of troubleshooting.md). JSON writes it as
+/// `"explained_by": [{"id": "sso.client-secret-wrong", "title": ..., "fix": ...}]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub fix: &'static str,
+}
+
+impl Explanation {
+    /// The findings that explain a failure: its message, and for an expectation also what the
+    /// server answered (`actual`).
+    pub fn for_failure(f: &Failure) -> Vec<Explanation> {
+        let mut text = f.message().to_string();
+        if let Failure::Expectation { actual, .. } = f {
+            text.push('\n');
+            text.push_str(&actual.to_string());
+        }
+        crate::doctor::explain(&text)
+            .into_iter()
+            .map(|k| {
+                let m = k.meta();
+                Explanation {
+                    id: m.id,
+                    title: m.title,
+                    fix: m.fix,
+                }
+            })
+            .collect()
+    }
+
+    /// The explanations of a step's status (none unless it failed).
+    pub fn for_status(status: &StepStatus) -> Vec<Explanation> {
+        match status {
+            StepStatus::Failed { failure } => Explanation::for_failure(failure),
+            StepStatus::Passed | StepStatus::NotRun | StepStatus::Cancelled => Vec::new(),
+        }
+    }
 }
 
 /// Why a step or a scenario did not pass. The kind survives from where the failure is found

@@ -27,7 +27,8 @@ use crate::stack::{Stack, StackNeeds, TargetSpec};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
 use super::outcome::{
-    Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus, Verdict,
+    Explanation, Failure, RunSummary, ScenarioResult, ScenarioStatus, StepResult, StepStatus,
+    Verdict,
 };
 use super::redact::Redactor;
 use super::signal::Cancel;
@@ -479,6 +480,7 @@ async fn run_scenario(
                 location: step.location.clone(),
                 status: StepStatus::NotRun,
                 duration: Duration::ZERO,
+                explained_by: Vec::new(),
             });
             continue;
         }
@@ -560,6 +562,7 @@ async fn run_scenario(
             number: step.number,
             label: step.label(),
             location: step.location.clone(),
+            explained_by: Explanation::for_status(&status),
             status,
             duration: t0.elapsed(),
         };

@@ -508,7 +508,8 @@ async fn webhook_gitlab_push(
     push: &PushSpec,
     tr: &mut Transcript,
 ) -> Result<StepOutput, DriveError> {
-    let payload = webhook::gitlab_push_payload(need(&info.gitlab_url, "GitLab")?, push);
+    let style = webhook::PushStyle::of(info.gitlab_version);
+    let payload = webhook::gitlab_push_payload(need(&info.gitlab_url, "GitLab")?, push, style);
     post_to_hook(state, info, hook, &payload, WebhookFormat::Form, tr).await
 }
 

@@ -209,11 +209,11 @@ impl StepKind {
             },
             StepKind::WebhookGitlabPush => StepDoc {
                 arguments: "`hook`, `project` (`group/project`), `branch` (default `main`), `commits` (0–20, default 1; 0 = new branch), `user` (default `root`)",
-                effect: "posts what GitLab's Mattermost integration posts for a push: form field `payload=` with the Slack-format text (`NAME (USER) pushed to branch <URL\\|BRANCH> of <URL\\|GROUP / PROJECT> (<URL\\|Compare changes>)`) and one `#345` attachment listing the commits; then reads the channel's newest post back",
+                effect: "posts what the scenario's GitLab posts for a push, as form field `payload=`: 18.11 `NAME pushed to branch <…/-/commits/BRANCH\\|BRANCH> of <URL\\|Group / Project> (<…/-/compare/BEFORE...AFTER\\|Compare changes>)` (full SHAs), a `fallback` repeating it and one `#334455` attachment with the commits; 8.12 the same without `/-/`, `Group/Project`, no `fallback`, colour `#345`; then reads the channel's newest post back",
             },
             StepKind::WebhookPost => StepDoc {
                 arguments: "`hook`, `text`, `format` (`json` default, `form`, `multipart`), `channel`, `username`",
-                effect: "a plain client posts; the newest post is read back",
+                effect: "a plain client posts (multipart: one part per field, named as given: Mattermost 10.11 refuses `channel`); the newest post is read back",
             },
             StepKind::InspectCertificate => StepDoc {
                 arguments: "`service` (`gitlab` or `mattermost`)",

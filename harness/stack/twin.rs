@@ -16,6 +16,11 @@ use super::error::{StackError, StackErrorKind};
 use super::model::{Account, MailboxMessage, StackInfo, StackNeeds};
 use super::resolve::ResolvedHost;
 
+/// How long the harness's mail sink waits on a silent client (every target that runs one): a
+/// relay that drops a client silent for 3 s, so a Mattermost waiting for the greeting of a TLS
+/// port fails in seconds, not after the sink's default 30 s.
+pub const MAIL_RELAY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A running twin and what the drivers need to reach it.
 pub struct TwinStack {
     handle: TwinHandle,
@@ -55,6 +60,7 @@ fn start_error_kind(kind: &TwinErrorKind) -> StackErrorKind {
         TwinErrorKind::MailServer { .. }
         | TwinErrorKind::Listen(_)
         | TwinErrorKind::Tls(_)
+        | TwinErrorKind::State(_)
         | TwinErrorKind::Ca(_) => StackErrorKind::Environment,
     }
 }
@@ -67,9 +73,7 @@ impl TwinStack {
         let profile = crate::config::Profile::for_gitlab(needs.gitlab_version);
         let mut opts = TwinOptions::single_server(profile);
         opts.hosts = hosts.iter().map(|h| h.settings.clone()).collect();
-        // A relay that drops a client silent for 3 s: a Mattermost waiting for the greeting of
-        // a TLS port fails in seconds, not after the sink's default 30 s.
-        opts.mail_idle_timeout = Some(std::time::Duration::from_secs(3));
+        opts.mail_idle_timeout = Some(MAIL_RELAY_IDLE_TIMEOUT);
         for name in &needs.faults {
             let fault = Fault::from_str(name)
                 .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))?;

@@ -3,7 +3,7 @@
 //! and `mattermost.run_sql` (an operator's `gitlab-psql` statement on Mattermost's database).
 //! The twin plays both on its database ([`crate::twin::mattermost::upgrade`]); a live target
 //! refuses them — upgrading a real installation is the operator's job — and the docker target
-//! does not offer them yet.
+//! swaps image tags over the same volumes (`stack::docker::stack::upgrade`).
 
 use crate::config::Version;
 use crate::twin::mattermost::upgrade::bundled_release;
@@ -33,10 +33,17 @@ impl Stack {
                     .map(|log| log.lines)
                     .map_err(|halt| StackError::new(StackErrorKind::Environment, halt.to_string()))
             }
-            Stack::Docker(_) => Err(StackError::new(
-                StackErrorKind::NotAvailable,
-                "the docker target does not upgrade yet (swapping image tags over the same volumes is not implemented); use --target twin",
-            )),
+            Stack::Docker(d) => {
+                if bundled_release(to).is_none() && to.major < 9 {
+                    return Err(StackError::new(
+                        StackErrorKind::Configuration,
+                        format!(
+                            "GitLab {to} bundled no Mattermost release the upgrades know (8.9–8.12)"
+                        ),
+                    ));
+                }
+                d.upgrade_gitlab(to).await
+            }
             Stack::Live(_) => Err(StackError::new(
                 StackErrorKind::Refused,
                 "the live target does not upgrade GitLab: install the package and run `gitlab-ctl reconfigure` yourself",
@@ -57,10 +64,7 @@ impl Stack {
                 twin.run_sql(statement)
                     .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))
             }
-            Stack::Docker(_) => Err(StackError::new(
-                StackErrorKind::NotAvailable,
-                "the docker target does not run SQL on Mattermost's database yet; use --target twin",
-            )),
+            Stack::Docker(d) => d.run_sql(statement).await,
             Stack::Live(_) => Err(StackError::new(
                 StackErrorKind::Refused,
                 "the live target does not run SQL: run it with `sudo gitlab-psql -d mattermost_production` yourself",

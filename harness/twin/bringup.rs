@@ -52,6 +52,9 @@ pub struct TwinOptions {
     /// Names served elsewhere (other containers, the harness's mail sink), added to where
     /// Mattermost's server connects. An SMTP server listed here is not started by the twin.
     pub peers: AddressBook,
+    /// The state a previous run left on the volumes (`twin serve`, [`super::persist`]): GitLab's
+    /// and Mattermost's databases and the registered application start from it.
+    pub restore: Option<Arc<super::persist::TwinState>>,
 }
 
 /// The SMTP server to run for Mattermost.
@@ -134,6 +137,7 @@ impl TwinOptions {
             mail_idle_timeout: None,
             ca: None,
             peers: AddressBook::new(),
+            restore: None,
         }
     }
 
@@ -247,6 +251,8 @@ pub enum TwinErrorKind {
     Listen(#[from] ListenError),
     #[error(transparent)]
     Tls(#[from] super::tls::TlsError),
+    #[error("the saved state does not hold: {0}")]
+    State(String),
     #[error("cannot generate the twin CA: {0}")]
     Ca(#[from] rcgen::Error),
 }
@@ -391,7 +397,7 @@ impl TwinHandle {
         let trusted_roots = previous.trusted_roots.clone();
         let profile = previous.profile;
         let admin = MattermostAdmin::default();
-        let twin = MattermostTwin::restored(
+        let twin = MattermostTwin::restored_from_export(
             MattermostTwinConfig {
                 profile,
                 settings: settings.clone(),
@@ -447,6 +453,21 @@ impl TwinHandle {
         });
         self.mattermost = Some(access.clone());
         Ok(access)
+    }
+
+    /// What `twin serve` writes to its volumes: both databases and the registered application.
+    pub fn state(&self, gitlab_version: &str) -> super::persist::TwinState {
+        super::persist::TwinState {
+            format: super::persist::FORMAT,
+            gitlab_version: gitlab_version.to_string(),
+            gitlab: self.gitlab.as_ref().map(|g| g.twin.state()),
+            mattermost: self.mattermost.as_ref().map(|m| m.twin.state()),
+            registered_application: self
+                .mattermost_plan
+                .as_ref()
+                .and_then(|p| p.registered_application.as_ref())
+                .map(super::persist::TwinState::application_state),
+        }
     }
 
     /// Where every documented host name is reachable.
@@ -591,6 +612,11 @@ impl Twin {
                 users: opts.gitlab_users.clone(),
                 slow,
             });
+            if let Some(state) = opts.restore.as_ref().and_then(|r| r.gitlab.as_ref()) {
+                let store = super::gitlab::model::GitlabStore::from_state(state)
+                    .map_err(TwinErrorKind::State)?;
+                twin.restore(store);
+            }
             let cert = opts
                 .faults
                 .iter()
@@ -636,10 +662,18 @@ impl Twin {
         if let Some(host) = mattermost_host {
             let raw = host.mattermost_external_url.as_deref().unwrap_or_default();
             let served = parse_url("mattermost_external_url", raw)?;
-            let mut plan =
-                plan_mattermost(&opts, host, &served, gitlab.as_ref(), &ca, &book, None)?;
+            let remembered = opts.restore.as_ref().and_then(|r| r.application());
+            let mut plan = plan_mattermost(
+                &opts,
+                host,
+                &served,
+                gitlab.as_ref(),
+                &ca,
+                &book,
+                remembered.as_ref(),
+            )?;
             let admin = MattermostAdmin::default();
-            let twin = MattermostTwin::new(MattermostTwinConfig {
+            let cfg = MattermostTwinConfig {
                 profile: plan.profile,
                 settings: plan.settings.clone(),
                 address_book: plan.outbound_book.clone(),
@@ -647,7 +681,13 @@ impl Twin {
                 admin: admin.clone(),
                 outbound_timeout: opts.outbound_timeout,
                 env_overrides: env_overrides(plan.profile),
-            });
+            };
+            let twin = match opts.restore.as_ref().and_then(|r| r.mattermost.as_ref()) {
+                Some(state) => {
+                    MattermostTwin::restored(cfg, state).map_err(TwinErrorKind::State)?
+                }
+                None => MattermostTwin::new(cfg),
+            };
             // Omnibus nginx sets X-Forwarded-Proto; the fault's proxy passes the client's headers
             // through untouched.
             let router = if opts.has(Fault::ProxyWithoutForwardedProto) {

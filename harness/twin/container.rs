@@ -40,7 +40,9 @@ use super::tls::TwinCa;
 /// Where the harness puts the run's CA certificate and key in a twin container.
 pub const CA_CERT_PATH: &str = "/etc/gitlab/ssl/mm-harness-ca.crt";
 pub const CA_KEY_PATH: &str = "/etc/gitlab/ssl/mm-harness-ca.key";
-/// The control socket `gitlab-rails runner` talks to.
+/// How often the running twin writes its state when it changed (and once more at SIGTERM).
+pub const SAVE_INTERVAL: Duration = Duration::from_millis(250);
+/// The control socket `gitlab-rails runner` and `gitlab-psql` talk to.
 pub const CONTROL_SOCKET: &str = "/run/mm-twin.sock";
 /// The environment variable naming the GitLab version the twin plays (the real image knows its
 /// own from its tag).
@@ -202,6 +204,8 @@ pub struct ServeConfig {
     pub root_password: Option<Secret>,
     /// The CA (certificate and key PEM) to issue from.
     pub ca: Option<(String, String)>,
+    /// Where the state is kept ([`super::persist::STATE_FILE`] on the data volume).
+    pub state_path: std::path::PathBuf,
 }
 
 impl ServeConfig {
@@ -231,6 +235,7 @@ impl ServeConfig {
             version,
             root_password,
             ca,
+            state_path: std::path::PathBuf::from(super::persist::STATE_FILE),
         })
     }
 }
@@ -330,9 +335,23 @@ async fn resolve_peers(wanted: &[(String, String, u16)], deadline: Duration) -> 
     book
 }
 
-/// Start the twin for this container: resolve gitlab.rb, the peers, the CA, then the twin.
+/// Start the twin for this container: resolve gitlab.rb, the peers, the CA, the state the
+/// volumes hold, then the twin; on a 3.x Mattermost the release of this GitLab version starts on
+/// the restored database (its migrations replayed, its log printed) or installs a fresh one.
 pub async fn start(cfg: &ServeConfig) -> Result<TwinHandle, String> {
     let host = resolve_host(cfg)?;
+    let restored = super::persist::load(&cfg.state_path).map_err(|e| {
+        format!(
+            "cannot start on the data volume: {e}; hint: the state file is written only by `mm-harness twin serve`; move it away to start with empty databases"
+        )
+    })?;
+    if let Some(state) = &restored {
+        println!(
+            "mm-twin: restoring the state GitLab {} left in {}",
+            state.gitlab_version,
+            cfg.state_path.display()
+        );
+    }
     let profile = Profile::for_gitlab(cfg.version);
     let mut opts = TwinOptions::single_server(profile);
     opts.hosts = vec![host.clone()];
@@ -346,7 +365,9 @@ pub async fn start(cfg: &ServeConfig) -> Result<TwinHandle, String> {
         opts.ca = Some(Arc::new(ca));
     }
     opts.peers = resolve_peers(&wanted_peers(&host), PEER_DEADLINE).await;
-    Twin::start(opts).await.map_err(|e| {
+    let had_mattermost = restored.as_ref().is_some_and(|s| s.mattermost.is_some());
+    opts.restore = restored.map(Arc::new);
+    let handle = Twin::start(opts).await.map_err(|e| {
         let mut text = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
@@ -354,7 +375,86 @@ pub async fn start(cfg: &ServeConfig) -> Result<TwinHandle, String> {
             source = s.source();
         }
         text
+    })?;
+    if let (Some(m), Some(release)) = (
+        handle.mattermost(),
+        super::mattermost::upgrade::bundled_release(cfg.version),
+    ) && profile == Profile::Gitlab8_12
+    {
+        if had_mattermost {
+            // `gitlab-ctl restart` after the package changed: the release starts on the database.
+            match m.twin.restart_on(release) {
+                Ok(log) => {
+                    for line in log.lines {
+                        println!("{MATTERMOST_LOG}{line}");
+                    }
+                }
+                Err(halt) => println!("{MATTERMOST_HALTED}{halt}"),
+            }
+        } else {
+            m.twin.install_release(release);
+        }
+    }
+    Ok(handle)
+}
+
+/// The prefix of a line of Mattermost's start-up log in the container's output.
+pub const MATTERMOST_LOG: &str = "mm-twin: mattermost log: ";
+/// The prefix of the line saying Mattermost halted at start (nginx then answers 502).
+pub const MATTERMOST_HALTED: &str = "mm-twin: mattermost halted: ";
+/// The line saying the container is ready (after every start-up log line).
+pub const READY_LINE: &str = "mm-twin: ready";
+
+/// What a container's output says about Mattermost's last start: `Ok(log lines)` or
+/// `Err(the halt)`, from the lines after the last "restoring" line; `None` when it said nothing
+/// yet (still starting).
+pub fn start_report(output: &str) -> Option<Result<Vec<String>, String>> {
+    let mut lines = Vec::new();
+    let mut ready = false;
+    let mut halted = None;
+    for line in output.lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some(l) = line.strip_prefix(MATTERMOST_LOG) {
+            lines.push(l.to_string());
+        } else if let Some(h) = line.strip_prefix(MATTERMOST_HALTED) {
+            halted = Some(h.to_string());
+        } else if line == READY_LINE {
+            ready = true;
+        }
+    }
+    if !ready {
+        return None;
+    }
+    Some(match halted {
+        Some(h) => Err(h),
+        None => Ok(lines),
     })
+}
+
+/// Writes the twin's state to the volume when it changed.
+struct Saver {
+    handle: Arc<TwinHandle>,
+    path: std::path::PathBuf,
+    version: String,
+    last: std::sync::Mutex<Vec<u8>>,
+}
+
+impl Saver {
+    fn save(&self) {
+        let bytes = self.handle.state(&self.version).to_bytes();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if *last == bytes {
+            return;
+        }
+        match super::persist::save_bytes(&self.path, &bytes) {
+            Ok(()) => *last = bytes,
+            Err(e) => {
+                // Said once per distinct state; the next change tries again.
+                println!("mm-twin: state not saved: {e}");
+                *last = bytes;
+            }
+        }
+    }
 }
 
 /// One virtual host behind a front port.
@@ -570,11 +670,39 @@ async fn stream_is_tls(stream: &TcpStream) -> bool {
     matches!(stream.peek(&mut b).await, Ok(1) if b[0] == 0x16)
 }
 
+/// A request on the control socket: a `gitlab-rails runner` script (a JSON string) or a
+/// `gitlab-psql` statement (`{"database": …, "command": …}`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum ControlRequest {
+    Script(String),
+    Psql { database: String, command: String },
+}
+
+/// `gitlab-psql -d DATABASE -c COMMAND` on the twin: Mattermost's database only.
+fn control_psql(handle: &TwinHandle, database: &str, command: &str) -> String {
+    if database != "mattermost_production" {
+        return format!(
+            "error: FATAL:  database \"{database}\" is not played by the twin (only mattermost_production)"
+        );
+    }
+    let Some(m) = handle.mattermost() else {
+        return "error: FATAL:  database \"mattermost_production\" does not exist (this host runs no Mattermost)".into();
+    };
+    match m.twin.run_sql(command) {
+        Ok(rows) => format!("ok: UPDATE {rows}"),
+        Err(e) => format!("error: ERROR:  {e}"),
+    }
+}
+
 /// Handle one control request line; returns the reply line.
 fn control(handle: &TwinHandle, line: &str) -> String {
     let script: String = match serde_json::from_str(line) {
-        Ok(s) => s,
-        Err(e) => return format!("error: the request is not a JSON string: {e}"),
+        Ok(ControlRequest::Script(s)) => s,
+        Ok(ControlRequest::Psql { database, command }) => {
+            return control_psql(handle, &database, &command);
+        }
+        Err(e) => return format!("error: the request is neither a script nor a statement: {e}"),
     };
     let calls = match SeedCall::parse_script(&script) {
         Ok(c) => c,
@@ -593,16 +721,7 @@ fn control(handle: &TwinHandle, line: &str) -> String {
                 name,
                 password,
             } => {
-                let next_id = gitlab
-                    .twin
-                    .config()
-                    .users
-                    .iter()
-                    .map(|u| u.id)
-                    .max()
-                    .unwrap_or(1)
-                    + 1
-                    + done.len() as u64;
+                let next_id = gitlab.twin.next_user_id();
                 let created = gitlab.twin.create_user(GitlabUser {
                     id: next_id,
                     username: username.clone(),
@@ -630,18 +749,20 @@ fn control(handle: &TwinHandle, line: &str) -> String {
     format!("ok: {}", done.join(", "))
 }
 
-async fn control_loop(listener: tokio::net::UnixListener, handle: Arc<TwinHandle>) {
+async fn control_loop(listener: tokio::net::UnixListener, saver: Arc<Saver>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let handle = handle.clone();
+        let saver = saver.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut lines = BufReader::new(r.take(1024 * 1024)).lines();
             if let Ok(Some(line)) = lines.next_line().await {
-                let reply = control(&handle, &line);
-                println!("mm-twin: gitlab-rails runner → {reply}");
+                let reply = control(&saver.handle, &line);
+                // What the command changed is on disk before it answers.
+                saver.save();
+                println!("mm-twin: control → {reply}");
                 let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
             }
         });
@@ -652,7 +773,24 @@ async fn control_loop(listener: tokio::net::UnixListener, handle: Arc<TwinHandle
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     crate::crypto::install_default_provider();
     let handle = Arc::new(start(&cfg).await?);
+    let saver = Arc::new(Saver {
+        handle: handle.clone(),
+        path: cfg.state_path.clone(),
+        version: cfg.version.to_string(),
+        last: std::sync::Mutex::new(Vec::new()),
+    });
+    saver.save();
     let mut tasks = tokio::task::JoinSet::new();
+    {
+        let saver = saver.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::time::sleep(SAVE_INTERVAL).await;
+                let s = saver.clone();
+                let _ = tokio::task::spawn_blocking(move || s.save()).await;
+            }
+        });
+    }
     for (port, rs) in routes(handle.address_book()) {
         let listener = TcpListener::bind(("0.0.0.0", port))
             .await
@@ -670,7 +808,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     let _ = std::fs::remove_file(CONTROL_SOCKET);
     match tokio::net::UnixListener::bind(CONTROL_SOCKET) {
         Ok(l) => {
-            tasks.spawn(control_loop(l, handle.clone()));
+            tasks.spawn(control_loop(l, saver.clone()));
         }
         Err(e) => println!("mm-twin: no control socket at {CONTROL_SOCKET}: {e}"),
     }
@@ -680,6 +818,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     if let Some(m) = handle.mattermost() {
         println!("mm-twin: Mattermost {} ready", m.url);
     }
+    println!("{READY_LINE}");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     tokio::select! {
@@ -688,6 +827,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     }
     println!("mm-twin: stopping");
     tasks.abort_all();
+    saver.save();
     Ok(())
 }
 
@@ -728,35 +868,8 @@ pub fn gitlab_rails(args: &[String]) -> u8 {
             return 1;
         }
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("gitlab-rails: {e}");
-            return 1;
-        }
-    };
-    let reply = rt.block_on(async {
-        let mut s = tokio::net::UnixStream::connect(CONTROL_SOCKET)
-            .await
-            .map_err(|e| format!("GitLab is not running ({CONTROL_SOCKET}: {e})"))?;
-        let line = serde_json::Value::String(script.clone()).to_string();
-        s.write_all(format!("{line}\n").as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut reply = String::new();
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            BufReader::new(s).read_line(&mut reply),
-        )
-        .await
-        .map_err(|_| "no answer from GitLab in 30 s".to_string())?
-        .map_err(|e| e.to_string())?;
-        Ok::<String, String>(reply)
-    });
-    match reply {
+    let line = serde_json::Value::String(script).to_string();
+    match send_control(&line) {
         Ok(r) if r.starts_with("ok") => {
             print!("{r}");
             0
@@ -772,6 +885,87 @@ pub fn gitlab_rails(args: &[String]) -> u8 {
     }
 }
 
+/// One request line to the running twin's control socket; its reply line (30 s at most).
+fn send_control(line: &str) -> Result<String, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut s = tokio::net::UnixStream::connect(CONTROL_SOCKET)
+            .await
+            .map_err(|e| format!("the twin is not running ({CONTROL_SOCKET}: {e})"))?;
+        s.write_all(format!("{line}\n").as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut reply = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            BufReader::new(s.take(1024 * 1024)).read_line(&mut reply),
+        )
+        .await
+        .map_err(|_| "no answer from the twin in 30 s".to_string())?
+        .map_err(|e| e.to_string())?;
+        Ok(reply)
+    })
+}
+
+/// The database and statement of a `gitlab-psql` command line (psql's `-d`/`--dbname`,
+/// `-c`/`--command`; omnibus's wrapper defaults to `gitlabhq_production`).
+pub fn psql_args(args: &[String]) -> Result<(String, String), String> {
+    let mut database = "gitlabhq_production".to_string();
+    let mut command = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if let Some(v) = a.strip_prefix("--dbname=") {
+            database = v.to_string();
+        } else if let Some(v) = a.strip_prefix("--command=") {
+            command = Some(v.to_string());
+        } else if a == "-d" || a == "--dbname" {
+            database = it.next().ok_or("-d needs a database name")?.clone();
+        } else if a == "-c" || a == "--command" {
+            command = Some(it.next().ok_or("-c needs a statement")?.clone());
+        } else {
+            return Err(format!(
+                "{a:?} is not understood (the twin image's gitlab-psql takes -d DATABASE -c STATEMENT)"
+            ));
+        }
+    }
+    let command = command.ok_or(
+        "no -c STATEMENT: the twin image's gitlab-psql runs one statement, not an interactive session",
+    )?;
+    Ok((database, command))
+}
+
+/// `gitlab-psql -d mattermost_production -c STATEMENT` inside the twin image: runs the statement
+/// on the running twin's Mattermost database; prints psql's command tag (`UPDATE 1`).
+pub fn gitlab_psql(args: &[String]) -> u8 {
+    let (database, command) = match psql_args(args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("gitlab-psql: {e}");
+            return 1;
+        }
+    };
+    let line = serde_json::json!({"database": database, "command": command}).to_string();
+    match send_control(&line) {
+        Ok(r) => match r.strip_prefix("ok: ") {
+            Some(tag) => {
+                print!("{tag}");
+                0
+            }
+            None => {
+                eprint!("{}", r.strip_prefix("error: ").unwrap_or(&r));
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("gitlab-psql: {e}");
+            1
+        }
+    }
+}
+
 /// When this binary runs under an omnibus command's name inside the twin image (a symlink
 /// `/usr/bin/gitlab-rails` → `mm-harness`), run that command; `None` for `mm-harness` itself.
 pub fn dispatch_argv0() -> Option<std::process::ExitCode> {
@@ -782,6 +976,10 @@ pub fn dispatch_argv0() -> Option<std::process::ExitCode> {
         "gitlab-rails" => {
             let rest: Vec<String> = args.collect();
             Some(std::process::ExitCode::from(gitlab_rails(&rest)))
+        }
+        "gitlab-psql" => {
+            let rest: Vec<String> = args.collect();
+            Some(std::process::ExitCode::from(gitlab_psql(&rest)))
         }
         _ => None,
     }
@@ -833,6 +1031,40 @@ mod tests {
             let text = String::from_utf8_lossy(&b).into_owned();
             let _ = SeedCall::parse_script(&format!("mm_harness_token({text}"));
         }
+    }
+
+    #[test]
+    fn psql_command_lines_and_start_reports_are_read() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            psql_args(&a(&["-d", "mattermost_production", "-c", "UPDATE x"])).unwrap(),
+            ("mattermost_production".into(), "UPDATE x".into())
+        );
+        assert_eq!(
+            psql_args(&a(&["--command=SELECT 1"])).unwrap().0,
+            "gitlabhq_production"
+        );
+        assert!(
+            psql_args(&a(&["-d", "x"]))
+                .unwrap_err()
+                .contains("-c STATEMENT")
+        );
+        assert!(psql_args(&a(&["-c"])).is_err());
+        assert!(psql_args(&a(&["-x"])).unwrap_err().contains("-x"));
+        let out = format!(
+            "mm-twin: restoring\n{MATTERMOST_LOG}one\r\n{MATTERMOST_LOG}two\n{READY_LINE}\n"
+        );
+        assert_eq!(
+            start_report(&out),
+            Some(Ok(vec!["one".to_string(), "two".to_string()]))
+        );
+        assert_eq!(start_report("mm-twin: restoring\n"), None);
+        let halted =
+            format!("{MATTERMOST_HALTED}Mattermost 3.4.0 exited 1002: old\n{READY_LINE}\n");
+        assert_eq!(
+            start_report(&halted),
+            Some(Err("Mattermost 3.4.0 exited 1002: old".to_string()))
+        );
     }
 
     #[test]

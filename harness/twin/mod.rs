@@ -7,6 +7,7 @@
 //!   plays omnibus (auto-registration of the OAuth application), applies faults.
 //! - `container`: the twin as a container process (`twin serve`, the `mm-twin:local` image).
 //! - `fault`: the injectable faults.
+//! - `persist`: the state file `twin serve` keeps on its volumes (bounded, written by rename).
 //! - `listen`: serving routers on loopback, plain or TLS, and the http→https redirect listener.
 //! - `tls`: the generated CA and server certificates (valid, expired, wrong host, untrusted).
 //! - `gitlab`: the GitLab side (sign-in, Doorkeeper, API v4/v3, applications API).
@@ -20,4 +21,5 @@ pub mod gitlab;
 pub mod listen;
 pub mod mail;
 pub mod mattermost;
+pub mod persist;
 pub mod tls;

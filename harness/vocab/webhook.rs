@@ -13,7 +13,8 @@ named_enum! {
         Json => "json",
         /// `application/x-www-form-urlencoded` `payload=<json>` (GitLab's integration).
         Form => "form",
-        /// `multipart/form-data` with a `payload` part.
+        /// `multipart/form-data`, one part per payload field named as the payload's keys
+        /// (Mattermost 10.11 decodes them on Go field names: `text` works, `channel` is refused).
         Multipart => "multipart",
     }
 }

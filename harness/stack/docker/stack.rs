@@ -41,14 +41,21 @@ use crate::twin::tls::{CertKind, TwinCa};
 use super::engine::{self, HOST_LABEL, env_err};
 use super::images::ImageTable;
 
+// Upgrades (`gitlab.upgrade`, `mattermost.run_sql`): a child module, it shares the private parts.
+#[path = "upgrade.rs"]
+pub mod upgrade;
+
 /// A progress callback (readiness waits, image checks), for the human reporter.
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The docker target's options (`run --target docker` flags).
 #[derive(Clone)]
 pub struct DockerOptions {
-    /// Image for omnibus hosts; default: images.toml for the scenario's GitLab version.
+    /// Image for omnibus hosts of every GitLab version; default: images.toml for the version.
     pub gitlab_image: Option<String>,
+    /// Images for omnibus hosts of one GitLab version (`--gitlab-image 8.12=mm-twin:8.12`),
+    /// matched on major.minor before `gitlab_image`; such an image knows its version.
+    pub gitlab_images: Vec<(Version, String)>,
     /// Image for a standalone Mattermost host (GitLab 19+ topologies).
     pub mattermost_image: Option<String>,
     /// How long a host may take to become ready (a real GitLab's first boot takes minutes).
@@ -62,6 +69,7 @@ impl Default for DockerOptions {
     fn default() -> Self {
         DockerOptions {
             gitlab_image: None,
+            gitlab_images: Vec::new(),
             mattermost_image: None,
             ready_timeout: Duration::from_secs(600),
             keep: false,
@@ -74,6 +82,7 @@ impl std::fmt::Debug for DockerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DockerOptions")
             .field("gitlab_image", &self.gitlab_image)
+            .field("gitlab_images", &self.gitlab_images)
             .field("mattermost_image", &self.mattermost_image)
             .field("ready_timeout", &self.ready_timeout)
             .field("keep", &self.keep)
@@ -190,21 +199,7 @@ impl DockerStack {
             ));
         }
         let table = ImageTable::builtin();
-        let omnibus = match &opts.gitlab_image {
-            Some(i) => i.clone(),
-            None => table
-                .omnibus_for(version)
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    StackError::new(
-                        StackErrorKind::Configuration,
-                        format!(
-                            "images.toml has no image for GitLab {}.{}: pass --gitlab-image",
-                            version.major, version.minor
-                        ),
-                    )
-                })?,
-        };
+        let omnibus = upgrade::image_for(opts, version)?.0;
         engine::require_image(&docker, &omnibus, omnibus == table.twin.image).await?;
         // A standalone Mattermost image is checked too, although no topology starts one yet
         // (docs/docker.md): a typo fails here rather than on the day one does.
@@ -303,6 +298,9 @@ impl DockerStack {
                 spec.security,
                 std::net::SocketAddr::new(gateway, spec.port),
             ));
+        // The same relay as the twin target's (a silent client is dropped after 3 s), so the
+        // transcripts agree.
+        opts.limits.idle_timeout = crate::stack::twin::MAIL_RELAY_IDLE_TIMEOUT;
         opts.credentials = spec
             .auth
             .clone()
@@ -371,8 +369,10 @@ impl DockerStack {
             .with_network(&self.network)
             .with_env_var("GITLAB_OMNIBUS_CONFIG", rendered)
             .with_env_var("GITLAB_ROOT_PASSWORD", self.root_password.expose())
-            .with_env_var(VERSION_VAR, self.version.to_string())
             .with_startup_timeout(Duration::from_secs(120));
+        if self.tells_version(image) {
+            req = req.with_env_var(VERSION_VAR, self.version.to_string());
+        }
         for (k, v) in engine::labels(&self.id, self.opts.keep) {
             req = req.with_label(k, v);
         }
@@ -503,8 +503,20 @@ impl DockerStack {
             login: "root".to_string(),
             password: self.root_password.clone(),
         });
+        // As on the twin target (stack::twin): the administrator logs in with the email
+        // address unless the scenario turned email sign-in off (the seed's SMTP text does),
+        // when the username is what Mattermost accepts.
+        let email_sign_in_off = self
+            .hosts
+            .iter()
+            .map(|h| &h.host.settings)
+            .any(|s| s.mattermost_enabled && !s.mattermost.email.enable_sign_in_with_email);
         self.info.mattermost_admin = mattermost_url.map(|_| Account {
-            login: admin.email.clone(),
+            login: if email_sign_in_off {
+                admin.username.clone()
+            } else {
+                admin.email.clone()
+            },
             password: admin.password.clone(),
         });
         self.info.users = GitlabUser::defaults()
@@ -704,6 +716,8 @@ impl DockerStack {
             ports,
             ..
         } = old;
+        // `docker stop` first: the twin image writes its state on SIGTERM.
+        upgrade::stop_gracefully(&self.docker, &id).await;
         if let Some(c) = container {
             let _ = c.rm().await;
         } else {

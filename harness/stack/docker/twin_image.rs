@@ -4,7 +4,11 @@
 //! Its entry point is `mm-harness twin serve` (twin/container.rs), configured like
 //! `gitlab/gitlab-ce` by `GITLAB_OMNIBUS_CONFIG`.
 //!
-//! The image is labelled with the binary's SHA-256; building again with the same binary is a no-op.
+//! The image is labelled with the binary's SHA-256 and the GitLab version it plays; building again
+//! with the same binary and version is a no-op. A per-version image (`--gitlab-version 8.12 --tag
+//! mm-twin:8.12`) bakes `MM_TWIN_GITLAB_VERSION` into its environment (`docker import --change
+//! ENV`), as `gitlab/gitlab-ce:8.12.0-ce.0` knows its own release: the docker target's upgrades
+//! swap such tags over the same volumes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,12 +17,16 @@ use crate::stack::error::{StackError, StackErrorKind};
 
 /// The label holding the binary's digest.
 pub const BINARY_LABEL: &str = "mm-harness.binary-sha256";
+/// The label holding the GitLab version baked in (`any` when the image plays every version).
+pub const VERSION_LABEL: &str = "mm-harness.gitlab-version";
 
 /// What `build` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwinImage {
     pub tag: String,
     pub binary_sha256: String,
+    /// The GitLab version baked into the image (`None`: every version, chosen per container).
+    pub gitlab_version: Option<crate::config::Version>,
     /// False when an image with the same binary was there already.
     pub built: bool,
     /// Files in the root filesystem.
@@ -78,14 +86,16 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, StackError> {
     Ok(libs)
 }
 
-/// The image's digest label, if the image is present.
+/// The image's digest and version labels (`digest version`), if the image is present.
 fn present_digest(tag: &str) -> Option<String> {
     let out = Command::new("docker")
         .args([
             "image",
             "inspect",
             "--format",
-            &format!("{{{{index .Config.Labels \"{BINARY_LABEL}\"}}}}"),
+            &format!(
+                "{{{{index .Config.Labels \"{BINARY_LABEL}\"}}}} {{{{index .Config.Labels \"{VERSION_LABEL}\"}}}}"
+            ),
             tag,
         ])
         .stderr(Stdio::null())
@@ -114,14 +124,26 @@ fn copy_into(
     Ok(())
 }
 
-/// Build (or find) the twin image for `binary` under `tag`.
-pub fn build(binary: &Path, tag: &str, force: bool) -> Result<TwinImage, StackError> {
+fn version_label(v: Option<crate::config::Version>) -> String {
+    v.map_or_else(|| "any".to_string(), |v| v.to_string())
+}
+
+/// Build (or find) the twin image for `binary` under `tag`, playing `gitlab_version` (baked in
+/// as `MM_TWIN_GITLAB_VERSION`) or, with `None`, the version each container is given.
+pub fn build(
+    binary: &Path,
+    tag: &str,
+    force: bool,
+    gitlab_version: Option<crate::config::Version>,
+) -> Result<TwinImage, StackError> {
     let digest = sha256_file(binary)
         .map_err(|e| env_err(format!("cannot read {}: {e}", binary.display())))?;
-    if !force && present_digest(tag).as_deref() == Some(digest.as_str()) {
+    let wanted = format!("{digest} {}", version_label(gitlab_version));
+    if !force && present_digest(tag).as_deref() == Some(wanted.as_str()) {
         return Ok(TwinImage {
             tag: tag.to_string(),
             binary_sha256: digest,
+            gitlab_version,
             built: false,
             files: Vec::new(),
         });
@@ -162,25 +184,36 @@ pub fn build(binary: &Path, tag: &str, force: bool) -> Result<TwinImage, StackEr
             .and_then(|()| std::fs::create_dir_all(root.join("run")))
             .and_then(|()| std::fs::create_dir_all(root.join("etc/gitlab/ssl")))
             .and_then(|()| std::fs::create_dir_all(root.join("etc/gitlab/trusted-certs")))
+            .and_then(|()| std::fs::create_dir_all(root.join("var/opt/gitlab")))
             .and_then(|()| {
                 std::os::unix::fs::symlink("mm-harness", root.join("usr/bin/gitlab-rails"))
             })
+            .and_then(|()| {
+                std::os::unix::fs::symlink("mm-harness", root.join("usr/bin/gitlab-psql"))
+            })
             .map_err(|e| env_err(format!("cannot lay out the root filesystem: {e}")))?;
         files.push("/usr/bin/gitlab-rails -> mm-harness".to_string());
-        import(&root, tag, &digest)?;
+        files.push("/usr/bin/gitlab-psql -> mm-harness".to_string());
+        import(&root, tag, &digest, gitlab_version)?;
         Ok(files)
     })();
     let _ = std::fs::remove_dir_all(&root);
     Ok(TwinImage {
         tag: tag.to_string(),
         binary_sha256: digest,
+        gitlab_version,
         built: true,
         files: result?,
     })
 }
 
 /// `tar -C root -c . | docker import --change … - tag`.
-fn import(root: &Path, tag: &str, digest: &str) -> Result<(), StackError> {
+fn import(
+    root: &Path,
+    tag: &str,
+    digest: &str,
+    gitlab_version: Option<crate::config::Version>,
+) -> Result<(), StackError> {
     let mut tar = Command::new("tar")
         .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
         .arg(root)
@@ -191,13 +224,17 @@ fn import(root: &Path, tag: &str, digest: &str) -> Result<(), StackError> {
     let Some(tar_out) = tar.stdout.take() else {
         return Err(env_err("tar gave no output"));
     };
-    let changes = [
+    let mut changes = vec![
         r#"ENTRYPOINT ["/usr/bin/mm-harness", "twin", "serve"]"#.to_string(),
         "ENV PATH=/usr/bin:/bin".to_string(),
         "EXPOSE 80/tcp 443/tcp".to_string(),
         format!("LABEL {BINARY_LABEL}={digest}"),
+        format!("LABEL {VERSION_LABEL}={}", version_label(gitlab_version)),
         "LABEL org.opencontainers.image.title=mm-harness-twin".to_string(),
     ];
+    if let Some(v) = gitlab_version {
+        changes.push(format!("ENV {}={v}", crate::twin::container::VERSION_VAR));
+    }
     let mut cmd = Command::new("docker");
     cmd.arg("import");
     for c in &changes {

@@ -3,11 +3,13 @@
 //!
 //! Files (no logic here): `model` (configuration and stored records), `twin` ([`GitlabTwin`] and
 //! its route table), `request` (request parsing and response shapes), `pages` (HTML), `web`
-//! (sign-in, authorize, admin pages), `token` (`/oauth/token`), `api` (REST API).
+//! (sign-in, authorize, admin pages), `token` (`/oauth/token`), `api` (REST API),
+//! `persist` (the database on disk for `twin serve`).
 
 pub mod api;
 pub mod model;
 pub mod pages;
+pub mod persist;
 pub mod request;
 pub mod token;
 pub mod twin;

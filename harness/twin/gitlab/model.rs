@@ -322,6 +322,16 @@ impl PasswordHash {
         PasswordHash { salt, hash }
     }
 
+    /// Salt and hash, for the state file (`twin::gitlab::persist`).
+    pub fn parts(&self) -> (&[u8; 16], &[u8; 32]) {
+        (&self.salt, &self.hash)
+    }
+
+    /// A hash read back from the state file.
+    pub fn from_parts(salt: [u8; 16], hash: [u8; 32]) -> PasswordHash {
+        PasswordHash { salt, hash }
+    }
+
     /// Constant-time check of a candidate password.
     pub fn verify(&self, password: &str) -> bool {
         ring::pbkdf2::verify(

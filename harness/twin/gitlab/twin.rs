@@ -217,6 +217,41 @@ impl GitlabTwin {
 
     /// Add an account (as an admin does in the admin area). Refused (false) when the id,
     /// username or email is taken.
+    /// The database as `twin serve` writes it to disk.
+    pub fn state(&self) -> super::persist::GitlabState {
+        self.store().to_state()
+    }
+
+    /// Replace the database by one read back from disk (`twin serve` started again on its
+    /// volumes). This process's admin token stays valid.
+    pub fn restore(&self, mut restored: GitlabStore) {
+        let mut store = self.store();
+        if let Some(pat) = store
+            .personal_tokens
+            .iter()
+            .find(|p| p.token == self.admin_token)
+            .cloned()
+            && !restored
+                .personal_tokens
+                .iter()
+                .any(|p| p.token == pat.token)
+        {
+            restored.personal_tokens.push(pat);
+        }
+        *store = restored;
+    }
+
+    /// The next free user id (the seeding script's `User.new`).
+    pub fn next_user_id(&self) -> u64 {
+        self.store()
+            .users
+            .iter()
+            .map(|u| u.user.id)
+            .max()
+            .unwrap_or(1)
+            + 1
+    }
+
     pub fn create_user(&self, user: GitlabUser) -> bool {
         let mut store = self.store();
         let taken = store.users.iter().any(|u| {

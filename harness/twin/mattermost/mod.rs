@@ -5,7 +5,7 @@
 //! `error` (AppError on the wire, web error pages), `sso` (GitLab SSO routes), `outbound` (the
 //! HTTP client of token and user requests), `api4` / `api3` (REST APIs), `webhook`
 //! (`/hooks/{id}`), `pages` (the login, sign-up, error and home pages a browser meets), `config_json` (config.json view), `email` (which mails, when), `verify` (email verification links, their
-//! API and page), `schema` (3.1–3.4 migrations), `upgrade` (the database across omnibus
+//! API and page), `schema` (3.1–3.4 migrations), `persist` (the database on disk for `twin serve`), `upgrade` (the database across omnibus
 //! upgrades, themes, counts), `moveout` (the export on omnibus and the restore into a
 //! standalone server).
 //! docs/twin-mattermost.md records what was read from the source and what was inferred.
@@ -18,6 +18,7 @@ pub mod error;
 pub mod moveout;
 pub mod outbound;
 pub mod pages;
+pub mod persist;
 pub mod schema;
 pub mod sso;
 pub mod store;

@@ -1,7 +1,7 @@
 //! The move out of omnibus, on the twin's side: what the export on GitLab 18.11 takes from the
 //! bundled Mattermost ([`MattermostExport`]: the database as `pg_dump` would write it, config.json,
 //! the `mattermost` section of gitlab-secrets.json), the standalone server started on the
-//! restored database ([`MattermostTwin::restored`], as `mattermost/mattermost-team-edition`
+//! restored database ([`MattermostTwin::restored_from_export`], as `mattermost/mattermost-team-edition`
 //! starts on a restored PostgreSQL with only `MM_*` variables), and the System Console's counts
 //! on Mattermost 10.11 (`GET /api/v4/analytics/old?name=`, `server/channels/api4/system.go`
 //! `getAnalytics`, the same rows as 3.4's).
@@ -123,7 +123,7 @@ impl MattermostTwin {
 
     /// A standalone server started with `cfg` (its settings from `MM_*` variables only) on the
     /// restored database of `export`.
-    pub fn restored(
+    pub fn restored_from_export(
         cfg: MattermostTwinConfig,
         export: &MattermostExport,
     ) -> Result<Arc<MattermostTwin>, RestoreError> {
@@ -132,7 +132,10 @@ impl MattermostTwin {
             .user_by_username(&export.admin_username)
             .map(|u| u.id.clone())
             .ok_or_else(|| RestoreError::NoAdmin(export.admin_username.clone()))?;
-        Ok(MattermostTwin::on_database(cfg, database, admin_id))
+        // A standalone Mattermost 10.x keeps its schema in its own Systems table; the twin's 3.x
+        // schema replay does not apply to it.
+        let schema = super::upgrade::SchemaState::installed_by(super::schema::Release::V3_4);
+        Ok(MattermostTwin::build(cfg, database, admin_id, schema))
     }
 }
 

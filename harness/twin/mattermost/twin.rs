@@ -113,8 +113,6 @@ pub struct MattermostTwin {
 impl MattermostTwin {
     /// A running-ready server with the admin seeded.
     pub fn new(cfg: MattermostTwinConfig) -> Arc<MattermostTwin> {
-        // The outbound HTTP client needs the process-wide rustls provider.
-        crate::crypto::install_default_provider();
         let mut store = Store::default();
         let hash = bcrypt::hash(cfg.admin.password.expose(), BCRYPT_COST).unwrap_or_default();
         let admin = store.insert_user(
@@ -128,16 +126,37 @@ impl MattermostTwin {
             "system_admin system_user",
             true,
         );
-        Self::on_database(cfg, store, admin.id)
+        let schema = super::upgrade::SchemaState::installed_by(super::schema::Release::V3_4);
+        Self::build(cfg, store, admin.id, schema)
     }
 
-    /// A server started on an existing database (`store`, e.g. a restored dump) whose system
-    /// admin is `admin_id`.
-    pub(crate) fn on_database(
+    /// A server started on a database read back from disk (`twin serve` on its volumes): the
+    /// store, the seeded admin and the schema as they were written. The schema's release is the
+    /// one that last ran; the caller restarts the current release on it
+    /// ([`MattermostTwin::restart_on`]) to replay the start-up migrations.
+    pub fn restored(
+        cfg: MattermostTwinConfig,
+        state: &super::persist::MattermostState,
+    ) -> Result<Arc<MattermostTwin>, String> {
+        let store = state.to_store()?;
+        let schema = state.schema.to_schema()?;
+        Ok(Self::build(cfg, store, state.admin_id.clone(), schema))
+    }
+
+    /// The database as `twin serve` writes it to disk.
+    pub fn state(&self) -> super::persist::MattermostState {
+        let schema = self.schema().clone();
+        let config = super::config_json::to_json(&self.settings(), false);
+        super::persist::MattermostState::capture(&self.store(), &self.admin_id, &schema, config)
+    }
+
+    pub(crate) fn build(
         cfg: MattermostTwinConfig,
         store: Store,
         admin_id: String,
+        schema: super::upgrade::SchemaState,
     ) -> Arc<MattermostTwin> {
+        // The outbound HTTP client needs the process-wide rustls provider.
         crate::crypto::install_default_provider();
         Arc::new(MattermostTwin {
             profile: cfg.profile,
@@ -152,9 +171,7 @@ impl MattermostTwin {
             mail_log: Mutex::new(Vec::new()),
             admin_id,
             outbound_clients: Mutex::new(std::collections::HashMap::new()),
-            schema: Mutex::new(super::upgrade::SchemaState::installed_by(
-                super::schema::Release::V3_4,
-            )),
+            schema: Mutex::new(schema),
         })
     }
 
