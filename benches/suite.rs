@@ -1,6 +1,7 @@
 //! Wall time of the conformance suite on the twin: the shipped suite (the scenarios compiled into
-//! the binary) with `--jobs 1` and `--jobs 2`, the `mm-harness run --jobs 2` process itself started
-//! from an empty directory (what a user or CI job waits for), and each scenario alone. Run with
+//! the binary) with `--jobs 1`, `--jobs 2` and the twin's default (`default_jobs`: 4 per core), the
+//! `mm-harness run` process itself (default `--jobs`) started from an empty directory (what a user
+//! or CI job waits for), and each scenario alone. Run with
 //! `cargo bench --bench suite` (add `--profile dev` to skip the release build, and
 //! `-- --warm-up-time 1 --measurement-time 5` for a short run). Snapshots are written to a
 //! temporary directory so the figure measures the run, not a snapshot mismatch.
@@ -19,10 +20,10 @@ fn scenarios() -> Vec<Scenario> {
         .unwrap_or_else(|errs| panic!("{}", errs.iter().map(|e| e.render()).collect::<String>()))
 }
 
-/// `mm-harness run --jobs 2` from `cwd` (an empty directory: the shipped suite and snapshots).
+/// `mm-harness run` from `cwd` (an empty directory: the shipped suite and snapshots).
 fn run_binary(cwd: &Path) {
     let o = Command::new(env!("CARGO_BIN_EXE_mm-harness"))
-        .args(["run", "--jobs", "2", "--format", "json"])
+        .args(["run", "--format", "json"])
         .current_dir(cwd)
         .env("NO_COLOR", "1")
         .output()
@@ -67,8 +68,12 @@ fn suite(c: &mut Criterion) {
     group.bench_function("all scenarios, --jobs 2", |b| {
         b.iter(|| run_suite(&rt, &all, 2, &dir))
     });
+    let jobs = mm_harness::cli::run_cmd::default_jobs(mm_harness::scenario::TargetKind::Twin);
+    group.bench_function(format!("all scenarios, --jobs {jobs} (default)"), |b| {
+        b.iter(|| run_suite(&rt, &all, jobs, &dir))
+    });
     let empty = tempfile::tempdir().expect("temp dir");
-    group.bench_function("mm-harness run --jobs 2 (process)", |b| {
+    group.bench_function("mm-harness run (process, default --jobs)", |b| {
         b.iter(|| run_binary(empty.path()))
     });
     group.finish();

@@ -2,8 +2,10 @@
 //! built from the binary under test (`mm-harness twin image`, `docker import`), containers started
 //! by testcontainers on a private network with `gitlab.example.com` / `mattermost.example.com`
 //! aliases, readiness, the admin token seeded with `gitlab-rails runner` through `docker exec`,
-//! `host.reconfigure` as a container re-created on its volumes, container logs on failure, and
-//! cleanup after a passing run, a failing run, a panic and a killed (SIGINT) run.
+//! `host.reconfigure` as a container re-created on its volumes, container logs on failure, one
+//! stack per topology and version shared by the scenarios (reset between them), and cleanup after
+//! a passing run, a failing run, a panic and a killed (SIGINT) run, with and without idle shared
+//! stacks.
 //!
 //! Without a Docker engine these tests print why and return, except under `CI=true`, where a
 //! missing engine fails them (.ci/run starts one).
@@ -537,4 +539,177 @@ fn docker_snapshots_equal_the_twins() {
         compared += 1;
     }
     assert!(compared >= 20, "only {compared} docker snapshots");
+}
+
+/// A scenario like [`FAILING`]'s (same gitlab.rb, so the same stack key) that passes.
+fn passing(name: &str) -> String {
+    FAILING
+        .replace("docker-fails", name)
+        .replace("a scenario whose expectation is wrong", "alice signs up")
+        .replace("\"not-alice\"", "\"alice\"")
+}
+
+/// The stacks a run started (its `docker: stack … up in` progress lines).
+fn stacks_started(o: &Output) -> usize {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.starts_with("docker: stack ") && l.contains(" up in "))
+        .count()
+}
+
+#[test]
+fn scenarios_share_one_stack_per_topology_reset_between_them_and_nothing_is_left() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    // Six 18.11 single-server scenarios and two 8.12 ones, two at a time: at most two stacks
+    // per topology and version, each reset between scenarios. Their transcripts are compared
+    // with the snapshots, so anything a scenario left behind (an account, a team, an OAuth
+    // application, a hook, a setting) would fail the next one on the same stack.
+    let names = [
+        "second-sign-up",
+        "deny-consent",
+        "webhooks",
+        "user-creation-off",
+        "webhooks-disabled",
+        "single-server",
+        "second-sign-up-8.12",
+        "single-server-8.12",
+    ];
+    let (o, pid) = run_docker(&repo(), &names, &["--jobs", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for s in report(&o)["scenarios"].as_array().expect("scenarios") {
+        assert_eq!(s["status"], "passed", "{s}");
+    }
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(" reused, reset in "), "{err}");
+    let started = stacks_started(&o);
+    assert!((2..=4).contains(&started), "{started} stacks: {err}");
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+
+    // A failing scenario's stack is reset for the next one too; with --fresh-stacks each
+    // scenario gets its own.
+    let a = passing("docker-passes-a");
+    let b = passing("docker-passes-b");
+    let dir = workspace(&[
+        ("docker-fails.toml", FAILING),
+        ("docker-passes-a.toml", &a),
+        ("docker-passes-b.toml", &b),
+    ]);
+    let all = ["docker-fails", "docker-passes-a", "docker-passes-b"];
+    let (o, pid) = run_docker(dir.path(), &all, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v = report(&o);
+    let statuses: Vec<&str> = v["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| s["status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(statuses, ["failed", "passed", "passed"], "{v}");
+    assert_eq!(stacks_started(&o), 1, "{}", text(&o));
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+    let (o, pid) = run_docker(dir.path(), &all[1..], &["--fresh-stacks"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stacks_started(&o), 2, "{}", text(&o));
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+}
+
+#[test]
+fn sigint_removes_the_idle_shared_stacks_too() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    // single-server's stack goes back to the pool when it is done; split-server's two
+    // containers are starting or running when the run is interrupted.
+    let mut child = bin()
+        .current_dir(repo())
+        .args(["run", "--target", "docker", "--gitlab-image", IMAGE])
+        .args(["--format", "json", "single-server", "split-server"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while leftovers(pid)
+        .iter()
+        .filter(|l| l.starts_with("ps"))
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the second stack did not appear");
+        if child.try_wait().expect("try_wait").is_some() {
+            panic!("the run ended before the second stack came up");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(leftovers(pid), Vec::<String>::new(), "after SIGINT");
+}
+
+#[test]
+fn a_panic_with_idle_shared_stacks_removes_them() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !docker_available() {
+        return;
+    }
+    twin_image();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let joined = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            mm_harness::crypto::install_default_provider();
+            let text = "external_url 'http://gitlab.example.com'\n\
+                        mattermost_external_url 'http://mattermost.example.com'\n";
+            let file = mm_harness::diag::SourceFile::new("omnibus", text.to_string());
+            let v = mm_harness::config::Version::new(18, 11, 0);
+            let hosts = [mm_harness::stack::docker::DockerHost {
+                name: "omnibus".into(),
+                gitlab_rb: text.to_string(),
+                settings: mm_harness::config::resolve(&file, v).host,
+            }];
+            let pool = mm_harness::stack::docker::StackPool::new();
+            let opts = mm_harness::stack::docker::DockerOptions {
+                gitlab_image: Some(IMAGE.to_string()),
+                ready_timeout: Duration::from_secs(120),
+                pool: Some(pool.clone()),
+                ..Default::default()
+            };
+            let first = mm_harness::stack::docker::DockerStack::acquire(&opts, v, &hosts)
+                .await
+                .expect("stack up");
+            let id = first.id().to_string();
+            first.down().await;
+            assert_eq!(pool.idle(), 1, "the stack went back to the pool");
+            let again = mm_harness::stack::docker::DockerStack::acquire(&opts, v, &hosts)
+                .await
+                .expect("stack reset");
+            assert_eq!(again.id(), id, "the same stack, reset");
+            assert_eq!(pool.stats().reused, 1);
+            again.down().await;
+            tx.send(id).expect("send");
+            panic!("a bug while a shared stack is idle");
+        })
+    })
+    .join();
+    assert!(joined.is_err(), "the thread panicked");
+    let id = rx.recv().expect("the stack id");
+    let filter = format!("label=mm-harness.stack={id}");
+    for args in [
+        vec!["ps", "-aq", "--filter", filter.as_str()],
+        vec!["network", "ls", "-q", "--filter", filter.as_str()],
+        vec!["volume", "ls", "-q", "--filter", filter.as_str()],
+    ] {
+        let o = Command::new("docker").args(&args).output().expect("docker");
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "{args:?}");
+    }
 }

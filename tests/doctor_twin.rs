@@ -467,3 +467,166 @@ async fn serve_mode_reports_health_and_one_gauge_per_finding() {
     serving.stop();
     h.shutdown().await;
 }
+
+/// The two POSTs a read-only doctor sends, both refused and so changing nothing: the token
+/// endpoint probe (`POST /oauth/token` with a made-up code) and the incoming-webhook probe
+/// (`POST /hooks/<an id that does not exist>`, to learn whether webhooks are enabled).
+fn refused_probe(q: &mm_harness::twin::request_log::LoggedRequest) -> bool {
+    q.method == "POST"
+        && (q.target.starts_with("/oauth/token") || q.target.starts_with("/hooks/"))
+        && (400..500).contains(&q.status)
+}
+
+/// The doctor's requests, read from the twin's request log: every one a read, except the
+/// refused probes of [`refused_probe`].
+#[tokio::test]
+async fn the_twins_request_log_shows_no_request_that_changes_state() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    let i = inputs(&h).await;
+    let mark = h.request_log().len();
+    let r = run(i).await;
+    assert_eq!(r.exit().code(), 0, "{:?}", ids(&r));
+    let seen = h.request_log().since(mark);
+    assert!(seen.len() >= 5, "the doctor sent only {seen:?}");
+    for req in &seen {
+        if req.writes() {
+            assert!(
+                refused_probe(req),
+                "a request that may change state: {req:?}"
+            );
+        }
+    }
+    h.shutdown().await;
+}
+
+/// A team and an open channel, made as an operator would (the probe posts there).
+async fn team_and_channel(h: &TwinHandle, token: &str) {
+    let c = client(h, "http");
+    let mm = h.mattermost().unwrap().url;
+    let team: serde_json::Value = c
+        .post(format!("{mm}/api/v4/teams"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "ops", "display_name": "Ops", "type": "O"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = c
+        .post(format!("{mm}/api/v4/channels"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"team_id": team["id"], "name": "alerts", "display_name": "Alerts", "type": "O"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+}
+
+async fn incoming_hooks(h: &TwinHandle, token: &str) -> Vec<serde_json::Value> {
+    let mm = h.mattermost().unwrap().url;
+    client(h, "http")
+        .get(format!("{mm}/api/v4/hooks/incoming"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<serde_json::Value>>()
+        .await
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn allow_writes_probe_posts_through_a_webhook_and_removes_it() {
+    let h = Twin::start(TwinOptions::single_server(Profile::Gitlab18_11))
+        .await
+        .unwrap();
+    let mut i = inputs(&h).await;
+    let token = i.mattermost_token.clone().unwrap();
+    team_and_channel(&h, token.expose()).await;
+    i.allow_writes = true;
+    i.probe_channel = Some(("ops".into(), "alerts".into()));
+    let mark = h.request_log().len();
+    let r = run(i).await;
+    let probe: Vec<_> = r
+        .findings()
+        .filter(|(c, _)| c.check == mm_harness::doctor::CheckId::WebhookProbe)
+        .map(|(_, f)| f.clone())
+        .collect();
+    assert_eq!(probe.len(), 1, "{:?}", ids(&r));
+    assert_eq!(
+        probe[0].kind,
+        FindingKind::WebhooksProbeOk,
+        "{}",
+        probe[0].evidence
+    );
+    // Created, posted through, read back, removed: the request log and the API agree.
+    let seen = h.request_log().since(mark);
+    let created = seen
+        .iter()
+        .find(|q| q.method == "POST" && q.target == "/api/v4/hooks/incoming")
+        .expect("the probe created a webhook");
+    assert_eq!(created.status, 201);
+    assert!(
+        seen.iter()
+            .any(|q| q.method == "POST" && q.target.starts_with("/hooks/") && q.status == 200),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|q| q.method == "DELETE"
+            && q.target.starts_with("/api/v4/hooks/incoming/")
+            && q.status == 200),
+        "{seen:?}"
+    );
+    assert!(
+        incoming_hooks(&h, token.expose()).await.is_empty(),
+        "the webhook is still there"
+    );
+    // Without --allow-writes the same run writes nothing.
+    let mut quiet = inputs(&h).await;
+    quiet.probe_channel = Some(("ops".into(), "alerts".into()));
+    let mark = h.request_log().len();
+    let r = run(quiet).await;
+    assert!(!r.has(FindingKind::WebhooksProbeOk));
+    assert!(
+        h.request_log()
+            .since(mark)
+            .iter()
+            .all(|q| !q.writes() || refused_probe(q)),
+        "a write without --allow-writes"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_twin_fault_fails_the_webhook_probe_and_leaves_nothing() {
+    let h = Twin::start(
+        TwinOptions::single_server(Profile::Gitlab18_11).with_fault(Fault::WebhooksDisabled),
+    )
+    .await
+    .unwrap();
+    let mut i = inputs(&h).await;
+    let token = i.mattermost_token.clone().unwrap();
+    team_and_channel(&h, token.expose()).await;
+    i.allow_writes = true;
+    i.probe_channel = Some(("ops".into(), "alerts".into()));
+    let r = run(i).await;
+    let failed: Vec<_> = r
+        .findings()
+        .filter(|(_, f)| f.kind == FindingKind::WebhooksProbeFailed)
+        .map(|(_, f)| f.evidence.clone())
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", ids(&r));
+    // The server's own error, and nothing to remove.
+    assert!(
+        failed[0].contains("501") && failed[0].contains("Incoming webhooks have been disabled"),
+        "{}",
+        failed[0]
+    );
+    assert!(failed[0].contains("nothing was created"), "{}", failed[0]);
+    assert!(!failed[0].contains("LEFT BEHIND"), "{}", failed[0]);
+    assert!(incoming_hooks(&h, token.expose()).await.is_empty());
+    h.shutdown().await;
+}

@@ -409,7 +409,15 @@ fn fail_fast_stops_starting_scenarios() {
     ]);
     let (out, _) = run_expect(
         dir.path(),
-        &["--fail-fast", "--update-snapshots", "--format", "json"],
+        // One at a time: with more, the second starts before the first fails.
+        &[
+            "--fail-fast",
+            "--jobs",
+            "1",
+            "--update-snapshots",
+            "--format",
+            "json",
+        ],
         1,
     );
     let v = json(&out);

@@ -923,8 +923,9 @@ fn on_the_twin_sigterm_takes_the_stack_down_and_reports_130() {
         bin()
             .current_dir(dir.path())
             // The workspace's two scenarios only: with the shipped suite's 26 the JSON report
-            // outgrows the pipe, which is read only after the process ends.
-            .args(["run", "--no-embedded", "--format", "json"])
+            // outgrows the pipe, which is read only after the process ends. One at a time, so
+            // the second is still waiting for a slot when the signal comes.
+            .args(["run", "--no-embedded", "--jobs", "1", "--format", "json"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -234,7 +234,12 @@ async fn webhooks_disabled_answers_501_on_the_hook_url() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["id"], "web.incoming_webhook.disabled.app_error");
+    // 10.11 wraps HandleIncomingWebhook's `disabled` error (docs/twin-mattermost.md).
+    assert_eq!(body["id"], "web.incoming_webhook.general.app_error");
+    assert_eq!(
+        body["message"],
+        "Failed to handle the payload of media type application/json for incoming webhook 3fwkx9pzgtdw5qoxqgyb8w3ipw."
+    );
     // Creating a hook is refused too.
     let (c, token) = mattermost_admin_session(&h).await;
     let resp = c

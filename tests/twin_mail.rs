@@ -361,10 +361,9 @@ async fn expired_and_wrong_host_certificates_are_refused() {
     )
     .await
     .unwrap_err();
-    assert!(
-        err.message.contains("not valid for smtp.example.com"),
-        "{}",
-        err.message
+    assert_eq!(
+        err.message,
+        "unable to connect to the SMTP server through TLS: tls: failed to verify certificate: x509: certificate is valid for other.example.com, not smtp.example.com"
     );
 
     // On STARTTLS a failed handshake is not a downgrade: the next command fails with it.
@@ -1070,7 +1069,7 @@ async fn a_failed_starttls_handshake_reaches_auth_with_its_error() {
     assert_eq!(err.kind, MailErrorKind::Auth);
     assert_eq!(
         err.message,
-        "authentication failed: tls: failed to verify certificate: x509: certificate is not valid for smtp.example.com"
+        "authentication failed: tls: failed to verify certificate: x509: certificate is valid for other.example.com, not smtp.example.com"
     );
     assert!(server.messages().is_empty());
 }
@@ -1162,4 +1161,241 @@ async fn twin_up_prints_the_smtp_listeners_and_the_mailbox_url() {
     // The printed mailbox answers.
     let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert!(page.contains("<h1>Mailbox</h1>"), "{page}");
+}
+
+/// The sink with the twin's CA (the run's CA) presenting a `cert` certificate on a STARTTLS and
+/// an implicit-TLS listener, AUTH for `mailer`/`pw`.
+async fn faulty_sink(cert: SinkCert) -> (MailSink, Arc<mm_harness::twin::tls::TwinCa>) {
+    mm_harness::crypto::install_default_provider();
+    let ca = Arc::new(mm_harness::twin::tls::TwinCa::generate());
+    let mut opts = SinkOptions::new(SMTP_HOST)
+        .with_standard_listeners()
+        .with_credentials("mailer", Secret::new("pw"))
+        .with_certificates(ca.clone());
+    opts.http_bind = None;
+    opts.faults.cert = cert;
+    (MailSink::start(opts).await.unwrap(), ca)
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC time as Go prints it (`2026-12-01T22:50:00Z`).
+fn rfc3339_secs(text: &str) -> i64 {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
+        .unix_timestamp()
+}
+
+#[tokio::test]
+async fn certificate_failures_read_as_go_s_crypto_x509_in_every_place_the_mailer_reports_them() {
+    use mm_harness::twin::tls::CertKind;
+    // Each of the sink's certificate faults, on implicit TLS (the dial), on STARTTLS without AUTH
+    // (the next command, MAIL FROM, fails with the sticky handshake error) and with AUTH (AUTH
+    // goes ahead believing it is on TLS and fails with it).
+    for (cert, x509) in [
+        (
+            SinkCert::Untrusted,
+            "x509: certificate signed by unknown authority".to_string(),
+        ),
+        (
+            SinkCert::WrongHost,
+            format!(
+                "x509: certificate is valid for {}, not {SMTP_HOST}",
+                CertKind::WRONG_HOST_NAME
+            ),
+        ),
+        (
+            SinkCert::Expired,
+            "x509: certificate has expired or is not yet valid: current time ".to_string(),
+        ),
+    ] {
+        let (sink, ca) = faulty_sink(cert).await;
+        let roots = [ca.ca_der()];
+        let implicit = sink.addr(ListenerMode::Implicit).unwrap();
+        let submission = sink.addr(ListenerMode::StartTls).unwrap();
+        let cases = [
+            (
+                email(465, "TLS"),
+                implicit,
+                "unable to connect to the SMTP server through TLS: ",
+            ),
+            (
+                email(587, "STARTTLS"),
+                submission,
+                "failed to set the from address: ",
+            ),
+            (
+                email_with_auth(587, "STARTTLS", "mailer", "pw"),
+                submission,
+                "authentication failed: ",
+            ),
+        ];
+        for (e, addr, stage) in cases {
+            let err = deliver(&e, addr, &roots).await.unwrap_err();
+            let go = format!("{stage}tls: failed to verify certificate: {x509}");
+            if cert == SinkCert::Expired {
+                // `current time NOW is after NOT_AFTER`: the leaf ended a day ago.
+                let rest = err
+                    .message
+                    .strip_prefix(&go)
+                    .unwrap_or_else(|| panic!("{cert:?}: {}", err.message));
+                let (now, not_after) = rest
+                    .split_once(" is after ")
+                    .unwrap_or_else(|| panic!("{cert:?}: {}", err.message));
+                let now = rfc3339_secs(now);
+                let not_after = rfc3339_secs(not_after);
+                let clock = time::OffsetDateTime::now_utc().unix_timestamp();
+                assert!((clock - now).abs() < 60, "{}", err.message);
+                assert!(
+                    (now - not_after - 86_400).abs() < 60,
+                    "NotAfter is a day ago: {}",
+                    err.message
+                );
+            } else {
+                assert_eq!(err.message, go, "{cert:?}");
+            }
+        }
+        assert!(sink.mailbox().is_empty(), "{cert:?}");
+
+        // Mattermost 3.4 never verifies (InsecureSkipVerify): the same relays take its mail.
+        let mut e = email(465, "TLS");
+        e.smtp_username = "mailer".into();
+        e.smtp_password = Secret::new("pw");
+        send_mail_as(
+            MailerEra::Mattermost3,
+            &e,
+            SITE,
+            &book(465, implicit),
+            &roots,
+            &msg(),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("3.4 against {cert:?}: {}", err.message));
+        assert_eq!(sink.mailbox().messages().len(), 1, "{cert:?}");
+        sink.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_greeting_that_never_comes_is_context_deadline_exceeded_on_10_11_and_a_hang_on_3_4() {
+    use mm_harness::twin::clock::ProductClock;
+    use mm_harness::twin::mail::send_mail_with;
+    // A relay that accepts and says nothing.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let accept = tokio::spawn(async move {
+        while let Ok((socket, _)) = silent.accept().await {
+            keep.lock().unwrap().push(socket);
+        }
+    });
+    // SMTPServerTimeout = 1 s on a clock ten times faster: 100 ms.
+    let clock = ProductClock::faster_by(10);
+    let mut e = email(25, "");
+    e.smtp_server_timeout = 1;
+    let started = tokio::time::Instant::now();
+    let err = send_mail_with(
+        MailerEra::Current,
+        clock,
+        &e,
+        SITE,
+        &book(25, addr),
+        &[],
+        &msg(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.message,
+        "unable to connect to the SMTP server: context deadline exceeded"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(100) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    // Implicit TLS: tls.DialWithDialer's handshake runs under the dialer's timeout too.
+    let mut e = email(465, "TLS");
+    e.smtp_server_timeout = 1;
+    let err = send_mail_with(
+        MailerEra::Current,
+        clock,
+        &e,
+        SITE,
+        &book(465, addr),
+        &[],
+        &msg(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.message,
+        "unable to connect to the SMTP server through TLS: context deadline exceeded"
+    );
+    // Mattermost 3.4 (net.Dial, smtp.NewClient: no deadline) is still waiting when the step
+    // deadline, ten times the 10.11 timeout, runs out.
+    let mut e = email(25, "");
+    e.smtp_server_timeout = 1;
+    let step = tokio::time::timeout(
+        Duration::from_secs(1),
+        send_mail_with(
+            MailerEra::Mattermost3,
+            clock,
+            &e,
+            SITE,
+            &book(25, addr),
+            &[],
+            &msg(),
+        ),
+    )
+    .await;
+    assert!(step.is_err(), "3.4 gave up by itself: {step:?}");
+    accept.abort();
+}
+
+#[tokio::test]
+async fn after_the_greeting_mattermost_sets_no_timeout_and_a_stalled_relay_holds_it_until_the_step_deadline()
+ {
+    use mm_harness::twin::clock::ProductClock;
+    use mm_harness::twin::mail::send_mail_with;
+    mm_harness::crypto::install_default_provider();
+    let mut opts = SinkOptions::new(SMTP_HOST)
+        .with_listener(ListenerSpec::loopback("plain", ListenerMode::Plain));
+    opts.http_bind = None;
+    opts.faults.stall_after_greeting = true;
+    let sink = MailSink::start(opts).await.unwrap();
+    let addr = sink.addr(ListenerMode::Plain).unwrap();
+    for era in [MailerEra::Current, MailerEra::Mattermost3] {
+        let mut e = email(25, "");
+        e.smtp_server_timeout = 1;
+        // SMTPServerTimeout 1 s on a ten times faster clock is 100 ms; the step deadline is 8
+        // times that. Go's net/smtp has no deadline after the greeting: no "i/o timeout", the
+        // client is still waiting for the EHLO reply when the step gives up.
+        let started = tokio::time::Instant::now();
+        let step = tokio::time::timeout(
+            Duration::from_millis(800),
+            send_mail_with(
+                era,
+                ProductClock::faster_by(10),
+                &e,
+                SITE,
+                &book(25, addr),
+                &[],
+                &msg(),
+            ),
+        )
+        .await;
+        assert!(step.is_err(), "{era:?} gave up by itself: {step:?}");
+        assert!(started.elapsed() >= Duration::from_millis(800));
+    }
+    // The step dropped the sessions: the sink saw both clients go after its greeting.
+    let sessions = sink
+        .mailbox()
+        .wait_for_sessions(2, tokio::time::Instant::now() + Duration::from_secs(5))
+        .await
+        .unwrap();
+    for s in &sessions {
+        assert_eq!(s.end, "stalled after the greeting (client closed)");
+    }
+    assert!(sink.mailbox().is_empty());
+    sink.shutdown().await;
 }

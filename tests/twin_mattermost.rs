@@ -245,6 +245,7 @@ async fn stack(opts: Options) -> Stack {
         },
         outbound_timeout: opts.timeout,
         env_overrides: vec!["GitLabSettings.Id".into(), "GitLabSettings.Secret".into()],
+        ..Default::default()
     });
     let mm_addr = serve(twin.router()).await;
     let browser = reqwest::Client::builder()

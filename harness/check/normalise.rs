@@ -1,7 +1,7 @@
 //! Transcript → snapshot text: volatile values (OAuth state and codes, client ids, Mattermost ids,
-//! CSRF tokens, loopback ports, timestamps, certificate dates) become stable numbered placeholders,
-//! and every secret the run met is removed by value, wherever it appears. Redaction happens before
-//! the text is compared, stored or printed.
+//! CSRF tokens, loopback ports, timestamps, certificate dates, git SHAs in compare and commit links)
+//! become stable numbered placeholders, and every secret the run met is removed by value, wherever
+//! it appears. Redaction happens before the text is compared, stored or printed.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -66,6 +66,11 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(r"[?&]authenticity_token=([^&\s]+)", "csrf", 1),
         // Incoming webhook URLs.
         rule(r"/hooks/([A-Za-z0-9]{20,})", "hook", 1),
+        // Git commit SHAs in GitLab's compare and commit links (40 hex: they would read as
+        // tokens; the push payloads are deterministic, the placeholders keep them apart).
+        rule(r"/compare/([0-9a-f]{40})\.\.\.", "sha", 1),
+        rule(r"\.\.\.([0-9a-f]{40})\b", "sha", 1),
+        rule(r"/commit/([0-9a-f]{40})\b", "sha", 1),
         // Admin area record ids.
         rule(r"/applications/([0-9]+)", "app-record", 1),
         // Timestamps.
@@ -143,6 +148,18 @@ pub fn normalise_text(text: &str, secrets: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_shas_in_compare_and_commit_links_get_placeholders() {
+        let a = "2faba9b1d1eabf929bbf3868120a6f6ef21ed9c4";
+        let b = "f1b61b9fbc0c2b500cee0d1a0978e5cadbeac260";
+        let text = format!("(http://g/p/-/compare/{a}...{b}) <http://g/p/-/commit/{b}|f1b61b9f>");
+        let n = normalise_text(&text, &[]);
+        assert_eq!(
+            n,
+            "(http://g/p/-/compare/[sha-1]...[sha-2]) <http://g/p/-/commit/[sha-2]|f1b61b9f>"
+        );
+    }
 
     #[test]
     fn volatile_values_get_stable_numbered_placeholders() {

@@ -57,13 +57,14 @@ pub struct RunArgs {
     /// Only scenarios with one of these tags (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Scenarios run at once.
-    #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
+    /// Scenarios run at once [default: on the twin 4 per core (4-16), on docker and live 1].
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Run only shard K of N (1-based), e.g. `--shard 2/3` for CI parallelism.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(usize, usize)>,
-    /// Stop starting scenarios after the first failure.
+    /// Stop starting scenarios after the first failure (those already running finish; with
+    /// `--jobs 1` nothing runs after it).
     #[arg(long)]
     pub fail_fast: bool,
     /// Write new and changed snapshots instead of failing on them (into --snapshot-dir, or
@@ -124,13 +125,18 @@ pub struct DockerArgs {
     /// Leave the docker stacks running at the end and print how to reach them.
     #[arg(long)]
     pub keep: bool,
+    /// Give every scenario its own stack (docker target; by default scenarios with the same
+    /// topology, version and image share one, reset between them, where the image can be reset).
+    #[arg(long)]
+    pub fresh_stacks: bool,
 }
+
+/// `--gitlab-image` values read: the image for every version, and per-version images.
+pub type GitlabImages = (Option<String>, Vec<(crate::config::Version, String)>);
 
 /// `--gitlab-image` values: at most one plain `IMAGE` (every version) and any `VERSION=IMAGE`
 /// (one version each, major.minor unique).
-pub fn parse_gitlab_images(
-    values: &[String],
-) -> Result<(Option<String>, Vec<(crate::config::Version, String)>), CliError> {
+pub fn parse_gitlab_images(values: &[String]) -> Result<GitlabImages, CliError> {
     let mut every = None;
     let mut per_version: Vec<(crate::config::Version, String)> = Vec::new();
     for v in values {
@@ -248,10 +254,11 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
     if kind != TargetKind::Docker
         && (!args.docker.gitlab_image.is_empty()
             || args.docker.mattermost_image.is_some()
-            || args.docker.keep)
+            || args.docker.keep
+            || args.docker.fresh_stacks)
     {
         return Err(CliError::bad_input(
-            "--gitlab-image, --mattermost-image and --keep apply to --target docker only",
+            "--gitlab-image, --mattermost-image, --keep and --fresh-stacks apply to --target docker only",
         ));
     }
     if kind == TargetKind::Live && args.gitlab_url.is_none() && args.mattermost_url.is_none() {
@@ -330,8 +337,11 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
             progress: Some(Arc::new(|m: &str| {
                 eprintln!("{}", crate::report::escape::terminal(m));
             })),
+            pool: (kind == TargetKind::Docker && !args.docker.fresh_stacks && !args.docker.keep)
+                .then(crate::stack::docker::StackPool::new),
         },
     };
+    let pool = target.docker.pool.clone();
     if kind == TargetKind::Live {
         live_preflight(
             &target,
@@ -353,7 +363,7 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
                     .map_or(defaults.scenario, Duration::from_secs),
             }
         },
-        jobs: usize::from(args.jobs),
+        jobs: args.jobs.map_or_else(|| default_jobs(kind), usize::from),
         fail_fast: args.fail_fast,
         snapshots: if args.update_snapshots {
             SnapshotMode::Update
@@ -382,6 +392,19 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         let listener = crate::run::signal::cancel_on_signals(cancel.clone())
             .map_err(|e| CliError::environment(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
         let summary = run(scenarios, opts, sink).await;
+        // The stacks the scenarios left for reuse go now, after a stopped run too.
+        if let Some(pool) = &pool {
+            let stats = pool.stats();
+            if stats.started > 0 {
+                eprintln!(
+                    "docker: {} stacks served {} scenarios ({} reused); removing them",
+                    stats.started,
+                    stats.started + stats.reused,
+                    stats.reused
+                );
+            }
+            pool.drain().await;
+        }
         listener.abort();
         Ok::<_, CliError>(summary)
     })??;
@@ -481,5 +504,19 @@ mod tests {
         ] {
             assert_eq!(exit_of(verdict), exit, "{verdict:?}");
         }
+    }
+}
+
+/// `--jobs` when not given. On the twin a scenario is an in-process stack that spends much of its
+/// time waiting (on loopback I/O, on the product's scaled timeouts, on the sink's TLS wait), so
+/// the suite runs 4 scenarios per core (at least 4, at most 16): on 2 cores, 8 at once. A docker
+/// scenario starts containers and a live one talks to a real installation: one at a time.
+pub fn default_jobs(kind: TargetKind) -> usize {
+    match kind {
+        TargetKind::Twin => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores * 4).clamp(4, 16)
+        }
+        TargetKind::Docker | TargetKind::Live => 1,
     }
 }

@@ -80,6 +80,16 @@ pub async fn dns(probe: &Probe) -> Vec<Finding> {
             sets.push(BTreeSet::from([ip]));
             continue;
         }
+        // RFC 6761 §6.4: `invalid` names never exist, and resolvers should say so without
+        // asking anyone (glibc would ask the configured name server).
+        if host == "invalid" || host.ends_with(".invalid") {
+            out.push(Finding::new(
+                FindingKind::ReachDnsFailed,
+                host.clone(),
+                format!("{role}: {host} does not exist (`.invalid` is reserved by RFC 6761 §6.4: no name under it ever resolves)"),
+            ));
+            continue;
+        }
         let port = url.port_or_known_default().unwrap_or(443);
         let lookup = tokio::time::timeout(
             probe.request_timeout(),

@@ -50,8 +50,9 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Real packets: logs rotate at 100 MB by default (LogSettings.FileMaxSizeMB), so a packet's
-    /// log is at most that; the whole zip of a busy server stays well under 512 MiB.
+    /// Generous for real packets (a log file or a few, profiles, a few small YAML and JSON
+    /// files); small enough that a hostile file cannot exhaust memory (the tests run the binary
+    /// under a 2 GiB `ulimit -v`).
     pub const DEFAULT: Limits = Limits {
         max_file_bytes: 512 * 1024 * 1024,
         max_entries: 10_000,

@@ -147,6 +147,11 @@ pub struct SinkLimits {
     pub max_line_bytes: usize,
     /// A client silent for this long is disconnected; also bounds each TLS handshake.
     pub idle_timeout: Duration,
+    /// How long an implicit-TLS listener waits for a client to begin its handshake (its first
+    /// byte) before dropping it (`TLS handshake failed: timed out`). A TLS client speaks first
+    /// at once; a plaintext client (one waiting for a greeting) never does. At most
+    /// `idle_timeout`; scenario runs shorten it (see `stack::twin`).
+    pub tls_start_timeout: Duration,
     /// Open SMTP connections at once; more get `421` and are closed.
     pub max_connections: usize,
     /// Messages kept; the oldest is dropped when a new one arrives past it.
@@ -169,6 +174,7 @@ impl Default for SinkLimits {
             max_message_bytes: 10 * 1024 * 1024,
             max_line_bytes: 8 * 1024,
             idle_timeout: Duration::from_secs(30),
+            tls_start_timeout: Duration::from_secs(30),
             max_connections: 64,
             max_messages: 500,
             max_sessions: 500,

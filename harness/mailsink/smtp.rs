@@ -395,7 +395,17 @@ async fn run(
         let Some(cfg) = ctx.tls.clone() else {
             return "no certificate for an implicit-TLS listener".to_string();
         };
-        match handshake(stream, cfg, idle).await {
+        // A TLS client sends its ClientHello at once; one that says nothing is waiting for a
+        // greeting this listener never sends, and is dropped after `tls_start_timeout`.
+        let mut waiting = BufReader::new(stream);
+        let start = ctx.limits.tls_start_timeout.min(idle);
+        if tokio::time::timeout(start, waiting.fill_buf())
+            .await
+            .is_err()
+        {
+            return "TLS handshake failed: timed out".to_string();
+        }
+        match handshake(Box::new(waiting), cfg, idle).await {
             Ok((tls, version, sni)) => {
                 stream = tls;
                 session.tls_active();

@@ -225,11 +225,11 @@ impl StepKind {
             },
             StepKind::GitlabUpgrade => StepDoc {
                 arguments: "`to` (a GitLab release that bundled Mattermost 3.1–3.4: `8.9`, `8.10`, `8.11`, `8.12`)",
-                effect: "installs that omnibus package and restarts: the bundled Mattermost starts on its release and runs its migrations on the database (the same version again is `gitlab-ctl restart`). A release that refuses the database halts (3.3 panics, 3.4 exits 1002) and the step fails with its message; Mattermost then answers 502 like omnibus nginx without upstream (twin only: a live target refuses)",
+                effect: "installs that omnibus package and restarts: the bundled Mattermost starts on its release and runs its migrations on the database (the same version again is `gitlab-ctl restart`). A release that refuses the database halts (3.3 panics, 3.4 exits 1002) and the step fails with its message; Mattermost then answers 502 like omnibus nginx without upstream (twin; docker: every omnibus container created again from the target version's image on the same volumes; a live target refuses)",
             },
             StepKind::RunSql => StepDoc {
                 arguments: "`statement` (only the seed's `UPDATE Systems SET Value = '<version>' WHERE Name = 'Version'`, checked at parse time)",
-                effect: "what an operator runs with `gitlab-psql -d mattermost_production` (twin only)",
+                effect: "what an operator runs with `gitlab-psql -d mattermost_production` (twin; docker: `docker exec … gitlab-psql`)",
             },
             StepKind::SaveTheme => StepDoc {
                 arguments: "`user` (a GitLab account), `theme` (the theme JSON text)",

@@ -166,9 +166,9 @@ pub enum Action {
     Ping,
     /// `mattermost.sign_up_with_email`: a person signs up with email and password (no SSO).
     SignUpWithEmail { username: String },
-    /// `gitlab.upgrade`: install GitLab `to`'s omnibus package and restart (twin only).
+    /// `gitlab.upgrade`: install GitLab `to`'s omnibus package and restart (twin and docker).
     GitlabUpgrade { to: crate::config::Version },
-    /// `mattermost.run_sql`: the seed's `gitlab-psql` statement (twin only).
+    /// `mattermost.run_sql`: the seed's `gitlab-psql` statement (twin and docker).
     RunSql { statement: String },
     /// `mattermost.save_theme`: the user signs in with GitLab and saves a theme.
     SaveTheme { user: String, theme: String },

@@ -45,7 +45,7 @@ impl Stack {
             TargetKind::Docker => {
                 let docker_hosts: Vec<DockerHost> = hosts.iter().map(docker_host).collect();
                 Ok(Stack::Docker(Box::new(
-                    DockerStack::start(&spec.docker, needs.gitlab_version, &docker_hosts).await?,
+                    DockerStack::acquire(&spec.docker, needs.gitlab_version, &docker_hosts).await?,
                 )))
             }
             TargetKind::Live => {

@@ -10,15 +10,21 @@ use url::Url;
 
 use crate::config::HostSettings;
 use crate::twin::bringup::{Twin, TwinErrorKind, TwinHandle, TwinOptions};
+use crate::twin::clock::ProductClock;
 use crate::twin::fault::Fault;
+
+/// How long the sink's implicit-TLS listeners wait for a TLS ClientHello in scenario runs.
+pub const SINK_TLS_START_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(400);
 
 use super::error::{StackError, StackErrorKind};
 use super::model::{Account, MailboxMessage, StackInfo, StackNeeds};
 use super::resolve::ResolvedHost;
 
 /// How long the harness's mail sink waits on a silent client (every target that runs one): a
-/// relay that drops a client silent for 3 s, so a Mattermost waiting for the greeting of a TLS
-/// port fails in seconds, not after the sink's default 30 s.
+/// relay that drops a client silent for 3 s, so a Mattermost waiting for the greeting of a TLS port fails in
+/// seconds, not after the sink's default 30 s. It stays above the 1 s `SMTPServerTimeout` of the
+/// scenarios, which containers run on real time (the twin target runs them on the scenario clock
+/// and drops a client that never starts TLS after [`SINK_TLS_START_TIMEOUT`]).
 pub const MAIL_RELAY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A running twin and what the drivers need to reach it.
@@ -74,6 +80,15 @@ impl TwinStack {
         let mut opts = TwinOptions::single_server(profile);
         opts.hosts = hosts.iter().map(|h| h.settings.clone()).collect();
         opts.mail_idle_timeout = Some(MAIL_RELAY_IDLE_TIMEOUT);
+        // The sink is the harness's instrument: its implicit-TLS listeners drop a client that
+        // has not begun a TLS handshake after 400 ms (a TLS client begins at once), so Mattermost
+        // 3.4 waiting for the greeting of a TLS port (`smtp-none`; 3.4 has no timeout of its
+        // own) fails in a fraction of a second, not after the sink's default 30 s. It stays
+        // well above Mattermost 10.11's scaled `SMTPServerTimeout` (1 s → 100 ms below), so in
+        // `smtp-starttls-against-465` Mattermost gives up first, as on a real relay.
+        opts.mail_tls_start_timeout = Some(SINK_TLS_START_TIMEOUT);
+        // Mattermost's own timeouts run on the scenario clock (docs/twin.md, "Deviations").
+        opts.clock = ProductClock::SCENARIO;
         for name in &needs.faults {
             let fault = Fault::from_str(name)
                 .map_err(|e| StackError::new(StackErrorKind::Configuration, e.to_string()))?;

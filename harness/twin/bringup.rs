@@ -17,6 +17,7 @@ use crate::config::model::{HostSettings, MattermostSettings, NginxSettings, Secr
 use crate::config::version::Profile;
 use crate::net::AddressBook;
 
+use super::clock::ProductClock;
 use super::fault::Fault;
 use super::gitlab::{GitlabTwin, GitlabTwinConfig, GitlabUser, OAuthApplication};
 use super::listen::{self, ListenError, ServedListener};
@@ -45,6 +46,13 @@ pub struct TwinOptions {
     /// the connection; `None`: the sink's default (30 s). Scenario runs shorten it so a
     /// client that waits for a greeting a TLS port never sends fails in seconds.
     pub mail_idle_timeout: Option<Duration>,
+    /// How long the sink's implicit-TLS listeners wait for a client to start its handshake;
+    /// `None`: the idle timeout.
+    pub mail_tls_start_timeout: Option<Duration>,
+    /// How long the played products' own timeouts (Mattermost's `SMTPServerTimeout`) last in
+    /// real time: [`ProductClock::REAL`] for `twin up`, [`ProductClock::SCENARIO`] for scenario
+    /// runs (docs/twin.md, "Deviations").
+    pub clock: ProductClock,
     /// The CA to issue server certificates from; `None`: a fresh one. The twin image in a
     /// container (`twin::container`) is given the run's CA so every container and the harness
     /// trust each other.
@@ -135,6 +143,8 @@ impl TwinOptions {
             mail_server: None,
             outbound_timeout: Duration::from_secs(30),
             mail_idle_timeout: None,
+            mail_tls_start_timeout: None,
+            clock: ProductClock::REAL,
             ca: None,
             peers: AddressBook::new(),
             restore: None,
@@ -327,6 +337,8 @@ pub struct TwinHandle {
     mattermost_listeners: std::ops::Range<usize>,
     /// What the twin was started with (faults and users stay for every reconfigure).
     opts: TwinOptions,
+    /// Every request the GitLab and Mattermost listeners answered.
+    requests: super::request_log::RequestLog,
 }
 
 impl std::fmt::Debug for TwinHandle {
@@ -406,6 +418,7 @@ impl TwinHandle {
                 admin: admin.clone(),
                 outbound_timeout: self.opts.outbound_timeout,
                 env_overrides,
+                clock: self.opts.clock,
             },
             export,
         )?;
@@ -471,6 +484,11 @@ impl TwinHandle {
     }
 
     /// Where every documented host name is reachable.
+    /// Every request the GitLab and Mattermost listeners answered so far.
+    pub fn request_log(&self) -> &super::request_log::RequestLog {
+        &self.requests
+    }
+
     pub fn address_book(&self) -> &AddressBook {
         &self.address_book
     }
@@ -562,6 +580,7 @@ impl Twin {
     /// Start every host of `opts` on loopback.
     pub async fn start(opts: TwinOptions) -> Result<TwinHandle, TwinError> {
         crate::crypto::install_default_provider();
+        let requests = super::request_log::RequestLog::default();
         let ca = match &opts.ca {
             Some(ca) => ca.clone(),
             None => Arc::new(TwinCa::try_generate()?),
@@ -627,7 +646,10 @@ impl Twin {
                 &served,
                 &host.gitlab_nginx,
                 cert,
-                listen::behind_nginx(twin.router(), served.url.scheme() == "https"),
+                requests.layer(listen::behind_nginx(
+                    twin.router(),
+                    served.url.scheme() == "https",
+                )),
                 &mut book,
                 &mut listeners,
             )
@@ -681,6 +703,7 @@ impl Twin {
                 admin: admin.clone(),
                 outbound_timeout: opts.outbound_timeout,
                 env_overrides: env_overrides(plan.profile),
+                clock: opts.clock,
             };
             let twin = match opts.restore.as_ref().and_then(|r| r.mattermost.as_ref()) {
                 Some(state) => {
@@ -700,7 +723,7 @@ impl Twin {
                 &served,
                 &host.mattermost_nginx,
                 CertKind::Valid,
-                router,
+                requests.layer(router),
                 &mut book,
                 &mut listeners,
             )
@@ -736,6 +759,7 @@ impl Twin {
             mattermost_listeners: mattermost_first..listeners.len(),
             listeners,
             opts,
+            requests,
         })
     }
 }
@@ -1004,6 +1028,10 @@ async fn start_mail_sink(
         .map(|(username, password)| crate::mailsink::Credentials { username, password });
     if let Some(idle) = opts.mail_idle_timeout {
         sink_opts.limits.idle_timeout = idle;
+        sink_opts.limits.tls_start_timeout = idle;
+    }
+    if let Some(start) = opts.mail_tls_start_timeout {
+        sink_opts.limits.tls_start_timeout = start;
     }
     sink_opts.faults = SinkFaults {
         starttls_not_offered: opts.has(Fault::StartTlsNotOffered),

@@ -15,9 +15,11 @@
 //! - the front: omnibus's nginx on ports 80/443 of every interface of the container, routing
 //!   each connection by `Host` header (http) or SNI (https) to the twin's loopback listener for
 //!   that virtual host, bytes copied untouched (the twin itself speaks TLS);
-//! - the control socket and the two omnibus commands the harness runs with `docker exec`:
+//! - the control socket and the commands the harness runs with `docker exec`: omnibus's
 //!   `gitlab-rails runner` (the seeding script: users and the admin token, see [`SEED_HELPERS`])
-//!   and nothing else; both are this binary under another name ([`dispatch_argv0`]);
+//!   and `gitlab-psql`, and the twin image's own [`RESET_COMMAND`] (a fresh twin from another
+//!   gitlab.rb, with empty databases, behind the same front ports, so the docker target reuses a
+//!   stack across scenarios); each is this binary under another name ([`dispatch_argv0`]);
 //! - SIGTERM/SIGINT: PID 1 in a container gets no default handlers, so `docker stop` would wait
 //!   for its timeout; the twin stops at once.
 
@@ -47,6 +49,13 @@ pub const CONTROL_SOCKET: &str = "/run/mm-twin.sock";
 /// The environment variable naming the GitLab version the twin plays (the real image knows its
 /// own from its tag).
 pub const VERSION_VAR: &str = "MM_TWIN_GITLAB_VERSION";
+/// The twin image's reset command (`docker exec C mm-twin-reset GITLAB_RB`): the twin in the
+/// container starts again from scratch with that gitlab.rb — empty databases, as a new container
+/// on new volumes would have — behind the same front ports. A real omnibus image has no such
+/// command; the docker target reuses stacks only on images that have it (docs/docker.md).
+pub const RESET_COMMAND: &str = "mm-twin-reset";
+/// How long a reset may take (peers resolve again).
+const RESET_DEADLINE: Duration = Duration::from_secs(90);
 /// How long peers' names may take to appear in the network's DNS.
 const PEER_DEADLINE: Duration = Duration::from_secs(60);
 /// Bytes of a connection's start the front reads to find the virtual host.
@@ -433,15 +442,23 @@ pub fn start_report(output: &str) -> Option<Result<Vec<String>, String>> {
 
 /// Writes the twin's state to the volume when it changed.
 struct Saver {
-    handle: Arc<TwinHandle>,
+    /// The running twin (a reset replaces it).
+    handle: std::sync::RwLock<Arc<TwinHandle>>,
     path: std::path::PathBuf,
     version: String,
     last: std::sync::Mutex<Vec<u8>>,
 }
 
 impl Saver {
+    fn handle(&self) -> Arc<TwinHandle> {
+        self.handle
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn save(&self) {
-        let bytes = self.handle.state(&self.version).to_bytes();
+        let bytes = self.handle().state(&self.version).to_bytes();
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if *last == bytes {
             return;
@@ -633,14 +650,27 @@ async fn peek_host(stream: &TcpStream) -> Sniffed {
     }
 }
 
-/// Serve one front port until the task is aborted.
-async fn front(listener: TcpListener, routes: Vec<Route>) {
-    let routes = Arc::new(routes);
+/// The front's routes per port; a reset swaps them for the new twin's.
+type SharedRoutes = Arc<std::sync::RwLock<Vec<(u16, Vec<Route>)>>>;
+
+/// Serve one front port until the task is aborted, routing by the current routes of `port`.
+async fn front(listener: TcpListener, port: u16, shared: SharedRoutes) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let routes = routes.clone();
+        let routes: Vec<Route> = shared
+            .read()
+            .map(|r| {
+                r.iter()
+                    .find(|(p, _)| *p == port)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        if routes.is_empty() {
+            continue;
+        }
         tokio::spawn(async move {
             let target = if routes.len() == 1 {
                 routes[0].addr
@@ -676,7 +706,14 @@ async fn stream_is_tls(stream: &TcpStream) -> bool {
 #[serde(untagged)]
 enum ControlRequest {
     Script(String),
-    Psql { database: String, command: String },
+    Psql {
+        database: String,
+        command: String,
+    },
+    /// [`RESET_COMMAND`]: `{"reset": GITLAB_RB}`.
+    Reset {
+        reset: String,
+    },
 }
 
 /// `gitlab-psql -d DATABASE -c COMMAND` on the twin: Mattermost's database only.
@@ -701,6 +738,9 @@ fn control(handle: &TwinHandle, line: &str) -> String {
         Ok(ControlRequest::Script(s)) => s,
         Ok(ControlRequest::Psql { database, command }) => {
             return control_psql(handle, &database, &command);
+        }
+        Ok(ControlRequest::Reset { .. }) => {
+            return "error: a reset is handled by the control loop".into();
         }
         Err(e) => return format!("error: the request is neither a script nor a statement: {e}"),
     };
@@ -749,17 +789,78 @@ fn control(handle: &TwinHandle, line: &str) -> String {
     format!("ok: {}", done.join(", "))
 }
 
-async fn control_loop(listener: tokio::net::UnixListener, saver: Arc<Saver>) {
+/// What a reset needs besides the saver: what the twin was started from and the front.
+struct Front {
+    cfg: ServeConfig,
+    /// The ports the front listens on (fixed when the container started).
+    ports: Vec<u16>,
+    routes: SharedRoutes,
+}
+
+/// [`RESET_COMMAND`]: start a fresh twin from `gitlab_rb` with empty databases and put it behind
+/// the front in place of the running one; its state replaces the old one on the volume.
+async fn reset(front: &tokio::sync::Mutex<Front>, saver: &Saver, gitlab_rb: &str) -> String {
+    let mut front = front.lock().await;
+    let mut cfg = front.cfg.clone();
+    cfg.gitlab_rb = gitlab_rb.to_string();
+    // No state to restore: the databases start empty, as on a new data volume.
+    let fresh_start = ServeConfig {
+        state_path: std::path::PathBuf::from("/nonexistent/mm-twin-reset"),
+        ..cfg.clone()
+    };
+    let fresh = match start(&fresh_start).await {
+        Ok(h) => h,
+        Err(e) => return format!("error: the twin does not start with this gitlab.rb: {e}"),
+    };
+    let new_routes = routes(fresh.address_book());
+    if let Some((port, _)) = new_routes.iter().find(|(p, _)| !front.ports.contains(p)) {
+        let port = *port;
+        fresh.shutdown().await;
+        return format!(
+            "error: this gitlab.rb serves port {port}, which this container does not listen on (it started with ports {:?})",
+            front.ports
+        );
+    }
+    if let Ok(mut r) = front.routes.write() {
+        *r = new_routes;
+    }
+    let old = std::mem::replace(
+        &mut *saver.handle.write().unwrap_or_else(|p| p.into_inner()),
+        Arc::new(fresh),
+    );
+    front.cfg = cfg;
+    saver.save();
+    // Requests still holding the old twin finish on it; it stops when the last one is done.
+    if let Ok(old) = Arc::try_unwrap(old) {
+        old.shutdown().await;
+    }
+    "ok: reset".into()
+}
+
+async fn control_loop(
+    listener: tokio::net::UnixListener,
+    saver: Arc<Saver>,
+    front: Arc<tokio::sync::Mutex<Front>>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let saver = saver.clone();
+        let front = front.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut lines = BufReader::new(r.take(1024 * 1024)).lines();
             if let Ok(Some(line)) = lines.next_line().await {
-                let reply = control(&saver.handle, &line);
+                if let Ok(ControlRequest::Reset { reset: gitlab_rb }) =
+                    serde_json::from_str::<ControlRequest>(&line)
+                {
+                    let reply = reset(&front, &saver, &gitlab_rb).await;
+                    println!("mm-twin: {RESET_COMMAND} → {reply}");
+                    let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
+                    return;
+                }
+                let reply = control(&saver.handle(), &line);
                 // What the command changed is on disk before it answers.
                 saver.save();
                 println!("mm-twin: control → {reply}");
@@ -774,7 +875,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     crate::crypto::install_default_provider();
     let handle = Arc::new(start(&cfg).await?);
     let saver = Arc::new(Saver {
-        handle: handle.clone(),
+        handle: std::sync::RwLock::new(handle.clone()),
         path: cfg.state_path.clone(),
         version: cfg.version.to_string(),
         last: std::sync::Mutex::new(Vec::new()),
@@ -791,7 +892,9 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
             }
         });
     }
-    for (port, rs) in routes(handle.address_book()) {
+    let initial = routes(handle.address_book());
+    let shared: SharedRoutes = Arc::new(std::sync::RwLock::new(initial.clone()));
+    for (port, rs) in initial.iter().cloned() {
         let listener = TcpListener::bind(("0.0.0.0", port))
             .await
             .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
@@ -803,12 +906,17 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
                 r.addr
             );
         }
-        tasks.spawn(front(listener, rs));
+        tasks.spawn(front(listener, port, shared.clone()));
     }
+    let front_state = Arc::new(tokio::sync::Mutex::new(Front {
+        cfg: cfg.clone(),
+        ports: initial.iter().map(|(p, _)| *p).collect(),
+        routes: shared,
+    }));
     let _ = std::fs::remove_file(CONTROL_SOCKET);
     match tokio::net::UnixListener::bind(CONTROL_SOCKET) {
         Ok(l) => {
-            tasks.spawn(control_loop(l, saver.clone()));
+            tasks.spawn(control_loop(l, saver.clone(), front_state));
         }
         Err(e) => println!("mm-twin: no control socket at {CONTROL_SOCKET}: {e}"),
     }
@@ -885,8 +993,42 @@ pub fn gitlab_rails(args: &[String]) -> u8 {
     }
 }
 
+/// `mm-twin-reset GITLAB_RB` inside the twin image ([`RESET_COMMAND`]). Returns the exit code.
+pub fn twin_reset(args: &[String]) -> u8 {
+    let [gitlab_rb] = args else {
+        eprintln!(
+            "{RESET_COMMAND}: usage: {RESET_COMMAND} GITLAB_RB (the new GITLAB_OMNIBUS_CONFIG text)"
+        );
+        return 1;
+    };
+    if gitlab_rb.trim().is_empty() {
+        eprintln!("{RESET_COMMAND}: the gitlab.rb is empty");
+        return 1;
+    }
+    let line = serde_json::json!({ "reset": gitlab_rb }).to_string();
+    match send_control_within(&line, RESET_DEADLINE) {
+        Ok(r) if r.starts_with("ok") => {
+            print!("{r}");
+            0
+        }
+        Ok(r) => {
+            eprint!("{RESET_COMMAND}: {r}");
+            1
+        }
+        Err(e) => {
+            eprintln!("{RESET_COMMAND}: {e}");
+            1
+        }
+    }
+}
+
 /// One request line to the running twin's control socket; its reply line (30 s at most).
 fn send_control(line: &str) -> Result<String, String> {
+    send_control_within(line, Duration::from_secs(30))
+}
+
+/// One request line to the running twin's control socket; its reply line (`within` at most).
+fn send_control_within(line: &str, within: Duration) -> Result<String, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -900,11 +1042,11 @@ fn send_control(line: &str) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         let mut reply = String::new();
         tokio::time::timeout(
-            Duration::from_secs(30),
+            within,
             BufReader::new(s.take(1024 * 1024)).read_line(&mut reply),
         )
         .await
-        .map_err(|_| "no answer from the twin in 30 s".to_string())?
+        .map_err(|_| format!("no answer from the twin in {} s", within.as_secs()))?
         .map_err(|e| e.to_string())?;
         Ok(reply)
     })
@@ -980,6 +1122,10 @@ pub fn dispatch_argv0() -> Option<std::process::ExitCode> {
         "gitlab-psql" => {
             let rest: Vec<String> = args.collect();
             Some(std::process::ExitCode::from(gitlab_psql(&rest)))
+        }
+        RESET_COMMAND => {
+            let rest: Vec<String> = args.collect();
+            Some(std::process::ExitCode::from(twin_reset(&rest)))
         }
         _ => None,
     }

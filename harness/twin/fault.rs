@@ -124,7 +124,7 @@ impl Fault {
                 "the token request gets an HTML page; Mattermost shows \"Bad response from token request.\" (500)"
             }
             Fault::WebhooksDisabled => {
-                "POST /hooks/{id} answers 501 web.incoming_webhook.disabled.app_error"
+                "POST /hooks/{id} answers 501 (10.11: web.incoming_webhook.general.app_error wrapping disabled; 3.4: web.incoming_webhook.disabled.app_error)"
             }
             Fault::StartTlsNotOffered => {
                 "Mattermost silently continues in plaintext; with SMTP auth on: \"unencrypted connection\""

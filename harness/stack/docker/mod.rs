@@ -8,11 +8,14 @@
 //!   [`DockerOptions`].
 //! - `engine`: bollard calls: connect, labels, sweep, networks, aliases, exec, logs.
 //! - `images`: the version → image table (`images.toml`).
+//! - `pool`: [`StackPool`], one stack per topology and version reused across scenarios.
 //! - `twin_image`: building `mm-twin:local` with `docker import`.
 
 pub mod engine;
 pub mod images;
+pub mod pool;
 pub mod stack;
 pub mod twin_image;
 
+pub use pool::{PoolStats, StackPool};
 pub use stack::{DockerHost, DockerOptions, DockerStack, Progress};

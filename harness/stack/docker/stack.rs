@@ -40,6 +40,7 @@ use crate::twin::tls::{CertKind, TwinCa};
 
 use super::engine::{self, HOST_LABEL, env_err};
 use super::images::ImageTable;
+use super::pool::{HostShape, PoolKey, StackPool};
 
 // Upgrades (`gitlab.upgrade`, `mattermost.run_sql`): a child module, it shares the private parts.
 #[path = "upgrade.rs"]
@@ -63,6 +64,9 @@ pub struct DockerOptions {
     /// Leave the stack running at the end and print how to reach it.
     pub keep: bool,
     pub progress: Option<Progress>,
+    /// The run's idle stacks, for reuse across scenarios with the same topology and version
+    /// (`None`: every scenario gets its own stack).
+    pub pool: Option<Arc<StackPool>>,
 }
 
 impl Default for DockerOptions {
@@ -74,6 +78,7 @@ impl Default for DockerOptions {
             ready_timeout: Duration::from_secs(600),
             keep: false,
             progress: None,
+            pool: None,
         }
     }
 }
@@ -86,6 +91,7 @@ impl std::fmt::Debug for DockerOptions {
             .field("mattermost_image", &self.mattermost_image)
             .field("ready_timeout", &self.ready_timeout)
             .field("keep", &self.keep)
+            .field("pool", &self.pool)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +132,14 @@ pub struct DockerStack {
     mail: Option<crate::mailsink::MailSink>,
     mail_host: Option<(String, std::net::IpAddr)>,
     down: bool,
+    /// The omnibus image its containers run.
+    image: String,
+    /// Whether its containers can be reset for another scenario (the image has the twin's
+    /// reset command): only such stacks are pooled.
+    resettable: bool,
+    /// The run's pool it returns to (weak: the pool owns its idle stacks, and a panic that
+    /// drops the pool must drop them, which a cycle would prevent).
+    pool: Option<std::sync::Weak<StackPool>>,
 }
 
 /// The names a host serves, lower-case: GitLab's when Rails runs, Mattermost's when it runs.
@@ -177,7 +191,172 @@ fn repo_tag(image: &str) -> (String, String) {
     }
 }
 
+/// The host's gitlab.rb as the container receives it (`GITLAB_OMNIBUS_CONFIG`): rendered by the
+/// configuration model.
+fn rendered_config(host: &DockerHost, version: Version) -> String {
+    let file = crate::diag::SourceFile::new(host.name.clone(), host.gitlab_rb.clone());
+    crate::config::render_omnibus_config(&crate::config::resolve(&file, version))
+}
+
+/// The SMTP server name the Mattermost hosts' settings name (the mail sink plays it).
+fn mail_host_of(hosts: &[DockerHost]) -> Option<String> {
+    hosts
+        .iter()
+        .filter(|h| h.settings.mattermost_enabled)
+        .find_map(|h| crate::twin::bringup::MailServerSpec::for_host(&h.settings))
+        .map(|s| s.host)
+}
+
+/// A scenario's hosts as the pool sees them.
+fn shapes_of(hosts: &[DockerHost]) -> Vec<HostShape> {
+    hosts
+        .iter()
+        .map(|h| {
+            let urls = served_urls(&h.settings);
+            HostShape {
+                name: h.name.clone(),
+                gitlab: h.settings.gitlab_rails_enabled,
+                mattermost: h.settings.mattermost_enabled,
+                names: urls
+                    .iter()
+                    .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
+                    .collect(),
+                ports: container_ports(&urls),
+            }
+        })
+        .collect()
+}
+
+/// The omnibus image for this version: `--gitlab-image` (per version or for all), else
+/// images.toml.
+fn omnibus_image(opts: &DockerOptions, version: Version) -> Result<String, StackError> {
+    upgrade::image_for(opts, version).map(|(image, _)| image)
+}
+
 impl DockerStack {
+    /// A stack for a scenario: an idle one of the run's pool with the same topology, version and
+    /// image, reset for this scenario's gitlab.rb; else a new one ([`DockerStack::start`]).
+    pub async fn acquire(
+        opts: &DockerOptions,
+        version: Version,
+        hosts: &[DockerHost],
+    ) -> Result<DockerStack, StackError> {
+        if let Some(pool) = opts.pool.as_ref().filter(|_| !opts.keep) {
+            let image = omnibus_image(opts, version)?;
+            let key = PoolKey::new(&image, version, shapes_of(hosts), mail_host_of(hosts));
+            while let Some(mut stack) = pool.take(&key) {
+                let t0 = Instant::now();
+                match stack.reset(hosts).await {
+                    Ok(()) => {
+                        pool.note(|s| s.reused += 1);
+                        if let Some(p) = &opts.progress {
+                            p(&format!(
+                                "docker: stack {} reused, reset in {:.1} s",
+                                stack.id,
+                                t0.elapsed().as_secs_f64()
+                            ));
+                        }
+                        return Ok(stack);
+                    }
+                    Err(e) => {
+                        pool.note(|s| s.reset_failed += 1);
+                        if let Some(p) = &opts.progress {
+                            p(&format!(
+                                "docker: stack {} could not be reset ({}); starting a new one",
+                                stack.id, e.message
+                            ));
+                        }
+                        stack.remove().await;
+                    }
+                }
+            }
+            let stack = DockerStack::start(opts, version, hosts).await?;
+            pool.note(|s| s.started += 1);
+            return Ok(stack);
+        }
+        DockerStack::start(opts, version, hosts).await
+    }
+
+    /// The stack's key in the pool, from what its containers are now (a `host.reconfigure` may
+    /// have changed them); `None` when it cannot be reset or is kept.
+    pub fn pool_key(&self) -> Option<PoolKey> {
+        if !self.resettable || self.opts.keep {
+            return None;
+        }
+        let shapes = self
+            .hosts
+            .iter()
+            .map(|h| HostShape {
+                name: h.host.name.clone(),
+                gitlab: h.host.settings.gitlab_rails_enabled,
+                mattermost: h.host.settings.mattermost_enabled,
+                names: h.names.clone(),
+                ports: {
+                    let mut p: Vec<u16> = h.ports.iter().map(|(c, _)| *c).collect();
+                    p.sort_unstable();
+                    p
+                },
+            })
+            .collect();
+        Some(PoolKey::new(
+            &self.image,
+            self.version,
+            shapes,
+            self.mail_host.as_ref().map(|(n, _)| n.clone()),
+        ))
+    }
+
+    /// Make the stack a fresh one for another scenario with the same key: each container's
+    /// services start again from scratch with the host's new gitlab.rb
+    /// ([`crate::twin::container::RESET_COMMAND`]), the mail sink starts again for the new
+    /// settings, then readiness, seeding and the address book as after a start.
+    async fn reset(&mut self, hosts: &[DockerHost]) -> Result<(), StackError> {
+        if let Some(sink) = self.mail.take() {
+            sink.shutdown().await;
+        }
+        let mail_name = self.mail_host.take().map(|(n, _)| n);
+        for i in 0..self.hosts.len() {
+            let Some(new) = hosts.iter().find(|h| h.name == self.hosts[i].host.name) else {
+                return Err(env_err(format!(
+                    "the scenario has no host `{}`",
+                    self.hosts[i].host.name
+                )));
+            };
+            let cmd = vec![
+                crate::twin::container::RESET_COMMAND.to_string(),
+                rendered_config(new, self.version),
+            ];
+            let (code, out) = engine::exec(
+                &self.docker,
+                &self.hosts[i].id,
+                &cmd,
+                Duration::from_secs(120),
+            )
+            .await?;
+            if code != 0 {
+                return Err(env_err(format!(
+                    "resetting host `{}` failed with exit {code}: {}",
+                    new.name,
+                    crate::report::escape::terminal(out.trim())
+                )));
+            }
+            self.hosts[i].host = new.clone();
+        }
+        self.start_mail_sink(hosts).await?;
+        if self.mail_host.as_ref().map(|(n, _)| n) != mail_name.as_ref() {
+            return Err(env_err(
+                "the scenario's SMTP server name differs from the one the containers resolve",
+            ));
+        }
+        for i in 0..self.hosts.len() {
+            self.wait_ready(i).await?;
+        }
+        self.info.gitlab_admin_token = None;
+        self.seed().await?;
+        self.fill_info();
+        Ok(())
+    }
+
     /// Start every host. `version` is the scenario's GitLab version.
     pub async fn start(
         opts: &DockerOptions,
@@ -199,8 +378,16 @@ impl DockerStack {
             ));
         }
         let table = ImageTable::builtin();
-        let omnibus = upgrade::image_for(opts, version)?.0;
+        let omnibus = omnibus_image(opts, version)?;
         engine::require_image(&docker, &omnibus, omnibus == table.twin.image).await?;
+        // Only an image with the twin's reset command can serve another scenario afresh.
+        let resettable = docker
+            .inspect_image(&omnibus)
+            .await
+            .ok()
+            .and_then(|i| i.config)
+            .and_then(|c| c.labels)
+            .is_some_and(|l| l.contains_key(super::twin_image::BINARY_LABEL));
         // A standalone Mattermost image is checked too, although no topology starts one yet
         // (docs/docker.md): a typo fails here rather than on the day one does.
         if let Some(mm) = &opts.mattermost_image {
@@ -236,12 +423,19 @@ impl DockerStack {
                 mattermost_admin: None,
                 users: Vec::new(),
             },
-            opts: opts.clone(),
+            // Without the pool: the stack points back at it weakly (`pool`).
+            opts: DockerOptions {
+                pool: None,
+                ..opts.clone()
+            },
             version,
             root_password: random_secret("Root-", 16),
             mail: None,
             mail_host: None,
             down: false,
+            image: omnibus.clone(),
+            resettable,
+            pool: opts.pool.as_ref().map(Arc::downgrade),
         };
         engine::create_network(&docker, &network, &id, opts.keep).await?;
         stack.start_mail_sink(hosts).await?;
@@ -298,9 +492,10 @@ impl DockerStack {
                 spec.security,
                 std::net::SocketAddr::new(gateway, spec.port),
             ));
-        // The same relay as the twin target's (a silent client is dropped after 3 s), so the
-        // transcripts agree.
+        // A relay that drops a silent client after 3 s (also one that never starts TLS on an
+        // implicit-TLS listener), above the containers' real-time 1 s `SMTPServerTimeout`.
         opts.limits.idle_timeout = crate::stack::twin::MAIL_RELAY_IDLE_TIMEOUT;
+        opts.limits.tls_start_timeout = crate::stack::twin::MAIL_RELAY_IDLE_TIMEOUT;
         opts.credentials = spec
             .auth
             .clone()
@@ -360,10 +555,7 @@ impl DockerStack {
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                 .collect::<String>()
         );
-        let rendered = {
-            let file = crate::diag::SourceFile::new(host.name.clone(), host.gitlab_rb.clone());
-            crate::config::render_omnibus_config(&crate::config::resolve(&file, self.version))
-        };
+        let rendered = rendered_config(&host, self.version);
         let mut req = req
             .with_container_name(&name)
             .with_network(&self.network)
@@ -774,8 +966,20 @@ impl DockerStack {
         out
     }
 
+    /// The scenario is done with the stack: back to the run's pool when it can serve another
+    /// scenario, else removed ([`DockerStack::remove`]).
+    pub async fn down(self) {
+        if let Some(pool) = self.pool.as_ref().and_then(std::sync::Weak::upgrade)
+            && self.pool_key().is_some()
+        {
+            pool.put(self);
+            return;
+        }
+        self.remove().await;
+    }
+
     /// Remove containers, volumes and the network (or leave them with `--keep`).
-    pub async fn down(mut self) {
+    pub async fn remove(mut self) {
         self.down = true;
         if self.opts.keep {
             if let Some(p) = &self.opts.progress {

@@ -1,8 +1,9 @@
 //! Building the twin image (`mm-twin:local`) without a registry: a root filesystem holding the
-//! mm-harness binary, the shared libraries `ldd` lists for it, the CA bundle and the omnibus
-//! command names (`gitlab-rails` → mm-harness), imported with `docker import` (no base image).
-//! Its entry point is `mm-harness twin serve` (twin/container.rs), configured like
-//! `gitlab/gitlab-ce` by `GITLAB_OMNIBUS_CONFIG`.
+//! mm-harness binary, the shared libraries `ldd` lists for it, the CA bundle and the command
+//! names (omnibus's `gitlab-rails` and `gitlab-psql`, the twin's reset command `mm-twin-reset` →
+//! mm-harness), imported with `docker import` (no base image). Its entry point is
+//! `mm-harness twin serve` (twin/container.rs), configured like `gitlab/gitlab-ce` by
+//! `GITLAB_OMNIBUS_CONFIG`.
 //!
 //! The image is labelled with the binary's SHA-256 and the GitLab version it plays; building again
 //! with the same binary and version is a no-op. A per-version image (`--gitlab-version 8.12 --tag
@@ -191,9 +192,20 @@ pub fn build(
             .and_then(|()| {
                 std::os::unix::fs::symlink("mm-harness", root.join("usr/bin/gitlab-psql"))
             })
+            .and_then(|()| {
+                std::os::unix::fs::symlink(
+                    "mm-harness",
+                    root.join("usr/bin")
+                        .join(crate::twin::container::RESET_COMMAND),
+                )
+            })
             .map_err(|e| env_err(format!("cannot lay out the root filesystem: {e}")))?;
         files.push("/usr/bin/gitlab-rails -> mm-harness".to_string());
         files.push("/usr/bin/gitlab-psql -> mm-harness".to_string());
+        files.push(format!(
+            "/usr/bin/{} -> mm-harness",
+            crate::twin::container::RESET_COMMAND
+        ));
         import(&root, tag, &digest, gitlab_version)?;
         Ok(files)
     })();

@@ -82,6 +82,9 @@ impl DockerStack {
         let (image, _) = image_for(&self.opts, to)?;
         let table = ImageTable::builtin();
         engine::require_image(&self.docker, &image, image == table.twin.image).await?;
+        // Its containers now run another image and version than its pool key says: it serves
+        // no other scenario.
+        self.resettable = false;
         self.version = to;
         let mut order: Vec<usize> = (0..self.hosts.len()).collect();
         order.sort_by_key(|i| !self.hosts[*i].host.settings.gitlab_rails_enabled);

@@ -20,8 +20,15 @@
 //! - Mattermost 3.x ([`MailerEra::Mattermost3`]): no certificate checks, no EHLO name, PLAIN auth
 //!   always with TLS/STARTTLS, and its own error texts.
 //!
-//! The timeout (`SMTPServerTimeout`) bounds the connect, the greeting and hello, and each later
-//! reply, so no session can hang.
+//! Timeouts are Mattermost's, no more: 10.11's `SMTPServerTimeout` (0 is taken as its default,
+//! 10 s, as `SetDefaults` does) bounds the dial (`net.Dialer.Timeout`; with `"TLS"` the handshake
+//! too, Go's `tls.DialWithDialer`) and, afresh, the wait for the greeting (a context with that
+//! deadline around `smtp.NewClient`: "context deadline exceeded"). After the greeting Go's
+//! `net/smtp` sets no deadline, so a relay that stalls there holds the sender until it gives up
+//! (the step deadline on the harness side). Mattermost 3.4 sets no timeout at all (`net.Dial`,
+//! `tls.Dial`). Product time runs on the twin's [`ProductClock`] (scaled in scenario runs). The
+//! twin's own backstop ([`BACKSTOP`], not the product's) ends a session silent for that long so
+//! no task outlives every deadline.
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,9 +40,48 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::tls_client::{client_config, go_tls_error_text};
+use super::tls_client::{client_config, go_tls_error, go_tls_error_text};
 use crate::config::model::EmailSettings;
 use crate::net::AddressBook;
+use crate::twin::clock::ProductClock;
+
+/// The twin's guard against a session that would wait forever (Go sets no deadline after the
+/// greeting, 3.4 none at all): real time, far past any step deadline a scenario sets (`mail.wait`
+/// at most 60 s, `--step-timeout` default 10 s), so it never shapes what a scenario observes.
+pub const BACKSTOP: Duration = Duration::from_secs(600);
+
+/// Mattermost 10.11's `SMTPServerTimeout` in product time (`SetDefaults`: 0 → 10 s).
+pub fn server_timeout(email: &EmailSettings) -> Duration {
+    match email.smtp_server_timeout {
+        0 => Duration::from_secs(10),
+        n => Duration::from_secs(n),
+    }
+}
+
+/// Await `fut` for at most `limit` (`None`: the [`BACKSTOP`]); `Err(true)` when a product
+/// timeout ran out, `Err(false)` when the backstop did.
+async fn bounded<F: std::future::Future>(
+    limit: Option<Duration>,
+    fut: F,
+) -> Result<F::Output, bool> {
+    match limit {
+        Some(d) => tokio::time::timeout(d, fut).await.map_err(|_| true),
+        None => tokio::time::timeout(BACKSTOP, fut).await.map_err(|_| false),
+    }
+}
+
+/// The text of a wait that ran out: the product's own (`i/o timeout`, Go's deadline error) or
+/// the twin's backstop, named as such.
+fn ran_out(product: bool) -> String {
+    if product {
+        "i/o timeout".to_string()
+    } else {
+        format!(
+            "twin backstop: no progress for {} s (Mattermost itself would still be waiting)",
+            BACKSTOP.as_secs()
+        )
+    }
+}
 
 /// One email as Mattermost composes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +276,8 @@ impl fmt::Display for Step {
 struct Conn {
     reader: BufReader<Box<dyn Stream>>,
     log: SmtpSessionLog,
-    timeout: Duration,
+    /// The deadline of the next read or write: `None` after the greeting (Go sets none).
+    timeout: Option<Duration>,
     server_name: String,
     /// Set after a STARTTLS handshake failure: every later command fails with it (Go's sticky
     /// handshake error).
@@ -246,7 +293,7 @@ impl Conn {
         self.log.client(logged);
         let data = format!("{line}\r\n");
         let w = self.reader.get_mut();
-        match tokio::time::timeout(self.timeout, async {
+        match bounded(self.timeout, async {
             w.write_all(data.as_bytes()).await?;
             w.flush().await
         })
@@ -254,7 +301,7 @@ impl Conn {
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Step::Io(io_text(&e, &self.server_name))),
-            Err(_) => Err(Step::Io("i/o timeout".to_string())),
+            Err(product) => Err(Step::Io(ran_out(product))),
         }
     }
 
@@ -266,11 +313,10 @@ impl Conn {
         let mut texts = Vec::new();
         loop {
             let mut line = String::new();
-            let n = match tokio::time::timeout(self.timeout, self.reader.read_line(&mut line)).await
-            {
+            let n = match bounded(self.timeout, self.reader.read_line(&mut line)).await {
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => return Err(Step::Io(io_text(&e, &self.server_name))),
-                Err(_) => return Err(Step::Io("i/o timeout".to_string())),
+                Err(product) => return Err(Step::Io(ran_out(product))),
             };
             if n == 0 {
                 return Err(Step::Io("EOF".to_string()));
@@ -306,14 +352,20 @@ impl Conn {
         Ok((code, texts))
     }
 
-    async fn upgrade(&mut self, config: Arc<rustls::ClientConfig>) -> Result<(), String> {
+    /// The TLS handshake, bounded by `limit` (`None`: no product deadline). A product deadline
+    /// running out reads as Go's `HandshakeContext` does: `context deadline exceeded`.
+    async fn upgrade(
+        &mut self,
+        config: Arc<rustls::ClientConfig>,
+        limit: Option<Duration>,
+    ) -> Result<(), String> {
         let name = ServerName::try_from(self.server_name.clone())
             .map_err(|_| format!("tls: invalid server name {:?}", self.server_name))?;
         let placeholder: Box<dyn Stream> = Box::new(tokio::io::duplex(1).0);
         let old = std::mem::replace(&mut self.reader, BufReader::new(placeholder));
         let inner = old.into_inner();
         let connector = tokio_rustls::TlsConnector::from(config);
-        match tokio::time::timeout(self.timeout, connector.connect(name, inner)).await {
+        match bounded(limit, connector.connect(name, inner)).await {
             Ok(Ok(tls)) => {
                 self.reader = BufReader::new(Box::new(tls));
                 self.tls = true;
@@ -322,17 +374,19 @@ impl Conn {
                 Ok(())
             }
             Ok(Err(e)) => Err(io_text(&e, &self.server_name)),
-            Err(_) => Err("i/o timeout".to_string()),
+            Err(true) => Err("context deadline exceeded".to_string()),
+            Err(false) => Err(ran_out(false)),
         }
     }
 }
 
 fn io_text(e: &std::io::Error, server_name: &str) -> String {
     let text = e.to_string();
-    if let Some(inner) = e.get_ref()
-        && inner.downcast_ref::<rustls::Error>().is_some()
+    if let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        return go_tls_error_text(&format!("{inner:?}"), server_name);
+        return go_tls_error(tls, server_name);
     }
     if text.contains("peer closed connection") || e.kind() == std::io::ErrorKind::UnexpectedEof {
         return "EOF".to_string();
@@ -352,9 +406,22 @@ pub async fn send_mail(
     send_mail_as(MailerEra::Current, email, site_url, book, roots, msg).await
 }
 
-/// [`send_mail`] for a given Mattermost era.
+/// [`send_mail`] for a given Mattermost era, product time as real time.
 pub async fn send_mail_as(
     era: MailerEra,
+    email: &EmailSettings,
+    site_url: &str,
+    book: &AddressBook,
+    roots: &[CertificateDer<'static>],
+    msg: &OutgoingMail,
+) -> Result<SmtpSessionLog, MailError> {
+    send_mail_with(era, ProductClock::REAL, email, site_url, book, roots, msg).await
+}
+
+/// [`send_mail_as`] with Mattermost's timeouts on `clock` (the twin's product clock).
+pub async fn send_mail_with(
+    era: MailerEra,
+    clock: ProductClock,
     email: &EmailSettings,
     site_url: &str,
     book: &AddressBook,
@@ -386,7 +453,12 @@ pub async fn send_mail_as(
     let server = email.smtp_server.trim().to_string();
     let port_text = email.smtp_port.trim().to_string();
     let address = format!("{server}:{port_text}");
-    let timeout = Duration::from_secs(email.smtp_server_timeout.max(1));
+    // 10.11: SMTPServerTimeout bounds the dial and the greeting; 3.4 has no timeout.
+    let timeout = match era {
+        MailerEra::Current => Some(clock.real(server_timeout(email))),
+        MailerEra::Mattermost3 => None,
+    };
+    let dial_started = tokio::time::Instant::now();
     let connect_err = |detail: String| match era {
         MailerEra::Current => format!("unable to connect to the SMTP server: {detail}"),
         MailerEra::Mattermost3 => format!("SendMail: Failed to open connection, {detail}"),
@@ -433,7 +505,7 @@ pub async fn send_mail_as(
         Ok(c) => c,
         Err(e) => return Err(fail(MailErrorKind::Config, e, log)),
     };
-    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
+    let tcp = match bounded(timeout, TcpStream::connect(target)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             let detail = format!("dial tcp {address}: connect: {}", go_errno(&e));
@@ -444,13 +516,23 @@ pub async fn send_mail_as(
             };
             return Err(fail(MailErrorKind::Connect, msg, log));
         }
-        Err(_) => {
-            let detail = format!("dial tcp {address}: i/o timeout");
-            return Err(fail(MailErrorKind::Connect, connect_err(detail), log));
+        Err(product) => {
+            let detail = if product {
+                format!("dial tcp {address}: i/o timeout")
+            } else {
+                ran_out(false)
+            };
+            let msg = if security == Security::Tls {
+                tls_connect_err(detail)
+            } else {
+                connect_err(detail)
+            };
+            return Err(fail(MailErrorKind::Connect, msg, log));
         }
     };
     let _ = tcp.set_nodelay(true);
     log.note(format!("connected to {address}"));
+    // The greeting gets a fresh SMTPServerTimeout (the context is made after the dial).
     let mut conn = Conn {
         reader: BufReader::new(Box::new(tcp)),
         log,
@@ -459,8 +541,10 @@ pub async fn send_mail_as(
         poisoned: None,
         tls: false,
     };
+    // tls.DialWithDialer: the dialer's timeout covers the connect and the handshake together.
+    let handshake_limit = timeout.map(|t| t.saturating_sub(dial_started.elapsed()));
     if security == Security::Tls
-        && let Err(e) = conn.upgrade(tls_config.clone()).await
+        && let Err(e) = conn.upgrade(tls_config.clone(), handshake_limit).await
     {
         let log = std::mem::take(&mut conn.log);
         return Err(fail(MailErrorKind::Connect, tls_connect_err(e), log));
@@ -538,6 +622,9 @@ async fn session(
         }
         (_, e) => connect(e),
     })?;
+    // From here on Go's net/smtp reads and writes without any deadline (fidelity audit, mail
+    // MEDIUM 8): a relay that stalls now holds Mattermost until the relay or the caller gives up.
+    conn.timeout = None;
     if code != 220 {
         return Err(connect(Step::Reply(code, texts.join("\n"))));
     }
@@ -554,7 +641,7 @@ async fn session(
     if security == Security::StartTls {
         // Go: c.StartTLS(config) — the error is ignored by Mattermost.
         match conn.cmd("STARTTLS", "STARTTLS", 220).await {
-            Ok(_) => match conn.upgrade(tls_config).await {
+            Ok(_) => match conn.upgrade(tls_config, None).await {
                 Ok(()) => {
                     let line = format!("EHLO {name}");
                     match conn.cmd(&line, &line, 250).await {

@@ -12,5 +12,5 @@ pub mod tls_client;
 
 pub use client::{
     MailError, MailErrorKind, MailerEra, OutgoingMail, SmtpLine, SmtpSessionLog, Speaker,
-    send_mail, send_mail_as,
+    send_mail, send_mail_as, send_mail_with,
 };

@@ -19,7 +19,7 @@ use super::store::User;
 use super::twin::{MailAttempt, MattermostTwin};
 use crate::config::model::EmailSettings;
 use crate::config::version::Profile;
-use crate::twin::mail::{MailError, MailerEra, OutgoingMail, send_mail_as};
+use crate::twin::mail::{MailError, MailerEra, OutgoingMail, send_mail_with};
 
 fn era(profile: Profile) -> MailerEra {
     match profile {
@@ -58,8 +58,9 @@ async fn deliver_detailed(
     site_url: &str,
     msg: OutgoingMail,
 ) -> Result<(), MailError> {
-    let result = send_mail_as(
+    let result = send_mail_with(
         era(twin.profile),
+        twin.clock,
         email,
         site_url,
         &twin.address_book,

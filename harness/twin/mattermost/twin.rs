@@ -21,6 +21,7 @@ use super::store::{BCRYPT_COST, Session, Store, User};
 use crate::config::model::{MattermostSettings, Secret};
 use crate::config::version::Profile;
 use crate::net::AddressBook;
+use crate::twin::clock::ProductClock;
 
 /// The seeded system admin (omnibus has none; a harness needs one to drive the API).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,8 @@ pub struct MattermostTwinConfig {
     /// (`GitLabSettings.Id`): listed by `GET /api/v4/config/environment` and not changeable
     /// through `PUT /api/v4/config`.
     pub env_overrides: Vec<String>,
+    /// How long Mattermost's own timeouts (`SMTPServerTimeout`) last in real time.
+    pub clock: ProductClock,
 }
 
 impl Default for MattermostTwinConfig {
@@ -72,6 +75,7 @@ impl Default for MattermostTwinConfig {
             admin: MattermostAdmin::default(),
             outbound_timeout: Duration::from_secs(30),
             env_overrides: Vec::new(),
+            clock: ProductClock::REAL,
         }
     }
 }
@@ -98,6 +102,7 @@ pub struct MattermostTwin {
     pub(crate) trusted_roots: Vec<CertificateDer<'static>>,
     pub(crate) outbound_timeout: Duration,
     pub(crate) env_overrides: Vec<String>,
+    pub(crate) clock: ProductClock,
     pub(crate) store: Mutex<Store>,
     pub(crate) signer: Option<ErrorSigner>,
     pub(crate) mail_log: Mutex<Vec<MailAttempt>>,
@@ -166,6 +171,7 @@ impl MattermostTwin {
             trusted_roots: cfg.trusted_roots,
             outbound_timeout: cfg.outbound_timeout,
             env_overrides: cfg.env_overrides,
+            clock: cfg.clock,
             store: Mutex::new(store),
             signer: ErrorSigner::generate(),
             mail_log: Mutex::new(Vec::new()),

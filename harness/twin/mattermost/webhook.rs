@@ -1099,11 +1099,12 @@ async fn handle_v3(
         );
     }
     for (k, v) in &props {
-        if !matches!(
+        let dropped = matches!(
             k.as_str(),
             "override_icon_url" | "override_username" | "from_webhook"
-        ) && !(k == "attachments" && !v.is_array())
-        {
+        );
+        // Only a list survives as `attachments` (3.4 adds the prop when the cast succeeds).
+        if !dropped && (k != "attachments" || v.is_array()) {
             post_props.insert(k.clone(), v.clone());
         }
     }
@@ -1227,6 +1228,21 @@ mod tests {
         assert!(check_go_query("payload=%7B%7D&a=b").is_ok());
         assert!(check_go_query("payload=%zz").is_err());
         assert!(check_go_query("a=1;b=2").is_err());
+    }
+
+    #[test]
+    fn mattermost_3_4_finds_only_an_existing_direct_channel() {
+        let mut store = Store::default();
+        let (a, b) = ("bbbbbbbbbbbbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaaaaaaaaaaaa");
+        assert!(existing_direct_channel(&store, a, b).is_none());
+        assert!(store.channels.is_empty(), "looking never creates");
+        let dm = store.direct_channel(a, b);
+        // GetDMNameFromIds orders the ids.
+        assert_eq!(dm.name, format!("{b}__{a}"));
+        assert_eq!(
+            existing_direct_channel(&store, b, a).map(|c| c.id),
+            Some(dm.id)
+        );
     }
 
     #[test]
