@@ -303,7 +303,12 @@ pub fn execute(args: ReleaseDiffArgs, ctx: &Context) -> Result<(), CliError> {
     }
     for a in &from_run.scenarios {
         if let Some(b) = to_run.scenarios.iter().find(|b| b.name == a.name) {
-            entries.push(compare(a, b));
+            let mut d = compare(a, b);
+            d.diff = d
+                .diff
+                .replacen("--- snapshot", &format!("--- GitLab {}", args.from), 1)
+                .replacen("+++ this run", &format!("+++ GitLab {}", args.to), 1);
+            entries.push(d);
         }
     }
     entries.sort_by(|x, y| x.name.cmp(&y.name));
