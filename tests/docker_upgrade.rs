@@ -250,13 +250,16 @@ impl Manual {
     fn wait(&self, id: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let out = text(&docker(&["logs", id]));
-            let running = String::from_utf8_lossy(
-                &docker(&["inspect", "--format", "{{.State.Running}}", id]).stdout,
+            // The state first, then the logs: a container seen exited has written all it will
+            // (reading the logs first could miss the last lines of a container that exits in
+            // between; "created" is not an end, under load `docker start` may not have run yet).
+            let status = String::from_utf8_lossy(
+                &docker(&["inspect", "--format", "{{.State.Status}}", id]).stdout,
             )
             .trim()
-                == "true";
-            if out.contains("mm-twin: ready") || !running {
+            .to_string();
+            let out = text(&docker(&["logs", id]));
+            if out.contains("mm-twin: ready") || status == "exited" || status == "dead" {
                 return out;
             }
             assert!(Instant::now() < deadline, "not ready in 60 s: {out}");
