@@ -207,3 +207,46 @@ fn misuse_of_the_move_out_steps_is_refused_at_parse_time_with_its_line() {
         assert!(rendered.contains("bad.toml:"), "{rendered}");
     }
 }
+
+fn release_diff(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mm-harness"))
+        .arg("release-diff")
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn release_diff_reports_the_behaviour_changes_between_two_gitlab_versions() {
+    let (code, out, err) = release_diff(&["--from", "8.12", "--to", "18.11", "single-server"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("== single-server: passes on 18.11.0 only"),
+        "{out}"
+    );
+    for line in [
+        "-GET http://mattermost.example.com/api/v3/general/ping",
+        "+GET http://mattermost.example.com/api/v4/system/ping",
+        "-  version: 3.4.0",
+        "+  version: 10.11.0",
+        "--- GitLab 8.12.0",
+        "+++ GitLab 18.11.0",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line:?}:\n{out}");
+    }
+    let (code, out, err) = release_diff(&["--from", "18.11", "--to", "18.11", "webhooks"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("== webhooks: unchanged"), "{out}");
+    assert!(!out.contains("@@"), "{out}");
+    let (code, _, err) = release_diff(&["--from", "7.1", "--to", "18.11"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("7.1"), "{err}");
+    let (code, _, err) = release_diff(&["--from", "8.12", "--to", "18.11", "upgrade-3.1-to-3.4"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pins its behaviour"), "{err}");
+}
