@@ -474,6 +474,20 @@ fn live_preflight(
     ))
 }
 
+/// `--jobs` when not given. On the twin a scenario is an in-process stack that spends much of its
+/// time waiting (on loopback I/O, on the product's scaled timeouts, on the sink's TLS wait), so
+/// the suite runs 4 scenarios per core (at least 4, at most 16): on 2 cores, 8 at once. A docker
+/// scenario starts containers and a live one talks to a real installation: one at a time.
+pub fn default_jobs(kind: TargetKind) -> usize {
+    match kind {
+        TargetKind::Twin => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores * 4).clamp(4, 16)
+        }
+        TargetKind::Docker | TargetKind::Live => 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,19 +518,5 @@ mod tests {
         ] {
             assert_eq!(exit_of(verdict), exit, "{verdict:?}");
         }
-    }
-}
-
-/// `--jobs` when not given. On the twin a scenario is an in-process stack that spends much of its
-/// time waiting (on loopback I/O, on the product's scaled timeouts, on the sink's TLS wait), so
-/// the suite runs 4 scenarios per core (at least 4, at most 16): on 2 cores, 8 at once. A docker
-/// scenario starts containers and a live one talks to a real installation: one at a time.
-pub fn default_jobs(kind: TargetKind) -> usize {
-    match kind {
-        TargetKind::Twin => {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores * 4).clamp(4, 16)
-        }
-        TargetKind::Docker | TargetKind::Live => 1,
     }
 }

@@ -237,6 +237,36 @@ impl fmt::Display for OmnibusConfigDisplay<'_> {
     }
 }
 
+/// What a standalone Mattermost (`mattermost/mattermost-team-edition`) makes of an `MM_*`
+/// environment: its defaults for `profile`, each variable of the typed model applied as
+/// Mattermost's env loader applies it (Go's `ParseBool` for switches), and the settings paths the
+/// variables locked (what `GET /api/v4/config/environment` lists). The inverse of
+/// [`render_mm_env`]: `settings_from_mm_env(render_mm_env(r))` equals `r`'s settings on every
+/// typed field but the host layout. Variables outside the typed model are listed, not applied.
+pub fn settings_from_mm_env(
+    profile: super::version::Profile,
+    env: &[EnvVar],
+) -> Result<(super::model::MattermostSettings, Vec<String>), String> {
+    let mut settings = super::model::MattermostSettings::defaults(profile);
+    let mut locked = Vec::new();
+    for var in env {
+        let Some((path, _)) = TYPED_FIELDS
+            .iter()
+            .find(|(p, _)| env_var_for_path(p) == var.name)
+        else {
+            continue;
+        };
+        super::effective::apply_typed(
+            &mut settings,
+            path,
+            &serde_json::Value::String(var.value.clone()),
+        )
+        .map_err(|e| format!("{}: {e}", var.name))?;
+        locked.push((*path).to_string());
+    }
+    Ok((settings, locked))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,34 +342,4 @@ mod tests {
         );
         assert!(shown.contains("gitlab_rails['enable'] = false"), "{shown}");
     }
-}
-
-/// What a standalone Mattermost (`mattermost/mattermost-team-edition`) makes of an `MM_*`
-/// environment: its defaults for `profile`, each variable of the typed model applied as
-/// Mattermost's env loader applies it (Go's `ParseBool` for switches), and the settings paths the
-/// variables locked (what `GET /api/v4/config/environment` lists). The inverse of
-/// [`render_mm_env`]: `settings_from_mm_env(render_mm_env(r))` equals `r`'s settings on every
-/// typed field but the host layout. Variables outside the typed model are listed, not applied.
-pub fn settings_from_mm_env(
-    profile: super::version::Profile,
-    env: &[EnvVar],
-) -> Result<(super::model::MattermostSettings, Vec<String>), String> {
-    let mut settings = super::model::MattermostSettings::defaults(profile);
-    let mut locked = Vec::new();
-    for var in env {
-        let Some((path, _)) = TYPED_FIELDS
-            .iter()
-            .find(|(p, _)| env_var_for_path(p) == var.name)
-        else {
-            continue;
-        };
-        super::effective::apply_typed(
-            &mut settings,
-            path,
-            &serde_json::Value::String(var.value.clone()),
-        )
-        .map_err(|e| format!("{}: {e}", var.name))?;
-        locked.push((*path).to_string());
-    }
-    Ok((settings, locked))
 }

@@ -297,7 +297,7 @@ fn parse_hosts(sink: &mut Sink<'_>, v: &Spanned<DeValue<'_>>) -> Vec<HostPlan> {
                         "scenario.value",
                         kind_span,
                         format!("unknown host kind {:?}", quoted(other)),
-                        choice_hint(other, ["omnibus", "mattermost-standalone"].into_iter()),
+                        choice_hint(other, ["omnibus", "mattermost-standalone"]),
                     );
                     f.finish(sink);
                     continue;
