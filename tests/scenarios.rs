@@ -128,6 +128,7 @@ scenario_tests! {
     upgrade_3_2_via_3_3_keeps_everything => "upgrade-3.2-via-3.3",
     upgrade_3_2_to_3_4_sql_fix_restores_the_theme => "upgrade-3.2-to-3.4-sql-fix",
     upgrade_3_2_to_3_4_without_the_fix_loses_the_theme => "upgrade-3.2-to-3.4-incomplete",
+    move_out_of_omnibus_keeps_data_sso_and_webhooks => "move-out-of-omnibus",
     a_taken_username_gets_a_counter => "username-taken",
     a_taken_username_gets_a_counter_on_8_12 => "username-taken-8.12",
 }

@@ -46,6 +46,7 @@ mod twin_gitlab;
 mod twin_https;
 mod twin_mail;
 mod twin_mattermost;
+mod twin_moveout;
 mod twin_sso;
 mod twin_upgrade;
 mod twin_webhooks;

@@ -18,7 +18,8 @@ fn root() -> PathBuf {
 }
 
 /// A file whose last step is `step` (with `expect`, if given), after steps that create the
-/// application `app` and the webhook `hook` the examples name.
+/// application `app`, the webhook `hook` and the export `backup` the examples name (and a
+/// standalone Mattermost host `standalone`).
 fn minimal_file(step: StepKind, arguments: &str, expect: Option<(ExpectKind, &str)>) -> String {
     let expect = match expect {
         Some((kind, value)) => format!("expect = {{ {kind} = {value} }}\n"),
@@ -32,11 +33,18 @@ seed = "Getting started"
 [hosts.omnibus]
 gitlab_rb = "external_url 'http://gitlab.example.com'"
 
+[hosts.standalone]
+kind = "mattermost-standalone"
+url = "http://mattermost.example.com"
+
 [[steps]]
 gitlab.create_oauth_app = {{ as = "app" }}
 
 [[steps]]
 mattermost.create_incoming_webhook = {{ team = "team", channel = "town", as = "hook" }}
+
+[[steps]]
+mattermost.export = {{ host = "omnibus", as = "backup" }}
 
 [[steps]]
 {step} = {arguments}
@@ -54,10 +62,10 @@ fn every_step_kind_parses_from_a_minimal_file() {
     for kind in StepKind::ALL.iter().copied() {
         let text = minimal_file(kind, kind.example(), None);
         let s = parse(&text).unwrap_or_else(|e| panic!("{kind}:\n{}", e.render()));
-        assert_eq!(s.steps.len(), 3, "{kind}: a step was dropped");
-        assert_eq!(s.steps[2].action.kind(), kind);
-        assert_eq!(s.steps[2].action.name(), kind.name());
-        assert!(s.steps[2].label().starts_with(kind.name()));
+        assert_eq!(s.steps.len(), 4, "{kind}: a step was dropped");
+        assert_eq!(s.steps[3].action.kind(), kind);
+        assert_eq!(s.steps[3].action.name(), kind.name());
+        assert!(s.steps[3].label().starts_with(kind.name()));
     }
 }
 
@@ -69,7 +77,7 @@ fn every_step_kind_takes_exactly_its_declared_expectations() {
             let parsed = parse(&text);
             if kind.expectations().contains(&e) {
                 let s = parsed.unwrap_or_else(|err| panic!("{kind} + {e}:\n{}", err.render()));
-                assert_eq!(s.steps[2].expect.as_ref().map(|x| x.kind()), Some(e));
+                assert_eq!(s.steps[3].expect.as_ref().map(|x| x.kind()), Some(e));
             } else {
                 let err = match parsed {
                     Ok(_) => panic!("{kind} accepted expectation {e}"),

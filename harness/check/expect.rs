@@ -45,6 +45,9 @@ pub enum Expectation {
         username: Option<String>,
         email: Option<String>,
         auth_service: Option<String>,
+        /// `same_user = true`: the Mattermost user id is the one this GitLab account first signed
+        /// in as in the run.
+        same_user: Option<bool>,
     },
     /// The SSO round trip ends on Mattermost's error page with this error (documented failure).
     SsoError {
@@ -214,7 +217,12 @@ fn check_expectation(e: &Expectation, out: &StepOutput) -> Result<(), String> {
             username,
             email,
             auth_service,
-        } => check_mattermost_user(sso_of(e, out)?, username, email, auth_service),
+            same_user,
+        } => {
+            let o = sso_of(e, out)?;
+            check_mattermost_user(o, username, email, auth_service)?;
+            check_same_user(o, *same_user)
+        }
         Expectation::SsoError { id, status } => check_sso_error(sso_of(e, out)?, id, *status),
         Expectation::GitlabError {
             description_contains,
@@ -430,6 +438,27 @@ fn check_mattermost_user(
     field_eq("username", username, &u.username)?;
     field_eq("email", email, &u.email)?;
     field_eq("auth service", auth_service, &u.auth_service)
+}
+
+/// `same_user`: the id signed in as now against the one the account first signed in as (`false`:
+/// it must differ, an account re-created).
+fn check_same_user(o: &SsoOutcome, same_user: Option<bool>) -> Result<(), String> {
+    let (Some(want), SsoOutcome::SignedIn(u)) = (same_user, o) else {
+        return Ok(());
+    };
+    let Some(first) = &u.first_id_in_run else {
+        return Err("same_user: the run recorded no earlier sign-in of this account".into());
+    };
+    match (want, first == &u.id) {
+        (true, true) | (false, false) => Ok(()),
+        (true, false) => Err(format!(
+            "expected the same Mattermost user as the first sign-in ({first}), but signed in as {}",
+            u.id
+        )),
+        (false, true) => Err(format!(
+            "expected another Mattermost user than the first sign-in, but signed in as the same ({first})"
+        )),
+    }
 }
 
 fn check_sso_error(o: &SsoOutcome, id: &str, status: u16) -> Result<(), String> {
@@ -684,6 +713,7 @@ mod tests {
         assert!(check(&wrong_status, Some(&want)).is_err());
         let success = StepOutput::Sso(SsoOutcome::SignedIn(crate::drive::sso::SignedInUser {
             id: "x".into(),
+            first_id_in_run: None,
             username: "alice".into(),
             email: "alice@example.com".into(),
             auth_service: "gitlab".into(),
@@ -695,6 +725,37 @@ mod tests {
             check(&right, None).is_err(),
             "an error is a failure by default"
         );
+    }
+
+    #[test]
+    fn same_user_compares_the_id_with_the_first_sign_in_of_the_run() {
+        let signed_in = |id: &str, first: Option<&str>| {
+            StepOutput::Sso(SsoOutcome::SignedIn(crate::drive::sso::SignedInUser {
+                id: id.into(),
+                first_id_in_run: first.map(str::to_string),
+                username: "alice".into(),
+                email: "alice@example.com".into(),
+                auth_service: "gitlab".into(),
+            }))
+        };
+        let want = |same: bool| Expectation::MattermostUser {
+            username: Some("alice".into()),
+            email: None,
+            auth_service: None,
+            same_user: Some(same),
+        };
+        assert_eq!(check(&signed_in("a", Some("a")), Some(&want(true))), Ok(()));
+        let e = check(&signed_in("b", Some("a")), Some(&want(true))).unwrap_err();
+        assert!(
+            e.contains("same Mattermost user as the first sign-in (a)"),
+            "{e}"
+        );
+        assert_eq!(
+            check(&signed_in("b", Some("a")), Some(&want(false))),
+            Ok(())
+        );
+        assert!(check(&signed_in("a", Some("a")), Some(&want(false))).is_err());
+        assert!(check(&signed_in("a", None), Some(&want(true))).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod context;
 pub mod doctor_cmd;
 pub mod error;
 pub mod exit;
+pub mod release_diff_cmd;
 pub mod run_cmd;
 pub mod scenarios_cmd;
 pub mod twin_cmd;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Plan a GitLab upgrade for bundled Mattermost: versions crossed, what is supported, split
     /// or blocked, and the move out of omnibus that GitLab 19 requires.
     UpgradePlan(upgrade_cmd::UpgradePlanArgs),
+    /// The behaviour-change report between two GitLab versions: each scenario run on both (twin),
+    /// its normalised transcripts compared (unchanged / changed with a diff / passes on one only).
+    ReleaseDiff(release_diff_cmd::ReleaseDiffArgs),
     /// Read-only diagnostics of a live GitLab Mattermost and its gitlab.rb/config.json (also
     /// installed as `mm-doctor`).
     Doctor(Box<doctor_cmd::DoctorArgs>),
@@ -76,6 +80,12 @@ impl Command {
                 upgrade_cmd::PlanFormat::Json => OutputFormat::Json,
             },
             Command::Doctor(args) => args.format,
+            Command::ReleaseDiff(args) => match args.format {
+                release_diff_cmd::DiffFormat::Human | release_diff_cmd::DiffFormat::Markdown => {
+                    OutputFormat::Human
+                }
+                release_diff_cmd::DiffFormat::Json => OutputFormat::Json,
+            },
         }
     }
 }
@@ -88,6 +98,7 @@ pub fn execute(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Twin(cmd) => twin_cmd::execute(cmd, ctx),
         Command::Scenarios(cmd) => scenarios_cmd::execute(cmd, ctx),
         Command::UpgradePlan(args) => upgrade_cmd::execute(args, ctx),
+        Command::ReleaseDiff(args) => release_diff_cmd::execute(args, ctx),
         Command::Doctor(args) => doctor_cmd::execute(*args, ctx),
     }
 }

@@ -49,6 +49,11 @@ pub struct RunArgs {
     /// Let scenarios change a live installation (create applications, teams, hooks, posts).
     #[arg(long)]
     pub allow_writes: bool,
+    /// Run every scenario on this GitLab version instead of its file's `gitlab_version` (the twin
+    /// profile and key table of that version; snapshots are not compared). A file whose steps pin
+    /// it to its own version (upgrades, the move out of omnibus) is refused with the reason.
+    #[arg(long, value_name = "V", value_parser = parse_gitlab_version)]
+    pub gitlab_version: Option<crate::config::Version>,
     /// Only scenarios with one of these tags (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
@@ -176,6 +181,44 @@ pub fn parse_gitlab_images(values: &[String]) -> Result<GitlabImages, CliError> 
     Ok((every, per_version))
 }
 
+/// `--gitlab-version`, `release-diff --from/--to`: a GitLab release omnibus published (the
+/// version table's range), as `MAJOR.MINOR` or `MAJOR.MINOR.PATCH`.
+pub fn parse_gitlab_version(s: &str) -> Result<crate::config::Version, String> {
+    let arg = crate::upgrade::versions::parse_version_arg(s).map_err(|e| e.to_string())?;
+    crate::upgrade::versions::resolve(arg)
+        .map(|_| arg.version)
+        .map_err(|e| e.to_string())
+}
+
+/// Every scenario on GitLab `v`, or bad input listing each file that refuses and why.
+pub fn retarget_all(
+    scenarios: &[Scenario],
+    v: crate::config::Version,
+) -> Result<Vec<Scenario>, CliError> {
+    let mut out = Vec::new();
+    let mut refused = Vec::new();
+    for s in scenarios {
+        match crate::scenario::at_gitlab_version(s, v) {
+            Ok(r) => out.push(r),
+            Err(why) => refused.push(format!("{}: {why}", s.name)),
+        }
+    }
+    if refused.is_empty() {
+        Ok(out)
+    } else {
+        Err(CliError::bad_input(format!(
+            "cannot run {} on GitLab {v}",
+            if refused.len() == 1 {
+                "this scenario"
+            } else {
+                "these scenarios"
+            }
+        ))
+        .with_details(refused)
+        .with_hint("leave them out (name the others, or --tag), or drop --gitlab-version"))
+    }
+}
+
 /// A number of whole seconds, at least 1: 0 would leave no time at all, so it is bad input
 /// rather than "no timeout".
 pub fn parse_seconds(s: &str) -> Result<u64, String> {
@@ -259,6 +302,9 @@ pub fn execute(args: RunArgs, ctx: &Context) -> Result<(), CliError> {
         CliError::reported(super::Exit::BadInput)
             .with_details(errors.iter().map(|e| e.render()).collect())
     })?;
+    if let Some(v) = args.gitlab_version {
+        scenarios = retarget_all(&scenarios, v)?;
+    }
     if scenarios.is_empty() {
         let mut what = String::new();
         if !args.tags.is_empty() {

@@ -43,6 +43,8 @@ pub use model::{
     EmailSettings, GitLabSettings, HostSettings, MattermostSettings, NginxSettings, REDACTED,
     Secret, ServiceSettings, TeamSettings,
 };
-pub use render::{EnvVar, OmnibusConfigDisplay, render_mm_env, render_omnibus_config};
+pub use render::{
+    EnvVar, OmnibusConfigDisplay, render_mm_env, render_omnibus_config, settings_from_mm_env,
+};
 pub use resolve::{Resolved, resolve, resolve_document};
 pub use version::{KeyEra, Profile, Version, VersionParseError};

@@ -237,11 +237,70 @@ impl fmt::Display for OmnibusConfigDisplay<'_> {
     }
 }
 
+/// What a standalone Mattermost (`mattermost/mattermost-team-edition`) makes of an `MM_*`
+/// environment: its defaults for `profile`, each variable of the typed model applied as
+/// Mattermost's env loader applies it (Go's `ParseBool` for switches), and the settings paths the
+/// variables locked (what `GET /api/v4/config/environment` lists). The inverse of
+/// [`render_mm_env`]: `settings_from_mm_env(render_mm_env(r))` equals `r`'s settings on every
+/// typed field but the host layout. Variables outside the typed model are listed, not applied.
+pub fn settings_from_mm_env(
+    profile: super::version::Profile,
+    env: &[EnvVar],
+) -> Result<(super::model::MattermostSettings, Vec<String>), String> {
+    let mut settings = super::model::MattermostSettings::defaults(profile);
+    let mut locked = Vec::new();
+    for var in env {
+        let Some((path, _)) = TYPED_FIELDS
+            .iter()
+            .find(|(p, _)| env_var_for_path(p) == var.name)
+        else {
+            continue;
+        };
+        super::effective::apply_typed(
+            &mut settings,
+            path,
+            &serde_json::Value::String(var.value.clone()),
+        )
+        .map_err(|e| format!("{}: {e}", var.name))?;
+        locked.push((*path).to_string());
+    }
+    Ok((settings, locked))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{parse_gitlab_rb, resolve};
     use crate::diag::SourceFile;
+
+    #[test]
+    fn the_rendered_mm_env_configures_a_standalone_server_as_the_gitlab_rb_did() {
+        let f = SourceFile::new(
+            "gitlab.rb",
+            "external_url 'https://gitlab.example.com'\nmattermost_external_url 'https://mattermost.example.com'\nmattermost['gitlab_enable'] = true\nmattermost['gitlab_id'] = 'abc'\nmattermost['gitlab_secret'] = 's3cret'\nmattermost['email_smtp_server'] = 'smtp.example.com'\nmattermost['email_smtp_port'] = '587'\nmattermost['service_enable_incoming_webhooks'] = false\n",
+        );
+        let r = resolve(&f, crate::config::Version::new(18, 11, 0));
+        let env = render_mm_env(&r);
+        let (settings, locked) =
+            settings_from_mm_env(crate::config::Profile::Gitlab18_11, &env).expect("accepted");
+        let mut want = r.host.mattermost.clone();
+        // The host layout stays the image's own.
+        want.service.listen_address = settings.service.listen_address.clone();
+        assert_eq!(settings, want);
+        assert!(locked.contains(&"GitLabSettings.Secret".to_string()));
+        assert!(!locked.contains(&"ServiceSettings.ListenAddress".to_string()));
+        // A value Mattermost's env loader refuses is an error naming the variable.
+        let bad = vec![EnvVar {
+            name: "MM_SERVICESETTINGS_ENABLEINCOMINGWEBHOOKS".into(),
+            value: "yes".into(),
+            secret: false,
+        }];
+        let e = settings_from_mm_env(crate::config::Profile::Gitlab18_11, &bad).unwrap_err();
+        assert!(
+            e.starts_with("MM_SERVICESETTINGS_ENABLEINCOMINGWEBHOOKS"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn quoted_strings_read_back_identically() {

@@ -355,6 +355,23 @@ impl MattermostApi {
         channel_id: &str,
         tr: &mut Transcript,
     ) -> Result<Option<PostView>, DriveError> {
+        let mut posts = self.channel_posts(browser, team_id, channel_id, tr).await?;
+        Ok(if posts.is_empty() {
+            None
+        } else {
+            Some(posts.remove(0))
+        })
+    }
+
+    /// The posts of a channel, newest first (`GET /api/v4/channels/{id}/posts`, its first page;
+    /// 3.x: `/api/v3/teams/{team}/channels/{id}/posts/page/0/60`).
+    pub async fn channel_posts(
+        &self,
+        browser: &Browser,
+        team_id: &str,
+        channel_id: &str,
+        tr: &mut Transcript,
+    ) -> Result<Vec<PostView>, DriveError> {
         let path = if self.v3 {
             format!("/api/v3/teams/{team_id}/channels/{channel_id}/posts/page/0/60")
         } else {
@@ -369,35 +386,38 @@ impl MattermostApi {
                 tr,
             )
             .await?;
-        let Some(first) = v
+        let order: Vec<&str> = v
             .get("order")
             .and_then(|o| o.as_array())
-            .and_then(|o| o.first())
-            .and_then(|i| i.as_str())
-        else {
-            return Ok(None);
-        };
-        let post = v.get("posts").and_then(|p| p.get(first)).ok_or_else(|| {
-            DriveError::protocol("the posts answer names a post it does not contain")
-        })?;
-        Ok(Some(PostView {
-            id: first.to_string(),
-            message: post
-                .get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-                .to_string(),
-            post_type: post
-                .get("type")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-                .to_string(),
-            props: post
-                .get("props")
-                .cloned()
-                .unwrap_or(serde_json::Value::Null),
-        }))
+            .map(|o| o.iter().filter_map(|i| i.as_str()).collect())
+            .unwrap_or_default();
+        order.into_iter().map(|id| post_view(&v, id)).collect()
     }
+}
+
+/// Post `id` of a posts answer (`{order, posts}`).
+fn post_view(v: &serde_json::Value, id: &str) -> Result<PostView, DriveError> {
+    let post = v
+        .get("posts")
+        .and_then(|p| p.get(id))
+        .ok_or_else(|| DriveError::protocol("the posts answer names a post it does not contain"))?;
+    Ok(PostView {
+        id: id.to_string(),
+        message: post
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        post_type: post
+            .get("type")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        props: post
+            .get("props")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null),
+    })
 }
 
 /// `POST /api/v4/users` without an invitation: a person signs up with email and password (what

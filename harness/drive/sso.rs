@@ -38,6 +38,10 @@ pub struct Person {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignedInUser {
     pub id: String,
+    /// The id this GitLab account first signed in as during the scenario run, when the runner
+    /// knows it (an upgrade or a move out of omnibus must keep it); not part of the wire answer.
+    #[serde(skip)]
+    pub first_id_in_run: Option<String>,
     pub username: String,
     pub email: String,
     pub auth_service: String,
@@ -369,6 +373,7 @@ async fn signed_in(
     };
     let user = SignedInUser {
         id: s("id"),
+        first_id_in_run: None,
         username: s("username"),
         email: s("email"),
         auth_service: s("auth_service"),

@@ -1,6 +1,7 @@
 //! What an upgrade may lose, read over HTTP: a user's theme (`/api/v3/preferences/*`, with the
 //! user's own session from an SSO log-in) and the data counts the System Console shows
-//! (`/api/v3/admin/analytics/standard` and `extra_counts`, as the administrator).
+//! (`/api/v3/admin/analytics/standard` and `extra_counts`, as the administrator; on Mattermost
+//! 4 and later `/api/v4/analytics/old?name=`).
 //!
 //! Owns: [`save_theme`], [`get_theme`], [`count_data`] and [`DataCounts`]. Routes and shapes read
 //! from `api/preference.go` and `api/admin.go` at `mattermost/platform` tag v3.4.0.
@@ -104,22 +105,28 @@ pub async fn get_theme(
         .and_then(|p| p.get("value")?.as_str().map(str::to_string)))
 }
 
-/// The counts of `GET /api/v3/admin/analytics/standard` and `.../extra_counts` as the admin.
+/// The counts of `GET /api/v3/admin/analytics/standard` and `.../extra_counts` as the admin
+/// (Mattermost 4 and later: `GET /api/v4/analytics/old?name=standard` and `?name=extra_counts`,
+/// server/channels/api4/system.go `getAnalytics`, the same rows).
 pub async fn count_data(
     browser: &Browser,
     api: &MattermostApi,
     tr: &mut Transcript,
 ) -> Result<DataCounts, DriveError> {
-    let standard = api
-        .get_json(browser, "/api/v3/admin/analytics/standard", "counts", tr)
-        .await?;
-    let extra = api
-        .get_json(
-            browser,
+    let (standard_path, extra_path) = if api.is_v3() {
+        (
+            "/api/v3/admin/analytics/standard",
             "/api/v3/admin/analytics/extra_counts",
-            "extra counts",
-            tr,
         )
+    } else {
+        (
+            "/api/v4/analytics/old?name=standard",
+            "/api/v4/analytics/old?name=extra_counts",
+        )
+    };
+    let standard = api.get_json(browser, standard_path, "counts", tr).await?;
+    let extra = api
+        .get_json(browser, extra_path, "extra counts", tr)
         .await?;
     let row = |v: &serde_json::Value, name: &str| -> Result<u64, DriveError> {
         v.as_array()

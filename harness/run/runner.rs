@@ -389,9 +389,10 @@ async fn run_scenario(
     }
     let mut result = base_result(scenario, opts, ScenarioStatus::Passed);
 
-    // Resolve every host's gitlab.rb as the run starts (placeholders not yet bound are blank).
+    // Resolve every host's gitlab.rb as the run starts (placeholders not yet bound are blank). A
+    // standalone Mattermost host starts later, when `mattermost.move_out` moves Mattermost to it.
     let mut hosts = Vec::new();
-    for h in &scenario.hosts {
+    for h in scenario.hosts.iter().filter(|h| h.is_omnibus()) {
         match resolve_host(scenario, h, &Bindings::default(), scenario.gitlab_version) {
             Ok((resolved, warnings)) => {
                 result

@@ -20,6 +20,8 @@ use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, WebhookFormat};
 // The upgrade steps (a child module: it shares this file's private helpers).
 #[path = "steps_mail.rs"]
 mod steps_mail;
+#[path = "steps_moveout.rs"]
+mod steps_moveout;
 #[path = "steps_upgrade.rs"]
 mod upgrade;
 
@@ -43,6 +45,10 @@ pub struct RunState {
     pub config_warnings: Vec<String>,
     /// What the mail steps remember (messages already shown).
     mail: steps_mail::MailState,
+    /// The exports and rewritten gitlab.rb texts of the move out of omnibus.
+    moveout: steps_moveout::MoveOutState,
+    /// The Mattermost user id each GitLab account first signed in as (`same_user`).
+    first_ids: BTreeMap<String, String>,
 }
 
 impl RunState {
@@ -56,6 +62,8 @@ impl RunState {
             mm_api: None,
             config_warnings: Vec::new(),
             mail: steps_mail::MailState::default(),
+            moveout: steps_moveout::MoveOutState::default(),
+            first_ids: BTreeMap::new(),
         }
     }
 
@@ -237,6 +245,17 @@ async fn execute_inner(
             steps_mail::log_in_with_email(&info, state, username, tr).await
         }
         Action::MailSendTestEmail => steps_mail::send_test_email(&info, stack, state, tr).await,
+        Action::MattermostExport { host, bind } => {
+            steps_moveout::export(scenario, stack, state, host, bind, tr).await
+        }
+        Action::MoveOut { export, to } => {
+            steps_moveout::move_out(scenario, stack, state, export, to, tr).await
+        }
+        Action::CheckConfig {
+            host,
+            gitlab_version,
+        } => steps_moveout::check_config(scenario, state, host, *gitlab_version, tr).await,
+        Action::ReadPosts { hook } => steps_moveout::read_posts(&info, state, hook, tr).await,
         Action::MailVerifySignUp { username } => {
             steps_mail::sign_up_and_verify(&info, stack, state, username, tr).await
         }
@@ -381,7 +400,14 @@ async fn sso_round_trip(
     let mut reach = state.reach.clone();
     reach.accept_invalid_certs = how.accept_invalid_certificates;
     let b = browser(&reach)?;
-    let outcome = sso::round_trip(&b, &target, how.flavour, &person, how.consent, tr).await?;
+    let mut outcome = sso::round_trip(&b, &target, how.flavour, &person, how.consent, tr).await?;
+    if let sso::SsoOutcome::SignedIn(u) = &mut outcome {
+        let first = state
+            .first_ids
+            .entry(user.to_string())
+            .or_insert_with(|| u.id.clone());
+        u.first_id_in_run = Some(first.clone());
+    }
     Ok(StepOutput::Sso(outcome))
 }
 

@@ -55,6 +55,7 @@ embedded![
     "https-untrusted-certificate",
     "long-gitlab-username",
     "long-gitlab-username-8.12",
+    "move-out-of-omnibus",
     "reauthorise",
     "second-sign-up",
     "second-sign-up-8.12",

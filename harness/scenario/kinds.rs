@@ -34,7 +34,11 @@ named_enum! {
         SaveTheme => "mattermost.save_theme",
         GetTheme => "mattermost.get_theme",
         CountData => "mattermost.count_data",
+        ReadPosts => "mattermost.read_posts",
         LogInWithEmail => "mattermost.log_in_with_email",
+        MattermostExport => "mattermost.export",
+        MoveOut => "mattermost.move_out",
+        CheckConfig => "gitlab.check_config",
         MailSendTestEmail => "mail.send_test_email",
         MailVerifySignUp => "mail.sign_up_and_verify",
         MailMention => "mail.mention",
@@ -114,6 +118,10 @@ impl StepKind {
             StepKind::CreateOAuthApp
             | StepKind::RevokeOAuthApp
             | StepKind::Reconfigure
+            | StepKind::MattermostExport
+            | StepKind::MoveOut
+            | StepKind::CheckConfig
+            | StepKind::ReadPosts
             | StepKind::Ping => &[],
         }
     }
@@ -145,10 +153,14 @@ impl StepKind {
             StepKind::SaveTheme => r#"{ user = "alice", theme = "{}" }"#,
             StepKind::GetTheme => r#"{ user = "alice" }"#,
             StepKind::CountData => "{}",
+            StepKind::ReadPosts => r#"{ hook = "hook" }"#,
             StepKind::LogInWithEmail | StepKind::MailVerifySignUp => r#"{ username = "carol" }"#,
             StepKind::MailSendTestEmail => "{}",
             StepKind::MailMention => r#"{ hook = "hook", user = "dora" }"#,
             StepKind::MailWait => r#"{ to = "carol@example.com" }"#,
+            StepKind::MattermostExport => r#"{ host = "omnibus", as = "backup" }"#,
+            StepKind::MoveOut => r#"{ export = "backup", to = "standalone" }"#,
+            StepKind::CheckConfig => r#"{ host = "omnibus", gitlab_version = "19.0" }"#,
         }
     }
 
@@ -229,7 +241,23 @@ impl StepKind {
             },
             StepKind::CountData => StepDoc {
                 arguments: "—",
-                effect: "the administrator reads the System Console's counts: `GET /api/v3/admin/analytics/standard` and `extra_counts`; Mattermost 3.x only",
+                effect: "the administrator reads the System Console's counts: `GET /api/v3/admin/analytics/standard` and `extra_counts` (Mattermost 4 and later: `GET /api/v4/analytics/old?name=standard` and `?name=extra_counts`)",
+            },
+            StepKind::ReadPosts => StepDoc {
+                arguments: "`hook` (binding: its channel is read)",
+                effect: "the administrator reads every post of the hook's channel, newest first (`GET /api/v4/channels/{id}/posts`; 3.x `/api/v3/teams/{team}/channels/{id}/posts/page/0/60`), each listed in the transcript (what the snapshot holds); fails on an empty channel",
+            },
+            StepKind::MattermostExport => StepDoc {
+                arguments: "`host` (the omnibus `[hosts]` table running bundled Mattermost), `as` (binding, required)",
+                effect: "the export tasks of `upgrade-plan`'s move out of omnibus (`--from` the scenario's GitLab, `--to 19.0`, `--gitlab-rb` the host's text), each listed by its title: the database (every table: users with their GitLab `auth_data`, sessions, teams, channels, posts, incoming webhooks), config.json, gitlab-secrets.json's `mattermost` section (the OAuth application's id and secret) and the `MM_*` settings `config explain` renders from the gitlab.rb (twin only)",
+            },
+            StepKind::MoveOut => StepDoc {
+                arguments: "`export` (binding of `mattermost.export`), `to` (a `[hosts]` table with `kind = \"mattermost-standalone\"`)",
+                effect: "the plan's standalone and GitLab-side tasks: the bundled Mattermost is stopped (`mattermost['enable'] = false`), the standalone host starts configured only by the `MM_*` variables (the rendered ones, SiteURL its `url`, GitLabSettings Enable/Id/Secret from the saved secrets: the same OAuth application) on the restored database; GitLab's gitlab.rb is rewritten: every key the plan lists for removal deleted, `gitlab_rails['mattermost_host']` set (twin only)",
+            },
+            StepKind::CheckConfig => StepDoc {
+                arguments: "`host` (an omnibus `[hosts]` table), `gitlab_version` (`18.x` or `19.x`)",
+                effect: "what that GitLab package does with the host's current gitlab.rb (after `mattermost.move_out`: the rewritten one): the configuration model's checks for that version (19.x reconfigure refuses `mattermost[...]` keys) and `upgrade-plan`'s gate from the scenario's GitLab; the step fails on any blocker, listing each rule",
             },
             StepKind::LogInWithEmail => StepDoc {
                 arguments: "`username` (an account `mattermost.sign_up_with_email` or `mail.sign_up_and_verify` created)",
@@ -282,8 +310,8 @@ pub fn expect_example(kind: ExpectKind) -> &'static str {
 pub fn expect_doc(kind: ExpectKind) -> ExpectDoc {
     match kind {
         ExpectKind::MattermostUser => ExpectDoc {
-            written: "mattermost_user = { username, email, auth_service }",
-            passes_when: "the round trip ends signed in, with these fields (each optional)",
+            written: "mattermost_user = { username, email, auth_service, same_user }",
+            passes_when: "the round trip ends signed in, with these fields (each optional); `same_user = true`: as the Mattermost user id this GitLab account first signed in as in the run (what an upgrade or a move out of omnibus must keep; `false`: another id)",
         },
         ExpectKind::SsoError => ExpectDoc {
             written: "sso_error = { id, status }",

@@ -14,6 +14,7 @@
 //! - `embedded`: the shipped suite (`scenarios/*.toml` and their snapshots) compiled in.
 //! - `load`: finding scenario files on disk and selecting them (names, tags, shards), the
 //!   directory laid over the shipped suite.
+//! - `retarget`: a scenario on another GitLab version (`run --gitlab-version`, `release-diff`).
 //! - `error`: [`ScenarioError`].
 //!
 //! The words a plan shares with the drivers and checks (SSO flavour, consent, webhook format,
@@ -30,12 +31,14 @@ pub mod parse;
 mod parse_step;
 mod parse_upgrade;
 pub mod placeholder;
+pub mod retarget;
 pub mod source;
 
 pub use crate::vocab::{Consent, PushSpec, Service, SsoFlavour, TargetKind, WebhookFormat};
 pub use error::{ScenarioError, ScenarioErrorKind};
 pub use kinds::StepKind;
 pub use load::{Selection, Suite, discover, load_file, parse_shard, select, select_suite};
-pub use model::{Action, BindingKind, HostPlan, Scenario, Step};
+pub use model::{Action, BindingKind, HostKind, HostPlan, Scenario, Step};
 pub use parse::parse_scenario;
 pub use placeholder::{Bindings, Placeholder, Template};
+pub use retarget::at_gitlab_version;

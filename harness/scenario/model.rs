@@ -62,14 +62,35 @@ impl Scenario {
     }
 }
 
-/// One omnibus host of the topology and its gitlab.rb.
+/// One host of the topology: an omnibus host with its gitlab.rb, or a standalone Mattermost.
 #[derive(Debug, Clone)]
 pub struct HostPlan {
     /// The table name (`gitlab`, `mattermost`, `omnibus`...).
     pub name: String,
-    /// The gitlab.rb text, verbatim, with its placeholders.
+    /// The gitlab.rb text, verbatim, with its placeholders (empty for a standalone Mattermost).
     pub gitlab_rb: Template,
+    /// `kind`: what runs on the host.
+    pub kind: HostKind,
     pub location: Location,
+}
+
+impl HostPlan {
+    /// Whether the host is an omnibus installation configured by its gitlab.rb (started with the
+    /// stack); a standalone Mattermost starts when `mattermost.move_out` moves Mattermost to it.
+    pub fn is_omnibus(&self) -> bool {
+        matches!(self.kind, HostKind::Omnibus)
+    }
+}
+
+/// What a `[hosts.NAME]` table describes (`kind`, default `omnibus`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKind {
+    /// An omnibus GitLab package configured by `gitlab_rb`.
+    Omnibus,
+    /// `kind = "mattermost-standalone"`: Mattermost on its own host, as the
+    /// `mattermost/mattermost-team-edition` image runs it, configured only by `MM_*` variables;
+    /// `url` is where it serves (its SiteURL).
+    MattermostStandalone { url: String },
 }
 
 /// One step: an action and what must be seen afterwards.
@@ -157,6 +178,20 @@ pub enum Action {
     CountData,
     /// `mattermost.log_in_with_email`: a person logs in with email address and password.
     LogInWithEmail { username: String },
+    /// `mattermost.read_posts`: the administrator reads every post of the channel of `hook`.
+    ReadPosts { hook: String },
+    /// `mattermost.export`: the move-out plan's export on the omnibus `host` (database, config.json,
+    /// gitlab-secrets.json's `mattermost` section, the `MM_*` settings); binds it as `bind`.
+    MattermostExport { host: String, bind: String },
+    /// `mattermost.move_out`: the bundled Mattermost stops, the standalone host `to` starts from
+    /// `MM_*` variables on the restored `export`, and GitLab's gitlab.rb is rewritten for 19.
+    MoveOut { export: String, to: String },
+    /// `gitlab.check_config`: the GitLab `gitlab_version` checks (reconfigure's deprecations and
+    /// the package gate) on the omnibus `host`'s current gitlab.rb; fails on a blocker.
+    CheckConfig {
+        host: String,
+        gitlab_version: crate::config::Version,
+    },
     /// `mail.send_test_email`: the System Console's test email, as the system administrator.
     MailSendTestEmail,
     /// `mail.sign_up_and_verify`: sign up with email, follow the verification link, log in.
@@ -201,6 +236,10 @@ impl Action {
             Action::GetTheme { .. } => StepKind::GetTheme,
             Action::CountData => StepKind::CountData,
             Action::LogInWithEmail { .. } => StepKind::LogInWithEmail,
+            Action::MattermostExport { .. } => StepKind::MattermostExport,
+            Action::ReadPosts { .. } => StepKind::ReadPosts,
+            Action::MoveOut { .. } => StepKind::MoveOut,
+            Action::CheckConfig { .. } => StepKind::CheckConfig,
             Action::MailSendTestEmail => StepKind::MailSendTestEmail,
             Action::MailVerifySignUp { .. } => StepKind::MailVerifySignUp,
             Action::MailMention { .. } => StepKind::MailMention,
@@ -248,6 +287,13 @@ impl Action {
                 format!("username={username}")
             }
             Action::MailSendTestEmail => String::new(),
+            Action::MattermostExport { host, bind } => format!("host={host} as={bind}"),
+            Action::MoveOut { export, to } => format!("export={export} to={to}"),
+            Action::ReadPosts { hook } => format!("hook={hook}"),
+            Action::CheckConfig {
+                host,
+                gitlab_version,
+            } => format!("host={host} gitlab_version={gitlab_version}"),
             Action::MailMention { hook, user, .. } => format!("hook={hook} user={user}"),
             Action::MailWait {
                 to,
@@ -277,6 +323,8 @@ impl Action {
             | Action::GetTheme { .. }
             | Action::CountData
             | Action::LogInWithEmail { .. }
+            | Action::CheckConfig { .. }
+            | Action::ReadPosts { .. }
             | Action::MailWait { .. } => false,
             Action::Sso {
                 flavour, consent, ..
@@ -299,6 +347,8 @@ impl Action {
             | Action::SaveTheme { .. }
             | Action::MailSendTestEmail
             | Action::MailVerifySignUp { .. }
+            | Action::MattermostExport { .. }
+            | Action::MoveOut { .. }
             | Action::MailMention { .. } => true,
         }
     }
@@ -308,6 +358,7 @@ impl Action {
         match self {
             Action::CreateOAuthApp { bind, .. } => Some((bind, BindingKind::App)),
             Action::CreateIncomingWebhook { bind, .. } => Some((bind, BindingKind::Hook)),
+            Action::MattermostExport { bind, .. } => Some((bind, BindingKind::Export)),
             Action::RevokeOAuthApp { .. }
             | Action::Reconfigure { .. }
             | Action::Sso { .. }
@@ -328,6 +379,9 @@ impl Action {
             | Action::MailSendTestEmail
             | Action::MailVerifySignUp { .. }
             | Action::MailMention { .. }
+            | Action::MoveOut { .. }
+            | Action::CheckConfig { .. }
+            | Action::ReadPosts { .. }
             | Action::MailWait { .. } => None,
         }
     }
@@ -338,7 +392,9 @@ impl Action {
             Action::RevokeOAuthApp { app } => Some((app, BindingKind::App)),
             Action::WebhookGitlabPush { hook, .. }
             | Action::WebhookPost { hook, .. }
-            | Action::MailMention { hook, .. } => Some((hook, BindingKind::Hook)),
+            | Action::MailMention { hook, .. }
+            | Action::ReadPosts { hook } => Some((hook, BindingKind::Hook)),
+            Action::MoveOut { export, .. } => Some((export, BindingKind::Export)),
             Action::CreateOAuthApp { .. }
             | Action::Reconfigure { .. }
             | Action::Sso { .. }
@@ -357,6 +413,8 @@ impl Action {
             | Action::LogInWithEmail { .. }
             | Action::MailSendTestEmail
             | Action::MailVerifySignUp { .. }
+            | Action::MattermostExport { .. }
+            | Action::CheckConfig { .. }
             | Action::MailWait { .. } => None,
         }
     }
@@ -364,7 +422,10 @@ impl Action {
     /// The `[hosts]` table this action names.
     pub fn host(&self) -> Option<&str> {
         match self {
-            Action::Reconfigure { host } => Some(host),
+            Action::Reconfigure { host }
+            | Action::MattermostExport { host, .. }
+            | Action::CheckConfig { host, .. } => Some(host),
+            Action::MoveOut { to, .. } => Some(to),
             Action::CreateOAuthApp { .. }
             | Action::RevokeOAuthApp { .. }
             | Action::Sso { .. }
@@ -386,6 +447,7 @@ impl Action {
             | Action::MailSendTestEmail
             | Action::MailVerifySignUp { .. }
             | Action::MailMention { .. }
+            | Action::ReadPosts { .. }
             | Action::MailWait { .. } => None,
         }
     }
@@ -397,6 +459,8 @@ impl Action {
 pub enum BindingKind {
     App,
     Hook,
+    /// What `mattermost.export` took from the bundled Mattermost.
+    Export,
 }
 
 impl BindingKind {
@@ -405,6 +469,7 @@ impl BindingKind {
         match self {
             BindingKind::App => "application",
             BindingKind::Hook => "incoming webhook",
+            BindingKind::Export => "Mattermost export",
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::vocab::TargetKind;
 
 use super::error::ScenarioError;
 use super::fields::{Fields, Sink, as_table, choice_hint, quoted, span_of};
-use super::model::{BindingKind, HostPlan, Scenario, Step};
+use super::model::{Action, BindingKind, HostKind, HostPlan, Scenario, Step};
 use super::parse_step::parse_step;
 use super::placeholder::{APP_FIELDS, Template};
 use super::source;
@@ -264,6 +264,46 @@ fn parse_hosts(sink: &mut Sink<'_>, v: &Spanned<DeValue<'_>>) -> Vec<HostPlan> {
             continue;
         };
         let mut f = Fields::new(ht, span_of(hv), key.clone());
+        let kind = f.opt_str(sink, "kind");
+        if let Some((kind, kind_span)) = kind {
+            match kind.as_str() {
+                "omnibus" => {}
+                "mattermost-standalone" => {
+                    let url = f.req_str(sink, "url");
+                    f.finish(sink);
+                    let Some((url, url_span)) = url else { continue };
+                    let scheme_ok = url::Url::parse(&url).ok().is_some_and(|u| {
+                        matches!(u.scheme(), "http" | "https") && u.host_str().is_some()
+                    });
+                    if !scheme_ok {
+                        sink.error(
+                            "scenario.value",
+                            url_span,
+                            format!("`{key}.url` {:?} is not an http(s) URL with a host", quoted(&url)),
+                            Some("write where the standalone Mattermost serves, e.g. \"https://mattermost.example.com\"".into()),
+                        );
+                        continue;
+                    }
+                    hosts.push(HostPlan {
+                        name: name.to_string(),
+                        gitlab_rb: Template::scan("", "''", url_span.start),
+                        kind: HostKind::MattermostStandalone { url },
+                        location: sink.file.locate(span_of(k)),
+                    });
+                    continue;
+                }
+                other => {
+                    sink.error(
+                        "scenario.value",
+                        kind_span,
+                        format!("unknown host kind {:?}", quoted(other)),
+                        choice_hint(other, ["omnibus", "mattermost-standalone"]),
+                    );
+                    f.finish(sink);
+                    continue;
+                }
+            }
+        }
         let rb = f.raw("gitlab_rb");
         f.finish(sink);
         let Some(rb) = rb else {
@@ -286,6 +326,7 @@ fn parse_hosts(sink: &mut Sink<'_>, v: &Spanned<DeValue<'_>>) -> Vec<HostPlan> {
         hosts.push(HostPlan {
             name: name.to_string(),
             gitlab_rb: template,
+            kind: HostKind::Omnibus,
             location: sink.file.locate(span_of(k)),
         });
     }
@@ -383,6 +424,34 @@ fn validate_references(sink: &mut Sink<'_>, hosts: &[HostPlan], steps: &[(Step, 
                 }),
             );
         }
+        if let Some(host) = s.action.host()
+            && let Some(plan) = hosts.iter().find(|h| h.name == host)
+        {
+            // `mattermost.move_out` moves to a standalone Mattermost; every other step that names
+            // a host acts on an omnibus installation's gitlab.rb.
+            let wants_standalone = matches!(s.action, Action::MoveOut { .. });
+            if wants_standalone == plan.is_omnibus() {
+                sink.error(
+                    "scenario.host",
+                    *span,
+                    format!(
+                        "`{}` names host `{}`, which is {}",
+                        s.action.name(),
+                        quoted(host),
+                        if plan.is_omnibus() {
+                            "an omnibus host"
+                        } else {
+                            "a standalone Mattermost"
+                        }
+                    ),
+                    Some(if wants_standalone {
+                        "name a host with `kind = \"mattermost-standalone\"` and its `url`".into()
+                    } else {
+                        "name an omnibus host (a `[hosts]` table with `gitlab_rb`)".into()
+                    }),
+                );
+            }
+        }
         if let Some((name, _)) = s.action.creates() {
             made.insert(name);
         }
@@ -478,12 +547,18 @@ fn validate_placeholders(
                     );
                 }
             }
-            Some(BindingKind::Hook) => sink.error(
+            Some(kind @ (BindingKind::Hook | BindingKind::Export)) => sink.error(
                 "scenario.placeholder",
                 p.span,
                 format!(
-                    "`{}` is an incoming webhook; gitlab.rb placeholders name applications",
-                    p.binding
+                    "`{}` is {} {}; gitlab.rb placeholders name applications",
+                    p.binding,
+                    if *kind == BindingKind::Hook {
+                        "an"
+                    } else {
+                        "a"
+                    },
+                    kind.describe()
                 ),
                 None,
             ),

@@ -162,6 +162,9 @@ fn parse_action(
             .req_str(sink, "user")
             .map(|(user, _)| Action::GetTheme { user }),
         StepKind::CountData => Some(Action::CountData),
+        StepKind::ReadPosts => f
+            .req_str(sink, "hook")
+            .map(|(hook, _)| Action::ReadPosts { hook }),
         StepKind::LogInWithEmail => f
             .req_str(sink, "username")
             .map(|(username, _)| Action::LogInWithEmail { username }),
@@ -171,6 +174,9 @@ fn parse_action(
             .map(|(username, _)| Action::MailVerifySignUp { username }),
         StepKind::MailMention => mail_mention(sink, &mut f),
         StepKind::MailWait => mail_wait(sink, &mut f),
+        StepKind::MattermostExport => super::parse_upgrade::mattermost_export(sink, &mut f),
+        StepKind::MoveOut => super::parse_upgrade::move_out(sink, &mut f),
+        StepKind::CheckConfig => super::parse_upgrade::check_config(sink, &mut f),
     };
     f.finish(sink);
     if sink.found() > before {
@@ -478,6 +484,7 @@ fn expect_mattermost_user(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Expect
         username: f.opt_str(sink, "username").map(|s| s.0),
         email: f.opt_str(sink, "email").map(|s| s.0),
         auth_service: f.opt_str(sink, "auth_service").map(|s| s.0),
+        same_user: f.opt_bool(sink, "same_user"),
     }
 }
 

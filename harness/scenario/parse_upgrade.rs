@@ -1,5 +1,6 @@
 //! The readers of the upgrade steps (`gitlab.upgrade`, `mattermost.run_sql`,
-//! `mattermost.save_theme`) and of the `theme` and `data` expectations, called from
+//! `mattermost.save_theme`, and the move out of omnibus: `mattermost.export`,
+//! `mattermost.move_out`, `gitlab.check_config`) and of the `theme` and `data` expectations, called from
 //! `parse_step`'s exhaustive dispatches. Bad values are errors here, at parse time, with the
 //! value's location: a version the twin cannot install, SQL other than the seed's statement.
 
@@ -84,5 +85,49 @@ pub(super) fn expect_data(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Expect
         channels: f.opt_uint(sink, "channels", MAX),
         posts: f.opt_uint(sink, "posts", MAX),
         webhooks: f.opt_uint(sink, "webhooks", MAX),
+    })
+}
+
+pub(super) fn mattermost_export(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Action> {
+    let host = f.req_str(sink, "host");
+    let bind = f.req_str(sink, "as");
+    Some(Action::MattermostExport {
+        host: host?.0,
+        bind: bind?.0,
+    })
+}
+
+pub(super) fn move_out(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Action> {
+    let export = f.req_str(sink, "export");
+    let to = f.req_str(sink, "to");
+    Some(Action::MoveOut {
+        export: export?.0,
+        to: to?.0,
+    })
+}
+
+pub(super) fn check_config(sink: &mut Sink<'_>, f: &mut Fields<'_, '_>) -> Option<Action> {
+    let host = f.req_str(sink, "host");
+    let (raw, span) = f.req_str(sink, "gitlab_version")?;
+    // A release omnibus published (the version table's range), so the gate is computed, not guessed.
+    let version = crate::upgrade::versions::parse_version_arg(&raw)
+        .ok()
+        .filter(|v| crate::upgrade::versions::resolve(*v).is_ok());
+    let Some(v) = version else {
+        sink.error(
+            "scenario.value",
+            span,
+            format!(
+                "GitLab {:?} is not a release omnibus published",
+                quoted(&raw)
+            ),
+            Some("write a released GitLab version, e.g. \"19.0\" or \"18.11.9\"".into()),
+        );
+        return None;
+    };
+    let gitlab_version = crate::upgrade::versions::resolve(v).ok()?.gitlab;
+    Some(Action::CheckConfig {
+        host: host?.0,
+        gitlab_version,
     })
 }

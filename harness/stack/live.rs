@@ -196,8 +196,15 @@ impl Need {
                 vec![Need::MattermostUrl, Need::UserPassword(user.clone())]
             }
             // Refused on a live target whatever is configured.
-            Action::GitlabUpgrade { .. } | Action::RunSql { .. } => Vec::new(),
-            Action::CountData => vec![Need::MattermostUrl, Need::MattermostAdmin],
+            Action::GitlabUpgrade { .. }
+            | Action::RunSql { .. }
+            | Action::MattermostExport { .. }
+            | Action::MoveOut { .. } => Vec::new(),
+            // Reads only the scenario's gitlab.rb text.
+            Action::CheckConfig { .. } => Vec::new(),
+            Action::CountData | Action::ReadPosts { .. } => {
+                vec![Need::MattermostUrl, Need::MattermostAdmin]
+            }
             Action::CreateTeam { .. }
             | Action::CreateChannel { .. }
             | Action::CreateIncomingWebhook { .. }

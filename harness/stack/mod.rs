@@ -11,12 +11,14 @@
 //! - `live`: the live target (URLs and credentials from the environment; read-only by default).
 //! - `running`: [`Stack`], a running target of any kind.
 //! - `docker`: the docker target (containers through testcontainers, the twin image).
+//! - `upgrade`, `moveout`: upgrades of a running stack, and the move out of omnibus.
 //! - `error`: [`StackError`].
 
 pub mod docker;
 pub mod error;
 pub mod live;
 pub mod model;
+pub mod moveout;
 pub mod resolve;
 pub mod running;
 pub mod twin;

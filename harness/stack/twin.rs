@@ -60,7 +60,9 @@ fn start_error_kind(kind: &TwinErrorKind) -> StackErrorKind {
         | TwinErrorKind::FaultNeedsStartTls { .. }
         | TwinErrorKind::NoAdmin
         | TwinErrorKind::ReconfigureWithoutMattermost
-        | TwinErrorKind::ReconfigureMovesMattermost { .. } => StackErrorKind::Configuration,
+        | TwinErrorKind::ReconfigureMovesMattermost { .. }
+        | TwinErrorKind::MoveOutWithoutMattermost
+        | TwinErrorKind::Restore(_) => StackErrorKind::Configuration,
         TwinErrorKind::MailServer { .. }
         | TwinErrorKind::Listen(_)
         | TwinErrorKind::Tls(_)
@@ -162,6 +164,27 @@ impl TwinStack {
         &self,
     ) -> Option<std::sync::Arc<crate::twin::mattermost::MattermostTwin>> {
         self.handle.mattermost().map(|m| m.twin)
+    }
+
+    /// The move out of omnibus on the twin (see `TwinHandle::move_mattermost_out`): the drivers
+    /// then reach the standalone Mattermost at `url`.
+    pub async fn move_mattermost_out(
+        &mut self,
+        url: &str,
+        settings: crate::config::model::MattermostSettings,
+        locked: Vec<String>,
+        export: &crate::twin::mattermost::moveout::MattermostExport,
+    ) -> Result<(), StackError> {
+        let access = self
+            .handle
+            .move_mattermost_out(url, settings, locked, export)
+            .await
+            .map_err(|e| {
+                StackError::new(start_error_kind(&e.kind), crate::drive::error::chain(&e))
+            })?;
+        self.info.mattermost_url = Some(parse_url(&access.url)?);
+        self.info.book = self.handle.address_book().clone();
+        Ok(())
     }
 
     /// Apply the re-resolved settings of a host to the running twin.

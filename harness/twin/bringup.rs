@@ -253,6 +253,10 @@ pub enum TwinErrorKind {
         "reconfigure cannot move Mattermost from {from} to {to}: the twin keeps its listeners; start a new twin"
     )]
     ReconfigureMovesMattermost { from: String, to: String },
+    #[error("the move out of omnibus needs a running bundled Mattermost to export from")]
+    MoveOutWithoutMattermost,
+    #[error(transparent)]
+    Restore(#[from] super::mattermost::moveout::RestoreError),
     #[error(transparent)]
     Listen(#[from] ListenError),
     #[error(transparent)]
@@ -329,6 +333,8 @@ pub struct TwinHandle {
     mattermost_plan: Option<MattermostPlan>,
     mail_sink: Option<MailSink>,
     listeners: Vec<ServedListener>,
+    /// Which of `listeners` serve Mattermost (stopped when it moves out of omnibus).
+    mattermost_listeners: std::ops::Range<usize>,
     /// What the twin was started with (faults and users stay for every reconfigure).
     opts: TwinOptions,
     /// Every request the GitLab and Mattermost listeners answered.
@@ -380,6 +386,86 @@ impl TwinHandle {
         mattermost.twin.update_settings(move |s| *s = settings);
         self.mattermost_plan = Some(plan);
         Ok(())
+    }
+
+    /// The move out of omnibus: the bundled Mattermost is stopped (its listeners close, as
+    /// `mattermost['enable'] = false` and a reconfigure remove its service and nginx vhost) and a
+    /// standalone Mattermost — what `mattermost/mattermost-team-edition` is, on its own host at
+    /// `url` — starts with `settings` (from its `MM_*` environment only; `env_overrides` are the
+    /// paths that environment locks) on the database restored from `export`. GitLab, its OAuth
+    /// applications and the mail sink stay as they are.
+    pub async fn move_mattermost_out(
+        &mut self,
+        url: &str,
+        settings: MattermostSettings,
+        env_overrides: Vec<String>,
+        export: &super::mattermost::moveout::MattermostExport,
+    ) -> Result<MattermostAccess, TwinError> {
+        let (Some(_), Some(previous)) = (&self.mattermost, &self.mattermost_plan) else {
+            return Err(TwinErrorKind::MoveOutWithoutMattermost.into());
+        };
+        let served = parse_url("url", url)?;
+        let outbound_book = previous.outbound_book.clone();
+        let trusted_roots = previous.trusted_roots.clone();
+        let profile = previous.profile;
+        let admin = MattermostAdmin::default();
+        let twin = MattermostTwin::restored_from_export(
+            MattermostTwinConfig {
+                profile,
+                settings: settings.clone(),
+                address_book: outbound_book.clone(),
+                trusted_roots: trusted_roots.clone(),
+                admin: admin.clone(),
+                outbound_timeout: self.opts.outbound_timeout,
+                env_overrides,
+                clock: self.opts.clock,
+            },
+            export,
+        )?;
+        for l in &self.listeners[self.mattermost_listeners.clone()] {
+            l.stop();
+        }
+        let https = served.url.scheme() == "https";
+        // A standalone server has no omnibus nginx; over https a proxy in front of it sets
+        // X-Forwarded-Proto as the documented proxy configuration does.
+        let router = if https {
+            listen::behind_nginx(twin.router(), true)
+        } else {
+            twin.router()
+        };
+        let nginx = NginxSettings {
+            redirect_http_to_https: false,
+            ..HostSettings::defaults(profile).mattermost_nginx
+        };
+        let first = self.listeners.len();
+        serve_host(
+            &self.ca,
+            &served,
+            &nginx,
+            CertKind::Valid,
+            router,
+            &mut self.address_book,
+            &mut self.listeners,
+        )
+        .await?;
+        self.mattermost_listeners = first..self.listeners.len();
+        let access = MattermostAccess {
+            url: served.url.as_str().trim_end_matches('/').to_string(),
+            admin_username: admin.username,
+            admin_email: admin.email,
+            admin_password: admin.password,
+            twin,
+        };
+        self.mattermost_plan = Some(MattermostPlan {
+            profile,
+            url: access.url.clone(),
+            settings,
+            outbound_book,
+            trusted_roots,
+            registered_application: None,
+        });
+        self.mattermost = Some(access.clone());
+        Ok(access)
     }
 
     /// What `twin serve` writes to its volumes: both databases and the registered application.
@@ -594,6 +680,7 @@ impl Twin {
         // Mattermost: what omnibus and the faults make of its settings, then the server.
         let mut mattermost = None;
         let mut mattermost_plan = None;
+        let mattermost_first = listeners.len();
         if let Some(host) = mattermost_host {
             let raw = host.mattermost_external_url.as_deref().unwrap_or_default();
             let served = parse_url("mattermost_external_url", raw)?;
@@ -669,6 +756,7 @@ impl Twin {
             mattermost,
             mattermost_plan,
             mail_sink,
+            mattermost_listeners: mattermost_first..listeners.len(),
             listeners,
             opts,
             requests,

@@ -179,8 +179,10 @@ pub struct EmailToken {
     pub create_at: i64,
 }
 
-/// The whole database (no Debug: sessions and state tokens are keyed by their secret values).
-#[derive(Default)]
+/// The whole database (its Debug shows counts only: sessions and state tokens are keyed by their
+/// secret values).
+/// `Clone` is `pg_dump` and its restore: every table, as it is ([`super::moveout`]).
+#[derive(Default, Clone)]
 pub struct Store {
     pub users: Vec<User>,
     pub sessions: HashMap<String, Session>,
@@ -191,6 +193,20 @@ pub struct Store {
     pub state_tokens: HashMap<String, StateToken>,
     /// Email verification tokens, by token.
     pub email_tokens: HashMap<String, EmailToken>,
+}
+
+/// Counts only: sessions and tokens are keyed by their secret values.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("users", &self.users.len())
+            .field("sessions", &self.sessions.len())
+            .field("teams", &self.teams.len())
+            .field("channels", &self.channels.len())
+            .field("posts", &self.posts.len())
+            .field("hooks", &self.hooks.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {

@@ -155,7 +155,7 @@ impl MattermostTwin {
         super::persist::MattermostState::capture(&self.store(), &self.admin_id, &schema, config)
     }
 
-    fn build(
+    pub(crate) fn build(
         cfg: MattermostTwinConfig,
         store: Store,
         admin_id: String,
@@ -185,6 +185,7 @@ impl MattermostTwin {
     pub fn router(self: &Arc<Self>) -> Router {
         let routes = match self.profile {
             Profile::Gitlab18_11 => super::api4::routes()
+                .merge(super::moveout::routes_v4())
                 .merge(super::sso::routes_v4())
                 .merge(super::webhook::routes())
                 .merge(super::pages::routes())

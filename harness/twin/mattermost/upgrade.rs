@@ -225,7 +225,16 @@ async fn preference_category(
 /// `getAnalytics` (system admins): `standard` and `extra_counts`, as `[{name, value}]`.
 async fn analytics(State(twin): Twin, Caller(user): Caller, Path(name): Path<String>) -> ApiResult {
     require_admin(&user)?;
-    let store = twin.store();
+    match analytics_rows(&twin.store(), &name) {
+        Some(list) => Ok((StatusCode::OK, axum::Json(Value::Array(list))).into_response()),
+        // Other names (`post_counts_day`...) are not played; 3.4 writes nothing for an unknown one.
+        None => Ok(StatusCode::OK.into_response()),
+    }
+}
+
+/// The rows of `getAnalytics` `standard` and `extra_counts` (the same names and meaning in 3.4's
+/// `api/admin.go` and 10.11's `app/analytics.go`), `None` for a name the twin does not play.
+pub(crate) fn analytics_rows(store: &Store, name: &str) -> Option<Vec<Value>> {
     let channels = |t: &str| {
         store
             .channels
@@ -233,7 +242,7 @@ async fn analytics(State(twin): Twin, Caller(user): Caller, Path(name): Path<Str
             .filter(|c| c.delete_at == 0 && c.channel_type == t)
             .count()
     };
-    let rows: Vec<(&str, usize)> = match name.as_str() {
+    let rows: Vec<(&str, usize)> = match name {
         "standard" => vec![
             ("channel_open_count", channels("O")),
             ("channel_private_count", channels("P")),
@@ -268,12 +277,11 @@ async fn analytics(State(twin): Twin, Caller(user): Caller, Path(name): Path<Str
             ("command_count", 0),
             ("session_count", store.sessions.len()),
         ],
-        // Other names (`post_counts_day`...) are not played; 3.4 writes nothing for an unknown one.
-        _ => return Ok(StatusCode::OK.into_response()),
+        _ => return None,
     };
-    let list: Vec<Value> = rows
-        .into_iter()
-        .map(|(n, v)| json!({"name": n, "value": v as f64}))
-        .collect();
-    Ok((StatusCode::OK, axum::Json(Value::Array(list))).into_response())
+    Some(
+        rows.into_iter()
+            .map(|(n, v)| json!({"name": n, "value": v as f64}))
+            .collect(),
+    )
 }
