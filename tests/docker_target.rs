@@ -12,48 +12,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::support::docker::{bin, docker, docker_available, leftovers, report, serial, text};
 
 const IMAGE: &str = "mm-twin:local";
 
-/// One docker test at a time: they share the engine, the image and a 2-core machine.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mm-harness"));
-    c.env("NO_COLOR", "1");
-    c
-}
-
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Whether an engine answers; `false` (with the reason printed) lets a test return, except
-/// under CI, where it fails.
-fn docker_available() -> bool {
-    let ok = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and no Docker engine answers `docker info`: .ci/run must start one");
-        }
-        eprintln!("skipped: no Docker engine answers `docker info` (not under CI)");
-    }
-    ok
 }
 
 /// Build the twin image from the binary under test (a no-op when it is up to date).
@@ -63,26 +29,6 @@ fn twin_image() {
         .output()
         .expect("run twin image");
     assert!(o.status.success(), "twin image failed: {}", text(&o));
-}
-
-/// Every docker object (containers, networks, volumes) a process made, by its pid label.
-fn leftovers(pid: u32) -> Vec<String> {
-    let filter = format!("label=mm-harness.pid={pid}");
-    let mut out = Vec::new();
-    for args in [
-        vec!["ps", "-aq", "--filter", filter.as_str()],
-        vec!["network", "ls", "-q", "--filter", filter.as_str()],
-        vec!["volume", "ls", "-q", "--filter", filter.as_str()],
-    ] {
-        let o = Command::new("docker").args(&args).output().expect("docker");
-        out.extend(
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| format!("{} {l}", args[0])),
-        );
-    }
-    out
 }
 
 fn run_docker(dir: &Path, scenarios: &[&str], extra: &[&str]) -> (Output, u32) {
@@ -101,14 +47,9 @@ fn run_docker(dir: &Path, scenarios: &[&str], extra: &[&str]) -> (Output, u32) {
     (child.wait_with_output().expect("wait"), pid)
 }
 
-fn report(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not a JSON report ({e}): {}", text(o)))
-}
-
 #[test]
 fn the_suite_passes_on_twin_containers_and_leaves_nothing() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -174,7 +115,7 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 #[test]
 fn a_failing_scenario_carries_container_logs_and_leaves_nothing() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -195,7 +136,7 @@ fn a_failing_scenario_carries_container_logs_and_leaves_nothing() {
 
 #[test]
 fn a_missing_image_is_exit_3_with_what_to_do() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -230,7 +171,7 @@ fn a_missing_engine_is_exit_3_with_docker_host_hint() {
 
 #[test]
 fn sigint_takes_the_stack_down() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -264,7 +205,7 @@ fn sigint_takes_the_stack_down() {
 
 #[test]
 fn a_panic_with_a_stack_up_removes_it() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -309,14 +250,14 @@ fn a_panic_with_a_stack_up_removes_it() {
         vec!["network", "ls", "-q", "--filter", filter.as_str()],
         vec!["volume", "ls", "-q", "--filter", filter.as_str()],
     ] {
-        let o = Command::new("docker").args(&args).output().expect("docker");
+        let o = docker(&args);
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "{args:?}");
     }
 }
 
 #[test]
 fn mattermost_in_a_container_mails_the_harness_sink_over_the_network() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -395,7 +336,7 @@ fn mattermost_in_a_container_mails_the_harness_sink_over_the_network() {
 
 #[test]
 fn keep_leaves_a_reachable_stack_that_only_sweep_all_removes() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -455,7 +396,7 @@ fn keep_leaves_a_reachable_stack_that_only_sweep_all_removes() {
         vec!["network", "ls", "-q", "--filter", filter.as_str()],
         vec!["volume", "ls", "-q", "--filter", filter.as_str()],
     ] {
-        let o = Command::new("docker").args(&args).output().expect("docker");
+        let o = docker(&args);
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "{args:?}");
     }
 }
@@ -484,7 +425,7 @@ fn twin_serve_without_its_configuration_is_bad_input() {
 
 #[test]
 fn a_killed_run_is_swept_by_the_next_one() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -559,7 +500,7 @@ fn stacks_started(o: &Output) -> usize {
 
 #[test]
 fn scenarios_share_one_stack_per_topology_reset_between_them_and_nothing_is_left() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -619,7 +560,7 @@ fn scenarios_share_one_stack_per_topology_reset_between_them_and_nothing_is_left
 
 #[test]
 fn sigint_removes_the_idle_shared_stacks_too() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -658,7 +599,7 @@ fn sigint_removes_the_idle_shared_stacks_too() {
 
 #[test]
 fn a_panic_with_idle_shared_stacks_removes_them() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -709,7 +650,7 @@ fn a_panic_with_idle_shared_stacks_removes_them() {
         vec!["network", "ls", "-q", "--filter", filter.as_str()],
         vec!["volume", "ls", "-q", "--filter", filter.as_str()],
     ] {
-        let o = Command::new("docker").args(&args).output().expect("docker");
+        let o = docker(&args);
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "{args:?}");
     }
 }

@@ -7,42 +7,10 @@
 //!
 //! Without a Docker engine these tests print why and return, except under `CI=true`.
 
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// One test of this module at a time (they share the engine and the per-version tags).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mm-harness"));
-    c.env("NO_COLOR", "1");
-    c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn docker_available() -> bool {
-    let ok = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and no Docker engine answers `docker info`: .ci/run must start one");
-        }
-        eprintln!("skipped: no Docker engine answers `docker info` (not under CI)");
-    }
-    ok
-}
+use crate::support::docker::{bin, docker, docker_available, leftovers, report, serial, text};
 
 /// A twin image of the binary under test under a tag of this test process (other worktrees
 /// build `mm-twin:local` from their own binaries on the same engine), removed on drop.
@@ -72,38 +40,9 @@ impl Drop for Image {
     }
 }
 
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker").args(args).output().expect("docker")
-}
-
-/// Containers, networks and volumes labelled with a pid.
-fn leftovers(pid: u32) -> Vec<String> {
-    let filter = format!("label=mm-harness.pid={pid}");
-    let mut out = Vec::new();
-    for args in [
-        vec!["ps", "-aq", "--filter", filter.as_str()],
-        vec!["network", "ls", "-q", "--filter", filter.as_str()],
-        vec!["volume", "ls", "-q", "--filter", filter.as_str()],
-    ] {
-        let o = docker(&args);
-        out.extend(
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| format!("{} {l}", args[0])),
-        );
-    }
-    out
-}
-
-fn report(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not a JSON report ({e}): {}", text(o)))
-}
-
 #[test]
 fn upgrades_swap_per_version_images_over_the_same_volumes() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -293,7 +232,7 @@ const RB_812: &str = "external_url 'http://gitlab.example.com'\nmattermost_exter
 
 #[test]
 fn a_twin_container_keeps_its_data_on_its_volume_and_refuses_a_corrupt_state() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }
@@ -396,7 +335,7 @@ fn a_twin_container_keeps_its_data_on_its_volume_and_refuses_a_corrupt_state() {
 /// started empty and counted 1 user, 0 teams).
 #[test]
 fn reconfigure_keeps_the_data() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     if !docker_available() {
         return;
     }

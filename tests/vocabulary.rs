@@ -196,8 +196,14 @@ fn every_step_and_expectation_kind_runs_on_the_twin() {
         assert_eq!(
             result.status,
             ScenarioStatus::Passed,
-            "{} did not pass",
-            result.name
+            "{} did not pass: {:?}; snapshot {:?}",
+            result.name,
+            result
+                .steps
+                .iter()
+                .map(|s| (&s.label, &s.status))
+                .collect::<Vec<_>>(),
+            result.snapshot
         );
         let plan = plans
             .iter()

@@ -3,6 +3,7 @@
 //! followed by hand, and scraper for forms. It shares no code with the harness's `drive` module.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod hostile;
 pub mod mattermost;
 pub mod webdriver;
