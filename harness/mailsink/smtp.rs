@@ -577,6 +577,16 @@ async fn write(
     .await
     {
         Ok(Ok(())) => Ok(()),
+        // The write side of the same race as the read side's reset above: the client closed
+        // before our reply went out (EPIPE or RST, by timing), which is the client closing.
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Err("client closed".to_string())
+        }
         Ok(Err(e)) => Err(format!("write error: {e}")),
         Err(_) => Err("write timed out".to_string()),
     }
