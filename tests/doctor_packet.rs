@@ -14,6 +14,8 @@ use std::process::{Command, Output};
 use mm_harness::doctor::packet::{Limits, read_packet};
 use zip::write::SimpleFileOptions;
 
+use crate::support::text;
+
 /// An SMTP password the sanitiser did not replace (a packet edited by hand, or a setting a
 /// release's sanitiser missed): it must never be printed.
 const LEAKED: &str = "hunter2-not-sanitised";
@@ -29,14 +31,6 @@ fn doctor_limited(args: &[&str]) -> Output {
         .env_remove("MM_DOCTOR_MATTERMOST_TOKEN")
         .output()
         .expect("run mm-doctor")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn findings(o: &Output) -> Vec<serde_json::Value> {

@@ -1,32 +1,18 @@
 //! What the docker tests (docker_target, docker_upgrade) share: the one lock that keeps them from
 //! running at the same time — they share the engine, the twin images and a 2-core machine, and
-//! `twin sweep --all` in one would remove the other's containers — the binary under test, whether
-//! an engine answers, and the objects a run left by its pid label.
+//! `twin sweep --all` in one would remove the other's containers — whether an engine answers, and
+//! the objects a run left by its pid label.
 
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
+
+pub use super::{bin, text};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Hold this for the whole of a docker test.
 pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The mm-harness binary under test, without colour.
-pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mm-harness"));
-    c.env("NO_COLOR", "1");
-    c
-}
-
-/// stdout then stderr.
-pub fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The docker CLI with these arguments.

@@ -8,6 +8,7 @@ pub mod hostile;
 pub mod mattermost;
 pub mod webdriver;
 
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -293,4 +294,20 @@ pub async fn mattermost_admin_session(h: &TwinHandle) -> (Client, String) {
     assert_eq!(resp.status(), StatusCode::OK, "admin login");
     let token = resp.headers()["token"].to_str().unwrap().to_string();
     (c, token)
+}
+
+/// The mm-harness binary under test, without colour.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mm-harness"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// stdout then stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
