@@ -95,6 +95,39 @@ impl Mm {
         )
     }
 
+    /// Mattermost 3.4 through API v3: team `dev`, channel `builds`, a hook on it:
+    /// (team id, channel id, hook id).
+    async fn team_channel_and_hook_v3(&self) -> (String, String, String) {
+        let (s, team) = self
+            .api(
+                reqwest::Method::POST,
+                "/api/v3/teams/create",
+                Some(json!({"name": "dev", "display_name": "Dev", "type": "O"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{team}");
+        let team_id = team["id"].as_str().unwrap().to_string();
+        let (s, ch) = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v3/teams/{team_id}/channels/create"),
+                Some(json!({"team_id": team_id, "name": "builds", "display_name": "Builds", "type": "O"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{ch}");
+        let channel_id = ch["id"].as_str().unwrap().to_string();
+        let (s, hook) = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v3/teams/{team_id}/hooks/incoming/create"),
+                Some(json!({"channel_id": channel_id, "display_name": "GitLab"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{hook}");
+        let hook_id = hook["id"].as_str().unwrap().to_string();
+        (team_id, channel_id, hook_id)
+    }
+
     async fn posts(&self, channel_id: &str) -> Vec<Value> {
         let (s, list) = self
             .api(
@@ -589,32 +622,7 @@ async fn mattermost_3_4_checks_disabled_first_and_answers_500_with_its_texts() {
     );
     mm.twin
         .update_settings(|s| s.service.enable_incoming_webhooks = true);
-    let (s, team) = mm
-        .api(
-            reqwest::Method::POST,
-            "/api/v3/teams/create",
-            Some(json!({"name": "dev", "display_name": "Dev", "type": "O"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{team}");
-    let team_id = team["id"].as_str().unwrap();
-    let (_, ch) = mm
-        .api(
-            reqwest::Method::POST,
-            &format!("/api/v3/teams/{team_id}/channels/create"),
-            Some(json!({"team_id": team_id, "name": "builds", "display_name": "Builds", "type": "O"})),
-        )
-        .await;
-    let channel_id = ch["id"].as_str().unwrap();
-    let (s, hook) = mm
-        .api(
-            reqwest::Method::POST,
-            &format!("/api/v3/teams/{team_id}/hooks/incoming/create"),
-            Some(json!({"channel_id": channel_id, "display_name": "GitLab"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{hook}");
-    let hook_id = hook["id"].as_str().unwrap().to_string();
+    let (_team_id, channel_id, hook_id) = mm.team_channel_and_hook_v3().await;
     let (s, bob) = mm
         .api(
             reqwest::Method::POST,
@@ -788,33 +796,7 @@ async fn mattermost_3_4_hooks_are_off_by_default_and_speak_api_v3() {
 
     mm.twin
         .update_settings(|s| s.service.enable_incoming_webhooks = true);
-    let (s, team) = mm
-        .api(
-            reqwest::Method::POST,
-            "/api/v3/teams/create",
-            Some(json!({"name": "dev", "display_name": "Dev", "type": "O"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{team}");
-    let team_id = team["id"].as_str().unwrap();
-    let (s, ch) = mm
-        .api(
-            reqwest::Method::POST,
-            &format!("/api/v3/teams/{team_id}/channels/create"),
-            Some(json!({"team_id": team_id, "name": "builds", "display_name": "Builds", "type": "O"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{ch}");
-    let channel_id = ch["id"].as_str().unwrap();
-    let (s, hook) = mm
-        .api(
-            reqwest::Method::POST,
-            &format!("/api/v3/teams/{team_id}/hooks/incoming/create"),
-            Some(json!({"channel_id": channel_id, "display_name": "GitLab"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{hook}");
-    let hook_id = hook["id"].as_str().unwrap();
+    let (team_id, channel_id, hook_id) = mm.team_channel_and_hook_v3().await;
     let resp = mm
         .http
         .post(format!("{SITE}/hooks/{hook_id}"))
